@@ -1,0 +1,35 @@
+# tikv-ear — see README.md. Every target works on a fresh clone.
+GO        ?= go
+PKGS      ?= ./...
+BIN       ?= bin/tikv-ear
+GOBIN     := $(shell $(GO) env GOPATH)/bin
+export PATH := $(GOBIN):$(PATH)
+
+.PHONY: build test demo bench lint tools
+
+build:
+	$(GO) build -o $(BIN) .
+
+# The test command CI runs (.ci/run). Real parts (OpenSSH sshd, local-kms) must be installed:
+# the tests fail, never skip, without them.
+test:
+	$(GO) test -race -timeout 40m $(PKGS)
+
+# The whole job on an embedded simulated cluster.
+demo: build
+	./$(BIN) demo
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m $(PKGS) | tee bench.txt
+	@command -v benchstat >/dev/null && benchstat bench.txt || true
+
+lint:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
+	$(GO) vet $(PKGS)
+	@command -v staticcheck >/dev/null || $(GO) install honnef.co/go/tools/cmd/staticcheck@2025.1.1
+	staticcheck $(PKGS)
+
+# Tools the tests and benchmarks use.
+tools:
+	$(GO) install github.com/nsmithuk/local-kms@v0.0.0-20260228092603-2a5e92d09ab6
+	$(GO) install golang.org/x/perf/cmd/benchstat@latest

@@ -1,0 +1,77 @@
+// Package cli is the headless face of tikv-ear: one file per subcommand, each
+// an options struct whose Run method builds what it needs and calls the engine
+// (steps), the cluster clients, the key backends or the report writer. It holds
+// no rollout logic of its own and never draws a TUI except through package ui.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/alecthomas/kong"
+)
+
+// Version is the tool version, stamped by the Makefile with -ldflags.
+const Version = "0.1.0-dev"
+
+// Root is the kong command tree.
+type Root struct {
+	Version VersionCmd `cmd:"" help:"Print the tool version."`
+}
+
+// Globals are handed to every command's Run.
+type Globals struct {
+	IO  IO
+	Ctx context.Context
+}
+
+// VersionCmd prints the version.
+type VersionCmd struct{}
+
+// Run prints the version on stdout.
+func (VersionCmd) Run(g *Globals) error {
+	fmt.Fprintf(g.IO.Out, "tikv-ear %s\n", Version)
+	return nil
+}
+
+// Main parses args, runs the command and returns the exit code.
+func Main(args []string, io IO) int {
+	var root Root
+	exitCode := -1
+	parser, err := kong.New(&root,
+		kong.Name("tikv-ear"),
+		kong.Description("Turn on, rotate, verify and prove TiKV encryption at rest."),
+		kong.Writers(io.Out, io.Err),
+		kong.Exit(func(code int) { exitCode = code }),
+		kong.UsageOnError(),
+		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
+	)
+	if err != nil {
+		return report(io.Err, err)
+	}
+	kctx, err := parser.Parse(args)
+	if exitCode >= 0 { // --help or kong's own exit
+		return exitCode
+	}
+	if err != nil {
+		var pe *kong.ParseError
+		if errors.As(err, &pe) {
+			return report(io.Err, &Error{Msg: err.Error(), Hints: []string{"run 'tikv-ear --help' for the commands and flags"}, Code: ExitUsage})
+		}
+		return report(io.Err, err)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := kctx.Run(&Globals{IO: io, Ctx: ctx}); err != nil {
+		if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+			fmt.Fprintln(io.Err, "tikv-ear: interrupted")
+			return ExitAborted
+		}
+		return report(io.Err, err)
+	}
+	return ExitOK
+}
