@@ -1,0 +1,852 @@
+package steps
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tikv-ear/tikv-ear/cluster/tikv"
+)
+
+// Run kinds, recorded in the journal and the report.
+const (
+	KindApply        = "apply"
+	KindRotate       = "rotate"
+	KindDisable      = "disable"
+	KindChangeMethod = "change-method"
+)
+
+// Editor rewrites a tikv.toml so that its [security.encryption] section says enc,
+// keeping every other byte (cluster/tikv's comment-preserving editor).
+type Editor func(orig []byte, enc tikv.Encryption) ([]byte, error)
+
+// NodeState is what the runner learns of a store by looking at it.
+type NodeState struct {
+	Running     tikv.Encryption // from the status port's /config
+	RunningOK   bool
+	KeyDict     KeyDictState
+	LogMatches  []string // catalogue messages seen since the restart, in order
+	Fatal       string   // a FATAL line seen since the restart
+	Sample      Sample
+	ConfigAfter []byte
+}
+
+// KeyDictState is key.dict metadata read without any key.
+type KeyDictState struct {
+	Exists    bool
+	Method    string // aes256-gcm or plaintext (metadata "method")
+	KMSVendor string
+}
+
+// Inspector reads what the runner needs to decide and to verify: the running
+// encryption config, key.dict metadata and the log since an offset. It is
+// implemented over cluster/tikv and the SSH node.
+type Inspector interface {
+	RunningEncryption(ctx context.Context, n NodePlan) (tikv.Encryption, error)
+	KeyDict(ctx context.Context, n NodePlan, node Node) (KeyDictState, error)
+	// LogSince returns catalogue message names and the first FATAL message logged after offset.
+	LogSince(ctx context.Context, n NodePlan, node Node, offset int64) (names []string, fatal string, err error)
+}
+
+// Runner executes a plan: stage, then per batch evict → swap → restart → ready →
+// verify → release → settle, then finalize. It owns cleanup: every
+// evict-leader scheduler it adds is removed on every exit path.
+type Runner struct {
+	Plan      *Plan
+	Kind      string
+	Desired   tikv.Encryption // the [security.encryption] every store ends with
+	PD        PD
+	Nodes     map[uint64]Node
+	Keys      Keys
+	Editor    Editor
+	Inspector Inspector
+	Journal   *Journal
+	Events    Sink
+	Decider   Decider
+	Sleep     Sleeper
+	Now       func() time.Time
+	// Verify decides whether a store's state proves the target was reached.
+	Verify func(n NodePlan, st NodeState) []string
+
+	run      string
+	mu       sync.Mutex
+	evicted  map[uint64]bool
+	results  map[uint64]*StoreResult
+	timeline []Event
+}
+
+// StoreResult is the evidence the run gathered for one store.
+type StoreResult struct {
+	StoreID    uint64
+	Address    string
+	Zone       string
+	Before     tikv.Encryption
+	After      tikv.Encryption
+	Backup     string
+	State      NodeState
+	Skipped    bool
+	Failed     string
+	Phases     []Phase
+	RolledBack bool
+}
+
+// Phase is one step of one store with its times, for the report's timeline.
+type Phase struct {
+	Step  string
+	Start time.Time
+	End   time.Time
+	OK    bool
+}
+
+// Result is what a run produced.
+type Result struct {
+	Run      string
+	Kind     string
+	Started  time.Time
+	Finished time.Time
+	Batches  BatchPlan
+	Stores   []*StoreResult
+	Timeline []Event
+	Err      error
+}
+
+func (r *Runner) now() time.Time {
+	if r.Now != nil {
+		return r.Now()
+	}
+	return time.Now()
+}
+
+func (r *Runner) emit(e Event) {
+	if e.Time.IsZero() {
+		e.Time = r.now()
+	}
+	if e.StoreID != 0 && e.Store == "" {
+		if n, ok := r.Plan.Node(e.StoreID); ok {
+			e.Store = n.Address
+		}
+	}
+	r.mu.Lock()
+	if e.Kind != NodeLog && e.Kind != MetricSample && e.Kind != StepProgress {
+		r.timeline = append(r.timeline, e)
+	}
+	r.mu.Unlock()
+	if r.Events != nil {
+		r.Events.Emit(e)
+	}
+}
+
+func (r *Runner) journal(step string, store uint64, batch int, state string, detail map[string]string) error {
+	if r.Journal == nil {
+		return nil
+	}
+	return r.Journal.Append(Record{Run: r.run, Kind: r.Kind, PlanDigest: r.Plan.Digest(), Step: step, StoreID: store, Batch: batch, State: state, Detail: detail, Time: r.now().UTC()})
+}
+
+func (r *Runner) sleep(ctx context.Context, d time.Duration) error {
+	if r.Sleep != nil {
+		return r.Sleep(ctx, d)
+	}
+	return RealSleep(ctx, d)
+}
+
+// Run executes the plan. It returns the result (with evidence) even on failure.
+func (r *Runner) Run(ctx context.Context, batches BatchPlan) (res *Result, err error) {
+	r.evicted = map[uint64]bool{}
+	r.results = map[uint64]*StoreResult{}
+	r.run = fmt.Sprintf("%s-%d", r.Kind, r.now().UTC().UnixNano())
+	if r.Decider == nil {
+		r.Decider = PolicyDecider{}
+	}
+	res = &Result{Run: r.run, Kind: r.Kind, Started: r.now().UTC(), Batches: batches}
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("internal error: %v\n%s", p, debug.Stack())
+		}
+		r.releaseAll() // every exit path: success, error, abort, SIGINT, panic
+		res.Finished = r.now().UTC()
+		res.Err = err
+		for _, n := range r.Plan.Nodes {
+			if sr, ok := r.results[n.StoreID]; ok {
+				res.Stores = append(res.Stores, sr)
+			}
+		}
+		state := StateDone
+		msg := "run finished: every store verified"
+		if err != nil {
+			state = StateFailed
+			msg = "run stopped: " + err.Error()
+		}
+		_ = r.journal(StepRun, 0, 0, state, nil)
+		r.emit(Event{Kind: RunDone, Step: StepRun, Message: msg, Error: errString(err)})
+		r.mu.Lock()
+		res.Timeline = append([]Event(nil), r.timeline...)
+		r.mu.Unlock()
+	}()
+	if err := r.journal(StepRun, 0, 0, StateStarted, map[string]string{"batches": fmt.Sprint(len(batches.Batches))}); err != nil {
+		return res, err
+	}
+	r.emit(Event{Kind: Info, Step: StepRun, Message: fmt.Sprintf("%s: %d stores in %d batches (%s)", r.Kind, len(r.Plan.Nodes), len(batches.Batches), batches.Reason)})
+
+	if err := r.stage(ctx); err != nil {
+		return res, err
+	}
+	for _, b := range batches.Batches {
+		if err := r.runBatch(ctx, b); err != nil {
+			return res, err
+		}
+	}
+	if err := r.finalize(ctx); err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+func (r *Runner) result(id uint64) *StoreResult {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	sr, ok := r.results[id]
+	if !ok {
+		n, _ := r.Plan.Node(id)
+		sr = &StoreResult{StoreID: id, Address: n.Address, Zone: n.Zone}
+		r.results[id] = sr
+	}
+	return sr
+}
+
+func (r *Runner) phase(id uint64, step string, start time.Time, ok bool) {
+	sr := r.result(id)
+	r.mu.Lock()
+	sr.Phases = append(sr.Phases, Phase{Step: step, Start: start, End: r.now(), OK: ok})
+	r.mu.Unlock()
+}
+
+// stage prepares every store: key material beside the live one, nothing live changes.
+func (r *Runner) stage(ctx context.Context) error {
+	r.emit(Event{Kind: StepStarted, Step: StepStage, Message: "key material and new configs staged beside the live ones; nothing live changes"})
+	for i, n := range r.Plan.Nodes {
+		node := r.Nodes[n.StoreID]
+		live, ok, err := node.ReadFile(ctx, n.ConfigPath)
+		if err != nil {
+			return r.fail(StepStage, n.StoreID, 0, fmt.Errorf("reading %s on %s: %w", n.ConfigPath, n.Host, err))
+		}
+		if !ok {
+			return r.fail(StepStage, n.StoreID, 0, fmt.Errorf("%s does not exist on %s", n.ConfigPath, n.Host))
+		}
+		if _, err := r.Editor(live, r.Desired); err != nil {
+			return r.fail(StepStage, n.StoreID, 0, fmt.Errorf("editing %s from %s: %w", n.ConfigPath, n.Host, err))
+		}
+		if r.Keys != nil {
+			if err := r.Keys.Stage(ctx, n, node); err != nil {
+				return r.fail(StepStage, n.StoreID, 0, fmt.Errorf("staging the %s key on %s: %w", r.Keys.Name(), n.Host, err))
+			}
+		}
+		if running, err := r.Inspector.RunningEncryption(ctx, n); err == nil {
+			r.result(n.StoreID).Before = running
+		}
+		r.emit(Event{Kind: StepProgress, Step: StepStage, StoreID: n.StoreID, Done: i + 1, Total: len(r.Plan.Nodes)})
+	}
+	_ = r.journal(StepStage, 0, 0, StateDone, nil)
+	r.emit(Event{Kind: StepDone, Step: StepStage, Message: fmt.Sprintf("%d stores staged", len(r.Plan.Nodes))})
+	return nil
+}
+
+func (r *Runner) fail(step string, store uint64, batch int, err error) error {
+	_ = r.journal(step, store, batch, StateFailed, map[string]string{"error": err.Error()})
+	r.emit(Event{Kind: StepFailed, Step: step, StoreID: store, Batch: batch, Error: err.Error()})
+	if store != 0 {
+		sr := r.result(store)
+		r.mu.Lock()
+		if sr.Failed == "" {
+			sr.Failed = step + ": " + err.Error()
+		}
+		r.mu.Unlock()
+	}
+	return err
+}
+
+// upToDate reports whether the store already runs the desired encryption.
+func (r *Runner) upToDate(running tikv.Encryption) bool {
+	return SameEncryption(running, r.Desired)
+}
+
+// SameEncryption compares what matters to TiKV: method, master key and previous master key.
+func SameEncryption(a, b tikv.Encryption) bool {
+	return a.EffectiveMethod() == b.EffectiveMethod() &&
+		sameKey(a.MasterKey, b.MasterKey) && sameKey(a.PreviousMasterKey, b.PreviousMasterKey) &&
+		(b.DataKeyRotationPeriod == "" || a.DataKeyRotationPeriod == b.DataKeyRotationPeriod)
+}
+
+func sameKey(a, b tikv.MasterKey) bool {
+	if a.EffectiveType() != b.EffectiveType() {
+		return false
+	}
+	switch a.EffectiveType() {
+	case tikv.MasterKeyFile:
+		return a.Path == b.Path
+	case tikv.MasterKeyKMS:
+		return a.KeyID == b.KeyID && a.Vendor == b.Vendor && a.Region == b.Region && a.Endpoint == b.Endpoint
+	}
+	return true
+}
+
+// runBatch takes one batch of stores through the whole sequence.
+func (r *Runner) runBatch(ctx context.Context, b Batch) error {
+	label := fmt.Sprintf("batch %d (%d store(s)", b.Index, len(b.Stores))
+	if b.Zone != "" {
+		label += ", zone " + b.Zone
+	}
+	if b.Canary {
+		label += ", canary"
+	}
+	label += ")"
+	r.emit(Event{Kind: Info, Step: StepRun, Batch: b.Index, Message: label})
+
+	// Stores already on the target (a resumed run, or a re-run) are verified, not restarted.
+	var todo []uint64
+	for _, id := range b.Stores {
+		n, _ := r.Plan.Node(id)
+		running, err := r.Inspector.RunningEncryption(ctx, n)
+		if err == nil && r.upToDate(running) {
+			st, verr := r.verifyStore(ctx, n, -1)
+			if verr == nil {
+				sr := r.result(id)
+				r.mu.Lock()
+				sr.Skipped, sr.After, sr.State = true, running, st
+				r.mu.Unlock()
+				r.emit(Event{Kind: StepSkipped, Step: StepRestart, StoreID: id, Batch: b.Index, Message: "already running the target encryption config; verified"})
+				continue
+			}
+		}
+		todo = append(todo, id)
+	}
+	if len(todo) == 0 {
+		return nil
+	}
+	if err := r.gate(ctx, b.Index, todo); err != nil {
+		return err
+	}
+	leadersBefore := map[uint64]int{}
+	var mu sync.Mutex
+	errs := make([]error, len(todo))
+	var wg sync.WaitGroup
+	for i, id := range todo {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			n, _ := r.Plan.Node(id)
+			before, err := r.storeSequence(ctx, b.Index, n)
+			mu.Lock()
+			leadersBefore[id] = before
+			mu.Unlock()
+			errs[i] = err
+		}()
+	}
+	wg.Wait()
+	// Release every scheduler of the batch, whatever happened.
+	for _, id := range todo {
+		r.release(ctx, b.Index, id)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	return r.settle(ctx, b.Index, todo, leadersBefore)
+}
+
+// gate waits until restarting the batch cannot cost any region its quorum:
+// every store outside the batch is Up and PD reports no missing, pending or down peers.
+func (r *Runner) gate(ctx context.Context, batch int, ids []uint64) error {
+	start := r.now()
+	deadline := start.Add(r.Plan.Strategy.SettleTimeout.Duration)
+	for {
+		why, err := r.unsafeToRestart(ctx, ids)
+		if err == nil && why == "" {
+			return nil
+		}
+		if err != nil {
+			why = err.Error()
+		}
+		if r.now().After(deadline) {
+			return r.fail(StepSettle, 0, batch, fmt.Errorf("the cluster is not safe to restart batch %d: %s (waited %s)", batch, why, r.Plan.Strategy.SettleTimeout.Duration))
+		}
+		r.emit(Event{Kind: StepProgress, Step: StepSettle, Batch: batch, Message: "waiting before restart: " + why})
+		if err := r.sleep(ctx, r.Plan.Strategy.SettlePoll.Duration); err != nil {
+			return err
+		}
+	}
+}
+
+func (r *Runner) unsafeToRestart(ctx context.Context, ids []uint64) (string, error) {
+	stores, err := r.PD.Stores(ctx)
+	if err != nil {
+		return "", fmt.Errorf("reading stores from PD: %w", err)
+	}
+	for _, s := range stores {
+		if slices.Contains(ids, s.ID) || s.StateName == "Tombstone" {
+			continue
+		}
+		if s.StateName != "Up" {
+			return fmt.Sprintf("store %d (%s) is %s", s.ID, s.Address, s.StateName), nil
+		}
+	}
+	h, err := r.PD.RegionHealth(ctx)
+	if err != nil {
+		return "", fmt.Errorf("reading region health from PD: %w", err)
+	}
+	if !h.Clean() {
+		return fmt.Sprintf("PD reports %d missing, %d pending, %d down and %d offline peers", h.MissPeer, h.PendingPeer, h.DownPeer, h.OfflinePeer), nil
+	}
+	return "", nil
+}
+
+// storeSequence runs evict → swap → restart → ready → verify for one store and
+// returns its leader count before eviction.
+func (r *Runner) storeSequence(ctx context.Context, batch int, n NodePlan) (int, error) {
+	node := r.Nodes[n.StoreID]
+	leaders, err := r.evict(ctx, batch, n, node)
+	if err != nil {
+		return leaders, err
+	}
+	prevStart, logOffset, backup, original, err := r.swap(ctx, batch, n, node)
+	if err != nil {
+		return leaders, err
+	}
+	if err := r.restart(ctx, batch, n, node); err != nil {
+		return leaders, r.recover(ctx, batch, n, node, original, backup, err)
+	}
+	if err := r.ready(ctx, batch, n, node, prevStart, logOffset); err != nil {
+		return leaders, r.recover(ctx, batch, n, node, original, backup, err)
+	}
+	st, err := r.verifyStore(ctx, n, logOffset)
+	sr := r.result(n.StoreID)
+	r.mu.Lock()
+	sr.State = st
+	sr.After = st.Running
+	r.mu.Unlock()
+	if err != nil {
+		return leaders, r.recover(ctx, batch, n, node, original, backup, r.fail(StepVerify, n.StoreID, batch, err))
+	}
+	return leaders, nil
+}
+
+func (r *Runner) evict(ctx context.Context, batch int, n NodePlan, node Node) (int, error) {
+	start := r.now()
+	s, err := node.Metrics(ctx)
+	if err != nil {
+		// TiUP aborts on this (tiup#1071); so do we, before anything changed.
+		return 0, r.fail(StepEvict, n.StoreID, batch, fmt.Errorf("reading leader count from %s/metrics: %w", n.StatusAddress, err))
+	}
+	before := s.Leaders
+	if before == 0 || len(r.Plan.Nodes) <= 1 {
+		r.emit(Event{Kind: StepSkipped, Step: StepEvict, StoreID: n.StoreID, Batch: batch, Message: "no leaders to move"})
+		r.phase(n.StoreID, StepEvict, start, true)
+		return before, nil
+	}
+	r.emit(Event{Kind: StepStarted, Step: StepEvict, StoreID: n.StoreID, Batch: batch, Message: fmt.Sprintf("moving %d leaders away", before)})
+	if err := r.journal(StepEvict, n.StoreID, batch, StateStarted, nil); err != nil {
+		return before, err
+	}
+	r.mu.Lock()
+	r.evicted[n.StoreID] = true
+	r.mu.Unlock()
+	if err := r.PD.AddEvictLeader(ctx, n.StoreID); err != nil {
+		return before, r.fail(StepEvict, n.StoreID, batch, fmt.Errorf("adding the evict-leader scheduler: %w", err))
+	}
+	deadline := r.now().Add(r.Plan.Strategy.EvictTimeout.Duration)
+	for {
+		s, err := node.Metrics(ctx)
+		if err == nil {
+			r.emit(Event{Kind: MetricSample, Step: StepEvict, StoreID: n.StoreID, Batch: batch, Metrics: &s, Done: before - s.Leaders, Total: before})
+			if s.Leaders == 0 {
+				break
+			}
+		}
+		if r.now().After(deadline) {
+			left := -1
+			if err == nil {
+				left = s.Leaders
+			}
+			d := Decision{
+				ID:       fmt.Sprintf("evict-timeout-%d", n.StoreID),
+				Question: fmt.Sprintf("store %d still has %d leaders after %s of eviction", n.StoreID, left, r.Plan.Strategy.EvictTimeout.Duration),
+				Options:  []string{OnEvictWait, OnEvictSkipEviction, OnEvictAbort},
+				Default:  r.Plan.Policies.OnEvictTimeout,
+			}
+			choice, err := r.decide(ctx, StepEvict, n.StoreID, batch, d)
+			if err != nil {
+				return before, err
+			}
+			switch choice {
+			case OnEvictWait:
+				deadline = r.now().Add(r.Plan.Strategy.EvictTimeout.Duration)
+			case OnEvictSkipEviction:
+				r.emit(Event{Kind: Warning, Step: StepEvict, StoreID: n.StoreID, Batch: batch, Message: fmt.Sprintf("restarting with %d leaders still on the store (their regions elect new leaders)", left)})
+				r.phase(n.StoreID, StepEvict, start, false)
+				return before, nil
+			default:
+				return before, r.fail(StepEvict, n.StoreID, batch, fmt.Errorf("eviction timed out with %d leaders left; aborted by %s", left, "policy"))
+			}
+		}
+		if err := r.sleep(ctx, r.Plan.Strategy.EvictPoll.Duration); err != nil {
+			return before, err
+		}
+	}
+	_ = r.journal(StepEvict, n.StoreID, batch, StateDone, nil)
+	r.emit(Event{Kind: StepDone, Step: StepEvict, StoreID: n.StoreID, Batch: batch, Message: fmt.Sprintf("%d leaders moved", before)})
+	r.phase(n.StoreID, StepEvict, start, true)
+	return before, nil
+}
+
+func (r *Runner) decide(ctx context.Context, step string, store uint64, batch int, d Decision) (string, error) {
+	r.emit(Event{Kind: DecisionAsk, Step: step, StoreID: store, Batch: batch, Decision: &d})
+	choice, by, err := r.Decider.Decide(ctx, d)
+	if err != nil {
+		return "", err
+	}
+	d.Chosen, d.By = choice, by
+	_ = r.journal(step, store, batch, "decided", map[string]string{"decision": d.ID, "chosen": choice, "by": by})
+	r.emit(Event{Kind: DecisionMade, Step: step, StoreID: store, Batch: batch, Decision: &d})
+	return choice, nil
+}
+
+// swap puts the new config in place atomically (backup kept). It returns the PD
+// start timestamp and log size before the restart, and what to restore.
+func (r *Runner) swap(ctx context.Context, batch int, n NodePlan, node Node) (prevStart int64, logOffset int64, backup string, original []byte, err error) {
+	start := r.now()
+	r.emit(Event{Kind: StepStarted, Step: StepSwap, StoreID: n.StoreID, Batch: batch, Message: n.ConfigPath})
+	live, ok, err := node.ReadFile(ctx, n.ConfigPath)
+	if err != nil || !ok {
+		if err == nil {
+			err = fmt.Errorf("%s disappeared", n.ConfigPath)
+		}
+		return 0, 0, "", nil, r.fail(StepSwap, n.StoreID, batch, err)
+	}
+	updated, err := r.Editor(live, r.Desired)
+	if err != nil {
+		return 0, 0, "", nil, r.fail(StepSwap, n.StoreID, batch, fmt.Errorf("editing %s: %w", n.ConfigPath, err))
+	}
+	if s, ok := r.store(ctx, n.StoreID); ok {
+		prevStart = s.StartTimestamp
+	}
+	logOffset, _ = node.FileSize(ctx, n.LogFile)
+	if string(updated) != string(live) {
+		backup, err = node.WriteFile(ctx, n.ConfigPath, updated)
+		if err != nil {
+			return 0, 0, "", nil, r.fail(StepSwap, n.StoreID, batch, fmt.Errorf("writing %s on %s: %w", n.ConfigPath, n.Host, err))
+		}
+	}
+	r.result(n.StoreID).Backup = backup
+	_ = r.journal(StepSwap, n.StoreID, batch, StateDone, map[string]string{"backup": backup, "config": n.ConfigPath})
+	r.emit(Event{Kind: StepDone, Step: StepSwap, StoreID: n.StoreID, Batch: batch, Message: "config in place (backup " + backup + ")"})
+	r.phase(n.StoreID, StepSwap, start, true)
+	return prevStart, logOffset, backup, live, nil
+}
+
+func (r *Runner) store(ctx context.Context, id uint64) (Store, bool) {
+	stores, err := r.PD.Stores(ctx)
+	if err != nil {
+		return Store{}, false
+	}
+	for _, s := range stores {
+		if s.ID == id {
+			return s, true
+		}
+	}
+	return Store{}, false
+}
+
+func (r *Runner) restart(ctx context.Context, batch int, n NodePlan, node Node) error {
+	start := r.now()
+	r.emit(Event{Kind: StepStarted, Step: StepRestart, StoreID: n.StoreID, Batch: batch, Message: serviceOrCommand(n)})
+	_ = r.journal(StepRestart, n.StoreID, batch, StateStarted, nil)
+	rctx, cancel := context.WithTimeout(ctx, r.Plan.Strategy.RestartTimeout.Duration)
+	defer cancel()
+	if err := node.Restart(rctx); err != nil {
+		r.phase(n.StoreID, StepRestart, start, false)
+		return r.fail(StepRestart, n.StoreID, batch, fmt.Errorf("restarting %s: %w", serviceOrCommand(n), err))
+	}
+	_ = r.journal(StepRestart, n.StoreID, batch, StateDone, nil)
+	r.emit(Event{Kind: StepDone, Step: StepRestart, StoreID: n.StoreID, Batch: batch})
+	r.phase(n.StoreID, StepRestart, start, true)
+	return nil
+}
+
+func serviceOrCommand(n NodePlan) string {
+	if n.RestartCommand != "" {
+		return n.RestartCommand
+	}
+	return n.Service
+}
+
+// ready waits until the port listens, PD shows the store Up with a new start
+// timestamp, the status port answers, and no FATAL line appeared in the log.
+func (r *Runner) ready(ctx context.Context, batch int, n NodePlan, node Node, prevStart, logOffset int64) error {
+	start := r.now()
+	r.emit(Event{Kind: StepStarted, Step: StepReady, StoreID: n.StoreID, Batch: batch})
+	deadline := start.Add(r.Plan.Strategy.ReadyTimeout.Duration)
+	var why string
+	for {
+		_, fatal, err := r.Inspector.LogSince(ctx, n, node, logOffset)
+		if err == nil && fatal != "" {
+			r.phase(n.StoreID, StepReady, start, false)
+			return r.fail(StepReady, n.StoreID, batch, fmt.Errorf("TiKV failed to start: %s", fatal))
+		}
+		why = r.notReady(ctx, n, node, prevStart)
+		if why == "" {
+			break
+		}
+		if r.now().After(deadline) {
+			r.phase(n.StoreID, StepReady, start, false)
+			return r.fail(StepReady, n.StoreID, batch, fmt.Errorf("not ready after %s: %s", r.Plan.Strategy.ReadyTimeout.Duration, why))
+		}
+		if err := r.sleep(ctx, r.Plan.Strategy.ReadyPoll.Duration); err != nil {
+			return err
+		}
+	}
+	_ = r.journal(StepReady, n.StoreID, batch, StateDone, nil)
+	r.emit(Event{Kind: StepDone, Step: StepReady, StoreID: n.StoreID, Batch: batch, Message: "port listening, PD Up, status port answering"})
+	r.phase(n.StoreID, StepReady, start, true)
+	return nil
+}
+
+func (r *Runner) notReady(ctx context.Context, n NodePlan, node Node, prevStart int64) string {
+	if ok, err := node.PortListening(ctx, n.Port); err != nil || !ok {
+		return fmt.Sprintf("port %d not listening", n.Port)
+	}
+	s, ok := r.store(ctx, n.StoreID)
+	if !ok {
+		return "PD does not list the store"
+	}
+	if s.StateName != "Up" {
+		return "PD shows the store " + s.StateName
+	}
+	if prevStart != 0 && s.StartTimestamp == prevStart {
+		return "PD has not seen the new process yet"
+	}
+	if _, err := node.Metrics(ctx); err != nil {
+		return "status port not answering"
+	}
+	return ""
+}
+
+// verifyStore gathers the evidence and checks it; logOffset < 0 skips log checks
+// (a store verified without a restart of ours).
+func (r *Runner) verifyStore(ctx context.Context, n NodePlan, logOffset int64) (NodeState, error) {
+	node := r.Nodes[n.StoreID]
+	start := r.now()
+	deadline := start.Add(r.Plan.Strategy.VerifyTimeout.Duration)
+	for {
+		st := NodeState{}
+		var errs []string
+		running, err := r.Inspector.RunningEncryption(ctx, n)
+		if err != nil {
+			errs = append(errs, "reading /config: "+err.Error())
+		} else {
+			st.Running, st.RunningOK = running, true
+			if !r.upToDate(running) {
+				errs = append(errs, "the running config differs from the target")
+			}
+		}
+		if s, err := node.Metrics(ctx); err == nil {
+			st.Sample = s
+		} else {
+			errs = append(errs, "reading /metrics: "+err.Error())
+		}
+		if kd, err := r.Inspector.KeyDict(ctx, n, node); err == nil {
+			st.KeyDict = kd
+		} else {
+			errs = append(errs, "reading key.dict: "+err.Error())
+		}
+		if logOffset >= 0 {
+			names, fatal, err := r.Inspector.LogSince(ctx, n, node, logOffset)
+			if err == nil {
+				st.LogMatches, st.Fatal = names, fatal
+			}
+		}
+		if r.Verify != nil {
+			errs = append(errs, r.Verify(n, st)...)
+		}
+		if len(errs) == 0 {
+			if logOffset >= 0 {
+				r.emit(Event{Kind: StepDone, Step: StepVerify, StoreID: n.StoreID, Message: verifySummary(st)})
+				r.phase(n.StoreID, StepVerify, start, true)
+			}
+			return st, nil
+		}
+		if r.now().After(deadline) {
+			if logOffset >= 0 {
+				r.phase(n.StoreID, StepVerify, start, false)
+			}
+			return st, errors.New(strings.Join(errs, "; "))
+		}
+		if err := r.sleep(ctx, r.Plan.Strategy.ReadyPoll.Duration); err != nil {
+			return st, err
+		}
+	}
+}
+
+func verifySummary(st NodeState) string {
+	parts := []string{"method " + st.Running.EffectiveMethod()}
+	if st.KeyDict.Exists {
+		parts = append(parts, "key.dict "+st.KeyDict.Method)
+	}
+	if st.Sample.Initialized {
+		parts = append(parts, "encryption initialized")
+	}
+	if len(st.LogMatches) > 0 {
+		parts = append(parts, "log: "+strings.Join(st.LogMatches, ", "))
+	}
+	return strings.Join(parts, "; ")
+}
+
+// recover handles a store that failed after its config was swapped: per the plan's
+// policy it rolls the config back (keeping the master key while any file may be
+// encrypted, as TiKV requires) and restarts, or leaves it for the operator.
+func (r *Runner) recover(ctx context.Context, batch int, n NodePlan, node Node, original []byte, backup string, cause error) error {
+	d := Decision{
+		ID:       fmt.Sprintf("verify-failed-%d", n.StoreID),
+		Question: fmt.Sprintf("store %d did not reach the target: %v", n.StoreID, cause),
+		Options:  []string{OnVerifyRollback, OnVerifyAbort},
+		Default:  r.Plan.Policies.OnVerifyFailure,
+	}
+	choice, err := r.decide(ctx, StepVerify, n.StoreID, batch, d)
+	if err != nil || choice != OnVerifyRollback {
+		return cause
+	}
+	start := r.now()
+	r.emit(Event{Kind: StepStarted, Step: StepRollback, StoreID: n.StoreID, Batch: batch, Message: "restoring the previous config"})
+	restore := original
+	kd, kerr := r.Inspector.KeyDict(ctx, n, node)
+	if kerr == nil && kd.Exists {
+		// Files may already be encrypted: keep the new master key, switch the method
+		// to plaintext (reference tikv-encryption.md §2.5).
+		safe := r.Desired
+		safe.Method = tikv.MethodPlaintext
+		if edited, err := r.Editor(original, safe); err == nil {
+			restore = edited
+		}
+	}
+	if _, err := node.WriteFile(ctx, n.ConfigPath, restore); err != nil {
+		return errors.Join(cause, r.fail(StepRollback, n.StoreID, batch, fmt.Errorf("restoring %s (backup %s): %w", n.ConfigPath, backup, err)))
+	}
+	prev, _ := r.store(ctx, n.StoreID)
+	off, _ := node.FileSize(ctx, n.LogFile)
+	if err := node.Restart(ctx); err != nil {
+		return errors.Join(cause, r.fail(StepRollback, n.StoreID, batch, err))
+	}
+	if err := r.ready(ctx, batch, n, node, prev.StartTimestamp, off); err != nil {
+		return errors.Join(cause, r.fail(StepRollback, n.StoreID, batch, fmt.Errorf("the store did not come back after rollback: %w", err)))
+	}
+	sr := r.result(n.StoreID)
+	r.mu.Lock()
+	sr.RolledBack = true
+	r.mu.Unlock()
+	_ = r.journal(StepRollback, n.StoreID, batch, StateDone, nil)
+	r.emit(Event{Kind: StepDone, Step: StepRollback, StoreID: n.StoreID, Batch: batch, Message: "previous config restored; the store is up"})
+	r.phase(n.StoreID, StepRollback, start, true)
+	return fmt.Errorf("store %d rolled back: %w", n.StoreID, cause)
+}
+
+// release removes the evict-leader scheduler the run added for a store.
+func (r *Runner) release(ctx context.Context, batch int, id uint64) {
+	r.mu.Lock()
+	added := r.evicted[id]
+	r.mu.Unlock()
+	if !added {
+		return
+	}
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	if err := r.PD.RemoveEvictLeader(cctx, id); err != nil {
+		r.emit(Event{Kind: Warning, Step: StepRelease, StoreID: id, Batch: batch, Message: "could not remove the evict-leader scheduler: " + err.Error() + " (tikv-ear apply --abort removes it)"})
+		return
+	}
+	r.mu.Lock()
+	delete(r.evicted, id)
+	r.mu.Unlock()
+	_ = r.journal(StepRelease, id, batch, StateDone, nil)
+	r.emit(Event{Kind: StepDone, Step: StepRelease, StoreID: id, Batch: batch, Message: "evict-leader scheduler removed"})
+}
+
+// releaseAll is the cleanup every exit path runs.
+func (r *Runner) releaseAll() {
+	r.mu.Lock()
+	var ids []uint64
+	for id := range r.evicted {
+		ids = append(ids, id)
+	}
+	r.mu.Unlock()
+	for _, id := range ids {
+		r.release(context.Background(), 0, id)
+	}
+}
+
+// settle waits for leaders to return and regions to be healthy before the next batch.
+func (r *Runner) settle(ctx context.Context, batch int, ids []uint64, before map[uint64]int) error {
+	start := r.now()
+	r.emit(Event{Kind: StepStarted, Step: StepSettle, Batch: batch, Message: "waiting for leaders to return and regions to catch up"})
+	deadline := start.Add(r.Plan.Strategy.SettleTimeout.Duration)
+	for {
+		why := ""
+		h, err := r.PD.RegionHealth(ctx)
+		switch {
+		case err != nil:
+			why = "reading region health: " + err.Error()
+		case !h.Clean():
+			why = fmt.Sprintf("%d pending and %d down peers", h.PendingPeer, h.DownPeer)
+		default:
+			for _, id := range ids {
+				want := before[id] * r.Plan.Strategy.LeaderReturnPercent / 100
+				s, err := r.Nodes[id].Metrics(ctx)
+				if err != nil || s.Leaders < want {
+					why = fmt.Sprintf("store %d has %d of %d leaders back", id, s.Leaders, want)
+					break
+				}
+			}
+		}
+		if why == "" {
+			break
+		}
+		if r.now().After(deadline) {
+			// Leaders returning is PD's job; the next batch's gate still checks region health.
+			r.emit(Event{Kind: Warning, Step: StepSettle, Batch: batch, Message: "not settled after " + r.Plan.Strategy.SettleTimeout.Duration.String() + ": " + why})
+			return nil
+		}
+		r.emit(Event{Kind: StepProgress, Step: StepSettle, Batch: batch, Message: why})
+		if err := r.sleep(ctx, r.Plan.Strategy.SettlePoll.Duration); err != nil {
+			return err
+		}
+	}
+	for _, id := range ids {
+		r.phase(id, StepSettle, start, true)
+	}
+	_ = r.journal(StepSettle, 0, batch, StateDone, nil)
+	r.emit(Event{Kind: StepDone, Step: StepSettle, Batch: batch, Message: "leaders back, regions healthy"})
+	return nil
+}
+
+func (r *Runner) finalize(ctx context.Context) error {
+	r.emit(Event{Kind: StepStarted, Step: StepFinalize})
+	if r.Keys != nil {
+		for _, n := range r.Plan.Nodes {
+			if err := r.Keys.Cleanup(ctx, n, r.Nodes[n.StoreID]); err != nil {
+				r.emit(Event{Kind: Warning, Step: StepFinalize, StoreID: n.StoreID, Message: "key cleanup: " + err.Error()})
+			}
+		}
+	}
+	_ = r.journal(StepFinalize, 0, 0, StateDone, nil)
+	r.emit(Event{Kind: StepDone, Step: StepFinalize})
+	return nil
+}
