@@ -1,0 +1,629 @@
+package pd
+
+import (
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pingcap/kvproto/pkg/metapb"
+)
+
+// Error and message strings, from tikv/pd.
+const (
+	// pkg/errs/errno.go (errors.Normalize with RFCCodeText renders "[code]message").
+	errSchedulerNotFound      = "[PD:scheduler:ErrSchedulerNotFound]scheduler not found"
+	errSchedulerExisted       = "[PD:scheduler:ErrSchedulerExisted]scheduler existed"
+	errScheduleConfigNotExist = "[PD:scheduler:ErrScheduleConfigNotExist]the config does not exist"
+	errStoreNotFoundFmt       = "[PD:core:ErrStoreNotFound]store %v not found"
+	errRedirectNoLeader       = "[PD:apiutil:ErrRedirectNoLeader]redirect finds no leader"
+	errEtcdKVGet              = "[PD:etcd:ErrEtcdKVGet]etcd KV get failed"
+
+	// server/api/scheduler.go CreateScheduler / DeleteScheduler.
+	msgSchedulerCreated = "The scheduler is created."
+	msgSchedulerApplied = "The scheduler has been applied to the store."
+	msgSchedulerRemoved = "The scheduler is removed."
+	msgMissingName      = "missing scheduler name"
+	msgUnknownScheduler = "unknown scheduler"
+	msgMissingStoreID   = "missing store id"
+	// pkg/schedule/schedulers/evict_leader.go lastStoreDeleteInfo and updateConfig.
+	msgLastStoreDeleted = "The last store has been deleted"
+	msgBatchInvalid     = "batch is invalid, it should be in [1, 10]"
+	// server/api/config.go SetConfig / SetReplicationConfig.
+	msgConfigUpdated = "The config is updated."
+
+	// Route prefixes: server/api/server.go APIPrefix "/pd", router.go apiPrefix "/api/v1".
+	apiV1                   = "/pd/api/v1"
+	schedulerConfigPrefix   = apiV1 + "/scheduler-config/"
+	evictLeaderConfigPrefix = schedulerConfigPrefix + EvictLeaderScheduler
+)
+
+// Handler returns every PD route as served by the leader member.
+func (c *Cluster) Handler() http.Handler { return c.memberHandler(0) }
+
+func (c *Cluster) memberHandler(member int) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c.mu.Lock()
+		unavailable, noLeader := c.unavailable, c.noLeader
+		c.mu.Unlock()
+		path := strings.TrimSuffix(r.URL.Path, "/")
+		switch {
+		case unavailable:
+			writeJSON(w, http.StatusServiceUnavailable, errEtcdKVGet)
+			return
+		case noLeader && strings.HasPrefix(path, "/pd/") && !strings.HasPrefix(path, "/pd/api/v2/"):
+			// pkg/utils/apiutil/serverapi/middleware.go redirector: http.Error, plain text.
+			http.Error(w, errRedirectNoLeader, http.StatusServiceUnavailable)
+			return
+		}
+		c.route(w, r, path, member)
+	})
+}
+
+func (c *Cluster) route(w http.ResponseWriter, r *http.Request, path string, member int) {
+	get, post, del := r.Method == http.MethodGet, r.Method == http.MethodPost, r.Method == http.MethodDelete
+	switch {
+	// router.go rootRouter "/health" and "/ping" live under the "/pd" prefix (TiUP pdPingURI "pd/ping").
+	case get && (path == "/pd/ping" || path == apiV1+"/ping" || path == "/ping"):
+		w.WriteHeader(http.StatusOK)
+	case get && (path == "/pd/health" || path == apiV1+"/health"):
+		writeJSON(w, http.StatusOK, c.health())
+	case get && path == "/health":
+		// The embedded etcd's own health endpoint on the client URL (inference: etcdhttp).
+		writeJSON(w, http.StatusOK, map[string]string{"health": "true", "reason": ""})
+	case get && path == "/pd/api/v2/ready":
+		c.ready(w, r)
+	case get && path == apiV1+"/stores":
+		c.getStores(w, r)
+	case get && path == apiV1+"/stores/check":
+		c.getStoresByState(w, r)
+	case get && strings.HasPrefix(path, apiV1+"/store/"):
+		c.getStore(w, strings.TrimPrefix(path, apiV1+"/store/"))
+	case get && path == apiV1+"/members":
+		writeJSON(w, http.StatusOK, c.members())
+	case get && path == apiV1+"/leader":
+		writeJSON(w, http.StatusOK, c.members().Leader)
+	case get && path == apiV1+"/version":
+		writeJSON(w, http.StatusOK, Version{Version: c.cfg.Version})
+	case get && path == apiV1+"/status":
+		c.mu.Lock()
+		st := Status{Version: c.cfg.Version, StartTimestamp: c.startTime.Unix(), KernelType: "Classic"} // pkg/versioninfo/kerneltype/classic.go
+		c.mu.Unlock()
+		writeJSON(w, http.StatusOK, st)
+	case get && path == apiV1+"/cluster":
+		c.mu.Lock()
+		mc := &metapb.Cluster{Id: c.cfg.ClusterID, MaxPeerCount: uint32(c.replication.MaxReplicas)}
+		c.mu.Unlock()
+		writeJSON(w, http.StatusOK, mc)
+	case get && path == apiV1+"/cluster/status":
+		// isInitialized: more than one region (server/cluster/cluster.go isInitialized);
+		// replication_status: majority mode's empty ReplicationStatus.String() (inference).
+		c.mu.Lock()
+		cs := ClusterStatus{RaftBootstrapTime: c.startTime, IsInitialized: len(c.regions) > 1}
+		c.mu.Unlock()
+		writeJSON(w, http.StatusOK, cs)
+	case get && path == apiV1+"/config":
+		c.mu.Lock()
+		fc := fullConfig{Name: fmt.Sprintf("pd-%d", member+1), Schedule: c.schedule, Replication: c.replication, ClusterVersion: c.cfg.Version}
+		if member < len(c.memberURLs) {
+			fc.ClientUrls = c.memberURLs[member]
+		}
+		c.mu.Unlock()
+		writeJSON(w, http.StatusOK, fc)
+	case post && path == apiV1+"/config":
+		c.setConfig(w, r)
+	case get && path == apiV1+"/config/schedule":
+		c.mu.Lock()
+		sc := c.schedule
+		c.mu.Unlock()
+		writeJSON(w, http.StatusOK, sc)
+	case get && path == apiV1+"/config/replicate":
+		c.mu.Lock()
+		rc := c.replication
+		c.mu.Unlock()
+		writeJSON(w, http.StatusOK, rc)
+	case post && path == apiV1+"/config/replicate":
+		c.setReplication(w, r)
+	case get && path == apiV1+"/schedulers":
+		writeJSON(w, http.StatusOK, c.schedulerNames())
+	case post && path == apiV1+"/schedulers":
+		c.createScheduler(w, r)
+	case del && strings.HasPrefix(path, apiV1+"/schedulers/"):
+		c.deleteScheduler(w, strings.TrimPrefix(path, apiV1+"/schedulers/"))
+	case strings.HasPrefix(path, schedulerConfigPrefix):
+		c.schedulerConfig(w, r, path)
+	case get && strings.HasPrefix(path, apiV1+"/regions/check/"):
+		c.regionCheck(w, strings.TrimPrefix(path, apiV1+"/regions/check/"))
+	case get && path == apiV1+"/regions":
+		// GET /pd/api/v1/regions (tikv/pd server/api/router.go: regionsAllHandler.GetRegions,
+		// same RegionsInfo JSON as the checks).
+		c.regionCheck(w, "all")
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+// writeJSON renders like unrolled/render with IndentJSON (server/api/router.go createIndentRender).
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json; charset=UTF-8")
+	w.WriteHeader(status)
+	w.Write(append(b, '\n')) //nolint:errcheck // the client went away
+}
+
+func (c *Cluster) memberList() []*Member {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []*Member
+	for i := 0; i < c.cfg.Members; i++ {
+		m := &Member{
+			Name:          fmt.Sprintf("pd-%d", i+1),
+			MemberID:      c.cfg.ClusterID ^ (uint64(i+1) * 0x9E3779B97F4A7C15),
+			BinaryVersion: c.cfg.Version,
+		}
+		if i < len(c.memberURLs) {
+			m.ClientUrls = []string{c.memberURLs[i]}
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+func (c *Cluster) members() MembersResponse {
+	ms := c.memberList()
+	return MembersResponse{Header: &ResponseHeader{ClusterID: c.cfg.ClusterID}, Members: ms, Leader: ms[0], EtcdLeader: ms[0]}
+}
+
+func (c *Cluster) health() []Health {
+	var out []Health
+	for _, m := range c.memberList() {
+		out = append(out, Health{Name: m.Name, MemberID: m.MemberID, ClientUrls: m.ClientUrls, Health: true})
+	}
+	return out
+}
+
+// ready is server/apiv2/handlers/ready.go Ready: 200 with no body unless ?verbose.
+func (c *Cluster) ready(w http.ResponseWriter, r *http.Request) {
+	if _, verbose := r.URL.Query()["verbose"]; !verbose {
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	writeJSON(w, http.StatusOK, ReadyStatus{RegionLoaded: true, IsBootstrapped: true})
+}
+
+// storeInfo builds pkg/response/store.go BuildStoreInfo for one store; c.mu is held.
+func (c *Cluster) storeInfo(id uint64, now time.Time, counts map[uint64]int) *StoreInfo {
+	s := c.stores[id]
+	meta := &metapb.Store{
+		Id: id, Address: s.spec.Address, Version: s.version, PeerAddress: s.spec.PeerAddress,
+		StatusAddress: s.spec.StatusAddress, GitHash: s.gitHash, StartTimestamp: s.start.Unix(),
+		DeployPath: s.spec.DeployPath, LastHeartbeat: s.lastHeartbeat.UnixNano(),
+		NodeState: metapb.NodeState_Serving,
+	}
+	for _, l := range s.spec.Labels {
+		meta.Labels = append(meta.Labels, &metapb.StoreLabel{Key: l.Key, Value: l.Value})
+	}
+	st := &StoreStatus{LeaderCount: counts[id], LeaderWeight: 1, RegionWeight: 1, PauseLeaderTransferIn: c.pausedIn(id)}
+	for _, r := range c.regions {
+		for k, p := range r.peers {
+			if p.storeID != id {
+				continue
+			}
+			st.RegionCount++
+			st.RegionSize += regionApproximateSizeMiB
+			if k == r.leader {
+				st.LeaderSize += regionApproximateSizeMiB
+			}
+			if c.isPending(p) {
+				st.PendingPeerCount++
+			}
+		}
+	}
+	// leader-schedule-policy "count": score = count / weight; region score simplified to region size.
+	st.LeaderScore = float64(st.LeaderCount)
+	st.RegionScore = float64(st.RegionSize)
+	used := uint64(storeBaseUsedBytes + st.RegionSize<<20)
+	st.Capacity, st.UsedSize, st.Available = storeCapacityBytes, ByteSize(used), ByteSize(storeCapacityBytes-used)
+	start, last := s.start, s.lastHeartbeat
+	st.StartTS, st.LastHeartbeatTS = &start, &last
+	if up := last.Sub(start); up > 0 { // core.StoreInfo.GetUptime: last heartbeat - start
+		st.Uptime = &Duration{up}
+	}
+	return &StoreInfo{Store: &MetaStore{Store: meta, StateName: c.stateName(s, now)}, Status: st}
+}
+
+// getStores is server/api/store.go GetAllStores: ?state=<int> repeated, default Up+Offline.
+func (c *Cluster) getStores(w http.ResponseWriter, r *http.Request) {
+	accept := []metapb.StoreState{metapb.StoreState_Up, metapb.StoreState_Offline}
+	if vs, ok := r.URL.Query()["state"]; ok {
+		accept = nil
+		for _, v := range vs {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				writeJSON(w, http.StatusInternalServerError, err.Error())
+				return
+			}
+			st := metapb.StoreState(n)
+			if st != metapb.StoreState_Up && st != metapb.StoreState_Offline && st != metapb.StoreState_Tombstone {
+				writeJSON(w, http.StatusInternalServerError, fmt.Sprintf("unknown StoreState: %v", st))
+				return
+			}
+			accept = append(accept, st)
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now, counts := c.now(), c.leaderCounts()
+	out := StoresInfo{Stores: []*StoreInfo{}}
+	for _, id := range c.storeIDs {
+		if slices.Contains(accept, metapb.StoreState_Up) { // every sim store is metapb Up
+			out.Stores = append(out.Stores, c.storeInfo(id, now, counts))
+		}
+	}
+	out.Count = len(out.Stores)
+	writeJSON(w, http.StatusOK, out)
+}
+
+// getStoresByState is server/api/store.go GetStoresByState: case-insensitive state_name filter.
+func (c *Cluster) getStoresByState(w http.ResponseWriter, r *http.Request) {
+	known := []string{"down", "disconnected", "up", "offline", "tombstone"}
+	var want []string
+	for _, v := range r.URL.Query()["state"] {
+		name := strings.ToLower(v)
+		if name != "" && !slices.Contains(known, name) {
+			writeJSON(w, http.StatusBadRequest, "unknown StoreState: "+v)
+			return
+		}
+		if name != "" {
+			want = append(want, name)
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now, counts := c.now(), c.leaderCounts()
+	out := StoresInfo{Stores: []*StoreInfo{}}
+	for _, id := range c.storeIDs {
+		info := c.storeInfo(id, now, counts)
+		if want != nil && !slices.Contains(want, strings.ToLower(info.Store.StateName)) {
+			continue
+		}
+		out.Stores = append(out.Stores, info)
+	}
+	out.Count = len(out.Stores)
+	writeJSON(w, http.StatusOK, out)
+}
+
+// getStore is server/api/store.go GetStore: 400 (errcode JSON) for a bad id, 404 string for an unknown one.
+func (c *Cluster) getStore(w http.ResponseWriter, raw string) {
+	id, err := strconv.ParseUint(raw, 10, 64)
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, errorJSON{Code: "input", Msg: err.Error()})
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.stores[id]; !ok {
+		writeJSON(w, http.StatusNotFound, fmt.Sprintf(errStoreNotFoundFmt, id))
+		return
+	}
+	writeJSON(w, http.StatusOK, c.storeInfo(id, c.now(), c.leaderCounts()))
+}
+
+// setConfig is server/api/config.go SetConfig.
+func (c *Cluster) setConfig(w http.ResponseWriter, r *http.Request) {
+	var conf map[string]any
+	if err := readJSON(r, &conf); err != nil {
+		writeJSON(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s, rep := c.schedule, c.replication
+	for k, v := range conf {
+		if err := setConfigItem(&s, &rep, k, v); err != nil {
+			writeJSON(w, http.StatusBadRequest, err.Error())
+			return
+		}
+	}
+	c.schedule, c.replication = s, rep
+	writeJSON(w, http.StatusOK, msgConfigUpdated)
+}
+
+// setReplication is server/api/config.go SetReplicationConfig.
+func (c *Cluster) setReplication(w http.ResponseWriter, r *http.Request) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	rep := c.replication
+	if err := readJSON(r, &rep); err != nil {
+		writeJSON(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	c.replication = rep
+	writeJSON(w, http.StatusOK, msgConfigUpdated)
+}
+
+func readJSON(r *http.Request, v any) error {
+	b, err := io.ReadAll(r.Body)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(b, v)
+}
+
+func (c *Cluster) schedulerNames() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	names := []string{}
+	for n, on := range c.schedulers {
+		if on {
+			names = append(names, n)
+		}
+	}
+	if c.evict != nil {
+		names = append(names, EvictLeaderScheduler)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// createScheduler is server/api/scheduler.go CreateScheduler.
+func (c *Cluster) createScheduler(w http.ResponseWriter, r *http.Request) {
+	var input map[string]any
+	if err := readJSON(r, &input); err != nil {
+		writeJSON(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	name, ok := input["name"].(string)
+	if !ok {
+		writeJSON(w, http.StatusBadRequest, msgMissingName)
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch name {
+	case EvictLeaderScheduler:
+		idf, ok := input["store_id"].(float64)
+		if !ok {
+			writeJSON(w, http.StatusBadRequest, msgMissingStoreID)
+			return
+		}
+		id := uint64(idf)
+		if _, known := c.stores[id]; !known {
+			// BasicCluster.PauseLeaderTransfer fails for an unknown store.
+			writeJSON(w, http.StatusInternalServerError, fmt.Sprintf(errStoreNotFoundFmt, id))
+			return
+		}
+		if c.evict != nil { // RedirectSchedulerUpdate to the scheduler's /config
+			c.evict.stores[id] = true
+			writeJSON(w, http.StatusOK, msgSchedulerApplied)
+			return
+		}
+		c.evict = &evictConfig{stores: map[uint64]bool{id: true}, batch: c.cfg.EvictBatch}
+	case BalanceLeaderScheduler, BalanceRegionScheduler, BalanceHotRegionScheduler, EvictSlowStoreScheduler:
+		if c.schedulers[name] {
+			writeJSON(w, http.StatusInternalServerError, errSchedulerExisted)
+			return
+		}
+		c.schedulers[name] = true
+	default:
+		writeJSON(w, http.StatusBadRequest, msgUnknownScheduler)
+		return
+	}
+	writeJSON(w, http.StatusOK, msgSchedulerCreated)
+}
+
+// deleteScheduler is server/api/scheduler.go DeleteScheduler: a name with the
+// evict-leader prefix and a suffix goes to the per-store delete (its last "-"
+// segment is the id) and answers with the inner status and body null.
+func (c *Cluster) deleteScheduler(w http.ResponseWriter, name string) {
+	if strings.HasPrefix(name, EvictLeaderScheduler) && name != EvictLeaderScheduler {
+		args := strings.Split(name, "-")
+		status, _ := c.deleteEvictStore(args[len(args)-1])
+		writeJSON(w, status, nil)
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case name == EvictLeaderScheduler && c.evict != nil:
+		c.evict = nil // removes the scheduler for every store
+	case c.schedulers[name]:
+		c.schedulers[name] = false
+	default:
+		writeJSON(w, http.StatusNotFound, errSchedulerNotFound)
+		return
+	}
+	writeJSON(w, http.StatusOK, msgSchedulerRemoved)
+}
+
+// deleteEvictStore is evict_leader.go deleteConfig behind the scheduler-config mux.
+func (c *Cluster) deleteEvictStore(raw string) (int, any) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.evict == nil {
+		return http.StatusNotFound, nil // the mux has no handler: "404 page not found"
+	}
+	id, err := strconv.ParseUint(raw, 10, 64)
+	if err != nil {
+		return http.StatusBadRequest, err.Error()
+	}
+	if !c.evict.stores[id] {
+		return http.StatusNotFound, errScheduleConfigNotExist
+	}
+	delete(c.evict.stores, id)
+	if len(c.evict.stores) == 0 {
+		c.evict = nil
+		return http.StatusOK, msgLastStoreDeleted
+	}
+	return http.StatusOK, nil
+}
+
+// schedulerConfig serves /pd/api/v1/scheduler-config/evict-leader-scheduler/{list,config,delete/<id>}
+// (evict_leader.go newEvictLeaderHandler); with no such scheduler the
+// ServeMux of server/handler.go GetSchedulerConfigHandler answers 404.
+func (c *Cluster) schedulerConfig(w http.ResponseWriter, r *http.Request, path string) {
+	c.mu.Lock()
+	exists := c.evict != nil
+	c.mu.Unlock()
+	sub, ok := strings.CutPrefix(path, evictLeaderConfigPrefix+"/")
+	if !ok || !exists {
+		http.NotFound(w, r)
+		return
+	}
+	switch {
+	case r.Method == http.MethodGet && sub == "list":
+		c.mu.Lock()
+		conf := EvictLeaderConfig{StoreIDWithRanges: map[uint64][]KeyRange{}, Batch: c.evict.batch}
+		for id := range c.evict.stores {
+			conf.StoreIDWithRanges[id] = []KeyRange{{}}
+		}
+		c.mu.Unlock()
+		writeJSON(w, http.StatusOK, conf)
+	case r.Method == http.MethodPost && sub == "config":
+		c.updateEvictConfig(w, r)
+	case r.Method == http.MethodDelete && strings.HasPrefix(sub, "delete/"):
+		status, body := c.deleteEvictStore(strings.TrimPrefix(sub, "delete/"))
+		if status == http.StatusNotFound && body == nil {
+			http.NotFound(w, r)
+			return
+		}
+		writeJSON(w, status, body)
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+// updateEvictConfig is evict_leader.go updateConfig: optional store_id and batch (1..10).
+func (c *Cluster) updateEvictConfig(w http.ResponseWriter, r *http.Request) {
+	var input map[string]any
+	if err := readJSON(r, &input); err != nil {
+		writeJSON(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.evict == nil {
+		http.NotFound(w, r)
+		return
+	}
+	batch := c.evict.batch
+	if b, ok := input["batch"].(float64); ok {
+		if b < 1 || b > 10 {
+			writeJSON(w, http.StatusBadRequest, msgBatchInvalid)
+			return
+		}
+		batch = int(b)
+	}
+	if idf, ok := input["store_id"].(float64); ok {
+		id := uint64(idf)
+		if _, known := c.stores[id]; !known {
+			writeJSON(w, http.StatusInternalServerError, fmt.Sprintf(errStoreNotFoundFmt, id))
+			return
+		}
+		c.evict.stores[id] = true
+	}
+	c.evict.batch = batch
+	writeJSON(w, http.StatusOK, msgSchedulerApplied)
+}
+
+// regionCheck serves /regions/check/<kind> with pkg/statistics region_collection rules.
+func (c *Cluster) regionCheck(w http.ResponseWriter, kind string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := c.now()
+	want := int(c.replication.MaxReplicas)
+	var keep func(*region) bool
+	switch kind {
+	case "miss-peer":
+		keep = func(r *region) bool { return len(r.peers) < want }
+	case "extra-peer":
+		keep = func(r *region) bool { return len(r.peers) > want }
+	case "pending-peer":
+		keep = func(r *region) bool { return len(c.pendingPeers(r)) > 0 }
+	case "down-peer":
+		keep = func(r *region) bool { return len(c.downPeers(r, now)) > 0 }
+	case "all":
+		keep = func(*region) bool { return true }
+	case "learner-peer", "empty-region", "offline-peer", "oversized-region", "undersized-region":
+		keep = func(*region) bool { return false } // all voters, 96MiB, no offline stores
+	default:
+		http.Error(w, "404 page not found", http.StatusNotFound)
+		return
+	}
+	out := RegionsInfo{Regions: []RegionInfo{}}
+	for _, r := range c.sortedRegions(keep) {
+		out.Regions = append(out.Regions, c.regionInfo(r, now))
+	}
+	out.Count = len(out.Regions)
+	// response.MarshalRegionsInfoJSON writes compact easyjson.
+	b, err := json.Marshal(out)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json; charset=UTF-8")
+	w.Write(b) //nolint:errcheck // the client went away
+}
+
+func (c *Cluster) pendingPeers(r *region) []*peer {
+	var out []*peer
+	for _, p := range r.peers {
+		if c.isPending(p) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// downPeers are the peers the leader reports down: stopped for at least max-peer-down-duration.
+func (c *Cluster) downPeers(r *region, now time.Time) []*peer {
+	if r.leader < 0 {
+		return nil
+	}
+	var out []*peer
+	for _, p := range r.peers {
+		if s := c.stores[p.storeID]; !s.alive && now.Sub(s.stoppedAt) >= c.cfg.MaxPeerDownDuration {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func metaPeer(p *peer) MetaPeer {
+	return MetaPeer{Peer: &metapb.Peer{Id: p.id, StoreId: p.storeID}, RoleName: metapb.PeerRole_Voter.String()}
+}
+
+func (c *Cluster) regionInfo(r *region, now time.Time) RegionInfo {
+	info := RegionInfo{
+		ID:                r.id,
+		StartKey:          strings.ToUpper(hex.EncodeToString(r.start)),
+		EndKey:            strings.ToUpper(hex.EncodeToString(r.end)),
+		RegionEpoch:       &metapb.RegionEpoch{ConfVer: r.confVer, Version: r.version},
+		Leader:            MetaPeer{Peer: &metapb.Peer{}},
+		ApproximateSize:   regionApproximateSizeMiB,
+		ApproximateKeys:   regionApproximateKeys,
+		ApproximateKvSize: regionApproximateSizeMiB,
+	}
+	for _, p := range r.peers {
+		info.Peers = append(info.Peers, metaPeer(p))
+	}
+	if r.leader >= 0 {
+		info.Leader = metaPeer(r.peers[r.leader])
+	}
+	for _, p := range c.downPeers(r, now) {
+		info.DownPeers = append(info.DownPeers, PDPeerStats{Peer: metaPeer(p), DownSeconds: uint64(now.Sub(c.stores[p.storeID].stoppedAt).Seconds())})
+	}
+	for _, p := range c.pendingPeers(r) {
+		info.PendingPeers = append(info.PendingPeers, metaPeer(p))
+	}
+	return info
+}
