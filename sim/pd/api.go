@@ -137,7 +137,7 @@ func (c *Cluster) route(w http.ResponseWriter, r *http.Request, path string, mem
 		c.deleteScheduler(w, strings.TrimPrefix(path, apiV1+"/schedulers/"))
 	case strings.HasPrefix(path, schedulerConfigPrefix):
 		c.schedulerConfig(w, r, path)
-	case get && strings.HasPrefix(path, apiV1+"/regions/check/"):
+	case get && strings.HasPrefix(path, apiV1+"/regions/check/") && path != apiV1+"/regions/check/all":
 		c.regionCheck(w, strings.TrimPrefix(path, apiV1+"/regions/check/"))
 	case get && path == apiV1+"/regions":
 		// GET /pd/api/v1/regions (tikv/pd server/api/router.go: regionsAllHandler.GetRegions,
