@@ -1,0 +1,85 @@
+package steps
+
+import (
+	"context"
+
+	"github.com/tikv-ear/tikv-ear/cluster/pd"
+)
+
+// PDClient adapts the cluster/pd client to the engine's PD port.
+type PDClient struct{ C *pd.Client }
+
+// Stores lists every store (Tombstone included, as TiUP asks).
+func (p PDClient) Stores(ctx context.Context) ([]Store, error) {
+	infos, err := p.C.Stores(ctx, true)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Store, 0, len(infos))
+	for _, in := range infos {
+		out = append(out, Store{
+			ID: in.Store.Id, Address: in.Store.Address, StatusAddress: in.Store.StatusAddress,
+			StateName: in.Store.StateName, Version: in.Store.Version, StartTimestamp: in.Store.StartTimestamp,
+			Labels: in.Store.LabelMap(), LeaderCount: in.Status.LeaderCount, RegionCount: in.Status.RegionCount,
+			PauseTransferIn: in.Status.PauseLeaderTransferIn,
+		})
+	}
+	return out, nil
+}
+
+// AddEvictLeader adds the store to PD's evict-leader scheduler.
+func (p PDClient) AddEvictLeader(ctx context.Context, id uint64) error { return p.C.AddEvictLeader(ctx, id) }
+
+// RemoveEvictLeader removes the store from the scheduler (never the suffix-less DELETE).
+func (p PDClient) RemoveEvictLeader(ctx context.Context, id uint64) error {
+	return p.C.RemoveEvictLeader(ctx, id)
+}
+
+// EvictLeaderStores lists the stores the scheduler covers.
+func (p PDClient) EvictLeaderStores(ctx context.Context) ([]uint64, error) {
+	return p.C.EvictLeaderStores(ctx)
+}
+
+// RegionHealth counts the region checks.
+func (p PDClient) RegionHealth(ctx context.Context) (RegionHealth, error) {
+	var h RegionHealth
+	for kind, dst := range map[pd.RegionCheck]*int{
+		pd.CheckMissPeer: &h.MissPeer, pd.CheckPendingPeer: &h.PendingPeer,
+		pd.CheckDownPeer: &h.DownPeer, pd.CheckOfflinePeer: &h.OfflinePeer,
+	} {
+		rc, err := p.C.RegionsCheck(ctx, kind)
+		if err != nil {
+			return h, err
+		}
+		*dst = rc.Count
+	}
+	return h, nil
+}
+
+// Regions lists every region's voter stores.
+func (p PDClient) Regions(ctx context.Context) ([]RegionPeers, error) {
+	regions, err := p.C.Regions(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]RegionPeers, 0, len(regions))
+	for _, r := range regions {
+		rp := RegionPeers{ID: r.ID}
+		for _, peer := range r.Peers {
+			if peer.RoleName == "" || peer.RoleName == "Voter" {
+				rp.Stores = append(rp.Stores, peer.StoreId)
+			}
+		}
+		out = append(out, rp)
+	}
+	return out, nil
+}
+
+// MaxReplicas reads config/replicate.
+func (p PDClient) MaxReplicas(ctx context.Context) (int, error) {
+	rc, err := p.C.ReplicationConfig(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return int(rc.MaxReplicas), nil
+}
