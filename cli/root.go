@@ -21,6 +21,8 @@ const Version = "0.1.0-dev"
 // Root is the kong command tree.
 type Root struct {
 	Version VersionCmd `cmd:"" help:"Print the tool version."`
+	Sim     SimCmd     `cmd:"" help:"Run the embedded simulated TiKV cluster, or inject faults into it."`
+	Demo    DemoCmd    `cmd:"" help:"Start a 6-store simulated cluster and show its stores live."`
 }
 
 // Globals are handed to every command's Run.
