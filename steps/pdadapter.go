@@ -28,7 +28,9 @@ func (p PDClient) Stores(ctx context.Context) ([]Store, error) {
 }
 
 // AddEvictLeader adds the store to PD's evict-leader scheduler.
-func (p PDClient) AddEvictLeader(ctx context.Context, id uint64) error { return p.C.AddEvictLeader(ctx, id) }
+func (p PDClient) AddEvictLeader(ctx context.Context, id uint64) error {
+	return p.C.AddEvictLeader(ctx, id)
+}
 
 // RemoveEvictLeader removes the store from the scheduler (never the suffix-less DELETE).
 func (p PDClient) RemoveEvictLeader(ctx context.Context, id uint64) error {

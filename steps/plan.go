@@ -14,6 +14,7 @@ import (
 	toml "github.com/pelletier/go-toml/v2"
 
 	"github.com/tikv-ear/tikv-ear/cluster/tikv"
+	"github.com/tikv-ear/tikv-ear/kms"
 )
 
 // PlanSchema is the version of the plan.toml schema this build reads and writes (docs/plan.md).
@@ -93,37 +94,15 @@ type ClusterSection struct {
 
 // Target is the encryption state the rollout reaches.
 type Target struct {
-	Method                string   `toml:"method" comment:"aes128-ctr | aes192-ctr | aes256-ctr | sm4-ctr | plaintext"`
-	DataKeyRotationPeriod string   `toml:"data-key-rotation-period" comment:"TiKV's own data-key rotation (ReadableDuration, e.g. 7d)"`
-	MasterKey             KeySpec  `toml:"master-key"`
-	PreviousMasterKey     *KeySpec `toml:"previous-master-key,omitempty" comment:"set during master-key rotation"`
-}
-
-// KeySpec names a master key as the key backend will render it for TiKV.
-type KeySpec struct {
-	Backend  string `toml:"backend" comment:"file | aws | gcp | azure | vault"`
-	Path     string `toml:"path,omitempty" comment:"key file path on every TiKV host (file, vault)"`
-	KeyID    string `toml:"key-id,omitempty"`
-	Region   string `toml:"region,omitempty"`
-	Endpoint string `toml:"endpoint,omitempty"`
-	// Generation and Fingerprint identify the key without revealing it.
-	Generation  int    `toml:"generation,omitempty"`
-	Fingerprint string `toml:"fingerprint,omitempty"`
-	// Vault settings: the KEK, the KV path of the wrapped master key.
-	VaultAddr    string `toml:"vault-addr,omitempty"`
-	TransitKey   string `toml:"transit-key,omitempty"`
-	KVMount      string `toml:"kv-mount,omitempty"`
-	KVPath       string `toml:"kv-path,omitempty"`
-	RoleIDFile   string `toml:"role-id-file,omitempty"`
-	SecretIDFile string `toml:"secret-id-file,omitempty"`
-	// Cloud extras, rendered into the vendor sub-table.
-	GCPCredentialFile string `toml:"gcp-credential-file,omitempty"`
-	AzureTenantID     string `toml:"azure-tenant-id,omitempty"`
-	AzureClientID     string `toml:"azure-client-id,omitempty"`
-	AzureKeyvaultURL  string `toml:"azure-keyvault-url,omitempty"`
-	AzureHSMName      string `toml:"azure-hsm-name,omitempty"`
-	AzureHSMURL       string `toml:"azure-hsm-url,omitempty"`
-	AzureCertPath     string `toml:"azure-client-certificate-path,omitempty"`
+	Method                string `toml:"method" comment:"aes128-ctr | aes192-ctr | aes256-ctr | sm4-ctr | plaintext"`
+	DataKeyRotationPeriod string `toml:"data-key-rotation-period" comment:"TiKV's own data-key rotation (ReadableDuration, e.g. 7d)"`
+	// Key is the key backend and its settings (secrets only as file paths).
+	Key kms.Spec `toml:"key"`
+	// MasterKey is the key generation TiKV's master-key names (never the key itself).
+	MasterKey kms.KeyRef `toml:"master-key"`
+	// PreviousMasterKey is set during a master-key rotation: TiKV falls back to it
+	// to re-encrypt key.dict with the new key.
+	PreviousMasterKey *kms.KeyRef `toml:"previous-master-key,omitempty"`
 }
 
 // Strategy sets batching, canaries, timeouts and poll intervals.
@@ -263,15 +242,15 @@ func (p *Plan) Validate(path string) error {
 	if !slices.Contains(tikv.Methods(), p.Target.Method) {
 		return bad("target.method", fmt.Sprintf("%q is not a TiKV data-encryption-method", p.Target.Method), "use one of "+strings.Join(tikv.Methods(), ", "))
 	}
-	if p.Target.MasterKey.Backend == "file" && p.Environment == EnvProduction {
-		return bad("target.master-key.backend", "a file master key is refused for a production plan: the key would rest on the TiKV hosts with no custodian, rotation record or revocation",
+	if p.Target.Key.Backend == "file" && p.Environment == EnvProduction {
+		return bad("target.key.backend", "a file master key is refused for a production plan: the key would rest on the TiKV hosts with no custodian, rotation record or revocation",
 			"use a KMS backend (aws, gcp, azure) or vault, or set environment = \"staging\" for a non-production cluster")
 	}
-	if !slices.Contains([]string{"file", "aws", "gcp", "azure", "vault", "plaintext"}, p.Target.MasterKey.Backend) {
-		return bad("target.master-key.backend", fmt.Sprintf("%q is not a key backend", p.Target.MasterKey.Backend), "use file, aws, gcp, azure or vault")
+	if !slices.Contains([]string{"file", "aws", "gcp", "azure", "vault"}, p.Target.Key.Backend) {
+		return bad("target.key.backend", fmt.Sprintf("%q is not a key backend", p.Target.Key.Backend), "use file, aws, gcp, azure or vault")
 	}
-	if p.Target.Method != tikv.MethodPlaintext && p.Target.MasterKey.Backend == "plaintext" {
-		return bad("target.master-key.backend", tikv.ErrInsecureMasterKey, "choose a key backend")
+	if p.Target.MasterKey.ID == "" && p.Target.MasterKey.Backend != "" {
+		return bad("target.master-key.id", "the key generation has no id", "re-create the plan with 'tikv-ear plan'")
 	}
 	if !slices.Contains([]string{BatchSerial, BatchZone}, p.Strategy.Batching) {
 		return bad("strategy.batching", fmt.Sprintf("%q is not a batching strategy", p.Strategy.Batching), "use serial or zone")

@@ -175,7 +175,7 @@ func nodeChecks(p *Plan, n NodePlan, h HostFacts, rotation bool) []Check {
 			add(Warn, "sm4-build", "sm4-ctr only works on TiKV built with statically linked OpenSSL; others fail with \""+tikv.ErrSM4Dynamic+"\"; throughput can drop 50%–80%", "confirm the build (official PingCAP binaries), or use aes256-ctr")
 		}
 	}
-	switch p.Target.MasterKey.Backend {
+	switch p.Target.Key.Backend {
 	case "azure":
 		if v.Less(gateAzure) {
 			add(Fail, "azure-version", fmt.Sprintf("Azure Key Vault master keys need TiKV v7.2.0 or later; store runs %s", v), "upgrade, or use another backend")
@@ -191,11 +191,11 @@ func nodeChecks(p *Plan, n NodePlan, h HostFacts, rotation bool) []Check {
 			add(Warn, "kms-first-access", fmt.Sprintf("TiKV %s can leave a corrupt dictionary and crash-loop when the first KMS access fails (tikv/tikv#9488)", v), "check KMS reachability from every host first, or upgrade to v5.0.0+")
 		}
 	}
-	if rotation && p.Target.PreviousMasterKey != nil && isKMS(p.Target.PreviousMasterKey.Backend) && isKMS(p.Target.MasterKey.Backend) {
+	if rotation && p.Target.PreviousMasterKey != nil && isKMS(p.Target.PreviousMasterKey.Backend) && isKMS(p.Target.Key.Backend) {
 		if KMSRotationBug(v) {
 			add(Fail, "kms-rotation-bug", fmt.Sprintf("KMS→KMS master-key rotation fails on TiKV %s (\"decrypt encrypted key failed\", tikv/tikv#17410)", v), "upgrade to "+KMSRotationFixVersions+", or rotate through a file key")
 		}
-		if p.Target.PreviousMasterKey.Backend != p.Target.MasterKey.Backend {
+		if p.Target.PreviousMasterKey.Backend != p.Target.Key.Backend {
 			add(Fail, "kms-cross-vendor", "a rotation from one KMS vendor to another fails at start: TiKV reports a vendor mismatch instead of falling back to the previous key (reference §2.2)", "rotate in two steps through a file key")
 		}
 	}

@@ -3,11 +3,13 @@ package steps
 import (
 	"strings"
 	"testing"
+
+	"github.com/tikv-ear/tikv-ear/kms"
 )
 
 func testPlan(method, backend string, versions ...string) *Plan {
 	p := &Plan{Schema: PlanSchema, Environment: EnvStaging, Cluster: ClusterSection{PD: []string{"http://127.0.0.1:2379"}},
-		Target:   Target{Method: method, DataKeyRotationPeriod: "7d", MasterKey: KeySpec{Backend: backend, Path: "/run/tikv/master.key"}},
+		Target:   Target{Method: method, DataKeyRotationPeriod: "7d", Key: kms.Spec{Backend: backend}, MasterKey: kms.KeyRef{Backend: backend, ID: "k1"}},
 		Strategy: DefaultStrategy(), Policies: DefaultPolicies()}
 	for i, v := range versions {
 		p.Nodes = append(p.Nodes, NodePlan{StoreID: uint64(i + 1), Address: "h:2016" + string(rune('0'+i)), Version: v, Host: "h", ConfigPath: "/c", Service: "tikv-20160.service", Zone: []string{"z1", "z2", "z3"}[i%3], RaftEngine: true})
@@ -73,7 +75,7 @@ func TestPreflightVersionGatesForBackends(t *testing.T) {
 		t.Fatalf("sm4 on 8.5.2 must warn about the build: %+v", c)
 	}
 	p = testPlan("aes256-ctr", "aws", "8.1.0")
-	p.Target.PreviousMasterKey = &KeySpec{Backend: "aws", KeyID: "old"}
+	p.Target.PreviousMasterKey = &kms.KeyRef{Backend: "aws", ID: "old"}
 	checks = RunPreflight(Facts{Plan: p, Stores: []Store{{ID: 1, StateName: "Up"}}, Hosts: reachable(1), Rotation: true})
 	if c, ok := find(checks, "kms-rotation-bug", 1); !ok || c.Status != Fail || !strings.Contains(c.Fix, "v8.1.1") {
 		t.Fatalf("KMS→KMS rotation on 8.1.0 must fail with the fix versions: %+v", c)
