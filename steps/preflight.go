@@ -147,7 +147,7 @@ func nodeChecks(p *Plan, n NodePlan, h HostFacts, rotation bool) []Check {
 	add := func(status, id, msg, fix string) {
 		out = append(out, Check{ID: id, Status: status, StoreID: n.StoreID, Message: msg, Fix: fix})
 	}
-	v, err := ParseVersion(n.Version)
+	v, err := tikv.ParseVersion(n.Version)
 	if err != nil {
 		add(Fail, "version", fmt.Sprintf("store %d reports version %q: %v", n.StoreID, n.Version, err), "check PD's store version field")
 		return out
@@ -156,16 +156,16 @@ func nodeChecks(p *Plan, n NodePlan, h HostFacts, rotation bool) []Check {
 	switch {
 	case v.Less(gateEncryption):
 		add(Fail, "version-encryption", fmt.Sprintf("TiKV %s has no encryption at rest (new in v4.0.0)", v), "upgrade TiKV")
-	case enabling && RaftEngineNonceBug(v) && (n.RaftEngine || h.RaftEngineData) && !h.KeyDictExists:
+	case enabling && tikv.RaftEngineNonceBug(v) && (n.RaftEngine || h.RaftEngineData) && !h.KeyDictExists:
 		add(Fail, "raft-engine-nonce-bug", fmt.Sprintf("TiKV %s crashes at start when encryption is turned on for a node whose Raft Engine holds plaintext files: \"failed to open raft engine: … %s\" (tikv/tikv#12162, #12919)", v, tikv.ErrRaftEngineNonce),
 			"upgrade to v6.2.0 or later first (no 6.1.x release is fixed)")
 	default:
 		add(Pass, "version", fmt.Sprintf("TiKV %s supports the plan", v), "")
 	}
-	if RaftEngineKeyLeakBug(v) && enabling {
+	if tikv.RaftEngineKeyLeakBug(v) && enabling {
 		add(Warn, "raft-engine-key-leak", fmt.Sprintf("TiKV %s never cleans Raft Engine WAL file keys: file.dict grows until the node cannot boot (tikv/tikv#12890)", v), "upgrade to v6.1.1 / v6.2.0 or later")
 	}
-	if RaftLogMetaRaceBug(v) && enabling {
+	if tikv.RaftLogMetaRaceBug(v) && enabling {
 		add(Warn, "raft-log-meta-race", fmt.Sprintf("TiKV %s can fail to boot after a race deleting encryption metadata and a raft log file (tikv/tikv#14761)", v), "upgrade to v6.1.7, v6.5.3, v7.1.1, v7.2.0 or later")
 	}
 	if p.Target.Method == tikv.MethodSM4CTR {
@@ -187,13 +187,13 @@ func nodeChecks(p *Plan, n NodePlan, h HostFacts, rotation bool) []Check {
 			add(Warn, "gcp-experimental", "GCP KMS support is experimental upstream (v8.0.0 release notes)", "")
 		}
 	case "aws":
-		if v.Less(gateKMSFirstAccess) {
+		if tikv.KMSFirstAccessBug(v) {
 			add(Warn, "kms-first-access", fmt.Sprintf("TiKV %s can leave a corrupt dictionary and crash-loop when the first KMS access fails (tikv/tikv#9488)", v), "check KMS reachability from every host first, or upgrade to v5.0.0+")
 		}
 	}
 	if rotation && p.Target.PreviousMasterKey != nil && isKMS(p.Target.PreviousMasterKey.Backend) && isKMS(p.Target.Key.Backend) {
-		if KMSRotationBug(v) {
-			add(Fail, "kms-rotation-bug", fmt.Sprintf("KMS→KMS master-key rotation fails on TiKV %s (\"decrypt encrypted key failed\", tikv/tikv#17410)", v), "upgrade to "+KMSRotationFixVersions+", or rotate through a file key")
+		if tikv.KMSRotationBug(v) {
+			add(Fail, "kms-rotation-bug", fmt.Sprintf("KMS→KMS master-key rotation fails on TiKV %s (\"decrypt encrypted key failed\", tikv/tikv#17410)", v), "upgrade to "+tikv.KMSRotationFixVersions+", or rotate through a file key")
 		}
 		if p.Target.PreviousMasterKey.Backend != p.Target.Key.Backend {
 			add(Fail, "kms-cross-vendor", "a rotation from one KMS vendor to another fails at start: TiKV reports a vendor mismatch instead of falling back to the previous key (reference §2.2)", "rotate in two steps through a file key")

@@ -331,7 +331,7 @@ func TestParseVersion(t *testing.T) {
 	if _, err := ParseVersion("nightly"); err == nil {
 		t.Error("nightly parsed")
 	}
-	if !kmsRotationFixed(Version{7, 5, 4}) || kmsRotationFixed(Version{7, 5, 3}) || kmsRotationFixed(Version{8, 2, 0}) || !kmsRotationFixed(Version{8, 5, 0}) {
-		t.Error("kmsRotationFixed gates wrong")
+	if KMSRotationBug(Version{7, 5, 4}) || !KMSRotationBug(Version{7, 5, 3}) || !KMSRotationBug(Version{8, 2, 0}) || KMSRotationBug(Version{8, 5, 0}) {
+		t.Error("KMSRotationBug gates wrong")
 	}
 }

@@ -83,7 +83,7 @@ func (e Encryption) Validate(version string) []Problem {
 		if cur != prev {
 			add(SeverityError, keyPreviousMasterKey+".vendor", fmt.Sprintf("KMS vendor %q to %q: TiKV reports a vendor mismatch instead of falling back to previous-master-key, so startup fails", prev, cur),
 				"rotate in two steps through a file master key (KMS → file → KMS)")
-		} else if haveVersion && !kmsRotationFixed(v) {
+		} else if haveVersion && KMSRotationBug(v) {
 			add(SeverityWarning, keyPreviousMasterKey, fmt.Sprintf("KMS to KMS master-key rotation fails on %s with \"%s\" (tikv/tikv#17410)", v, ErrKMSDecryptFailed),
 				"upgrade to v6.5.11, v7.1.6, v7.5.4, v8.1.1, v8.4.0 or later, or rotate through a file master key")
 		}

@@ -80,21 +80,3 @@ func gate(s string) Version {
 	}
 	return v
 }
-
-// kmsRotationFixed reports whether KMS→KMS master-key rotation works on v
-// (tikv/tikv#17410, PR #17413: v6.5.11, v7.1.6, v7.5.4, v8.1.1, v8.4.0+).
-func kmsRotationFixed(v Version) bool {
-	switch {
-	case v.AtLeast(Version{8, 4, 0}):
-		return true
-	case v.Major == 8 && v.Minor == 1:
-		return v.Patch >= 1
-	case v.Major == 7 && v.Minor == 5:
-		return v.Patch >= 4
-	case v.Major == 7 && v.Minor == 1:
-		return v.Patch >= 6
-	case v.Major == 6 && v.Minor == 5:
-		return v.Patch >= 11
-	}
-	return false
-}
