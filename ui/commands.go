@@ -1,0 +1,208 @@
+package ui
+
+import (
+	"context"
+	"fmt"
+
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/tikv-ear/tikv-ear/steps"
+)
+
+// Operations a command performs; resultMsg.op names which one answered.
+const (
+	opJournal    = "journal"
+	opAbortRun   = "abort-unfinished"
+	opDiscover   = "discover"
+	opAlgorithms = "algorithms"
+	opBackends   = "backends"
+	opPreflight  = "preflight"
+	opPlan       = "plan"
+	opSave       = "save"
+	opApply      = "apply"
+	opVerify     = "verify"
+	opSchedule   = "schedule"
+	opReport     = "report"
+)
+
+func busyText(op string) string {
+	switch op {
+	case opJournal:
+		return "reading the run journal…"
+	case opAbortRun:
+		return "cleaning up after the unfinished run…"
+	case opDiscover:
+		return "discovering the cluster: PD stores, hosts, current encryption…"
+	case opAlgorithms:
+		return "checking version gates and measuring AES-CTR throughput…"
+	case opBackends:
+		return "listing key backends…"
+	case opPreflight:
+		return "running preflight checks (read-only)…"
+	case opPlan:
+		return "building the plan and the per-node diffs…"
+	case opSave:
+		return "saving the plan…"
+	case opVerify:
+		return "gathering evidence from every store…"
+	case opSchedule:
+		return "listing rotation schedules…"
+	case opReport:
+		return "writing and signing the report…"
+	}
+	return op + "…"
+}
+
+// resultMsg is the answer of one Driver call.
+type resultMsg struct {
+	op  string
+	val any
+	err error
+}
+
+// call wraps a Driver call as a command. The command only calls the driver
+// and returns what it said; it never touches the model.
+func call[T any](op string, f func() (T, error)) tea.Cmd {
+	return func() tea.Msg {
+		v, err := f()
+		return resultMsg{op: op, val: v, err: err}
+	}
+}
+
+func journalCmd(ctx context.Context, d Driver) tea.Cmd {
+	return call(opJournal, func() (*Unfinished, error) { return d.Journal(ctx) })
+}
+
+func abortUnfinishedCmd(ctx context.Context, d Driver, u Unfinished) tea.Cmd {
+	return call(opAbortRun, func() (struct{}, error) { return struct{}{}, d.AbortUnfinished(ctx, u) })
+}
+
+func discoverCmd(ctx context.Context, d Driver, in ConnectInput) tea.Cmd {
+	return call(opDiscover, func() (Discovery, error) { return d.Discover(ctx, in) })
+}
+
+func algorithmsCmd(ctx context.Context, d Driver, disc Discovery) tea.Cmd {
+	return call(opAlgorithms, func() ([]AlgorithmOption, error) { return d.Algorithms(ctx, disc) })
+}
+
+func backendsCmd(ctx context.Context, d Driver, disc Discovery, env string) tea.Cmd {
+	return call(opBackends, func() ([]BackendOption, error) { return d.Backends(ctx, disc, env) })
+}
+
+func preflightCmd(ctx context.Context, d Driver, c Choices) tea.Cmd {
+	return call(opPreflight, func() ([]steps.Check, error) { return d.Preflight(ctx, c) })
+}
+
+func planCmd(ctx context.Context, d Driver, c Choices) tea.Cmd {
+	return call(opPlan, func() (PlanPreview, error) { return d.BuildPlan(ctx, c) })
+}
+
+func saveCmd(ctx context.Context, d Driver, p PlanPreview, path string) tea.Cmd {
+	return call(opSave, func() (string, error) {
+		if err := d.SavePlan(ctx, p, path); err != nil {
+			return "", fmt.Errorf("saving the plan to %s: %w", path, err)
+		}
+		return path, nil
+	})
+}
+
+// applyCmd runs the rollout. Events go through gate into buf; buf is closed
+// when Apply returns so the event pump drains and stops.
+// finished is closed when Apply has returned, so Run can wait for the engine's cleanup.
+func applyCmd(ctx context.Context, d Driver, p PlanPreview, gate *StepGate, buf *steps.Buffered, dec steps.Decider, finished chan struct{}) tea.Cmd {
+	return func() tea.Msg {
+		res, err := d.Apply(ctx, p, gate, dec)
+		buf.Close()
+		close(finished)
+		return resultMsg{op: opApply, val: res, err: err}
+	}
+}
+
+func verifyCmd(ctx context.Context, d Driver, p PlanPreview) tea.Cmd {
+	return call(opVerify, func() ([]StoreEvidence, error) { return d.Verify(ctx, p) })
+}
+
+func scheduleCmd(ctx context.Context, d Driver, p PlanPreview) tea.Cmd {
+	return call(opSchedule, func() ([]ScheduleOption, error) { return d.ScheduleOptions(ctx, p) })
+}
+
+func reportCmd(ctx context.Context, d Driver, r *steps.Result, p PlanPreview) tea.Cmd {
+	return call(opReport, func() (ReportFiles, error) { return d.WriteReport(ctx, r, p) })
+}
+
+// cancelCmd cancels the rollout's context: the engine stops at its next
+// check and runs its cleanup (evict-leader schedulers removed) before Apply returns.
+func cancelCmd(cancel context.CancelFunc) tea.Cmd {
+	return func() tea.Msg {
+		cancel()
+		return nil
+	}
+}
+
+// handleResult routes a Driver answer; answers for an operation no longer in
+// flight (the operator went back) are dropped.
+func (m *Model) handleResult(r resultMsg) tea.Cmd {
+	if r.op == opApply {
+		return m.applied(r)
+	}
+	if r.op != m.busy {
+		return nil
+	}
+	m.busy = ""
+	if r.err != nil {
+		m.err = r.err
+		if r.op == opJournal { // a journal we cannot read must not block a fresh start
+			m.screen = ScreenConnect
+			return m.connectForm()
+		}
+		return nil
+	}
+	switch r.op {
+	case opJournal:
+		if u, _ := r.val.(*Unfinished); u != nil {
+			m.unfinished = u
+			m.screen = ScreenResume
+			return nil
+		}
+		m.screen = ScreenConnect
+		if len(m.connect.PD) > 0 || m.connect.TiUPName != "" {
+			return m.start(opDiscover, discoverCmd(m.ctx, m.driver, m.connect))
+		}
+		return m.connectForm()
+	case opAbortRun:
+		m.unfinished = nil
+		m.notice = "the unfinished run was cleaned up"
+		m.screen = ScreenConnect
+		return m.connectForm()
+	case opDiscover:
+		d := r.val.(Discovery)
+		m.disc = &d
+		m.algos, m.backends, m.checks, m.checked, m.preview = nil, nil, nil, false, nil
+	case opAlgorithms:
+		m.algos = r.val.([]AlgorithmOption)
+		m.algoIdx = firstEnabledAlgo(m.algos)
+	case opBackends:
+		m.backends = r.val.([]BackendOption)
+		m.backendIdx = firstEnabledBackend(m.backends)
+	case opPreflight:
+		m.checks, m.checked = r.val.([]steps.Check), true
+	case opPlan:
+		p := r.val.(PlanPreview)
+		m.preview, m.diffIdx, m.confirmApply = &p, 0, false
+		m.screen = ScreenPlan
+		m.sizeDiff()
+		m.renderDiff()
+	case opSave:
+		m.notice = "plan saved to " + r.val.(string)
+	case opVerify:
+		m.evidence = r.val.([]StoreEvidence)
+	case opSchedule:
+		m.sched = r.val.([]ScheduleOption)
+		m.schedIdx = 0
+	case opReport:
+		f := r.val.(ReportFiles)
+		m.report = &f
+		m.screen = ScreenReport
+	}
+	return nil
+}

@@ -1,0 +1,251 @@
+package ui
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"regexp"
+	"strings"
+
+	tea "charm.land/bubbletea/v2"
+	"charm.land/huh/v2"
+
+	"github.com/tikv-ear/tikv-ear/steps"
+)
+
+// formKind says which prompt a form is.
+type formKind int
+
+const (
+	formConnect formKind = iota + 1
+	formBackend
+	formSave
+)
+
+// formValues is where a form writes; each form gets a fresh one, handed to
+// the model only when the form is done.
+type formValues struct {
+	env, tiup, pd, sshUser, identity, knownHosts, sshConfig string
+	path                                                    string
+	fields                                                  map[string]*string
+}
+
+// formDoneMsg ends a prompt run outside the program (accessible mode).
+type formDoneMsg struct {
+	kind formKind
+	vals *formValues
+	err  error
+}
+
+// newForm wraps groups with the wizard's theme and keys.
+func (m *Model) newForm(groups ...*huh.Group) *huh.Form {
+	return huh.NewForm(groups...).
+		WithTheme(huh.ThemeFunc(huh.ThemeCharm)).
+		WithShowHelp(false).
+		WithWidth(min(max(m.width-2, 20), 100))
+}
+
+// show embeds the form, or in accessible mode runs it as plain prompts with
+// the terminal released (tea.Exec), delivering the values in a formDoneMsg.
+func (m *Model) show(kind formKind, f *huh.Form, vals *formValues) tea.Cmd {
+	if m.opts.Accessible {
+		return tea.Exec(&accessibleForm{form: f}, func(err error) tea.Msg {
+			return formDoneMsg{kind: kind, vals: vals, err: err}
+		})
+	}
+	m.form, m.formKind, m.formVals = f, kind, vals
+	init := f.Init()
+	if m.bg != nil { // the form picks its light or dark theme from this
+		f.Update(m.bg)
+	}
+	return init
+}
+
+// accessibleForm runs a huh form line by line on the program's terminal.
+type accessibleForm struct {
+	form     *huh.Form
+	in       io.Reader
+	out, err io.Writer
+}
+
+func (a *accessibleForm) SetStdin(r io.Reader)  { a.in = r }
+func (a *accessibleForm) SetStdout(w io.Writer) { a.out = w }
+func (a *accessibleForm) SetStderr(w io.Writer) { a.err = w }
+
+// Run asks every field.
+func (a *accessibleForm) Run() error {
+	f := a.form.WithAccessible(true)
+	if a.in != nil {
+		f = f.WithInput(a.in)
+	}
+	if a.out != nil {
+		f = f.WithOutput(a.out)
+	}
+	if err := f.Run(); err != nil {
+		return fmt.Errorf("prompt: %w", err)
+	}
+	return nil
+}
+
+// connectForm asks how to reach the cluster, pre-filled from the flags.
+func (m *Model) connectForm() tea.Cmd {
+	c := m.connect
+	v := &formValues{env: c.Environment, tiup: c.TiUPName, pd: strings.Join(c.PD, ","), sshUser: c.SSHUser,
+		identity: c.Identity, knownHosts: c.KnownHosts, sshConfig: c.SSHConfig}
+	f := m.newForm(
+		huh.NewGroup(
+			huh.NewSelect[string]().Title("Environment").
+				Description("production refuses a file master key").
+				Options(huh.NewOptions(steps.EnvProduction, steps.EnvStaging, steps.EnvDev)...).Value(&v.env),
+			huh.NewInput().Title("TiUP cluster name").Description("optional: its meta.yaml gives PD, hosts and paths").Value(&v.tiup),
+			huh.NewInput().Title("PD endpoints").Description("comma-separated, e.g. http://pd-1:2379").
+				Placeholder("http://127.0.0.1:2379").Value(&v.pd).
+				Validate(func(s string) error {
+					if strings.TrimSpace(s) == "" && strings.TrimSpace(v.tiup) == "" {
+						return fmt.Errorf("give PD endpoints or a TiUP cluster name")
+					}
+					_, err := ParseEndpoints(s)
+					return err
+				}),
+		).Title("Cluster"),
+		huh.NewGroup(
+			huh.NewInput().Title("SSH user").Placeholder("tidb").Value(&v.sshUser),
+			huh.NewInput().Title("SSH identity file").Description("empty: ssh-agent").Value(&v.identity),
+			huh.NewInput().Title("known_hosts file").Description("host keys are always checked").Placeholder("~/.ssh/known_hosts").Value(&v.knownHosts),
+			huh.NewInput().Title("ssh_config file").Description("optional: Host, HostName, Port, User").Value(&v.sshConfig),
+		).Title("SSH"),
+	)
+	return m.show(formConnect, f, v)
+}
+
+// backendForm asks the chosen backend's fields, validated as typed.
+func (m *Model) backendForm(b BackendOption) tea.Cmd {
+	v := &formValues{fields: map[string]*string{}}
+	var inputs []huh.Field
+	for _, fd := range b.Fields {
+		val := fd.Value
+		if cur, ok := m.fields[fd.Key]; ok {
+			val = cur
+		}
+		p := &val
+		v.fields[fd.Key] = p
+		inputs = append(inputs, huh.NewInput().Title(fd.Label).Description(fd.Help).
+			Placeholder(fd.Placeholder).Value(p).Validate(fieldValidator(fd)))
+	}
+	if len(inputs) == 0 {
+		return func() tea.Msg { return formDoneMsg{kind: formBackend, vals: v} }
+	}
+	return m.show(formBackend, m.newForm(huh.NewGroup(inputs...).Title(b.Title)), v)
+}
+
+// saveForm asks where to write plan.toml.
+func (m *Model) saveForm() tea.Cmd {
+	v := &formValues{path: m.opts.PlanPath}
+	return m.show(formSave, m.newForm(huhSaveGroup(v)), v)
+}
+
+// huhSaveGroup is the one question of saveForm.
+func huhSaveGroup(v *formValues) *huh.Group {
+	return huh.NewGroup(huh.NewInput().Title("Save the plan to").Value(&v.path).
+		Validate(func(s string) error {
+			if strings.TrimSpace(s) == "" {
+				return fmt.Errorf("give a file name, e.g. plan.toml")
+			}
+			return nil
+		}))
+}
+
+// fieldValidator checks a backend field: required, and matching its pattern.
+func fieldValidator(fd BackendField) func(string) error {
+	var re *regexp.Regexp
+	var reErr error
+	if fd.Pattern != "" {
+		re, reErr = regexp.Compile(fd.Pattern)
+	}
+	return func(s string) error {
+		s = strings.TrimSpace(s)
+		if s == "" {
+			if fd.Required {
+				return fmt.Errorf("%s is required", strings.ToLower(fd.Label))
+			}
+			return nil
+		}
+		if reErr != nil {
+			return fmt.Errorf("the pattern for %s does not compile: %w", fd.Key, reErr)
+		}
+		if re != nil && !re.MatchString(s) {
+			if fd.PatternHelp != "" {
+				return fmt.Errorf("%s: %s", strings.ToLower(fd.Label), fd.PatternHelp)
+			}
+			return fmt.Errorf("%s does not match %s", strings.ToLower(fd.Label), fd.Pattern)
+		}
+		return nil
+	}
+}
+
+// ParseEndpoints splits a comma-separated PD list and checks each entry is
+// host:port or an http(s) URL with a host.
+func ParseEndpoints(s string) ([]string, error) {
+	var out []string
+	for _, e := range strings.Split(s, ",") {
+		e = strings.TrimSpace(e)
+		if e == "" {
+			continue
+		}
+		if strings.Contains(e, "://") {
+			u, err := url.Parse(e)
+			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				return nil, fmt.Errorf("%q is not a PD endpoint: use http://host:2379 or https://host:2379", e)
+			}
+		} else if _, port, err := net.SplitHostPort(e); err != nil || port == "" {
+			return nil, fmt.Errorf("%q is not a PD endpoint: use host:port, e.g. pd-1:2379", e)
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// formDone takes a finished prompt's values.
+func (m *Model) formDone(kind formKind, v *formValues, err error) tea.Cmd {
+	if err != nil {
+		m.err = err
+		return nil
+	}
+	switch kind {
+	case formConnect:
+		pd, perr := ParseEndpoints(v.pd)
+		if perr != nil || (len(pd) == 0 && strings.TrimSpace(v.tiup) == "") {
+			if perr == nil {
+				perr = fmt.Errorf("give PD endpoints or a TiUP cluster name")
+			}
+			m.err = perr
+			return nil
+		}
+		m.connect = ConnectInput{Environment: v.env, PD: pd, TiUPName: strings.TrimSpace(v.tiup), SSHUser: v.sshUser,
+			Identity: v.identity, KnownHosts: v.knownHosts, SSHConfig: v.sshConfig}
+		m.disc = nil
+		return m.start(opDiscover, discoverCmd(m.ctx, m.driver, m.connect))
+	case formBackend:
+		m.fields = map[string]string{}
+		for k, p := range v.fields {
+			m.fields[k] = strings.TrimSpace(*p)
+		}
+		return m.start(opPreflight, preflightCmd(m.ctx, m.driver, m.Choices()))
+	case formSave:
+		if m.preview == nil {
+			return nil
+		}
+		return m.start(opSave, saveCmd(m.ctx, m.driver, *m.preview, strings.TrimSpace(v.path)))
+	}
+	return nil
+}
+
+func (m *Model) formView(w, h int) string {
+	title := map[formKind]string{formConnect: "How to reach the cluster", formBackend: "Key backend settings", formSave: "Save the plan"}[m.formKind]
+	out := m.styles.Title.Render(title) + "\n"
+	if s := m.status(); s != "" {
+		out += s + "\n"
+	}
+	return out + m.form.View()
+}

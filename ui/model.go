@@ -1,0 +1,545 @@
+package ui
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"charm.land/bubbles/v2/help"
+	"charm.land/bubbles/v2/key"
+	"charm.land/bubbles/v2/spinner"
+	"charm.land/bubbles/v2/viewport"
+	tea "charm.land/bubbletea/v2"
+	"charm.land/huh/v2"
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/tikv-ear/tikv-ear/cluster/tikv"
+	"github.com/tikv-ear/tikv-ear/steps"
+)
+
+// Screen is one page of the wizard.
+type Screen int
+
+// Screens, in the order the enable flow visits them.
+const (
+	ScreenLoading Screen = iota // reading the journal
+	ScreenResume                // an unfinished run was found
+	ScreenConnect
+	ScreenAlgorithm
+	ScreenBackend
+	ScreenPlan
+	ScreenDashboard
+	ScreenVerify
+	ScreenSchedule
+	ScreenReport
+)
+
+// String names the screen as its header does.
+func (s Screen) String() string {
+	switch s {
+	case ScreenLoading:
+		return "Starting"
+	case ScreenResume:
+		return "Unfinished run"
+	case ScreenConnect:
+		return "Connect"
+	case ScreenAlgorithm:
+		return "Algorithm"
+	case ScreenBackend:
+		return "Key backend"
+	case ScreenPlan:
+		return "Plan review"
+	case ScreenDashboard:
+		return "Rollout"
+	case ScreenVerify:
+		return "Verification"
+	case ScreenSchedule:
+		return "Rotation schedule"
+	case ScreenReport:
+		return "Report"
+	}
+	return "?"
+}
+
+// Options configure the wizard.
+type Options struct {
+	// Accessible runs prompts as plain line-by-line questions (huh's accessible mode).
+	Accessible bool
+	// Out is where the program draws: stderr, so stdout stays for data.
+	Out io.Writer
+	// In is the keyboard; nil means the terminal.
+	In io.Reader
+	// Environ is the environment for colour detection (NO_COLOR); nil means os.Environ().
+	Environ []string
+	// Prefill pre-fills the Connect screen.
+	Prefill ConnectInput
+	// Rotate runs the master-key rotation flow (NewRotate).
+	Rotate bool
+	// Incident marks the rotation as an emergency after a suspected key compromise.
+	Incident bool
+	// PlanPath is the default path offered when saving the plan.
+	PlanPath string
+}
+
+// ErrClosed is returned by Run when the operator leaves before applying anything.
+var ErrClosed = errors.New("the wizard was closed before the rollout; nothing was changed")
+
+// rotationPeriods are the data-key rotation presets, in TiKV's ReadableDuration
+// form (units d, h, m, s, ms, us: tikv.ErrDurationParse); index 2 is TiKV's
+// default (tikv.DefaultDataKeyRotationPeriod, components/encryption/src/config.rs).
+func rotationPeriods() []string {
+	return []string{"1d", "3d", tikv.DefaultDataKeyRotationPeriod, "14d", "30d"}
+}
+
+// Model is the wizard's top-level bubbletea model.
+type Model struct {
+	ctx     context.Context
+	driver  Driver
+	opts    Options
+	decider *Decider
+	keys    keyMap
+	styles  Styles
+	width   int
+	height  int
+
+	screen Screen
+	busy   string // the operation in flight, "" when idle
+	err    error  // the last failure, shown on the screen
+	notice string // a one-line confirmation ("plan saved to ...")
+	spin   spinner.Model
+	help   help.Model
+
+	form     *huh.Form
+	formKind formKind
+	formVals *formValues
+	bg       tea.Msg // the terminal's BackgroundColorMsg, replayed to new forms
+
+	unfinished *Unfinished
+	connect    ConnectInput
+	disc       *Discovery
+	listOff    int // first row shown of the connect and verify tables
+	algos      []AlgorithmOption
+	algoIdx    int
+	rotIdx     int
+	backends   []BackendOption
+	backendIdx int
+	fields     map[string]string
+	checks     []steps.Check
+	checked    bool
+
+	preview      *PlanPreview
+	diffIdx      int
+	diffView     viewport.Model
+	confirmApply bool
+
+	applying      bool
+	applyCancel   context.CancelFunc
+	applyFinished chan struct{} // closed by the apply command when Apply returned
+	gate          *StepGate
+	events        *steps.Buffered
+	confirmAbort  bool
+	dash          dashboard
+	result        *steps.Result
+	applyErr      error
+	applyDone     bool
+
+	evidence []StoreEvidence
+	sched    []ScheduleOption
+	schedIdx int
+	report   *ReportFiles
+	quitting bool
+}
+
+// New returns the enable wizard. decider answers the engine's decisions
+// (NewDecider over the program's Send); when nil, decisions follow the plan's
+// policies (steps.PolicyDecider).
+func New(ctx context.Context, d Driver, opts Options, decider *Decider) *Model {
+	m := &Model{
+		ctx: ctx, driver: d, opts: opts, decider: decider,
+		keys: newKeyMap(), styles: NewStyles(true), width: 80, height: 24,
+		spin: spinner.New(spinner.WithSpinner(spinner.Dot)), help: help.New(),
+		connect: opts.Prefill, rotIdx: 2, diffView: viewport.New(),
+	}
+	if m.connect.Environment == "" {
+		m.connect.Environment = steps.EnvProduction
+	}
+	if m.opts.PlanPath == "" {
+		m.opts.PlanPath = "plan.toml"
+	}
+	m.help.Styles = m.styles.Help
+	m.dash.incident = opts.Incident
+	m.dash.rotate = opts.Rotate
+	return m
+}
+
+// NewRotate returns the master-key rotation flow: the same screens without the
+// algorithm choice, and the dashboard with a rotation (or incident) banner.
+func NewRotate(ctx context.Context, d Driver, opts Options, decider *Decider) *Model {
+	opts.Rotate = true
+	return New(ctx, d, opts, decider)
+}
+
+// Screen returns the screen on show.
+func (m *Model) Screen() Screen { return m.screen }
+
+// Busy returns the operation in flight, "" when idle.
+func (m *Model) Busy() string { return m.busy }
+
+// Err returns the last error shown.
+func (m *Model) Err() error { return m.err }
+
+// Result returns the rollout's result and error once Apply returned.
+func (m *Model) Result() (*steps.Result, error) { return m.result, m.applyErr }
+
+// Report returns the report files once written.
+func (m *Model) Report() *ReportFiles { return m.report }
+
+// Choices returns what the operator chose so far.
+func (m *Model) Choices() Choices {
+	c := Choices{Connect: m.connect, DataKeyRotation: rotationPeriods()[m.rotIdx], Rotate: m.opts.Rotate, Incident: m.opts.Incident}
+	if m.disc != nil {
+		c.Discovery = *m.disc
+	}
+	if m.algoIdx < len(m.algos) && !m.opts.Rotate {
+		c.Method = m.algos[m.algoIdx].Method
+	}
+	if m.backendIdx < len(m.backends) {
+		c.Backend = m.backends[m.backendIdx].Name
+	}
+	c.BackendFields = make(map[string]string, len(m.fields))
+	for k, v := range m.fields {
+		c.BackendFields[k] = v
+	}
+	return c
+}
+
+// flow returns the screens of the current flow, for "step i of n".
+func (m *Model) flow() []Screen {
+	if m.opts.Rotate {
+		return []Screen{ScreenConnect, ScreenBackend, ScreenPlan, ScreenDashboard, ScreenVerify, ScreenSchedule, ScreenReport}
+	}
+	return []Screen{ScreenConnect, ScreenAlgorithm, ScreenBackend, ScreenPlan, ScreenDashboard, ScreenVerify, ScreenSchedule, ScreenReport}
+}
+
+// Init reads the journal and asks the terminal for its background colour.
+func (m *Model) Init() tea.Cmd {
+	m.busy = opJournal
+	return tea.Batch(tea.RequestBackgroundColor, m.spin.Tick, journalCmd(m.ctx, m.driver))
+}
+
+// Update handles one message.
+func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	switch msg := msg.(type) {
+	case tea.WindowSizeMsg:
+		m.width, m.height = msg.Width, msg.Height
+		m.help.SetWidth(msg.Width)
+		m.sizeDiff()
+		return m, m.toForm(msg)
+	case tea.BackgroundColorMsg:
+		m.bg = msg
+		m.styles = NewStyles(msg.IsDark())
+		m.help.Styles = m.styles.Help
+		m.renderDiff()
+		return m, m.toForm(msg)
+	case spinner.TickMsg:
+		var cmd tea.Cmd
+		m.spin, cmd = m.spin.Update(msg)
+		return m, cmd
+	case formDoneMsg:
+		return m, m.formDone(msg.kind, msg.vals, msg.err)
+	case DecisionMsg:
+		m.dash.ask(msg)
+		return m, nil
+	case eventMsg:
+		m.dash.apply(msg.e)
+		return m, waitEvent(m.events)
+	case eventsClosedMsg:
+		return m, nil
+	case resultMsg:
+		return m, m.handleResult(msg)
+	case tea.KeyPressMsg:
+		return m, m.handleKey(msg)
+	}
+	return m, m.toForm(msg)
+}
+
+// toForm forwards a message to the embedded form, if any, and reacts to its end.
+func (m *Model) toForm(msg tea.Msg) tea.Cmd {
+	if m.form == nil {
+		return nil
+	}
+	f, cmd := m.form.Update(msg)
+	if ff, ok := f.(*huh.Form); ok {
+		m.form = ff
+	}
+	switch m.form.State {
+	case huh.StateCompleted:
+		kind, vals := m.formKind, m.formVals
+		m.form, m.formVals = nil, nil
+		return tea.Batch(cmd, m.formDone(kind, vals, nil))
+	case huh.StateAborted:
+		m.form, m.formVals = nil, nil
+		return cmd
+	}
+	return cmd
+}
+
+func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
+	if msg.String() == "ctrl+c" {
+		if m.applying && !m.applyDone {
+			if m.confirmAbort {
+				return m.abort()
+			}
+			m.confirmAbort = true
+			return nil
+		}
+		m.quitting = true
+		return tea.Quit
+	}
+	if m.form != nil {
+		if key.Matches(msg, m.keys.Back) { // cancel the prompt; the screen keeps "e" to reopen it
+			m.form, m.formVals = nil, nil
+			return nil
+		}
+		return m.toForm(msg)
+	}
+	if m.busy != "" && m.screen != ScreenDashboard {
+		if key.Matches(msg, m.keys.Quit) {
+			m.quitting = true
+			return tea.Quit
+		}
+		return nil
+	}
+	switch m.screen {
+	case ScreenResume:
+		return m.keyResume(msg)
+	case ScreenConnect:
+		return m.keyConnect(msg)
+	case ScreenAlgorithm:
+		return m.keyAlgorithm(msg)
+	case ScreenBackend:
+		return m.keyBackend(msg)
+	case ScreenPlan:
+		return m.keyPlan(msg)
+	case ScreenDashboard:
+		return m.keyDashboard(msg)
+	case ScreenVerify:
+		return m.keyVerify(msg)
+	case ScreenSchedule:
+		return m.keySchedule(msg)
+	case ScreenReport:
+		if key.Matches(msg, m.keys.Quit) || key.Matches(msg, m.keys.Next) {
+			m.quitting = true
+			return tea.Quit
+		}
+	}
+	return nil
+}
+
+// quitKey handles q on screens before the rollout.
+func (m *Model) quitKey(msg tea.KeyPressMsg) (tea.Cmd, bool) {
+	if key.Matches(msg, m.keys.Quit) {
+		m.quitting = true
+		return tea.Quit, true
+	}
+	return nil, false
+}
+
+// start marks op as in flight and returns its command with the spinner.
+func (m *Model) start(op string, cmd tea.Cmd) tea.Cmd {
+	m.busy, m.err, m.notice = op, nil, ""
+	return cmd
+}
+
+// Outcome returns what Run reports for this final model.
+func (m *Model) Outcome() error {
+	switch {
+	case m.applyErr != nil:
+		return m.applyErr
+	case m.applying && m.result != nil:
+		return nil
+	case !m.applying:
+		return ErrClosed
+	}
+	return nil
+}
+
+// View draws the screen.
+func (m *Model) View() tea.View {
+	var v tea.View
+	v.AltScreen = !m.opts.Accessible // accessible runs keep a scrollback transcript
+	v.WindowTitle = "tikv-ear · " + m.screen.String()
+	if m.quitting {
+		v.AltScreen = false
+		v.SetContent("")
+		return v
+	}
+	v.SetContent(m.render())
+	return v
+}
+
+// render composes header, banner, body and help to exactly the window size.
+func (m *Model) render() string {
+	w, h := max(m.width, 20), max(m.height, 6)
+	header := m.header(w)
+	banner := m.banner(w)
+	helpLine := fit(m.help.ShortHelpView(m.bindings()), w, 1)
+	bodyH := h - lipHeight(header) - lipHeight(banner) - 1
+	body := fit(m.body(w, bodyH), w, bodyH)
+	return strings.Join([]string{header, banner, pad(body, bodyH), helpLine}, "\n")
+}
+
+func lipHeight(s string) int { return strings.Count(s, "\n") + 1 }
+
+func (m *Model) header(w int) string {
+	st := m.styles
+	name := "enable encryption at rest"
+	if m.opts.Rotate {
+		name = "rotate the master key"
+	}
+	left := st.Title.Render("tikv-ear") + " " + st.Subtle.Render("· "+name)
+	right := m.screen.String()
+	for i, s := range m.flow() {
+		if s == m.screen {
+			right = fmt.Sprintf("step %d/%d · %s", i+1, len(m.flow()), m.screen)
+		}
+	}
+	right = st.Step.Render(right)
+	gap := w - ansi.StringWidth(left) - ansi.StringWidth(right)
+	if gap < 1 {
+		return ansi.Truncate(left+" "+right, w, "…")
+	}
+	return left + strings.Repeat(" ", gap) + right
+}
+
+func (m *Model) banner(w int) string {
+	st := m.styles
+	var lines []string
+	if m.opts.Incident {
+		lines = append(lines, st.Incident.Render(ansi.Truncate(" INCIDENT · emergency master-key rotation: the current key is treated as compromised ", w, "…")))
+	}
+	switch {
+	case !m.applying:
+		lines = append(lines, st.Safe.Render(ansi.Truncate("○ Nothing has changed yet: every step so far only reads. Hosts change only when you apply.", w, "…")))
+	case !m.applyDone:
+		lines = append(lines, st.Live.Render(ansi.Truncate("● Rollout in progress: TiKV configs and processes are being changed.", w, "…")))
+	default:
+		lines = append(lines, st.Subtle.Render(ansi.Truncate("■ The rollout has ended; the screens below only read.", w, "…")))
+	}
+	return strings.Join(lines, "\n")
+}
+
+// body draws the current screen into w×h.
+func (m *Model) body(w, h int) string {
+	if m.form != nil {
+		return m.formView(w, h)
+	}
+	switch m.screen {
+	case ScreenLoading:
+		return m.spin.View() + " reading the run journal…"
+	case ScreenResume:
+		return m.viewResume(w, h)
+	case ScreenConnect:
+		return m.viewConnect(w, h)
+	case ScreenAlgorithm:
+		return m.viewAlgorithm(w, h)
+	case ScreenBackend:
+		return m.viewBackend(w, h)
+	case ScreenPlan:
+		return m.viewPlan(w, h)
+	case ScreenDashboard:
+		return m.dash.render(m.styles, w, h, m.dashState())
+	case ScreenVerify:
+		return m.viewVerify(w, h)
+	case ScreenSchedule:
+		return m.viewSchedule(w, h)
+	case ScreenReport:
+		return m.viewReport(w, h)
+	}
+	return ""
+}
+
+// status returns the busy/error/notice line of a screen.
+func (m *Model) status() string {
+	switch {
+	case m.busy != "":
+		return m.spin.View() + " " + busyText(m.busy)
+	case m.err != nil:
+		return m.styles.Fail.Render(IconFail + " " + m.err.Error())
+	case m.notice != "":
+		return m.styles.Pass.Render(IconPass + " " + m.notice)
+	}
+	return ""
+}
+
+// bindings are the help keys for the current screen.
+func (m *Model) bindings() []key.Binding {
+	k := m.keys
+	if m.form != nil {
+		return []key.Binding{with(k.Next, "next field"), with(k.Back, "cancel"), key.NewBinding(key.WithKeys("ctrl+c"), key.WithHelp("ctrl+c", "quit"))}
+	}
+	switch m.screen {
+	case ScreenResume:
+		return []key.Binding{k.ResumeRun, k.AbortRun, k.NewRun, k.Quit}
+	case ScreenConnect:
+		if m.disc == nil {
+			return []key.Binding{with(k.Edit, "enter settings"), k.Quit}
+		}
+		return []key.Binding{k.Next, with(k.Edit, "edit settings"), with(k.Retry, "discover again"), k.Up, k.Down, k.Quit}
+	case ScreenAlgorithm:
+		return []key.Binding{with(k.Next, "choose"), k.Up, k.Down, with(k.Left, "data-key period"), k.Right, k.Back, k.Quit}
+	case ScreenBackend:
+		if m.checked {
+			return []key.Binding{with(k.Next, "review the plan"), with(k.Edit, "edit fields"), with(k.Retry, "preflight again"), k.Up, k.Down, k.Back, k.Quit}
+		}
+		return []key.Binding{with(k.Next, "choose"), k.Up, k.Down, k.Back, k.Quit}
+	case ScreenPlan:
+		if m.confirmApply {
+			return []key.Binding{with(k.Yes, "apply now"), with(k.No, "not yet")}
+		}
+		return []key.Binding{with(k.Next, "apply…"), k.Save, k.Tab, k.ShiftTab, k.Up, k.Down, k.PageDown, k.Back, k.Quit}
+	case ScreenDashboard:
+		return m.dashBindings()
+	case ScreenVerify:
+		return []key.Binding{with(k.Next, "rotation schedule"), k.Up, k.Down, k.Quit}
+	case ScreenSchedule:
+		return []key.Binding{with(k.Next, "write the report"), k.Up, k.Down, k.Quit}
+	case ScreenReport:
+		return []key.Binding{with(k.Quit, "done")}
+	}
+	return []key.Binding{k.Quit}
+}
+
+// fit truncates every line to w cells and keeps at most h lines.
+func fit(s string, w, h int) string {
+	lines := strings.Split(s, "\n")
+	if h >= 0 && len(lines) > h {
+		lines = lines[:h]
+	}
+	for i, l := range lines {
+		if ansi.StringWidth(l) > w {
+			lines[i] = ansi.Truncate(l, w, "…")
+		}
+	}
+	return strings.Join(lines, "\n")
+}
+
+// pad adds empty lines up to h.
+func pad(s string, h int) string {
+	n := lipHeight(s)
+	if n >= h {
+		return s
+	}
+	return s + strings.Repeat("\n", h-n)
+}
+
+// padRight pads a styled string to w cells.
+func padRight(s string, w int) string {
+	n := ansi.StringWidth(s)
+	if n >= w {
+		return ansi.Truncate(s, w, "…")
+	}
+	return s + strings.Repeat(" ", w-n)
+}
