@@ -66,9 +66,9 @@ type Keys interface {
 	Name() string
 	// Stage prepares the key material each store needs (e.g. delivers a key file
 	// next to the live one). Nothing live changes.
-	Stage(ctx context.Context, n NodePlan, node Node) error
+	Stage(ctx context.Context, n NodePlan) error
 	// Cleanup removes staged or superseded key material after the run (e.g. old key files).
-	Cleanup(ctx context.Context, n NodePlan, node Node) error
+	Cleanup(ctx context.Context, n NodePlan) error
 }
 
 // Sleeper waits; the runner uses it for every poll so tests can compress time.

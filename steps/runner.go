@@ -249,7 +249,7 @@ func (r *Runner) stage(ctx context.Context) error {
 			return r.fail(StepStage, n.StoreID, 0, fmt.Errorf("editing %s from %s: %w", n.ConfigPath, n.Host, err))
 		}
 		if r.Keys != nil {
-			if err := r.Keys.Stage(ctx, n, node); err != nil {
+			if err := r.Keys.Stage(ctx, n); err != nil {
 				return r.fail(StepStage, n.StoreID, 0, fmt.Errorf("staging the %s key on %s: %w", r.Keys.Name(), n.Host, err))
 			}
 		}
@@ -841,7 +841,7 @@ func (r *Runner) finalize(ctx context.Context) error {
 	r.emit(Event{Kind: StepStarted, Step: StepFinalize})
 	if r.Keys != nil {
 		for _, n := range r.Plan.Nodes {
-			if err := r.Keys.Cleanup(ctx, n, r.Nodes[n.StoreID]); err != nil {
+			if err := r.Keys.Cleanup(ctx, n); err != nil {
 				r.emit(Event{Kind: Warning, Step: StepFinalize, StoreID: n.StoreID, Message: "key cleanup: " + err.Error()})
 			}
 		}
