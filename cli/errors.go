@@ -48,7 +48,7 @@ func nonEmpty(s string) []string {
 }
 
 // report prints err in age's voice and returns the exit code.
-func report(w io.Writer, err error) int {
+func reportErr(w io.Writer, err error) int {
 	code := ExitFailure
 	msg := err.Error()
 	var hints []string

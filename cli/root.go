@@ -20,9 +20,12 @@ const Version = "0.1.0-dev"
 
 // Root is the kong command tree.
 type Root struct {
-	Version VersionCmd `cmd:"" help:"Print the tool version."`
+	Demo  DemoCmd  `cmd:"" help:"Start a 6-store simulated cluster and walk the wizard on it."`
+	Plan  PlanCmd  `cmd:"" help:"Read the cluster, run preflight and write plan.toml (no host changes)."`
+	Apply ApplyCmd `cmd:"" help:"Execute a plan: staged rolling restart with leader eviction, verification and a signed report."`
+
 	Sim     SimCmd     `cmd:"" help:"Run the embedded simulated TiKV cluster, or inject faults into it."`
-	Demo    DemoCmd    `cmd:"" help:"Start a 6-store simulated cluster and show its stores live."`
+	Version VersionCmd `cmd:"" help:"Print the tool version."`
 }
 
 // Globals are handed to every command's Run.
@@ -53,7 +56,7 @@ func Main(args []string, io IO) int {
 		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
 	)
 	if err != nil {
-		return report(io.Err, err)
+		return reportErr(io.Err, err)
 	}
 	kctx, err := parser.Parse(args)
 	if exitCode >= 0 { // --help or kong's own exit
@@ -62,9 +65,9 @@ func Main(args []string, io IO) int {
 	if err != nil {
 		var pe *kong.ParseError
 		if errors.As(err, &pe) {
-			return report(io.Err, &Error{Msg: err.Error(), Hints: []string{"run 'tikv-ear --help' for the commands and flags"}, Code: ExitUsage})
+			return reportErr(io.Err, &Error{Msg: err.Error(), Hints: []string{"run 'tikv-ear --help' for the commands and flags"}, Code: ExitUsage})
 		}
-		return report(io.Err, err)
+		return reportErr(io.Err, err)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -73,7 +76,7 @@ func Main(args []string, io IO) int {
 			fmt.Fprintln(io.Err, "tikv-ear: interrupted")
 			return ExitAborted
 		}
-		return report(io.Err, err)
+		return reportErr(io.Err, err)
 	}
 	return ExitOK
 }

@@ -2,6 +2,8 @@ package sim
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -194,7 +196,7 @@ func (c *Cluster) build(life context.Context) error {
 		}
 		c.nodes = append(c.nodes, n)
 	}
-	c.pd = pd.New(pd.Config{Regions: opt.Regions, Version: opt.Versions[0]}, c.clk, specs)
+	c.pd = pd.New(pd.Config{ClusterID: newClusterID(c.clk.Now()), Regions: opt.Regions, Version: opt.Versions[0]}, c.clk, specs)
 	go c.pd.Run(life)
 	c.pdURLs, err = c.pd.Serve(life)
 	if err != nil {
@@ -570,4 +572,12 @@ func PostFault(ctx context.Context, controlURL string, f Fault) error {
 		return errors.New(strings.TrimSpace(string(msg)))
 	}
 	return nil
+}
+
+// newClusterID makes a cluster id the way PD does at bootstrap: the unix time in
+// the high 32 bits and random low bits (tikv/pd server/util.go initOrGetClusterID).
+func newClusterID(now time.Time) uint64 {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return uint64(now.Unix())<<32 | uint64(binary.BigEndian.Uint32(b[:]))
 }

@@ -244,3 +244,23 @@ func (k *BackendKeys) Cleanup(ctx context.Context, n NodePlan) error {
 func TOMLEditor(orig []byte, enc tikv.Encryption) ([]byte, error) {
 	return tikv.ApplyEdits(orig, tikv.EncryptionEdits(enc)...)
 }
+
+// Prove runs the on-disk proof on the host in one command (SST trailers and
+// Raft Engine headers only) and cross-checks file.dict when it is readable.
+func (s *SSHNode) Prove(ctx context.Context, dataDir string) (tikv.Proof, error) {
+	res, err := s.N.Exec.Run(ctx, s.N.Host, tikv.RemoteTrailerCommand(tikv.RemoteProveDirs(dataDir)...), nil)
+	if err != nil {
+		return tikv.Proof{}, fmt.Errorf("proving %s on %s: %w", dataDir, s.N.Host, err)
+	}
+	entries, err := tikv.ParseTrailerListing(bytes.NewReader(res.Stdout))
+	if err != nil {
+		return tikv.Proof{}, fmt.Errorf("proving %s on %s: %w", dataDir, s.N.Host, err)
+	}
+	var opts tikv.ProveOptions
+	if b, ok, err := s.ReadFile(ctx, path.Join(dataDir, tikv.FileDictName)); err == nil && ok {
+		if fd, err := tikv.ReadFileDict(b); err == nil {
+			opts.FileDict = &fd
+		}
+	}
+	return tikv.ProveListing(entries, opts), nil
+}

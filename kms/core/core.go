@@ -31,7 +31,7 @@ type Environment string
 
 // Environments a plan may declare.
 const (
-	EnvDevelopment Environment = "development"
+	EnvDevelopment Environment = "dev"
 	EnvStaging     Environment = "staging"
 	EnvProduction  Environment = "production"
 )

@@ -32,7 +32,7 @@ func TestEncodeAndCheckFileKey(t *testing.T) {
 			t.Errorf("CheckFileKey(%d bytes) = %v, want %q without key bytes", len(tc.in), err, tc.want)
 		}
 	}
-	if fp := Fingerprint(c); !strings.HasPrefix(fp, "sha256:") || len(fp) != 7+16 {
+	if fp := Fingerprint(c); !strings.HasPrefix(fp, "sha256:") || len(fp) != 7+64 {
 		t.Fatalf("fingerprint %q", fp)
 	}
 }

@@ -66,16 +66,16 @@ func isHex(c byte) bool {
 }
 
 // Fingerprint identifies file-key content without revealing it: "sha256:" and the
-// first 16 hex digits (64 bits) of SHA-256 over the 65-byte file content.
+// SHA-256 over the 65-byte file content, in lowercase hex (the report's format).
 //
 // Choice: a plain SHA-256 of a uniformly random 256-bit key does not practically
 // leak it (reference kms-and-evidence.md §2.2 step 5), and hashing the file
 // content (not the raw bytes) lets anyone compare it on the host with
-// `sha256sum <key file>` without moving the key. Only a prefix is shown, which is
-// enough to tell generations apart and to detect substitution.
+// `sha256sum <key file>` without moving the key, to tell generations apart and
+// to detect substitution.
 func Fingerprint(content []byte) string {
 	sum := sha256.Sum256(content)
-	return "sha256:" + hex.EncodeToString(sum[:8])
+	return "sha256:" + hex.EncodeToString(sum[:])
 }
 
 // Wipe overwrites b with zeros.

@@ -55,8 +55,8 @@ func TestPrepareDeliverRetire(t *testing.T) {
 	if g2.Generation != 2 || g2.Fingerprint == g1.Fingerprint {
 		t.Fatalf("new generation = %+v, want generation 2 with a different fingerprint", g2)
 	}
-	if !regexp.MustCompile(`^sha256:[0-9a-f]{16}$`).MatchString(g1.Fingerprint) {
-		t.Fatalf("fingerprint %q is not sha256:<16 hex>", g1.Fingerprint)
+	if !regexp.MustCompile(`^sha256:[0-9a-f]{64}$`).MatchString(g1.Fingerprint) {
+		t.Fatalf("fingerprint %q is not sha256:<64 hex>", g1.Fingerprint)
 	}
 	local, err := os.ReadFile(g1.ID)
 	if err != nil {

@@ -1,0 +1,253 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/tikv-ear/tikv-ear/cluster/inventory"
+	"github.com/tikv-ear/tikv-ear/cluster/tikv"
+	"github.com/tikv-ear/tikv-ear/kms"
+	"github.com/tikv-ear/tikv-ear/report"
+	"github.com/tikv-ear/tikv-ear/steps"
+)
+
+// ApplyCmd executes a plan: prepare keys, stage, canary, batches, finalize, report.
+type ApplyCmd struct {
+	Plan    string `arg:"" type:"existingfile" help:"plan.toml written by 'tikv-ear plan'."`
+	Yes     bool   `name:"yes" short:"y" help:"Do not ask for confirmation (required without a terminal)."`
+	Resume  bool   `name:"resume" help:"Continue an interrupted run from the cluster's real state."`
+	Abort   bool   `name:"abort" help:"Stop an interrupted run safely: remove its evict-leader schedulers and close the journal."`
+	Journal string `name:"journal" type:"path" help:"Journal file (default: <plan>.journal beside the plan)."`
+	Output  string `name:"output" enum:"text,json" default:"text" help:"text (progress on stderr) or json (NDJSON events on stdout)."`
+	Verbose bool   `name:"verbose" short:"v" help:"Also print node log lines and metric samples."`
+}
+
+// planConnect returns the connection flags recorded in a plan.
+func planConnect(p *steps.Plan) ConnectFlags {
+	f := ConnectFlags{PD: p.Cluster.PD, PDCA: p.Cluster.CA, PDCert: p.Cluster.Cert, PDKey: p.Cluster.Key,
+		Meta: p.Cluster.MetaYAML, SSHConfig: p.Cluster.SSHConfig, SSHUser: p.Cluster.SSHUser, Sudo: p.Cluster.Sudo,
+		Timeout: 10 * time.Second, Concurrency: 20}
+	if p.Cluster.KnownHosts != "" {
+		f.KnownHosts = []string{p.Cluster.KnownHosts}
+	}
+	if p.Cluster.Identity != "" {
+		f.Identity = []string{p.Cluster.Identity}
+	}
+	return f
+}
+
+// openPlan loads the plan and connects to the cluster it names, refusing another cluster.
+func openPlan(ctx context.Context, path string) (*steps.Plan, *Session, error) {
+	p, err := steps.LoadPlan(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	s, err := planConnect(p).Connect(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	if p.Cluster.ClusterID != 0 && s.ClusterID != p.Cluster.ClusterID {
+		s.Close()
+		return nil, nil, Failf("re-create the plan against this cluster with 'tikv-ear plan'", "%s was made for PD cluster %d, but %s is cluster %d", path, p.Cluster.ClusterID, strings.Join(p.Cluster.PD, ","), s.ClusterID)
+	}
+	return p, s, nil
+}
+
+func journalPath(plan, flag string) string {
+	if flag != "" {
+		return flag
+	}
+	return plan + ".journal"
+}
+
+// Run executes the plan.
+func (c *ApplyCmd) Run(g *Globals) error {
+	return runPlan(g, c.Plan, c.Journal, c.Output, c.Verbose, c.Yes, c.Resume, c.Abort, steps.KindApply, nil)
+}
+
+// runPlan is apply, rotate, disable and change-method: one engine, one report.
+// prepare, when set, edits the plan before the run (rotation: new key generation).
+func runPlan(g *Globals, planPath, journalFlag, output string, verbose, yes, resume, abort bool, kind string, prepare func(context.Context, *steps.Plan, kms.Backend) ([]kms.KeyRef, error)) error {
+	ctx := g.Ctx
+	p, s, err := openPlan(ctx, planPath)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	jpath := journalPath(planPath, journalFlag)
+	recs, err := steps.ReadJournal(jpath)
+	if err != nil {
+		return err
+	}
+	last, hasLast := steps.LastRun(recs)
+	backend, err := kms.New(p.Target.Key)
+	if err != nil {
+		return Usagef("fix [target.key] in "+planPath, "key backend: %v", err)
+	}
+	eng := NewEngine(s, p, backend)
+	if hasLast && !last.Finished {
+		switch {
+		case abort:
+			return abortRun(ctx, g, eng, jpath, last)
+		case !resume:
+			return Failf(fmt.Sprintf("run 'tikv-ear %s %s --resume' to continue, or '--abort' to stop safely", kind, planPath),
+				"%s records an unfinished %s run (%s)", jpath, last.Kind, last.Run)
+		}
+		// Resume: the schedulers the crashed run added are removed first; the
+		// runner re-reads every store's real state and skips finished ones.
+		for id := range last.Evicted {
+			if err := eng.PD.RemoveEvictLeader(ctx, id); err != nil {
+				return fmt.Errorf("removing the evict-leader scheduler of store %d left by the interrupted run: %w", id, err)
+			}
+		}
+	} else if abort || resume {
+		return Usagef("", "%s records no unfinished run to %s", jpath, map[bool]string{true: "abort", false: "resume"}[abort])
+	}
+	refs := []kms.KeyRef{p.Target.MasterKey}
+	if p.Target.PreviousMasterKey != nil {
+		refs = append(refs, *p.Target.PreviousMasterKey)
+	}
+	if prepare != nil {
+		if refs, err = prepare(ctx, p, backend); err != nil {
+			return err
+		}
+		eng = NewEngine(s, p, backend)
+	}
+	fmt.Fprintf(g.IO.Err, "tikv-ear: preflight of %d stores\n", len(p.Nodes))
+	facts := steps.GatherFacts(ctx, p, eng.PD, eng.Nodes, s.Flags.Concurrency)
+	for _, c := range backend.Preflight(ctx) {
+		facts.KeyChecks = append(facts.KeyChecks, steps.Check{ID: "key-" + c.Name, Status: string(c.Status), Message: c.Reason, Fix: c.Fix})
+	}
+	checks := steps.RunPreflight(facts)
+	if blocking := steps.Blocking(checks); len(blocking) > 0 {
+		printChecks(g.IO.Err, blocking)
+		return &Error{Msg: fmt.Sprintf("preflight failed with %d blocking finding(s); nothing changed", len(blocking)), Hints: []string{blocking[0].Fix}, Code: ExitFailure}
+	}
+	regions, err := eng.PD.Regions(ctx)
+	if err != nil {
+		regions = nil
+	}
+	batches := steps.PlanBatches(p.Nodes, regions, p.Strategy.Canary, p.Strategy.Batching)
+	if !yes {
+		if err := confirm(g, fmt.Sprintf("%s: %d stores of cluster %d in %d batches (%s). Type 'yes' to start", kind, len(p.Nodes), p.Cluster.ClusterID, len(batches.Batches), batches.Strategy)); err != nil {
+			return err
+		}
+	}
+	journal, err := steps.OpenJournal(jpath)
+	if err != nil {
+		return err
+	}
+	defer journal.Close()
+	var sink steps.Sink = &steps.LineSink{W: g.IO.Err, Verbose: verbose}
+	if output == "json" {
+		sink = &steps.JSONSink{W: g.IO.Out}
+	}
+	runner := eng.Runner(p, kind, refs, journal, sink, steps.PolicyDecider{})
+	res, runErr := runner.Run(ctx, batches)
+	if runErr == nil && p.Cluster.MetaYAML != "" {
+		if err := syncTiUPMeta(p.Cluster.MetaYAML, eng.Desired); err != nil {
+			fmt.Fprintf(g.IO.Err, "tikv-ear: warning: %v (tiup cluster reload would revert the encryption keys)\n", err)
+		} else {
+			fmt.Fprintf(g.IO.Err, "tikv-ear: wrote the encryption keys into %s server_configs.tikv (backup kept)\n", p.Cluster.MetaYAML)
+		}
+	}
+	rep := BuildReport(context.WithoutCancel(ctx), report.Kind(kind), p, res, eng, refs)
+	files, generated, err := WriteReport(context.WithoutCancel(ctx), p, rep, res.Run)
+	if err != nil {
+		fmt.Fprintf(g.IO.Err, "tikv-ear: error: writing the signed report: %v\n", err)
+	} else {
+		if generated != "" {
+			fmt.Fprintf(g.IO.Err, "tikv-ear: generated the report signing key %s (publish its pub.pem to your auditors)\n", generated)
+		}
+		fmt.Fprintf(g.IO.Err, "tikv-ear: signed report: %s (html: %s)\ntikv-ear: verify it: tikv-ear report verify %s --key %s --bundle %s\n", files.Report, files.HTML, files.Report, files.PublicKey, files.Bundle)
+	}
+	if runErr != nil {
+		if errors.Is(runErr, context.Canceled) {
+			return runErr
+		}
+		return &Error{Msg: runErr.Error(), Hints: []string{fmt.Sprintf("every evict-leader scheduler was removed; fix the cause, then 'tikv-ear %s %s --resume'", kind, planPath)}, Code: ExitFailure, Err: runErr}
+	}
+	return nil
+}
+
+// abortRun removes the schedulers an interrupted run left and closes its journal.
+func abortRun(ctx context.Context, g *Globals, eng *Engine, jpath string, last steps.RunState) error {
+	removed := 0
+	for id := range last.Evicted {
+		if err := eng.PD.RemoveEvictLeader(ctx, id); err != nil {
+			return fmt.Errorf("removing the evict-leader scheduler of store %d: %w", id, err)
+		}
+		removed++
+	}
+	j, err := steps.OpenJournal(jpath)
+	if err != nil {
+		return err
+	}
+	defer j.Close()
+	if err := j.Append(steps.Record{Run: last.Run, Kind: last.Kind, Step: steps.StepRun, State: steps.StateFailed, Detail: map[string]string{"aborted": "true"}}); err != nil {
+		return err
+	}
+	fmt.Fprintf(g.IO.Err, "tikv-ear: aborted run %s: removed %d evict-leader scheduler(s); every store keeps a config whose key is on its host\n", last.Run, removed)
+	return nil
+}
+
+// confirm asks the operator to type yes; without a terminal it refuses (exit 2).
+func confirm(g *Globals, question string) error {
+	if !g.IO.Interactive() {
+		return Usagef("pass --yes to run without a terminal", "confirmation needed and no terminal to ask on")
+	}
+	fmt.Fprintf(g.IO.Err, "%s: ", question)
+	line, err := bufio.NewReader(g.IO.In).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return err
+	}
+	if strings.TrimSpace(line) != "yes" {
+		return &Error{Msg: "not confirmed; nothing changed", Code: ExitAborted}
+	}
+	return nil
+}
+
+// syncTiUPMeta writes the encryption keys into meta.yaml server_configs.tikv
+// (backup kept) so 'tiup cluster reload' renders them instead of reverting them.
+func syncTiUPMeta(path string, enc tikv.Encryption) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", path, err)
+	}
+	kv := map[string]any{tikv.KeyMethod: enc.EffectiveMethod()}
+	if enc.DataKeyRotationPeriod != "" {
+		kv[tikv.KeyRotationPeriod] = enc.DataKeyRotationPeriod
+	}
+	for prefix, k := range map[string]tikv.MasterKey{tikv.KeyMasterKey: enc.MasterKey, tikv.KeyPreviousMasterKey: enc.PreviousMasterKey} {
+		for _, f := range []string{"type", "path", "key-id", "region", "endpoint", "vendor"} {
+			kv[prefix+"."+f] = nil
+		}
+		for _, f := range tikv.MasterKeyFields(k) {
+			if strings.Contains(f.Key, ".") { // vendor sub-tables may hold secrets: TiUP users keep them in meta by hand
+				continue
+			}
+			if k.Type != "" {
+				kv[prefix+"."+f.Key] = f.Value
+			}
+		}
+	}
+	out, err := inventory.SetServerConfigTiKV(data, kv)
+	if err != nil {
+		return fmt.Errorf("editing %s: %w", path, err)
+	}
+	backup := path + ".tikv-ear.bak." + time.Now().UTC().Format("20060102T150405Z")
+	if err := os.WriteFile(backup, data, 0o600); err != nil {
+		return fmt.Errorf("backing up %s: %w", path, err)
+	}
+	tmp := path + ".tikv-ear.tmp"
+	if err := os.WriteFile(tmp, out, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}

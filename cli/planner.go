@@ -1,0 +1,194 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"os/user"
+	"path/filepath"
+	"time"
+
+	"github.com/tikv-ear/tikv-ear/cluster/tikv"
+	"github.com/tikv-ear/tikv-ear/kms"
+	"github.com/tikv-ear/tikv-ear/kms/filekey"
+	"github.com/tikv-ear/tikv-ear/steps"
+)
+
+// PlanRequest is what the operator chose (flags or the wizard).
+type PlanRequest struct {
+	Environment    string
+	Method         string
+	RotationPeriod string
+	Key            kms.Spec
+	Strategy       steps.Strategy
+	Policies       steps.Policies
+	ReportDir      string
+	ReportKey      string
+	Rotation       string
+}
+
+// Planned is a built plan with everything the operator reviews.
+type Planned struct {
+	Plan    *steps.Plan
+	Checks  []steps.Check
+	Batches steps.BatchPlan
+	Diffs   map[uint64]string
+	Desired tikv.Encryption
+}
+
+// simKeyDefaults points a file key at the sim's own directories and user:
+// every sim host runs as the operator on this machine.
+func simKeyDefaults(s *Session, spec *kms.Spec) {
+	if s.SimEnv == nil || spec.Backend != "file" {
+		return
+	}
+	if spec.File == nil {
+		spec.File = &filekey.Config{}
+	}
+	if spec.File.KeyDir == "" {
+		spec.File.KeyDir = filepath.Join(s.SimEnv.Dir, "operator-keys")
+	}
+	if spec.File.HostKeyDir == "" {
+		spec.File.HostKeyDir = filepath.Join(s.SimEnv.Dir, "tikv-keys")
+	}
+	if spec.File.Owner == "" {
+		if u, err := user.Current(); err == nil {
+			spec.File.Owner = u.Username
+		}
+	}
+}
+
+// BuildPlan reads the cluster, prepares the key generation in the backend (no
+// host changes), runs preflight, orders the batches and renders each node's diff.
+func BuildPlan(ctx context.Context, s *Session, req PlanRequest) (*Planned, error) {
+	simKeyDefaults(s, &req.Key)
+	p := &steps.Plan{
+		Schema: steps.PlanSchema, Environment: req.Environment,
+		Cluster: steps.ClusterSection{PD: s.Flags.PD, ClusterID: s.ClusterID, CA: s.Flags.PDCA, Cert: s.Flags.PDCert, Key: s.Flags.PDKey,
+			Name: s.Flags.TiUPCluster, SSHConfig: s.Flags.SSHConfig, Sudo: s.Flags.Sudo, SSHUser: s.Flags.SSHUser},
+		Target:   steps.Target{Method: req.Method, DataKeyRotationPeriod: req.RotationPeriod, Key: req.Key},
+		Strategy: req.Strategy, Policies: req.Policies,
+		Report:   steps.ReportSection{Dir: req.ReportDir, Signer: "file", KeyFile: req.ReportKey},
+		Schedule: steps.ScheduleSection{MasterKeyRotation: req.Rotation},
+	}
+	if s.Inventory.Meta != nil {
+		p.Cluster.MetaYAML = s.Inventory.Meta.Path
+	}
+	if len(s.Flags.KnownHosts) > 0 {
+		p.Cluster.KnownHosts = s.Flags.KnownHosts[0]
+	}
+	if len(s.Flags.Identity) > 0 {
+		p.Cluster.Identity = s.Flags.Identity[0]
+	}
+	var versions []string
+	for _, n := range s.Inventory.Nodes {
+		p.Nodes = append(p.Nodes, NodePlan(n, s.Flags.SSHUser))
+		versions = append(versions, n.Version)
+	}
+	backend, err := kms.New(req.Key)
+	if err != nil {
+		return nil, Usagef("see docs/backend-"+req.Key.Backend+".md", "key backend: %v", err)
+	}
+	var checks []steps.Check
+	blocked := false
+	for _, f := range backend.Validate(kms.Environment(req.Environment), versions) {
+		c := steps.Check{ID: "key-" + f.Code, Status: severityStatus(string(f.Severity)), Message: f.Message, Fix: f.Fix}
+		blocked = blocked || c.Status == steps.Fail
+		checks = append(checks, c)
+	}
+	if err := p.Validate("plan"); err != nil {
+		return nil, err
+	}
+	if blocked {
+		return &Planned{Plan: p, Checks: checks}, nil
+	}
+	for _, c := range backend.Preflight(ctx) {
+		checks = append(checks, steps.Check{ID: "key-" + c.Name, Status: string(c.Status), Message: c.Reason, Fix: c.Fix})
+	}
+	ref, err := backend.Prepare(ctx, kms.Purpose("current"))
+	if err != nil {
+		return nil, fmt.Errorf("preparing the master key in %s: %w", backend.Name(), err)
+	}
+	p.Target.MasterKey = ref
+	eng := NewEngine(s, p, backend)
+	for _, n := range p.Nodes {
+		for _, c := range backend.HostPreflight(ctx, eng.KeyHosts[n.StoreID]) {
+			checks = append(checks, steps.Check{ID: "key-" + c.Name, StoreID: n.StoreID, Status: string(c.Status), Message: c.Reason, Fix: c.Fix})
+		}
+	}
+	facts := steps.GatherFacts(ctx, p, eng.PD, eng.Nodes, s.Flags.Concurrency)
+	facts.KeyChecks = checks
+	out := &Planned{Plan: p, Checks: steps.RunPreflight(facts), Diffs: map[uint64]string{}, Desired: eng.Desired}
+	regions, err := eng.PD.Regions(ctx)
+	if err != nil {
+		regions = nil
+	}
+	out.Batches = steps.PlanBatches(p.Nodes, regions, p.Strategy.Canary, p.Strategy.Batching)
+	for _, n := range p.Nodes {
+		live, ok, err := eng.Nodes[n.StoreID].ReadFile(ctx, n.ConfigPath)
+		if err != nil || !ok {
+			continue
+		}
+		edited, err := steps.TOMLEditor(live, eng.Desired)
+		if err != nil {
+			out.Checks = append(out.Checks, steps.Check{ID: "config-edit", StoreID: n.StoreID, Status: steps.Fail, Message: err.Error()})
+			continue
+		}
+		out.Diffs[n.StoreID] = tikv.UnifiedDiff(n.Host+":"+n.ConfigPath, n.Host+":"+n.ConfigPath+" (planned)", live, edited)
+	}
+	return out, nil
+}
+
+func severityStatus(sev string) string {
+	switch sev {
+	case "error":
+		return steps.Fail
+	case "warn":
+		return steps.Warn
+	}
+	return steps.Pass
+}
+
+// Engine holds the engine's ports for one plan over a session.
+type Engine struct {
+	PD       steps.PDClient
+	Nodes    map[uint64]*steps.SSHNode
+	KeyHosts map[uint64]kms.Host
+	Backend  kms.Backend
+	Desired  tikv.Encryption
+}
+
+// NewEngine wires the engine's ports: PD, an SSH node and key host per store,
+// and the target encryption the backend renders.
+func NewEngine(s *Session, p *steps.Plan, backend kms.Backend) *Engine {
+	e := &Engine{PD: steps.PDClient{C: s.PD}, Nodes: map[uint64]*steps.SSHNode{}, KeyHosts: map[uint64]kms.Host{}, Backend: backend}
+	for _, n := range p.Nodes {
+		node := steps.NewSSHNode(s.SSH, n, StatusClient(n, s.Flags.Timeout))
+		e.Nodes[n.StoreID] = node
+		e.KeyHosts[n.StoreID] = steps.KeyHost{N: node.N, Label: fmt.Sprintf("store %d (%s)", n.StoreID, n.Host)}
+	}
+	e.Desired = tikv.Encryption{Method: p.Target.Method, DataKeyRotationPeriod: p.Target.DataKeyRotationPeriod}
+	if p.Target.MasterKey.ID != "" {
+		e.Desired.MasterKey = backend.MasterKey(p.Target.MasterKey)
+	}
+	if p.Target.PreviousMasterKey != nil {
+		e.Desired.PreviousMasterKey = backend.MasterKey(*p.Target.PreviousMasterKey)
+	}
+	return e
+}
+
+// Runner builds the engine's runner for the plan.
+func (e *Engine) Runner(p *steps.Plan, kind string, refs []kms.KeyRef, journal *steps.Journal, sink steps.Sink, decider steps.Decider) *steps.Runner {
+	nodes := map[uint64]steps.Node{}
+	for id, n := range e.Nodes {
+		nodes[id] = n
+	}
+	return &steps.Runner{
+		Plan: p, Kind: kind, Desired: e.Desired, PD: e.PD, Nodes: nodes,
+		Keys:      &steps.BackendKeys{B: e.Backend, Refs: refs, Hosts: e.KeyHosts},
+		Editor:    steps.TOMLEditor,
+		Inspector: steps.SSHInspector{Nodes: e.Nodes},
+		Journal:   journal, Events: sink, Decider: decider,
+		Verify: steps.VerifyTarget(e.Desired, kind),
+		Now:    time.Now,
+	}
+}

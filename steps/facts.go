@@ -1,0 +1,95 @@
+package steps
+
+import (
+	"context"
+	"fmt"
+	"path"
+	"sync"
+
+	"github.com/tikv-ear/tikv-ear/cluster/ssh"
+	"github.com/tikv-ear/tikv-ear/cluster/tikv"
+)
+
+// GatherFacts reads what preflight needs from PD and from every host (over
+// SSH, read-only), at most concurrency hosts at a time.
+func GatherFacts(ctx context.Context, p *Plan, pdc PD, nodes map[uint64]*SSHNode, concurrency int) Facts {
+	f := Facts{Plan: p, Hosts: map[uint64]HostFacts{}, Rotation: p.Target.PreviousMasterKey != nil}
+	if stores, err := pdc.Stores(ctx); err != nil {
+		f.StoresErr = err.Error()
+	} else {
+		f.Stores = stores
+	}
+	if h, err := pdc.RegionHealth(ctx); err != nil {
+		f.HealthErr = err.Error()
+	} else {
+		f.Health = h
+	}
+	if n, err := pdc.MaxReplicas(ctx); err == nil {
+		f.MaxReplicas = n
+	}
+	if ev, err := pdc.EvictLeaderStores(ctx); err == nil {
+		f.EvictStores = ev
+	}
+	var mu sync.Mutex
+	sem := make(chan struct{}, max(concurrency, 1))
+	var wg sync.WaitGroup
+	for _, n := range p.Nodes {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			hf := hostFacts(ctx, n, nodes[n.StoreID])
+			mu.Lock()
+			f.Hosts[n.StoreID] = hf
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	return f
+}
+
+func hostFacts(ctx context.Context, n NodePlan, node *SSHNode) HostFacts {
+	hf := HostFacts{FreeBytes: -1}
+	if node == nil {
+		hf.Err = "no SSH access configured"
+		return hf
+	}
+	data, ok, err := node.ReadFile(ctx, n.ConfigPath)
+	if err != nil {
+		hf.Err = err.Error()
+		return hf
+	}
+	hf.Reachable = true
+	if !ok {
+		hf.ConfigErr = fmt.Sprintf("%s does not exist on %s", n.ConfigPath, n.Host)
+	} else {
+		hf.ConfigTiUP = tikv.DetectTiUP(data)
+		cfg, err := tikv.ParseConfig(n.ConfigPath, data)
+		if err != nil {
+			hf.ConfigErr = err.Error()
+		} else {
+			hf.Current = cfg.Encryption
+			for _, pr := range cfg.Validate(n.Version) {
+				if pr.Severity == tikv.SeverityError {
+					hf.ConfigErr = pr.Error()
+					break
+				}
+			}
+		}
+	}
+	if aes, err := node.N.CPUHasAES(ctx); err == nil {
+		hf.AESNI = &aes
+	}
+	if n.DataDir != "" {
+		if ds, err := node.N.FreeSpace(ctx, n.DataDir); err == nil {
+			hf.FreeBytes = int64(ds.Available)
+		}
+		if fi, err := node.N.Stat(ctx, path.Join(n.DataDir, tikv.KeyDictName)); err == nil {
+			hf.KeyDictExists = fi.Exists
+		}
+		res, err := node.N.Exec.Run(ctx, node.N.Host, "ls -A -- "+ssh.Quote(path.Join(n.DataDir, "raft-engine"))+" 2>/dev/null | head -1", nil)
+		hf.RaftEngineData = err == nil && len(res.Stdout) > 0
+	}
+	return hf
+}

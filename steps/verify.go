@@ -1,0 +1,51 @@
+package steps
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/tikv-ear/tikv-ear/cluster/tikv"
+)
+
+// VerifyTarget returns the evidence rules a store must meet after a run of kind
+// toward desired. Log rules apply only when the log since the restart was read.
+func VerifyTarget(desired tikv.Encryption, kind string) func(NodePlan, NodeState) []string {
+	return func(n NodePlan, st NodeState) []string {
+		var problems []string
+		if st.Fatal != "" {
+			problems = append(problems, "FATAL in the log: "+st.Fatal)
+		}
+		encrypting := desired.EffectiveMethod() != tikv.MethodPlaintext
+		keyed := desired.MasterKey.EffectiveType() != tikv.MasterKeyPlaintext
+		if encrypting || keyed {
+			if !st.Sample.Initialized {
+				problems = append(problems, tikv.MetricIsInitialized+" is not 1")
+			}
+			if !st.KeyDict.Exists {
+				problems = append(problems, tikv.KeyDictName+" is missing in "+n.DataDir)
+			}
+		}
+		if keyed && st.KeyDict.Exists && st.KeyDict.Method != tikv.MetadataMethodAES256GCM {
+			problems = append(problems, fmt.Sprintf("%s metadata method is %q: the data keys are not protected by the master key", tikv.KeyDictName, st.KeyDict.Method))
+		}
+		if desired.MasterKey.EffectiveType() == tikv.MasterKeyKMS && st.KeyDict.Exists && st.KeyDict.KMSVendor == "" {
+			problems = append(problems, tikv.KeyDictName+" has no kms_vendor: it is not wrapped by the KMS key")
+		}
+		if st.LogMatches == nil {
+			return problems
+		}
+		has := func(m tikv.Msg) bool { return slices.Contains(st.LogMatches, m.Name) }
+		switch {
+		case kind == KindRotate && desired.PreviousMasterKey.EffectiveType() != tikv.MasterKeyPlaintext:
+			// The master-key rotation path logs the persisted line and not "enabled" (reference §3).
+			if !has(tikv.MsgPersistedReplaceMasterKey) && !has(tikv.MsgEnabled) {
+				problems = append(problems, fmt.Sprintf("the log shows neither %q nor %q", tikv.MsgPersistedReplaceMasterKey.Text, tikv.MsgEnabled.Text+"…"))
+			}
+		case encrypting:
+			if !has(tikv.MsgBeingEnabled) && !has(tikv.MsgEnabled) {
+				problems = append(problems, fmt.Sprintf("the log shows neither %q nor %q since the restart", tikv.MsgBeingEnabled.Text+"…", tikv.MsgEnabled.Text+"…"))
+			}
+		}
+		return problems
+	}
+}
