@@ -68,13 +68,30 @@ func journalPath(plan, flag string) string {
 
 // Run executes the plan.
 func (c *ApplyCmd) Run(g *Globals) error {
-	return runPlan(g, c.Plan, c.Journal, c.Output, c.Verbose, c.Yes, c.Resume, c.Abort, steps.KindApply, nil)
+	return runPlan(g, runOptions{Plan: c.Plan, Journal: c.Journal, Output: c.Output, Verbose: c.Verbose, Yes: c.Yes, Resume: c.Resume, Abort: c.Abort, Kind: steps.KindApply})
+}
+
+// runOptions configure runPlan.
+type runOptions struct {
+	Plan, Journal, Output string
+	Verbose, Yes          bool
+	Resume, Abort         bool
+	Kind                  string
+	ReportDir             string
+	// Prepare edits the plan before the run and returns the key generations to
+	// deliver (rotation: a new generation, the old one as previous).
+	Prepare func(context.Context, *steps.Plan, kms.Backend) ([]kms.KeyRef, error)
+	// Adjust changes strategy or target after preflight facts are known (incident mode).
+	Adjust func(*steps.Plan)
+	// After runs once every store is verified, before the report is built
+	// (rotation: the second pass and retirement); its events join the timeline.
+	After func(context.Context, *steps.Plan, *Engine, *steps.Result) error
 }
 
 // runPlan is apply, rotate, disable and change-method: one engine, one report.
-// prepare, when set, edits the plan before the run (rotation: new key generation).
-func runPlan(g *Globals, planPath, journalFlag, output string, verbose, yes, resume, abort bool, kind string, prepare func(context.Context, *steps.Plan, kms.Backend) ([]kms.KeyRef, error)) error {
+func runPlan(g *Globals, o runOptions) error {
 	ctx := g.Ctx
+	planPath, journalFlag, output, verbose, yes, resume, abort, kind, prepare := o.Plan, o.Journal, o.Output, o.Verbose, o.Yes, o.Resume, o.Abort, o.Kind, o.Prepare
 	p, s, err := openPlan(ctx, planPath)
 	if err != nil {
 		return err
@@ -113,7 +130,13 @@ func runPlan(g *Globals, planPath, journalFlag, output string, verbose, yes, res
 	if p.Target.PreviousMasterKey != nil {
 		refs = append(refs, *p.Target.PreviousMasterKey)
 	}
-	if prepare != nil {
+	if o.ReportDir != "" {
+		p.Report.Dir = o.ReportDir
+	}
+	if o.Adjust != nil {
+		o.Adjust(p)
+	}
+	if prepare != nil && !resume {
 		if refs, err = prepare(ctx, p, backend); err != nil {
 			return err
 		}
@@ -150,8 +173,13 @@ func runPlan(g *Globals, planPath, journalFlag, output string, verbose, yes, res
 	}
 	runner := eng.Runner(p, kind, refs, journal, sink, steps.PolicyDecider{})
 	res, runErr := runner.Run(ctx, batches)
+	if runErr == nil && o.After != nil {
+		runErr = o.After(ctx, p, eng, res)
+		res.Err = runErr
+	}
 	if runErr == nil && p.Cluster.MetaYAML != "" {
-		if err := syncTiUPMeta(p.Cluster.MetaYAML, eng.Desired); err != nil {
+		// The plan may have moved on (rotation's second pass drops previous-master-key).
+		if err := syncTiUPMeta(p.Cluster.MetaYAML, NewEngine(s, p, backend).Desired); err != nil {
 			fmt.Fprintf(g.IO.Err, "tikv-ear: warning: %v (tiup cluster reload would revert the encryption keys)\n", err)
 		} else {
 			fmt.Fprintf(g.IO.Err, "tikv-ear: wrote the encryption keys into %s server_configs.tikv (backup kept)\n", p.Cluster.MetaYAML)

@@ -1,0 +1,285 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"strconv"
+	"strings"
+	"sync"
+	"text/tabwriter"
+
+	"github.com/tikv-ear/tikv-ear/cluster/gather"
+	"github.com/tikv-ear/tikv-ear/cluster/tikv"
+)
+
+// StatusCmd is `tikv-ear status`: a read-only look at every store's
+// encryption at rest and the cluster's health.
+type StatusCmd struct {
+	ConnectFlags `embed:""`
+	Output       string `name:"output" short:"o" enum:"text,json" default:"text" help:"Output format: text or json (schema: docs/status-json.md)."`
+}
+
+// Run gathers the status and prints it on stdout; progress goes to stderr.
+// A partial result (some stores unreadable) still exits 0, and says so.
+func (c *StatusCmd) Run(g *Globals) error {
+	sess, err := c.ConnectFlags.Connect(g.Ctx)
+	if err != nil {
+		// A PD that cannot be reached comes back as *pd.UnreachableError,
+		// whose Hint report prints; the exit code is 1.
+		return err
+	}
+	defer sess.Close()
+	prog := newProgressLine(g.IO.Err, g.IO.StderrTTY)
+	rep, err := gather.Gather(g.Ctx, gather.Sources{
+		PD: sess.PD, ClusterID: sess.ClusterID, Stores: sess.Stores, Nodes: sess.Inventory.Nodes,
+		SSH: sess.SSH, SSHUser: sess.Flags.SSHUser, HTTP: httpClient(sess.Flags.Timeout),
+	}, gather.Options{Concurrency: sess.Flags.Concurrency, Progress: prog.update})
+	prog.finish()
+	if err != nil {
+		return err
+	}
+	for _, w := range sess.Inventory.Warnings {
+		fmt.Fprintf(g.IO.Err, "tikv-ear: warning: %s\n", w)
+	}
+	if c.Output == "json" {
+		enc := json.NewEncoder(g.IO.Out)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(rep); err != nil {
+			return fmt.Errorf("writing the status as JSON: %w", err)
+		}
+	} else if err := WriteStatusText(g.IO.Out, rep); err != nil {
+		return fmt.Errorf("writing the status: %w", err)
+	}
+	if !rep.Complete {
+		where := "the notes below the table"
+		if c.Output == "json" {
+			where = `"partial" in the JSON`
+		}
+		fmt.Fprintf(g.IO.Err, "tikv-ear: warning: partial result: %d source(s) could not be read; see %s\n", len(rep.Partial), where)
+	}
+	return nil
+}
+
+// progressLine shows "gathering 3/6 stores…" on stderr: rewritten in place on
+// a TTY, otherwise a plain line at the start, every tenth and the end.
+type progressLine struct {
+	mu      sync.Mutex
+	w       io.Writer
+	tty     bool
+	lastDec int
+	shown   bool
+}
+
+func newProgressLine(w io.Writer, tty bool) *progressLine {
+	return &progressLine{w: w, tty: tty, lastDec: -1}
+}
+
+func (p *progressLine) update(done, total int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	msg := fmt.Sprintf("gathering %d/%d stores…", done, total)
+	if p.tty {
+		fmt.Fprintf(p.w, "\r\x1b[K%s", msg)
+		p.shown = true
+		return
+	}
+	dec := 10
+	if total > 0 {
+		dec = done * 10 / total
+	}
+	if dec != p.lastDec {
+		p.lastDec = dec
+		fmt.Fprintf(p.w, "tikv-ear: %s\n", msg)
+	}
+}
+
+// finish clears the rewritten line.
+func (p *progressLine) finish() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.tty && p.shown {
+		fmt.Fprint(p.w, "\r\x1b[K")
+	}
+}
+
+// WriteStatusText renders a report as the aligned store table, the cluster
+// summary and the notes (reasons, errors, warnings) below.
+func WriteStatusText(w io.Writer, rep *gather.Report) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "STORE\tADDRESS\tZONE\tVERSION\tPD\tLEADERS/REGIONS\tMETHOD\tMASTER KEY\tSTATE\tKEY.DICT\tCOVERAGE FILES/BYTES\tTIUP")
+	for _, s := range rep.Stores {
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d/%d\t%s\t%s\t%s\t%s\t%s\t%s\n",
+			s.StoreID, s.Address, dash(s.PD.Zone), dash(s.PD.Version), dash(s.PD.StateName),
+			s.PD.LeaderCount, s.PD.RegionCount, methodCell(s), masterKeyCell(s), s.State,
+			keyDictCell(s.KeyDict), coverageCell(s.Coverage), yesNo(s.TiUPManaged))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(w)
+	writeClusterSummary(w, rep.Cluster)
+	notes := false
+	for _, s := range rep.Stores {
+		interesting := s.State != gather.StatePlaintext && s.State != gather.StateEncrypted
+		if !interesting && len(s.Errors) == 0 && len(s.Warnings) == 0 {
+			continue
+		}
+		if !notes {
+			fmt.Fprintln(w, "\nnotes:")
+			notes = true
+		}
+		fmt.Fprintf(w, "  store %d (%s): %s: %s\n", s.StoreID, s.Address, s.State, s.Reason)
+		if !s.Reachable {
+			fmt.Fprintf(w, "    unreachable over SSH (%s): tikv.toml, key.dict, file.dict, tikv.log and the data files were not read\n", s.SSHTarget)
+		}
+		for _, e := range s.Errors {
+			fmt.Fprintf(w, "    error: %s: %s\n", e.Source, e.Message)
+		}
+		for _, wn := range s.Warnings {
+			fmt.Fprintf(w, "    warning: %s\n", wn)
+		}
+		if s.Config != nil {
+			for _, p := range s.Config.Problems {
+				loc := p.File
+				if p.Line > 0 {
+					loc += ":" + strconv.Itoa(p.Line)
+				}
+				key := ""
+				if p.Key != "" {
+					key = p.Key + ": "
+				}
+				fix := ""
+				if p.Fix != "" {
+					fix = " (fix: " + p.Fix + ")"
+				}
+				fmt.Fprintf(w, "    %s: %s: %s%s%s\n", p.Severity, loc, key, p.Message, fix)
+			}
+		}
+	}
+	for _, e := range rep.Cluster.Errors {
+		if !notes {
+			fmt.Fprintln(w, "\nnotes:")
+			notes = true
+		}
+		fmt.Fprintf(w, "  cluster: error: %s\n", e)
+	}
+	if !rep.Complete {
+		fmt.Fprintf(w, "\npartial result: %d source(s) could not be read (listed above); the rest is shown\n", len(rep.Partial))
+	}
+	return nil
+}
+
+func writeClusterSummary(w io.Writer, c gather.Cluster) {
+	labels := strings.Join(c.LocationLabels, ",")
+	if labels == "" {
+		labels = "none"
+	}
+	fmt.Fprintf(w, "cluster %d: max-replicas %d, location-labels %s", c.ID, c.MaxReplicas, labels)
+	if c.PlacementRules {
+		fmt.Fprint(w, " (placement rules on: see PD's rules)")
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "regions: miss-peer %s, pending-peer %s, down-peer %s\n",
+		count(c.Regions.MissPeer), count(c.Regions.PendingPeer), count(c.Regions.DownPeer))
+	if len(c.EvictLeaderStores) == 0 && len(c.EvictLeaderSchedulers) == 0 {
+		fmt.Fprintln(w, "evict-leader: none")
+		return
+	}
+	ids := make([]string, len(c.EvictLeaderStores))
+	for i, id := range c.EvictLeaderStores {
+		ids[i] = strconv.FormatUint(id, 10)
+	}
+	fmt.Fprintf(w, "evict-leader: %s covers stores %s (a leftover keeps a store at 0 leaders)\n",
+		strings.Join(c.EvictLeaderSchedulers, ","), dash(strings.Join(ids, ",")))
+}
+
+func count(n int) string {
+	if n < 0 {
+		return "?"
+	}
+	return strconv.Itoa(n)
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+// methodCell is the configured method, with the running one when it differs.
+func methodCell(s gather.Store) string {
+	cfg, run := "", ""
+	if s.Config != nil {
+		cfg = s.Config.Method
+	}
+	if s.Running != nil {
+		run = s.Running.Method
+	}
+	switch {
+	case cfg == "" && run == "":
+		return "?"
+	case cfg == "":
+		return run + " (running)"
+	case run != "" && run != cfg:
+		return cfg + " (running " + run + ")"
+	}
+	return cfg
+}
+
+func masterKeyCell(s gather.Store) string {
+	switch {
+	case s.Config != nil:
+		t := s.Config.MasterKey.Type
+		if t == tikv.MasterKeyKMS && s.Config.MasterKey.Vendor != "" {
+			t += "/" + s.Config.MasterKey.Vendor
+		}
+		return t
+	case s.Running != nil && s.Running.MasterKeyType != "":
+		return s.Running.MasterKeyType + " (running)"
+	}
+	return "?"
+}
+
+func keyDictCell(kd *gather.KeyDictFacts) string {
+	switch {
+	case kd == nil:
+		return "?"
+	case !kd.Exists:
+		return "none"
+	}
+	out := kd.Method
+	if kd.KMSVendor != "" {
+		out += "/" + kd.KMSVendor
+	}
+	if kd.KeysExposed {
+		out += " (KEYS EXPOSED)"
+	}
+	return out
+}
+
+func coverageCell(c *gather.Coverage) string {
+	if c == nil {
+		return "?"
+	}
+	if c.Encrypted.Files+c.Plaintext.Files == 0 {
+		return "no files"
+	}
+	return fmt.Sprintf("%s/%s", trimPct(c.FilesPercent), trimPct(c.BytesPercent))
+}
+
+// trimPct renders 0–100 rounded down to one decimal (so 99.96 is not shown
+// as 100), without the decimal when whole.
+func trimPct(v float64) string {
+	s := strconv.FormatFloat(math.Floor(v*10)/10, 'f', 1, 64)
+	return strings.TrimSuffix(s, ".0") + "%"
+}
