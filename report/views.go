@@ -140,7 +140,7 @@ func RenderMarkdown(in *Report) []byte {
 	r := view(in)
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "# TiKV encryption at rest: %s report\n\n", r.Kind)
-	fmt.Fprintf(&b, "Schema `%s`. Verify with `tikv-ear verify` or `cosign verify-blob-attestation --key pub.pem --bundle report.sigstore.json --insecure-ignore-tlog=true --type %s report.json`.\n\n", r.Schema, PredicateType)
+	fmt.Fprintf(&b, "Schema `%s`. Verify with `tikv-ear report verify report.json --key pub.pem` or `cosign verify-blob-attestation --key pub.pem --bundle report.sigstore.json --insecure-ignore-tlog=true --type %s report.json`.\n\n", r.Schema, PredicateType)
 	b.WriteString("## Summary\n\n")
 	mdHeader(&b, "Field", "Value")
 	for _, row := range summaryRows(r) {
