@@ -147,7 +147,7 @@ th{background:#f3f3f3}code{font-size:.85rem;word-break:break-all}
 @media print{body{margin:0}}
 </style></head><body>
 <h1>TiKV encryption at rest: {{.R.Kind}} report</h1>
-<p class="muted">Schema <code>{{.R.Schema}}</code>. Verify offline with <code>tikv-ear verify</code> or
+<p class="muted">Schema <code>{{.R.Schema}}</code>. Verify offline with <code>tikv-ear report verify report.json --key pub.pem</code> or
 <code>cosign verify-blob-attestation --key pub.pem --bundle report.sigstore.json --insecure-ignore-tlog=true --type {{.Predicate}} report.json</code>.</p>
 <h2>Summary</h2>
 <table>{{range .Summary}}<tr><th>{{index . 0}}</th><td>{{index . 1}}</td></tr>{{end}}</table>
