@@ -135,6 +135,7 @@ func runPlan(g *Globals, o runOptions) error {
 	}
 	if o.Adjust != nil {
 		o.Adjust(p)
+		eng = NewEngine(s, p, backend)
 	}
 	if prepare != nil && !resume {
 		if refs, err = prepare(ctx, p, backend); err != nil {

@@ -20,12 +20,14 @@ const Version = "0.1.0-dev"
 
 // Root is the kong command tree.
 type Root struct {
-	Demo   DemoCmd   `cmd:"" help:"Start a 6-store simulated cluster and walk the wizard on it."`
-	Plan   PlanCmd   `cmd:"" help:"Read the cluster, run preflight and write plan.toml (no host changes)."`
-	Apply  ApplyCmd  `cmd:"" help:"Execute a plan: staged rolling restart with leader eviction, verification and a signed report."`
-	Rotate RotateCmd `cmd:"" help:"Rotate the master key through the same rolling restart; --incident for the fastest safe path with revocation."`
-	Report ReportCmd `cmd:"" help:"Work with signed reports."`
-	Keygen KeygenCmd `cmd:"" help:"Generate a report signing key."`
+	Demo         DemoCmd         `cmd:"" help:"Start a 6-store simulated cluster and walk the wizard on it."`
+	Plan         PlanCmd         `cmd:"" help:"Read the cluster, run preflight and write plan.toml (no host changes)."`
+	Apply        ApplyCmd        `cmd:"" help:"Execute a plan: staged rolling restart with leader eviction, verification and a signed report."`
+	Rotate       RotateCmd       `cmd:"" help:"Rotate the master key through the same rolling restart; --incident for the fastest safe path with revocation."`
+	Deliver      DeliverCmd      `cmd:"" help:"Re-push key files to the TiKV hosts (after a reboot emptied a tmpfs key directory)."`
+	ChangeMethod ChangeMethodCmd `cmd:"" name:"change-method" help:"Switch the data encryption method through the same rolling restart."`
+	Report       ReportCmd       `cmd:"" help:"Work with signed reports."`
+	Keygen       KeygenCmd       `cmd:"" help:"Generate a report signing key."`
 
 	Sim     SimCmd     `cmd:"" help:"Run the embedded simulated TiKV cluster, or inject faults into it."`
 	Version VersionCmd `cmd:"" help:"Print the tool version."`
