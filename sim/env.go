@@ -102,6 +102,8 @@ func (c *Cluster) writeFiles(key host.OperatorKey) error {
 			return err
 		}
 		e.Meta = meta
+	} else if err := c.writeInventory(filepath.Join(dir, InventoryFileName)); err != nil {
+		return err
 	}
 	var b strings.Builder
 	b.WriteString("# tikv-ear simulated cluster; source this file from sh or pass --dir to tikv-ear sim fault\n")
@@ -113,6 +115,23 @@ func (c *Cluster) writeFiles(key host.OperatorKey) error {
 	}
 	c.env = e
 	return nil
+}
+
+// InventoryFileName is the manual inventory (cluster/inventory's TOML schema)
+// the sim writes for the hand-made systemd layout, which has no meta.yaml.
+const InventoryFileName = "inventory.toml"
+
+// writeInventory describes every node the way an operator of a cluster TiUP
+// does not manage would: ssh target, paths and the systemd unit.
+func (c *Cluster) writeInventory(path string) error {
+	var b strings.Builder
+	b.WriteString("# manual inventory of the tikv-ear simulated cluster (systemd layout)\n")
+	fmt.Fprintf(&b, "[defaults]\nssh_user = %q\n", User)
+	for _, n := range c.nodes {
+		fmt.Fprintf(&b, "\n[[store]]\naddress = %q\nssh_host = \"127.0.0.1\"\nssh_port = %d\n", n.Addr(), n.Host.Port())
+		fmt.Fprintf(&b, "config_path = %q\ndata_dir = %q\nlog_file = %q\nservice_name = %q\n", n.Paths.ConfigPath, n.Paths.DataDir, n.Paths.LogFile, n.Paths.UnitName)
+	}
+	return writeFile(path, b.String(), 0o644)
 }
 
 // writeTiUPDir writes <Dir>/tiup/storage/cluster/clusters/<name>/{meta.yaml,ssh/id_rsa,ssh/id_rsa.pub}.
