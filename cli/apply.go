@@ -145,6 +145,7 @@ func runPlan(g *Globals, o runOptions) error {
 	}
 	fmt.Fprintf(g.IO.Err, "tikv-ear: preflight of %d stores\n", len(p.Nodes))
 	facts := steps.GatherFacts(ctx, p, eng.PD, eng.Nodes, s.Flags.Concurrency)
+	facts.Desired = &eng.Desired
 	for _, c := range backend.Preflight(ctx) {
 		facts.KeyChecks = append(facts.KeyChecks, steps.Check{ID: "key-" + c.Name, Status: string(c.Status), Message: c.Reason, Fix: c.Fix})
 	}

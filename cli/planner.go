@@ -117,6 +117,7 @@ func BuildPlan(ctx context.Context, s *Session, req PlanRequest) (*Planned, erro
 	}
 	facts := steps.GatherFacts(ctx, p, eng.PD, eng.Nodes, s.Flags.Concurrency)
 	facts.KeyChecks = checks
+	facts.Desired = &eng.Desired
 	out := &Planned{Plan: p, Checks: steps.RunPreflight(facts), Diffs: map[uint64]string{}, Desired: eng.Desired}
 	regions, err := eng.PD.Regions(ctx)
 	if err != nil {

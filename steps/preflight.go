@@ -52,6 +52,9 @@ type Facts struct {
 	Hosts          map[uint64]HostFacts
 	KeyChecks      []Check // from the key backend (operator machine and hosts)
 	Rotation       bool    // a master-key rotation (previous-master-key set)
+	// Desired is the [security.encryption] the run writes; when set, stores
+	// already encrypted under another master key are caught before any restart.
+	Desired *tikv.Encryption
 }
 
 // MinFreeBytes is the free space preflight wants under each data dir: TiKV
@@ -126,6 +129,9 @@ func RunPreflight(f Facts) []Check {
 	// Per node.
 	for _, n := range p.Nodes {
 		out = append(out, nodeChecks(p, n, f.Hosts[n.StoreID], f.Rotation)...)
+		if f.Desired != nil {
+			out = append(out, masterKeyChangeCheck(n, f.Hosts[n.StoreID], *f.Desired)...)
+		}
 	}
 	out = append(out, f.KeyChecks...)
 	sort.SliceStable(out, func(i, j int) bool { return rank(out[i].Status) > rank(out[j].Status) })
@@ -237,4 +243,27 @@ func Blocking(checks []Check) []Check {
 		}
 	}
 	return out
+}
+
+// masterKeyChangeCheck refuses to replace the master key of a store that already
+// uses another one unless the old key is kept as previous-master-key: TiKV
+// could not open key.dict and would fail with BothMasterKeyFail (reference §2.2).
+func masterKeyChangeCheck(n NodePlan, h HostFacts, desired tikv.Encryption) []Check {
+	cur := h.Current.MasterKey
+	if !h.Reachable || cur.EffectiveType() == tikv.MasterKeyPlaintext || sameKey(cur, desired.MasterKey) || sameKey(cur, desired.PreviousMasterKey) {
+		return nil
+	}
+	return []Check{{ID: "master-key-change", Status: Fail, StoreID: n.StoreID,
+		Message: fmt.Sprintf("store %d is encrypted under another master key (%s); switching without keeping it as previous-master-key fails at start with %s", n.StoreID, describeKey(cur), tikv.CodeBothMasterKeyFail),
+		Fix:     "change master keys with 'tikv-ear rotate', which keeps the old key as previous-master-key until every store re-encrypted its key.dict"}}
+}
+
+func describeKey(k tikv.MasterKey) string {
+	switch k.EffectiveType() {
+	case tikv.MasterKeyFile:
+		return "file " + k.Path
+	case tikv.MasterKeyKMS:
+		return "kms " + k.Vendor + " " + k.KeyID
+	}
+	return k.EffectiveType()
 }

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tikv-ear/tikv-ear/cluster/tikv"
 	"github.com/tikv-ear/tikv-ear/kms"
 )
 
@@ -79,5 +80,24 @@ func TestPreflightVersionGatesForBackends(t *testing.T) {
 	checks = RunPreflight(Facts{Plan: p, Stores: []Store{{ID: 1, StateName: "Up"}}, Hosts: reachable(1), Rotation: true})
 	if c, ok := find(checks, "kms-rotation-bug", 1); !ok || c.Status != Fail || !strings.Contains(c.Fix, "v8.1.1") {
 		t.Fatalf("KMS→KMS rotation on 8.1.0 must fail with the fix versions: %+v", c)
+	}
+}
+
+func TestPreflightRefusesSilentMasterKeyChange(t *testing.T) {
+	p := testPlan("aes256-ctr", "aws", "8.5.2")
+	hosts := reachable(1)
+	h := hosts[1]
+	h.Current = tikv.Encryption{Method: "aes256-ctr", MasterKey: tikv.MasterKey{Type: "file", Path: "/run/tikv-keys/master-g1.key"}}
+	hosts[1] = h
+	desired := tikv.Encryption{Method: "aes256-ctr", MasterKey: tikv.MasterKey{Type: "kms", Vendor: "aws", KeyID: "arn:k"}}
+	checks := RunPreflight(Facts{Plan: p, Stores: []Store{{ID: 1, StateName: "Up"}}, Hosts: hosts, Desired: &desired})
+	c, ok := find(checks, "master-key-change", 1)
+	if !ok || c.Status != Fail || !strings.Contains(c.Fix, "tikv-ear rotate") {
+		t.Fatalf("a silent master-key change must fail preflight: %+v", c)
+	}
+	desired.PreviousMasterKey = h.Current.MasterKey
+	checks = RunPreflight(Facts{Plan: p, Stores: []Store{{ID: 1, StateName: "Up"}}, Hosts: hosts, Desired: &desired})
+	if _, ok := find(checks, "master-key-change", 1); ok {
+		t.Fatal("keeping the old key as previous-master-key is the safe path and must pass")
 	}
 }
