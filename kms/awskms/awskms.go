@@ -294,7 +294,7 @@ func (b *Backend) Preflight(ctx context.Context) []core.Check {
 			Fix: "grant kms:GetKeyRotationStatus so the report can show the rotation schedule"})
 	case !rs.KeyRotationEnabled:
 		checks = append(checks, core.Check{Name: "aws GetKeyRotationStatus", Status: core.StatusWarn, Reason: "automatic CMK rotation is off",
-			Fix: "enable it (transparent to TiKV): tikv-ear key rotate --enable-native, or aws kms enable-key-rotation"})
+			Fix: "enable it (transparent to TiKV): aws kms enable-key-rotation --key-id <key ARN> --rotation-period-in-days 365"})
 	default:
 		reason := "automatic CMK rotation is on"
 		if rs.RotationPeriodInDays != nil {

@@ -324,7 +324,7 @@ func (b *Backend) Preflight(ctx context.Context) []core.Check {
 	}
 	if len(missing) > 0 {
 		checks = append(checks, core.Check{Name: "vault capabilities", Status: core.StatusFail, Reason: strings.Join(missing, "; "),
-			Fix: "attach the policy printed by `tikv-ear key policy --role operator` to this token or AppRole"})
+			Fix: "attach the operator policy from docs/backend-vault.md to this token or AppRole"})
 	} else {
 		checks = append(checks, core.Check{Name: "vault capabilities", Status: core.StatusPass, Reason: "token can read the KEK, wrap and unwrap datakeys and write the KV record"})
 	}
