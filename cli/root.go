@@ -28,6 +28,7 @@ type Root struct {
 	ChangeMethod ChangeMethodCmd `cmd:"" name:"change-method" help:"Switch the data encryption method through the same rolling restart."`
 	Report       ReportCmd       `cmd:"" help:"Work with signed reports."`
 	Keygen       KeygenCmd       `cmd:"" help:"Generate a report signing key."`
+	Status       StatusCmd       `cmd:"" help:"Show each store's encryption state, keys, on-disk coverage and the cluster's health (read-only)."`
 
 	Sim     SimCmd     `cmd:"" help:"Run the embedded simulated TiKV cluster, or inject faults into it."`
 	Version VersionCmd `cmd:"" help:"Print the tool version."`

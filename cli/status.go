@@ -178,7 +178,7 @@ func writeClusterSummary(w io.Writer, c gather.Cluster) {
 	}
 	fmt.Fprintf(w, "cluster %d: max-replicas %d, location-labels %s", c.ID, c.MaxReplicas, labels)
 	if c.PlacementRules {
-		fmt.Fprint(w, " (placement rules on: see PD's rules)")
+		fmt.Fprint(w, " (placement rules are on: PD uses its rules instead, see /pd/api/v1/config/rules)")
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "regions: miss-peer %s, pending-peer %s, down-peer %s\n",

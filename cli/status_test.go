@@ -83,6 +83,7 @@ func TestStatusAgainstSim(t *testing.T) {
 		t.Fatalf("starting the sim: %v", err)
 	}
 	defer cl.Close()
+	waitServing(t, ctx, cl)
 
 	// 1. A plaintext cluster.
 	rep, stderr := runStatus(t, ctx, dir)
@@ -150,10 +151,16 @@ func TestStatusAgainstSim(t *testing.T) {
 	sess := restartOverSSH(t, ctx, dir, n1)
 	defer sess.Close()
 
-	rep, _ = runStatus(t, ctx, dir)
-	s1 := storeByID(t, rep, n1.StoreID)
-	if s1.State != gather.StateEncrypted && s1.State != gather.StateEncryptedPartial {
-		t.Errorf("store 1 after enabling: state %s (%s)", s1.State, s1.Reason)
+	// Files written before the restart stay plaintext until compaction
+	// rewrites them: encrypted-partial, and new files come out encrypted.
+	var s1 gather.Store
+	waitFor(t, ctx, "store 1 to write encrypted files", func() bool {
+		rep, _ = runStatus(t, ctx, dir)
+		s1 = storeByID(t, rep, n1.StoreID)
+		return s1.Coverage != nil && s1.Coverage.Encrypted.Files > 0
+	})
+	if s1.State != gather.StateEncryptedPartial || s1.Coverage.Plaintext.Files == 0 || s1.Coverage.BytesPercent >= 100 {
+		t.Errorf("store 1 after enabling: state %s (%s), coverage %+v", s1.State, s1.Reason, s1.Coverage)
 	}
 	if s1.Running == nil || s1.Running.Method != tikv.MethodAES256CTR || !s1.Running.IsInitialized || s1.Running.MasterKeyType != tikv.MasterKeyFile {
 		t.Errorf("store 1 running: %+v", s1.Running)
@@ -180,7 +187,7 @@ func TestStatusAgainstSim(t *testing.T) {
 	}
 	text, _ = statusText(t, ctx, dir)
 	row1 := strings.Join(tableRow(t, text, "1"), " ")
-	if !strings.Contains(row1, "aes256-ctr file") || !strings.Contains(row1, "aes256-gcm") {
+	if !strings.Contains(row1, "aes256-ctr file encrypted-partial aes256-gcm") {
 		t.Errorf("text row of store 1: %q\n%s", row1, text)
 	}
 
@@ -203,6 +210,7 @@ func TestStatusAgainstSim(t *testing.T) {
 		t.Errorf("store 3 during node 2's fault: reachable=%v state=%s", s.Reachable, s.State)
 	}
 	text, _ = statusText(t, ctx, dir)
+	t.Logf("status with node 2 refusing SSH:\n%s", text)
 	if !strings.Contains(text, "store 2 (") || !strings.Contains(text, "unreachable over SSH") || !strings.Contains(text, "error: ssh:") {
 		t.Errorf("text notes for an unreachable node:\n%s", text)
 	}
@@ -227,6 +235,21 @@ func TestStatusAgainstSim(t *testing.T) {
 	if s1.Log == nil || !s1.Log.FatalAfterStart {
 		t.Errorf("store 1 log: want a FATAL after the last start: %+v", s1.Log)
 	}
+}
+
+// waitServing waits until every node's process listens: sim.Start returns as
+// soon as PD shows the stores Up, and the sim's PD creates them Up before the
+// first heartbeat.
+func waitServing(t *testing.T, ctx context.Context, cl *sim.Cluster) {
+	t.Helper()
+	waitFor(t, ctx, "every simulated store to serve", func() bool {
+		for _, n := range cl.Nodes() {
+			if !n.Proc.Running() {
+				return false
+			}
+		}
+		return true
+	})
 }
 
 // writeTestKey writes a random file master key (64 hex digits and a newline, mode 0400).
@@ -332,5 +355,60 @@ func TestStatusPDUnreachable(t *testing.T) {
 	}
 	if out.String() != "" {
 		t.Errorf("stdout should be empty on failure: %q", out.String())
+	}
+}
+
+func TestProgressLine(t *testing.T) {
+	var tty bytes.Buffer
+	p := newProgressLine(&tty, true)
+	for i := 0; i <= 3; i++ {
+		p.update(i, 3)
+	}
+	p.finish()
+	if got := tty.String(); !strings.Contains(got, "\r\x1b[Kgathering 2/3 stores…") || !strings.HasSuffix(got, "gathering 3/3 stores…\r\x1b[K") {
+		t.Errorf("TTY progress: %q", got)
+	}
+	var plain bytes.Buffer
+	p = newProgressLine(&plain, false)
+	for i := 0; i <= 300; i++ {
+		p.update(i, 300)
+	}
+	p.finish()
+	lines := strings.Split(strings.TrimSpace(plain.String()), "\n")
+	if len(lines) != 11 || lines[0] != "tikv-ear: gathering 0/300 stores…" || lines[10] != "tikv-ear: gathering 300/300 stores…" || strings.Contains(plain.String(), "\r") {
+		t.Errorf("plain progress (one line per tenth): %q", lines)
+	}
+}
+
+func TestWriteStatusTextNotes(t *testing.T) {
+	rep := &gather.Report{
+		Complete: false, Partial: []string{"cluster: schedulers: boom"},
+		Cluster: gather.Cluster{ID: 42, MaxReplicas: 3, LocationLabels: []string{"zone"}, Regions: gather.RegionHealth{MissPeer: 2, PendingPeer: -1},
+			EvictLeaderStores: []uint64{2}, EvictLeaderSchedulers: []string{"evict-leader-scheduler"}, Errors: []string{"schedulers: boom"}},
+		Stores: []gather.Store{{
+			StoreID: 2, Address: "10.0.1.2:20160", Reachable: true, State: gather.StateFailing, Reason: "its last start failed",
+			PD:       gather.PDFacts{Zone: "z2", Version: "8.5.2", StateName: "Disconnected"},
+			Config:   &gather.ConfigFacts{Method: "aes256-ctr", MasterKey: gather.MasterKeyFacts{Type: "kms", Vendor: "aws"}, Problems: []gather.Problem{{Severity: "error", File: "/d/tikv.toml", Line: 7, Key: "security.encryption.master-key.key-id", Message: "key id should not be empty", Fix: "set key-id"}}},
+			KeyDict:  &gather.KeyDictFacts{Exists: true, Method: "plaintext", KeysExposed: true},
+			Coverage: &gather.Coverage{Encrypted: gather.Tally{Files: 1999}, Plaintext: gather.Tally{Files: 1}, FilesPercent: 99.95, BytesPercent: 99.99},
+			Warnings: []string{"key.dict exposes keys"},
+		}},
+	}
+	var b bytes.Buffer
+	if err := WriteStatusText(&b, rep); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, want := range []string{
+		"aes256-ctr  kms/aws", "plaintext (KEYS EXPOSED)", "99.9%/99.9%", // never rounded up to 100%
+		"regions: miss-peer 2, pending-peer ?, down-peer 0",
+		"evict-leader: evict-leader-scheduler covers stores 2",
+		"store 2 (10.0.1.2:20160): failing: its last start failed",
+		"error: /d/tikv.toml:7: security.encryption.master-key.key-id: key id should not be empty (fix: set key-id)",
+		"warning: key.dict exposes keys", "cluster: error: schedulers: boom", "partial result: 1 source(s)",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("text lacks %q:\n%s", want, out)
+		}
 	}
 }
