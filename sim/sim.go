@@ -290,7 +290,14 @@ func (c *Cluster) waitAllUp(ctx context.Context) error {
 				up++
 			}
 		}
-		if up == len(c.nodes) {
+		// PD starts every store Up; the processes themselves must be serving too.
+		running := 0
+		for _, n := range c.nodes {
+			if n.Proc.Running() {
+				running++
+			}
+		}
+		if up == len(c.nodes) && running == len(c.nodes) {
 			return nil
 		}
 		select {
