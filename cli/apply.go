@@ -137,22 +137,20 @@ func runPlan(g *Globals, o runOptions) error {
 		o.Adjust(p)
 		eng = NewEngine(s, p, backend)
 	}
+	fmt.Fprintf(g.IO.Err, "tikv-ear: preflight of %d stores\n", len(p.Nodes))
+	if err := preflight(ctx, g, s, p, eng, backend); err != nil {
+		return err
+	}
 	if prepare != nil && !resume {
+		// Only a healthy cluster gets a new key generation; then the rotation's
+		// own gates (previous-master-key, KMS→KMS) are checked before any restart.
 		if refs, err = prepare(ctx, p, backend); err != nil {
 			return err
 		}
 		eng = NewEngine(s, p, backend)
-	}
-	fmt.Fprintf(g.IO.Err, "tikv-ear: preflight of %d stores\n", len(p.Nodes))
-	facts := steps.GatherFacts(ctx, p, eng.PD, eng.Nodes, s.Flags.Concurrency)
-	facts.Desired = &eng.Desired
-	for _, c := range backend.Preflight(ctx) {
-		facts.KeyChecks = append(facts.KeyChecks, steps.Check{ID: "key-" + c.Name, Status: string(c.Status), Message: c.Reason, Fix: c.Fix})
-	}
-	checks := steps.RunPreflight(facts)
-	if blocking := steps.Blocking(checks); len(blocking) > 0 {
-		printChecks(g.IO.Err, blocking)
-		return &Error{Msg: fmt.Sprintf("preflight failed with %d blocking finding(s); nothing changed", len(blocking)), Hints: []string{blocking[0].Fix}, Code: ExitFailure}
+		if err := preflight(ctx, g, s, p, eng, backend); err != nil {
+			return err
+		}
 	}
 	regions, err := eng.PD.Regions(ctx)
 	if err != nil {
@@ -202,6 +200,20 @@ func runPlan(g *Globals, o runOptions) error {
 			return runErr
 		}
 		return &Error{Msg: runErr.Error(), Hints: []string{fmt.Sprintf("every evict-leader scheduler was removed; fix the cause, then 'tikv-ear %s %s --resume'", kind, planPath)}, Code: ExitFailure, Err: runErr}
+	}
+	return nil
+}
+
+// preflight gathers facts and refuses the run on any blocking finding; nothing changes.
+func preflight(ctx context.Context, g *Globals, s *Session, p *steps.Plan, eng *Engine, backend kms.Backend) error {
+	facts := steps.GatherFacts(ctx, p, eng.PD, eng.Nodes, s.Flags.Concurrency)
+	facts.Desired = &eng.Desired
+	for _, c := range backend.Preflight(ctx) {
+		facts.KeyChecks = append(facts.KeyChecks, steps.Check{ID: "key-" + c.Name, Status: string(c.Status), Message: c.Reason, Fix: c.Fix})
+	}
+	if blocking := steps.Blocking(steps.RunPreflight(facts)); len(blocking) > 0 {
+		printChecks(g.IO.Err, blocking)
+		return &Error{Msg: fmt.Sprintf("preflight failed with %d blocking finding(s); nothing changed", len(blocking)), Hints: []string{blocking[0].Fix}, Code: ExitFailure}
 	}
 	return nil
 }
