@@ -1,0 +1,212 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/tikv-ear/tikv-ear/cluster/gather"
+	"github.com/tikv-ear/tikv-ear/cluster/tikv"
+)
+
+// VerifyCmd proves, store by store, that encryption is on and working: the
+// running config, the log lines, the metrics, key.dict metadata, file.dict and
+// the on-disk coverage, and the key file's mode. It exits non-zero when any
+// store falls short.
+type VerifyCmd struct {
+	ConnectFlags `embed:""`
+	PlanFile     string        `name:"plan" type:"existingfile" help:"plan.toml: also check that each store runs the plan's method and master key (connection flags come from the plan)."`
+	Method       string        `name:"method" help:"Method every store must run (default: any cipher; the plan's when --plan is given)."`
+	Watch        bool          `name:"watch" help:"Repeat until interrupted, showing on-disk coverage grow as compaction rewrites old files."`
+	Interval     time.Duration `name:"interval" default:"10s" help:"Time between --watch rounds."`
+	Output       string        `name:"output" enum:"text,json" default:"text" help:"text or json."`
+}
+
+// VerifyResult is the --output json document of verify (schema 1).
+type VerifyResult struct {
+	Schema int                 `json:"schema"`
+	OK     bool                `json:"ok"`
+	Stores []StoreVerification `json:"stores"`
+}
+
+// StoreVerification is one store's verdict and evidence.
+type StoreVerification struct {
+	StoreID  uint64           `json:"store_id"`
+	Address  string           `json:"address"`
+	OK       bool             `json:"ok"`
+	Problems []string         `json:"problems,omitempty"`
+	Warnings []string         `json:"warnings,omitempty"`
+	State    gather.State     `json:"state"`
+	Method   string           `json:"method,omitempty"`
+	KeyDict  string           `json:"key_dict_method,omitempty"`
+	LogLines []string         `json:"log_lines,omitempty"`
+	Coverage *gather.Coverage `json:"coverage,omitempty"`
+}
+
+// Run verifies once, or in rounds with --watch.
+func (c *VerifyCmd) Run(g *Globals) error {
+	flags := c.ConnectFlags
+	want := c.Method
+	if c.PlanFile != "" {
+		p, _, err := openPlan(g.Ctx, c.PlanFile)
+		if err != nil {
+			return err
+		}
+		flags = planConnect(p)
+		if want == "" {
+			want = p.Target.Method
+		}
+	}
+	s, err := flags.Connect(g.Ctx)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	for round := 0; ; round++ {
+		rep, err := gather.Gather(g.Ctx, gather.Sources{PD: s.PD, ClusterID: s.ClusterID, Stores: s.Stores, Nodes: s.Inventory.Nodes,
+			SSH: s.SSH, SSHUser: s.Flags.SSHUser, HTTP: httpClient(s.Flags.Timeout)}, gather.Options{Concurrency: s.Flags.Concurrency})
+		if err != nil {
+			return err
+		}
+		res := Judge(rep, want)
+		if c.Output == "json" {
+			if err := writeJSON(g.IO.Out, res); err != nil {
+				return err
+			}
+		} else {
+			printVerify(g.IO.Out, res, round)
+		}
+		if !c.Watch {
+			if !res.OK {
+				return &Error{Msg: "verification failed: some stores are not encrypted as required", Hints: []string{"see the problems above; 'tikv-ear status' shows each store's state"}, Code: ExitFailure}
+			}
+			return nil
+		}
+		if err := sleepCtx(g.Ctx, c.Interval); err != nil {
+			return nil
+		}
+	}
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Judge applies the verification rules to gathered evidence.
+func Judge(rep *gather.Report, wantMethod string) VerifyResult {
+	res := VerifyResult{Schema: 1, OK: true}
+	for _, st := range rep.Stores {
+		v := StoreVerification{StoreID: st.StoreID, Address: st.Address, State: st.State, Coverage: st.Coverage}
+		bad := func(f string, a ...any) { v.Problems = append(v.Problems, fmt.Sprintf(f, a...)) }
+		if st.Running == nil {
+			bad("the status port did not answer: %s", firstError(st, gather.SourceStatus, gather.SourceMetrics))
+		} else {
+			v.Method = st.Running.Method
+			switch {
+			case v.Method == "" || v.Method == tikv.MethodPlaintext:
+				bad("running data-encryption-method is %q", firstNonEmpty(v.Method, tikv.MethodPlaintext))
+			case wantMethod != "" && v.Method != wantMethod:
+				bad("running method %s, the plan wants %s", v.Method, wantMethod)
+			}
+			if st.Running.MasterKeyType == "" || st.Running.MasterKeyType == tikv.MasterKeyPlaintext {
+				bad("running master key is plaintext")
+			}
+			if !st.Running.IsInitialized {
+				bad("%s is not 1", tikv.MetricIsInitialized)
+			}
+		}
+		switch {
+		case st.KeyDict == nil || !st.KeyDict.Exists:
+			bad("%s is missing", tikv.KeyDictName)
+		case st.KeyDict.KeysExposed || st.KeyDict.Method != tikv.MetadataMethodAES256GCM:
+			bad("%s metadata method is %q: the data keys are not protected by a master key", tikv.KeyDictName, st.KeyDict.Method)
+		default:
+			v.KeyDict = st.KeyDict.Method
+		}
+		if st.Log != nil {
+			if st.Log.FatalAfterStart {
+				bad("a FATAL line follows the last start in the log")
+			}
+			for _, e := range st.Log.Events {
+				if e.Name == tikv.MsgEnabled.Name || e.Name == tikv.MsgBeingEnabled.Name || e.Name == tikv.MsgPersistedReplaceMasterKey.Name {
+					v.LogLines = append(v.LogLines, e.Message)
+				}
+			}
+			if len(v.LogLines) == 0 {
+				v.Warnings = append(v.Warnings, "no encryption start line in the log tail")
+			}
+		}
+		if kf := st.KeyFile; kf != nil {
+			if !kf.Exists {
+				bad("key file %s is missing (TiKV cannot restart: 'tikv-ear deliver')", kf.Path)
+			} else {
+				if kf.Mode != "0400" {
+					v.Warnings = append(v.Warnings, fmt.Sprintf("key file %s has mode %s, want 0400", kf.Path, kf.Mode))
+				}
+				if kf.FSType != "tmpfs" {
+					v.Warnings = append(v.Warnings, fmt.Sprintf("key file %s is on %s, not tmpfs: the key rests on disk", kf.Path, kf.FSType))
+				}
+			}
+		}
+		if c := st.Coverage; c != nil && c.Plaintext.Files > 0 {
+			v.Warnings = append(v.Warnings, fmt.Sprintf("%d of %d data files still plaintext (written before encryption; compaction rewrites them)", c.Plaintext.Files, c.Plaintext.Files+c.Encrypted.Files))
+		}
+		v.OK = len(v.Problems) == 0
+		res.OK = res.OK && v.OK
+		res.Stores = append(res.Stores, v)
+	}
+	return res
+}
+
+func firstError(st gather.Store, sources ...string) string {
+	for _, e := range st.Errors {
+		for _, s := range sources {
+			if e.Source == s {
+				return e.Message
+			}
+		}
+	}
+	return "unreachable"
+}
+
+func printVerify(w io.Writer, res VerifyResult, round int) {
+	if round > 0 {
+		fmt.Fprintf(w, "\n— %s\n", time.Now().UTC().Format(time.RFC3339))
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "STORE\tADDRESS\tVERDICT\tMETHOD\tKEY.DICT\tFILES ENCRYPTED\tBYTES ENCRYPTED")
+	for _, s := range res.Stores {
+		verdict := "ok"
+		if !s.OK {
+			verdict = "FAIL"
+		}
+		files, bytes := "-", "-"
+		if c := s.Coverage; c != nil {
+			files = fmt.Sprintf("%.1f%% (%d/%d)", c.FilesPercent, c.Encrypted.Files, c.Encrypted.Files+c.Plaintext.Files)
+			bytes = fmt.Sprintf("%.1f%%", c.BytesPercent)
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", s.StoreID, s.Address, verdict, firstNonEmpty(s.Method, "-"), firstNonEmpty(s.KeyDict, "-"), files, bytes)
+	}
+	tw.Flush()
+	for _, s := range res.Stores {
+		for _, p := range s.Problems {
+			fmt.Fprintf(w, "  store %d: ✗ %s\n", s.StoreID, p)
+		}
+		for _, x := range s.Warnings {
+			fmt.Fprintf(w, "  store %d: ! %s\n", s.StoreID, x)
+		}
+		if len(s.LogLines) > 0 {
+			fmt.Fprintf(w, "  store %d: log: %s\n", s.StoreID, strings.Join(s.LogLines, " | "))
+		}
+	}
+}
