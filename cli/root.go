@@ -27,6 +27,7 @@ type Root struct {
 	Rotate       RotateCmd       `cmd:"" help:"Rotate the master key through the same rolling restart; --incident for the fastest safe path with revocation."`
 	Deliver      DeliverCmd      `cmd:"" help:"Re-push key files to the TiKV hosts (after a reboot emptied a tmpfs key directory)."`
 	ChangeMethod ChangeMethodCmd `cmd:"" name:"change-method" help:"Switch the data encryption method through the same rolling restart."`
+	Disable      DisableCmd      `cmd:"" help:"Turn encryption off safely: method plaintext with the master key kept; --remove-master-key once no encrypted file is left."`
 	Report       ReportCmd       `cmd:"" help:"Work with signed reports."`
 	Keygen       KeygenCmd       `cmd:"" help:"Generate a report signing key."`
 	Status       StatusCmd       `cmd:"" help:"Show each store's encryption state, keys, on-disk coverage and the cluster's health (read-only)."`
