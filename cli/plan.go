@@ -154,15 +154,40 @@ func (c *PlanCmd) Run(g *Globals) error {
 }
 
 func printChecks(w io.Writer, checks []steps.Check) {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	// One line per check id and verdict: per-store repeats collapse into a store list.
+	type group struct {
+		c      steps.Check
+		stores []string
+	}
+	var groups []*group
+	index := map[string]*group{}
 	for _, c := range checks {
-		who := ""
-		if c.StoreID != 0 {
-			who = fmt.Sprintf("store %d: ", c.StoreID)
+		key := c.Status + "\x00" + c.ID + "\x00" + c.Fix
+		g, ok := index[key]
+		if !ok {
+			g = &group{c: c}
+			index[key] = g
+			groups = append(groups, g)
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s%s\n", strings.ToUpper(c.Status), c.ID, who, c.Message)
-		if c.Fix != "" && c.Status != steps.Pass {
-			fmt.Fprintf(tw, "  \t\t  fix: %s\n", c.Fix)
+		if c.StoreID != 0 {
+			g.stores = append(g.stores, fmt.Sprint(c.StoreID))
+		}
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, g := range groups {
+		msg := g.c.Message
+		switch n := len(g.stores); {
+		case n == 1:
+			msg = "store " + g.stores[0] + ": " + strings.TrimPrefix(msg, "store "+g.stores[0]+": ")
+		case n > 1:
+			msg = fmt.Sprintf("stores %s: %s", strings.Join(g.stores, ","), strings.TrimPrefix(msg, "store "+g.stores[0]+": "))
+			if g.c.Status != steps.Pass {
+				msg += " (first shown)"
+			}
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", strings.ToUpper(g.c.Status), g.c.ID, msg)
+		if g.c.Fix != "" && g.c.Status != steps.Pass {
+			fmt.Fprintf(tw, "  \t\t  fix: %s\n", g.c.Fix)
 		}
 	}
 	tw.Flush()

@@ -313,10 +313,13 @@ func TestAllEndpointsDown(t *testing.T) {
 	if len(ue.Attempts) != 6 {
 		t.Errorf("attempts = %d, want 6", len(ue.Attempts))
 	}
-	for _, want := range []string{a, b, "check --pd"} {
+	for _, want := range []string{a, b} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q lacks %q", err, want)
 		}
+	}
+	if !strings.Contains(ue.Hint(), "check --pd") || strings.Contains(err.Error(), "check --pd") {
+		t.Errorf("the fix belongs in Hint(), once: error %q, hint %q", err, ue.Hint())
 	}
 }
 

@@ -92,10 +92,7 @@ func (e *UnreachableError) Error() string {
 		b.WriteString("; ")
 		b.WriteString(line)
 	}
-	b.WriteString(" (hint: ")
-	b.WriteString(e.Hint())
-	b.WriteString(")")
-	return b.String()
+	return b.String() // the fix is Hint(), printed by the CLI as "tikv-ear: hint: …"
 }
 
 // Is makes errors.Is(err, ErrUnreachable) true.
