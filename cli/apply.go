@@ -209,7 +209,7 @@ func preflight(ctx context.Context, g *Globals, s *Session, p *steps.Plan, eng *
 	facts := steps.GatherFacts(ctx, p, eng.PD, eng.Nodes, s.Flags.Concurrency)
 	facts.Desired = &eng.Desired
 	for _, c := range backend.Preflight(ctx) {
-		facts.KeyChecks = append(facts.KeyChecks, steps.Check{ID: "key-" + c.Name, Status: string(c.Status), Message: c.Reason, Fix: c.Fix})
+		facts.KeyChecks = append(facts.KeyChecks, keyCheck(c, 0))
 	}
 	if blocking := steps.Blocking(steps.RunPreflight(facts)); len(blocking) > 0 {
 		printChecks(g.IO.Err, blocking)

@@ -102,7 +102,7 @@ func BuildPlan(ctx context.Context, s *Session, req PlanRequest) (*Planned, erro
 		return &Planned{Plan: p, Checks: checks}, nil
 	}
 	for _, c := range backend.Preflight(ctx) {
-		checks = append(checks, steps.Check{ID: "key-" + c.Name, Status: string(c.Status), Message: c.Reason, Fix: c.Fix})
+		checks = append(checks, keyCheck(c, 0))
 	}
 	ref, err := backend.Prepare(ctx, kms.Purpose("current"))
 	if err != nil {
@@ -112,7 +112,7 @@ func BuildPlan(ctx context.Context, s *Session, req PlanRequest) (*Planned, erro
 	eng := NewEngine(s, p, backend)
 	for _, n := range p.Nodes {
 		for _, c := range backend.HostPreflight(ctx, eng.KeyHosts[n.StoreID]) {
-			checks = append(checks, steps.Check{ID: "key-" + c.Name, StoreID: n.StoreID, Status: string(c.Status), Message: c.Reason, Fix: c.Fix})
+			checks = append(checks, keyCheck(c, n.StoreID))
 		}
 	}
 	facts := steps.GatherFacts(ctx, p, eng.PD, eng.Nodes, s.Flags.Concurrency)
@@ -192,4 +192,13 @@ func (e *Engine) Runner(p *steps.Plan, kind string, refs []kms.KeyRef, journal *
 		Verify: steps.VerifyTarget(e.Desired, kind),
 		Now:    time.Now,
 	}
+}
+
+// keyCheck turns a key backend's check into a preflight check: backend-wide
+// checks under id "key", per-host ones under "key-host" so they collapse by store.
+func keyCheck(c kms.Check, store uint64) steps.Check {
+	if store != 0 {
+		return steps.Check{ID: "key-host", StoreID: store, Status: string(c.Status), Message: c.Reason, Fix: c.Fix}
+	}
+	return steps.Check{ID: "key", Status: string(c.Status), Message: c.Name + ": " + c.Reason, Fix: c.Fix}
 }
