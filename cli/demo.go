@@ -1,42 +1,216 @@
 package cli
 
 import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
 	"time"
 
-	tea "charm.land/bubbletea/v2"
-
+	"github.com/tikv-ear/tikv-ear/kms/awskms"
 	"github.com/tikv-ear/tikv-ear/sim"
-	"github.com/tikv-ear/tikv-ear/ui/storetable"
+	"github.com/tikv-ear/tikv-ear/steps"
+	"github.com/tikv-ear/tikv-ear/ui"
 )
 
-// DemoCmd starts an embedded simulated cluster and shows it live.
+// DemoCmd starts an embedded simulated cluster and walks the wizard on it.
 type DemoCmd struct {
-	Speed float64 `default:"10" help:"Sim seconds per wall second."`
+	Speed      float64 `default:"30" help:"Sim seconds per wall second (a whole 6-store rollout then takes about 15s)."`
+	Dir        string  `type:"path" help:"Directory for the demo's plan, journal, schedule files and signed report (default: a new temp dir, kept afterwards)."`
+	Accessible bool    `name:"accessible" help:"Ask with plain line-by-line prompts for screen readers (also when ACCESSIBLE is set)."`
+	NoKMS      bool    `name:"no-kms" help:"Offer a file key even when local-kms is on PATH."`
 }
 
-// Run starts a 6-store, 3-zone sim in a temp dir and shows the live store
-// table on stderr; without a TTY it prints the table once and exits.
+// demoHints say how to run the same job without a terminal.
+func demoHints() []string {
+	return []string{
+		"the demo is the interactive wizard; without a terminal run the same job headless:",
+		"  tikv-ear sim up --dir tikv-ear-sim    (leave it running)",
+		"  tikv-ear plan --sim tikv-ear-sim --env staging --out plan.toml",
+		"  tikv-ear apply plan.toml --yes",
+	}
+}
+
+// Run starts a 6-store, 3-zone sim in a temp dir and runs the wizard on it,
+// pre-pointed at the sim (environment staging, a file key, or AWS KMS through
+// local-kms when it is on PATH). Without a terminal it refuses (exit 2).
 func (c *DemoCmd) Run(g *Globals) error {
 	if c.Speed <= 0 {
-		return Usagef("give a positive --speed, e.g. --speed 10", "--speed %v: the sim clock must run forward", c.Speed)
+		return Usagef("give a positive --speed, e.g. --speed 30", "--speed %v: the sim clock must run forward", c.Speed)
 	}
-	cl, err := sim.Start(g.Ctx, sim.Options{Stores: 6, Zones: 3, Speed: c.Speed})
+	if !g.IO.Interactive() {
+		return &Error{Msg: "tikv-ear demo needs a terminal on stdin and stderr", Hints: demoHints(), Code: ExitUsage}
+	}
+	dir := c.Dir
+	if dir == "" {
+		d, err := os.MkdirTemp("", "tikv-ear-demo-")
+		if err != nil {
+			return fmt.Errorf("creating the demo directory: %w", err)
+		}
+		dir = d
+	} else if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("creating %s: %w", dir, err)
+	}
+	var awsCfg *awskms.Config
+	if bin, err := exec.LookPath("local-kms"); err == nil && !c.NoKMS {
+		lk, err := startLocalKMS(g.Ctx, bin, filepath.Join(dir, "local-kms"))
+		if err != nil {
+			return Failf("pass --no-kms to use a file key instead", "starting local-kms: %v", err)
+		}
+		defer lk.Stop()
+		awsCfg = &awskms.Config{KeyID: lk.Alias, Region: lk.Region, Endpoint: lk.Endpoint, CredentialsFile: lk.CredentialsFile}
+	}
+	fmt.Fprintf(g.IO.Err, "tikv-ear: starting a simulated cluster: 6 stores in 3 zones, clock ×%g\n", c.Speed)
+	opts := sim.Options{Stores: 6, Zones: 3, Speed: c.Speed}
+	if awsCfg != nil {
+		opts.KMSEndpoint = awsCfg.Endpoint
+	}
+	cl, err := sim.Start(g.Ctx, opts)
 	if err != nil {
 		return Failf("check that the temp dir is writable and free ports exist on 127.0.0.1", "starting the simulated cluster: %v", err)
 	}
 	defer cl.Close()
-	if !g.IO.Interactive() {
-		fmt.Fprint(g.IO.Out, storetable.Plain(storeRows(cl)))
-		fmt.Fprintln(g.IO.Err, "tikv-ear: hint: run 'tikv-ear demo' in a terminal for the live table, or 'tikv-ear sim up' to keep a sim running")
+	env := cl.Env()
+	planPath := filepath.Join(dir, "plan.toml")
+	d := newWizardDriver(wizardConfig{
+		Base:      ConnectFlags{Sim: env.Dir},
+		PlanPath:  planPath,
+		ReportDir: filepath.Join(dir, "reports"),
+		Strategy:  demoStrategy(),
+		Policies:  steps.DefaultPolicies(),
+		AWS:       awsCfg,
+	})
+	defer d.Close()
+	accessible := c.Accessible || (g.IO.Getenv != nil && g.IO.Getenv("ACCESSIBLE") != "") // huh's convention: any non-empty value
+	runErr := ui.Run(g.Ctx, d, ui.Options{
+		Accessible: accessible,
+		Out:        g.IO.Err,
+		PlanPath:   planPath,
+		Prefill: ui.ConnectInput{Environment: steps.EnvStaging, PD: cl.PDURLs(), SSHUser: sim.User,
+			Identity: env.Identity, KnownHosts: env.KnownHosts, SSHConfig: env.SSHConfig},
+	})
+	fmt.Fprintf(g.IO.Err, "tikv-ear: the demo's plan, journal, schedule files and report are in %s\n", dir)
+	if r := d.lastReport(); r != nil { // full paths here: the wizard's screen may have cut them to fit
+		fmt.Fprintf(g.IO.Err, "tikv-ear: signed report: %s (html: %s)\ntikv-ear: verify it: %s\n", r.JSON, r.HTML, r.VerifyCommand)
+	}
+	if errors.Is(runErr, ui.ErrClosed) {
+		fmt.Fprintln(g.IO.Err, "tikv-ear: closed before the rollout; the simulated cluster was not changed")
 		return nil
 	}
-	title := fmt.Sprintf("tikv-ear demo · simulated cluster · PD %s · speed ×%g", cl.PDURLs()[0], c.Speed)
-	m := storetable.New(title, func() []storetable.Row { return storeRows(cl) }, 500*time.Millisecond)
-	p := tea.NewProgram(m, tea.WithContext(g.Ctx), tea.WithInput(g.IO.In), tea.WithOutput(g.IO.Err))
-	if _, err := p.Run(); err != nil && !errors.Is(err, tea.ErrProgramKilled) && g.Ctx.Err() == nil {
-		return fmt.Errorf("running the live table: %w", err)
+	if errors.Is(runErr, context.Canceled) && g.Ctx.Err() == nil {
+		return &Error{Msg: "the rollout was aborted from the dashboard", Code: ExitAborted, Err: runErr,
+			Hints: []string{"the engine removed every evict-leader scheduler it added; stores it finished keep encryption, the rest are unchanged"}}
 	}
-	return nil
+	return runErr
+}
+
+// demoStrategy is the production strategy with timeouts and polls suited to
+// the sim's fast clock, batching by zone where PD's regions prove it safe.
+func demoStrategy() steps.Strategy {
+	s := steps.DefaultStrategy()
+	s.Batching = steps.BatchZone
+	s.EvictTimeout, s.EvictPoll = steps.D(45*time.Second), steps.D(200*time.Millisecond)
+	s.RestartTimeout = steps.D(30 * time.Second)
+	s.ReadyTimeout, s.ReadyPoll = steps.D(45*time.Second), steps.D(200*time.Millisecond)
+	s.VerifyTimeout = steps.D(30 * time.Second)
+	s.SettleTimeout, s.SettlePoll = steps.D(45*time.Second), steps.D(200*time.Millisecond)
+	return s
+}
+
+// localKMS is a running nsmithuk/local-kms with one seeded key.
+type localKMS struct {
+	Endpoint        string
+	Region          string
+	Alias           string
+	CredentialsFile string // dummy static keys: local-kms does not check SigV4
+	cmd             *exec.Cmd
+	exited          chan struct{}
+}
+
+// Stop ends the local-kms process this demo started.
+func (l *localKMS) Stop() {
+	_ = l.cmd.Process.Kill()
+	<-l.exited
+}
+
+// startLocalKMS runs local-kms on a free 127.0.0.1 port with one seeded AES
+// key (alias/tikv-master), configured as kms/kmstest does (reference
+// kms-and-evidence.md §3.2: PORT, KMS_REGION, KMS_ACCOUNT_ID, KMS_DATA_PATH,
+// KMS_SEED_PATH). Its files and output go under dir.
+func startLocalKMS(ctx context.Context, bin, dir string) (*localKMS, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("creating %s: %w", dir, err)
+	}
+	l := &localKMS{Region: "us-west-2", Alias: "alias/tikv-master"}
+	id, backing := make([]byte, 16), make([]byte, 32)
+	if _, err := rand.Read(id); err != nil {
+		return nil, err
+	}
+	if _, err := rand.Read(backing); err != nil {
+		return nil, err
+	}
+	id[6], id[8] = id[6]&0x0f|0x40, id[8]&0x3f|0x80
+	h := hex.EncodeToString(id)
+	keyID := h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+	seed := fmt.Sprintf("Keys:\n  Symmetric:\n    Aes:\n      - Metadata:\n          KeyId: %s\n          Description: tikv-ear demo master key\n        BackingKeys:\n          - %s\nAliases:\n  - AliasName: %s\n    TargetKeyId: %s\n",
+		keyID, hex.EncodeToString(backing), l.Alias, keyID)
+	clear(backing)
+	seedPath := filepath.Join(dir, "seed.yaml")
+	if err := os.WriteFile(seedPath, []byte(seed), 0o600); err != nil {
+		return nil, fmt.Errorf("writing %s: %w", seedPath, err)
+	}
+	l.CredentialsFile = filepath.Join(dir, "credentials")
+	creds := "[default]\naws_access_key_id = AKIDLOCALKMSDEMO\naws_secret_access_key = local-kms-does-not-check-signatures\n"
+	if err := os.WriteFile(l.CredentialsFile, []byte(creds), 0o600); err != nil {
+		return nil, fmt.Errorf("writing %s: %w", l.CredentialsFile, err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("finding a free port: %w", err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	_ = ln.Close()
+	logf, err := os.OpenFile(filepath.Join(dir, "local-kms.log"), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	defer logf.Close()
+	cmd := exec.Command(bin)
+	cmd.Env = append(os.Environ(), "PORT="+strconv.Itoa(port), "KMS_REGION="+l.Region, "KMS_ACCOUNT_ID=111122223333",
+		"KMS_DATA_PATH="+filepath.Join(dir, "data"), "KMS_SEED_PATH="+seedPath)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting %s: %w", bin, err)
+	}
+	l.cmd, l.exited = cmd, make(chan struct{})
+	go func() { _ = cmd.Wait(); close(l.exited) }()
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+		if err == nil {
+			_ = c.Close()
+			break
+		}
+		select {
+		case <-l.exited:
+			return nil, fmt.Errorf("local-kms exited before listening on %s (see %s)", addr, logf.Name())
+		case <-ctx.Done():
+			l.Stop()
+			return nil, ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			l.Stop()
+			return nil, fmt.Errorf("local-kms did not listen on %s within 20s (see %s)", addr, logf.Name())
+		}
+	}
+	l.Endpoint = "http://" + addr
+	return l, nil
 }

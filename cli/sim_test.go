@@ -87,19 +87,6 @@ func TestSimFaultWithoutRunningSim(t *testing.T) {
 	}
 }
 
-func TestDemoWithoutTTYPrintsOnce(t *testing.T) {
-	g, out, errb := testGlobals(context.Background())
-	if err := (&DemoCmd{Speed: 100}).Run(g); err != nil {
-		t.Fatal(err)
-	}
-	if n := strings.Count(out.String(), "  Up  "); n != 6 {
-		t.Fatalf("demo table lacks 6 stores:\n%s", out.String())
-	}
-	if !strings.Contains(errb.String(), "in a terminal") {
-		t.Fatalf("demo without a TTY gave no hint: %q", errb.String())
-	}
-}
-
 func TestSimFlagsParse(t *testing.T) {
 	var root struct {
 		Sim  SimCmd  `cmd:""`
