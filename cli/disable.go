@@ -26,6 +26,7 @@ type DisableCmd struct {
 	Plan            string `arg:"" type:"existingfile" help:"plan.toml of the cluster."`
 	Yes             bool   `name:"yes" short:"y" help:"Do not ask for confirmation."`
 	RemoveMasterKey bool   `name:"remove-master-key" help:"Second step, once no encrypted file is left: switch the master key to plaintext (TiKV marks every data key exposed)."`
+	Confirm         string `name:"confirm" placeholder:"TEXT" help:"For --remove-master-key without a terminal: the consequence typed back, exactly \"expose every data key\" (--yes alone is not enough)."`
 	Resume          bool   `name:"resume" help:"Continue an interrupted run."`
 	Abort           bool   `name:"abort" help:"Stop an interrupted run safely."`
 	Output          string `name:"output" enum:"text,json" default:"text" help:"text or json."`
@@ -55,15 +56,17 @@ func (c *DisableCmd) Run(g *Globals) error {
 			Hints: []string{"wait for compaction (watch with 'tikv-ear verify --watch'), or force it per store: tikv-ctl --host <store> compact -d kv -c default --bottommost force (see docs/disable.md for the cost)"},
 			Code:  ExitFailure}
 	}
-	if !c.Yes {
+	typed := c.Confirm
+	if typed == "" {
 		if !g.IO.Interactive() {
-			return Usagef("run it in a terminal: this step needs the consequence typed back", "removing the master key needs a typed confirmation")
+			return Usagef(fmt.Sprintf("pass --confirm %q, or run it in a terminal", exposeConsequence), "removing the master key needs the consequence typed back (--yes is not enough)")
 		}
 		fmt.Fprintf(g.IO.Err, "TiKV will rewrite key.dict without encryption and mark every data key exposed.\nType %q to continue: ", exposeConsequence)
 		line, _ := bufio.NewReader(g.IO.In).ReadString('\n')
-		if strings.TrimSpace(line) != exposeConsequence {
-			return &Error{Msg: "not confirmed; nothing changed", Code: ExitAborted}
-		}
+		typed = strings.TrimSpace(line)
+	}
+	if typed != exposeConsequence {
+		return &Error{Msg: "the consequence was not typed back; nothing changed", Hints: []string{fmt.Sprintf("type exactly %q", exposeConsequence)}, Code: ExitAborted}
 	}
 	opts.Yes = true
 	var previous kms.KeyRef
@@ -73,6 +76,9 @@ func (c *DisableCmd) Run(g *Globals) error {
 		p.Target.PreviousMasterKey = &previous
 		p.Target.MasterKey = kms.KeyRef{}
 		return []kms.KeyRef{previous}, nil
+	}
+	opts.After = func(_ context.Context, p *steps.Plan, _ *Engine, _ *steps.Result) error {
+		return savePlan(c.Plan, p)
 	}
 	return runPlan(g, opts)
 }

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -9,28 +10,59 @@ import (
 	"strings"
 	"sync"
 	"text/tabwriter"
+	"time"
 
 	"github.com/tikv-ear/tikv-ear/cluster/gather"
 	"github.com/tikv-ear/tikv-ear/cluster/tikv"
+	"github.com/tikv-ear/tikv-ear/steps"
 )
 
 // StatusCmd is `tikv-ear status`: a read-only look at every store's
 // encryption at rest and the cluster's health.
 type StatusCmd struct {
 	ConnectFlags `embed:""`
+	Plan         string `name:"plan" type:"existingfile" help:"plan.toml of the cluster: adds the master key's generation, age and next due date (and connects as the plan says when no --pd or --sim is given)."`
 	Output       string `name:"output" short:"o" enum:"text,json" default:"text" help:"Output format: text or json (schema: docs/status-json.md)."`
 }
 
-// Run gathers the status and prints it on stdout; progress goes to stderr.
-// A partial result (some stores unreadable) still exits 0, and says so.
-func (c *StatusCmd) Run(g *Globals) error {
-	sess, err := c.ConnectFlags.Connect(g.Ctx)
-	if err != nil {
-		// A PD that cannot be reached comes back as *pd.UnreachableError,
-		// whose Hint report prints; the exit code is 1.
-		return err
+// connectOrPlan connects with flags, or, when they name no cluster and a plan
+// is given, as the plan says; a plan made for another cluster is refused.
+func connectOrPlan(ctx context.Context, flags ConnectFlags, planPath string) (*steps.Plan, *Session, error) {
+	if planPath == "" {
+		s, err := flags.Connect(ctx)
+		return nil, s, err
 	}
-	defer sess.Close()
+	p, err := steps.LoadPlan(planPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(flags.PD) == 0 && flags.Sim == "" { // kong has already applied TIKV_EAR_PD and TIKV_EAR_SIM
+		pf := planConnect(p)
+		if flags.Timeout > 0 {
+			pf.Timeout = flags.Timeout
+		}
+		if flags.Concurrency > 0 {
+			pf.Concurrency = flags.Concurrency
+		}
+		flags = pf
+	}
+	s, err := flags.Connect(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	if p.Cluster.ClusterID != 0 && s.ClusterID != p.Cluster.ClusterID {
+		s.Close()
+		return nil, nil, Failf("pass the plan of this cluster, or re-create it with 'tikv-ear plan'", "%s was made for PD cluster %d, but the cluster reached is %d", planPath, p.Cluster.ClusterID, s.ClusterID)
+	}
+	return p, s, nil
+}
+
+// gatherSession gathers the status of a connected cluster, with a progress
+// line on stderr; nothing on any host or in PD changes.
+func gatherSession(g *Globals, sess *Session) (*gather.Report, error) {
+	if sess.Flags.Timeout <= 0 {
+		sess.Flags.Timeout = 10 * time.Second
+	}
 	prog := newProgressLine(g.IO.Err, g.IO.StderrTTY)
 	rep, err := gather.Gather(g.Ctx, gather.Sources{
 		PD: sess.PD, ClusterID: sess.ClusterID, Stores: sess.Stores, Nodes: sess.Inventory.Nodes,
@@ -38,10 +70,41 @@ func (c *StatusCmd) Run(g *Globals) error {
 	}, gather.Options{Concurrency: sess.Flags.Concurrency, Progress: prog.update})
 	prog.finish()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	for _, w := range sess.Inventory.Warnings {
 		fmt.Fprintf(g.IO.Err, "tikv-ear: warning: %s\n", w)
+	}
+	return rep, nil
+}
+
+// Run gathers the status and prints it on stdout; progress goes to stderr.
+// A partial result (some stores unreadable) still exits 0, and says so; so
+// does an overdue master key (a warning).
+func (c *StatusCmd) Run(g *Globals) error {
+	p, sess, err := connectOrPlan(g.Ctx, c.ConnectFlags, c.Plan)
+	if err != nil {
+		// A PD that cannot be reached comes back as *pd.UnreachableError,
+		// whose Hint report prints; the exit code is 1.
+		return err
+	}
+	defer sess.Close()
+	rep, err := gatherSession(g, sess)
+	if err != nil {
+		return err
+	}
+	if p != nil {
+		pol, warnings, err := PlanPolicy(c.Plan, p)
+		if err != nil {
+			return err
+		}
+		for _, w := range warnings {
+			fmt.Fprintf(g.IO.Err, "tikv-ear: warning: %s\n", w)
+		}
+		rep.MasterKey = MasterKeyAge(rep, p.Target.MasterKey, nil, pol.MasterKeyPeriod, rep.GatheredAt)
+		if wn := overdueWarning(rep.MasterKey); wn != "" {
+			fmt.Fprintf(g.IO.Err, "tikv-ear: warning: %s\n", strings.Replace(wn, "<plan>", c.Plan, 1))
+		}
 	}
 	if c.Output == "json" {
 		enc := json.NewEncoder(g.IO.Out)
@@ -120,6 +183,9 @@ func WriteStatusText(w io.Writer, rep *gather.Report) error {
 	}
 	fmt.Fprintln(w)
 	writeClusterSummary(w, rep.Cluster)
+	if rep.MasterKey != nil {
+		printSchedule(w, rep.MasterKey)
+	}
 	notes := false
 	for _, s := range rep.Stores {
 		interesting := s.State != gather.StatePlaintext && s.State != gather.StateEncrypted

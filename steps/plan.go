@@ -134,9 +134,16 @@ type ReportSection struct {
 	KeyFile string `toml:"key-file,omitempty" comment:"signing key (tikv-ear keygen)"`
 }
 
-// ScheduleSection is the key-rotation policy.
+// ScheduleSection is the key-rotation policy and how scheduled rotations run
+// (tikv-ear schedule install; docs/plan.md).
 type ScheduleSection struct {
-	MasterKeyRotation string `toml:"master-key-rotation" comment:"e.g. 365d"`
+	MasterKeyRotation string `toml:"master-key-rotation" comment:"master-key rotation period in whole days, e.g. 365d"`
+	// SigningKeyRotation is the report signing key's period (NIST SP 800-57 Pt1: 1–3 years); default 730d.
+	SigningKeyRotation string `toml:"signing-key-rotation,omitempty" comment:"report signing-key period in whole days (default 730d)"`
+	// Runner is the scheduler the rotation was installed with: systemd, cron or kubernetes ("" = manual).
+	Runner string `toml:"runner,omitempty" comment:"systemd | cron | kubernetes (set by 'tikv-ear schedule install'; empty = manual)"`
+	// ReportDir is where scheduled rotations write their signed reports (default: [report] dir).
+	ReportDir string `toml:"report-dir,omitempty" comment:"signed reports of scheduled rotations (default: [report] dir)"`
 }
 
 // NodePlan is one TiKV store and how to reach it.

@@ -51,8 +51,14 @@
 //	                 "owner": "tidb", "group": "tidb", "size": 65, "fs_type": "tmpfs"},
 //	    "state": "encrypted", "reason": "…", "ssh_reachable": true,
 //	    "errors": [{"source": "ssh", "message": "…"}], "warnings": ["…"]
-//	  }]
+//	  }],
+//	  "master_key": {"generation": 2, "backend": "file", "key_id": "…", "last_rotation": "…",
+//	                 "last_rotation_source": "plan", "log_confirmed": "…", "log_confirmed_store": 1,
+//	                 "age_days": 12, "period_days": 365, "next_due": "…", "overdue": false}
 //	}
+//
+// "master_key" is present only when the caller knows the plan (status --plan,
+// audit): Gather leaves Report.MasterKey nil.
 //
 // Sections that could not be read are null and explained in "errors";
 // "state" is one of plaintext, enabling, encrypted, encrypted-partial,

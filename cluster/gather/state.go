@@ -3,6 +3,7 @@ package gather
 import (
 	"fmt"
 	"math"
+	"time"
 
 	"github.com/tikv-ear/tikv-ear/cluster/tikv"
 )
@@ -96,3 +97,24 @@ func notServing(s *Store) (State, string) {
 // pct renders a percentage rounded down to one decimal, so that 99.96 is
 // not shown as 100.
 func pct(v float64) string { return fmt.Sprintf("%.1f%%", math.Floor(v*10)/10) }
+
+// LastReplaceMasterKey returns the newest "encryption: persisted result after
+// replace master key." event (tikv.MsgPersistedReplaceMasterKey) among the
+// stores' log events, and the store that logged it; ok is false when none
+// was seen (only the end of each tikv.log is read).
+func LastReplaceMasterKey(rep *Report) (at time.Time, store uint64, ok bool) {
+	for _, s := range rep.Stores {
+		if s.Log == nil {
+			continue
+		}
+		for _, ev := range s.Log.Events {
+			if ev.Name != tikv.MsgPersistedReplaceMasterKey.Name || ev.Time == nil {
+				continue
+			}
+			if !ok || ev.Time.After(at) {
+				at, store, ok = *ev.Time, s.StoreID, true
+			}
+		}
+	}
+	return at, store, ok
+}

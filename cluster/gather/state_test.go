@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tikv-ear/tikv-ear/cluster/tikv"
 )
@@ -95,4 +96,30 @@ func TestSSHTarget(t *testing.T) {
 			t.Errorf("SSHTarget(%+v, %q) = %q, want %q", n, tc.def, got, tc.want)
 		}
 	}
+}
+
+func TestLastReplaceMasterKey(t *testing.T) {
+	older, newer := mustTime(t, "2026-03-01T10:00:00Z"), mustTime(t, "2026-05-01T10:00:00Z")
+	ev := func(name string, at time.Time) LogEvent { return LogEvent{Name: name, Time: &at} }
+	rep := &Report{Stores: []Store{
+		{StoreID: 1, Log: &LogFacts{Events: []LogEvent{ev(tikv.MsgPersistedReplaceMasterKey.Name, older), ev(tikv.MsgEnabled.Name, newer.Add(time.Hour))}}},
+		{StoreID: 2},
+		{StoreID: 3, Log: &LogFacts{Events: []LogEvent{ev(tikv.MsgPersistedReplaceMasterKey.Name, newer)}}},
+	}}
+	at, store, ok := LastReplaceMasterKey(rep)
+	if !ok || !at.Equal(newer) || store != 3 {
+		t.Fatalf("LastReplaceMasterKey = %v, %d, %v; want %v from store 3", at, store, ok, newer)
+	}
+	if _, _, ok := LastReplaceMasterKey(&Report{Stores: []Store{{StoreID: 1, Log: &LogFacts{Events: []LogEvent{ev(tikv.MsgEnabled.Name, older)}}}}}); ok {
+		t.Fatal("found a rotation in a log without one")
+	}
+}
+
+func mustTime(t *testing.T, s string) time.Time {
+	t.Helper()
+	v, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
 }

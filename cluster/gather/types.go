@@ -53,6 +53,45 @@ type Report struct {
 	Cluster Cluster `json:"cluster"`
 	// Stores are the TiKV stores in store-id order.
 	Stores []Store `json:"stores"`
+	// MasterKey is the master key's age against the rotation policy. Gather
+	// has no plan, so it leaves this nil; status --plan and audit fill it.
+	MasterKey *MasterKeyAge `json:"master_key,omitempty"`
+}
+
+// Sources of MasterKeyAge.LastRotationSource.
+const (
+	// RotationFromPlan: the plan's key generation creation time (KeyRef.Created).
+	RotationFromPlan = "plan"
+	// RotationFromBackend: the key backend's record of the generation.
+	RotationFromBackend = "backend"
+	// RotationFromLog: the newest "encryption: persisted result after replace
+	// master key." line in the stores' tikv.log.
+	RotationFromLog = "log"
+)
+
+// MasterKeyAge is where the cluster's master key stands against its rotation
+// period: which generation, since when, and when the next rotation is due.
+type MasterKeyAge struct {
+	// Generation is the plan's key generation (1, 2, …; 0 for KMS keys).
+	Generation int `json:"generation"`
+	// Backend and KeyID identify the generation (never the key).
+	Backend string `json:"backend,omitempty"`
+	KeyID   string `json:"key_id,omitempty"`
+	// LastRotation is when the current master key came into use, from
+	// LastRotationSource (plan, backend or log); absent when unknown.
+	LastRotation       *time.Time `json:"last_rotation,omitempty"`
+	LastRotationSource string     `json:"last_rotation_source,omitempty"`
+	// LogConfirmed is the newest "persisted result after replace master key."
+	// line seen in any store's log, and the store it came from.
+	LogConfirmed      *time.Time `json:"log_confirmed,omitempty"`
+	LogConfirmedStore uint64     `json:"log_confirmed_store,omitempty"`
+	// AgeDays is whole days since LastRotation; PeriodDays the policy's period.
+	AgeDays    int `json:"age_days"`
+	PeriodDays int `json:"period_days"`
+	// NextDue is LastRotation + period; absent when the last rotation is unknown.
+	NextDue *time.Time `json:"next_due,omitempty"`
+	// Overdue is true past NextDue, or when the last rotation is unknown.
+	Overdue bool `json:"overdue"`
 }
 
 // Cluster is the cluster summary read from PD.
