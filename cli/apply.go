@@ -83,6 +83,9 @@ type runOptions struct {
 	Prepare func(context.Context, *steps.Plan, kms.Backend) ([]kms.KeyRef, error)
 	// Adjust changes strategy or target after preflight facts are known (incident mode).
 	Adjust func(*steps.Plan)
+	// Persist saves the plan once the run may start (after the second
+	// preflight), so a refused rotation leaves plan.toml as it was.
+	Persist func(*steps.Plan) error
 	// After runs once every store is verified, before the report is built
 	// (rotation: the second pass and retirement); its events join the timeline.
 	After func(context.Context, *steps.Plan, *Engine, *steps.Result) error
@@ -149,7 +152,12 @@ func runPlan(g *Globals, o runOptions) error {
 		}
 		eng = NewEngine(s, p, backend)
 		if err := preflight(ctx, g, s, p, eng, backend); err != nil {
-			return err
+			return fmt.Errorf("%w (no host changed; the new key generation prepared in %s stays unused and %s is unchanged)", err, backend.Name(), planPath)
+		}
+		if o.Persist != nil {
+			if err := o.Persist(p); err != nil {
+				return err
+			}
 		}
 	}
 	regions, err := eng.PD.Regions(ctx)

@@ -13,6 +13,7 @@ import (
 	"github.com/tikv-ear/tikv-ear/cluster/tikv"
 	"github.com/tikv-ear/tikv-ear/kms"
 	"github.com/tikv-ear/tikv-ear/report"
+	"github.com/tikv-ear/tikv-ear/schedule"
 	"github.com/tikv-ear/tikv-ear/steps"
 )
 
@@ -131,10 +132,16 @@ func BuildReport(ctx context.Context, kind report.Kind, p *steps.Plan, res *step
 		}
 		r.Keys = append(r.Keys, ke)
 	}
-	r.Schedule = &report.Schedule{DataKeyRotationPeriod: p.Target.DataKeyRotationPeriod, MasterKeyPeriodDays: 365, Mechanism: "manual"}
+	pol, _, err := PlanPolicy("plan", p)
+	if err != nil {
+		pol = schedule.DefaultPolicy()
+	}
+	days := int64(pol.MasterKeyPeriod / schedule.Day)
+	r.Schedule = &report.Schedule{DataKeyRotationPeriod: pol.DataKeyRotationPeriod, MasterKeyPeriodDays: days,
+		SigningKeyPeriodDays: int64(pol.SigningKeyPeriod / schedule.Day), Mechanism: firstNonEmpty(p.Schedule.Runner, "manual")}
 	if len(refs) > 0 && !refs[0].Created.IsZero() {
 		r.Schedule.LastMasterKeyRotation = refs[0].Created
-		r.Schedule.NextDue = refs[0].Created.AddDate(0, 0, 365)
+		r.Schedule.NextDue = refs[0].Created.Add(pol.MasterKeyPeriod)
 	}
 	r.Compliance = report.MapCompliance(r)
 	return r

@@ -66,11 +66,15 @@ func (c *RotateCmd) Run(g *Globals) error {
 				return nil, fmt.Errorf("creating the new master-key generation in %s: %w", b.Name(), err)
 			}
 			p.Target.MasterKey, p.Target.PreviousMasterKey = next, &old
-			if err := savePlan(c.Plan, p); err != nil {
-				return nil, err
-			}
-			fmt.Fprintf(g.IO.Err, "tikv-ear: new master-key generation %d (%s) prepared; %s updated\n", next.Generation, next.Fingerprint, c.Plan)
+			fmt.Fprintf(g.IO.Err, "tikv-ear: new master-key generation %d (%s) prepared\n", next.Generation, next.Fingerprint)
 			return []kms.KeyRef{next, old}, nil
+		},
+		Persist: func(p *steps.Plan) error {
+			if err := savePlan(c.Plan, p); err != nil {
+				return err
+			}
+			fmt.Fprintf(g.IO.Err, "tikv-ear: %s now names generation %d as master-key and %d as previous-master-key\n", c.Plan, p.Target.MasterKey.Generation, p.Target.PreviousMasterKey.Generation)
+			return nil
 		},
 		After: func(ctx context.Context, p *steps.Plan, eng *Engine, res *steps.Result) error {
 			if old.ID == "" && p.Target.PreviousMasterKey != nil {

@@ -78,6 +78,11 @@ func hostFacts(ctx context.Context, n NodePlan, node *SSHNode) HostFacts {
 			}
 		}
 	}
+	// PD can still show a store Up for its heartbeat window after the process
+	// stopped; the status port tells whether it serves now.
+	if _, err := node.Metrics(ctx); err != nil {
+		hf.StatusErr = err.Error()
+	}
 	if aes, err := node.N.CPUHasAES(ctx); err == nil {
 		hf.AESNI = &aes
 	}

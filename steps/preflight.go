@@ -37,6 +37,7 @@ type HostFacts struct {
 	ConfigCheckOK  *bool
 	RaftEngineData bool // raft-engine directory holds files
 	KeyDictExists  bool
+	StatusErr      string // the status port did not answer: the store is not serving
 }
 
 // Facts is everything preflight reads; gathering it is separate so checks are pure.
@@ -211,6 +212,10 @@ func nodeChecks(p *Plan, n NodePlan, h HostFacts, rotation bool) []Check {
 	}
 	if h.ConfigErr != "" {
 		add(Fail, "config-parse", h.ConfigErr, "fix the file, then plan again")
+	}
+	if h.StatusErr != "" {
+		add(Fail, "store-serving", fmt.Sprintf("store %d's status port %s does not answer (%s): the store is not serving, whatever PD shows for its heartbeat window", n.StoreID, n.StatusAddress, h.StatusErr),
+			"bring the store back first ('systemctl status "+serviceOrCommand(n)+"' on "+n.Host+"): restarting its neighbours now could cost regions their quorum")
 	}
 	if h.AESNI != nil && !*h.AESNI && strings.HasPrefix(p.Target.Method, "aes") {
 		add(Warn, "aes-ni", fmt.Sprintf("%s has no AES-NI (no \"aes\" flag in /proc/cpuinfo): AES-CTR will cost noticeably more CPU", n.Host), "")
