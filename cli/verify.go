@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"strings"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/tikv-ear/tikv-ear/cluster/gather"
 	"github.com/tikv-ear/tikv-ear/cluster/tikv"
+	"github.com/tikv-ear/tikv-ear/steps"
 )
 
 // VerifyCmd proves, store by store, that encryption is on and working: the
@@ -85,20 +85,9 @@ func (c *VerifyCmd) Run(g *Globals) error {
 			}
 			return nil
 		}
-		if err := sleepCtx(g.Ctx, c.Interval); err != nil {
+		if err := steps.RealSleep(g.Ctx, c.Interval); err != nil {
 			return nil
 		}
-	}
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
 	}
 }
 
