@@ -9,6 +9,23 @@
 // written. The predicate type https://tikv-ear.dev/attestation/encryption-rollout/v1
 // is tikv-ear's own URI, not one registered with in-toto.
 //
+// An auditor verifies a report directory written by WriteSigned offline with
+// Verify (tikv-ear report verify report.json --key pub.pem), with openssl over
+// the rebuilt DSSE PAE, or with cosign v3 (reference kms-and-evidence.md §4.3):
+//
+//	cosign verify-blob-attestation --key pub.pem --bundle report.sigstore.json --insecure-ignore-tlog=true --type https://tikv-ear.dev/attestation/encryption-rollout/v1 report.json
+//
+// cosign is not run by the tests (building it takes about ten minutes on two
+// cores); cosign_test.go re-implements the checks that command makes and
+// openssl_test.go runs openssl itself.
+//
+// The views (report.md, report.html) open with a plain-words summary for an
+// auditor (what was done to which stores, when, by whom, with which master
+// key and which signing key, by identity and fingerprint only), then how to
+// verify, the timeline and the evidence; each compliance evidence item names
+// the report.json field it rests on. report.html uses inline CSS and an
+// inline SVG timeline only: no scripts, no external assets.
+//
 // It imports cluster/tikv for TiKV constants and the config model only (a
 // leaf package); it must not import steps, ui, cli or any network client
 // other than the Vault and AWS KMS SDKs its signers wrap.

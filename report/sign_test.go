@@ -3,13 +3,8 @@ package report
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/sha256"
-	"crypto/x509"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -107,87 +102,6 @@ func TestKeygenAndLoadChecks(t *testing.T) {
 	}
 	if _, err := LoadFileSigner(key); err == nil || !strings.Contains(err.Error(), "chmod 600") {
 		t.Fatalf("world-readable key loaded: %v", err)
-	}
-}
-
-// TestBundleAsCosignChecks re-checks a bundle the way cosign verify-blob-attestation
-// documents it (reference §4.3), independently of Verify: generic JSON, hint =
-// base64(SHA-256(PKIX DER)), payloadType, a signature over a hand-built PAE,
-// the Statement's predicateType and the subject digest of report.json.
-func TestBundleAsCosignChecks(t *testing.T) {
-	s := newKeygenSigner(t, ECDSAP256)
-	files, err := WriteSigned(context.Background(), t.TempDir(), sampleReport(), s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, _ := os.ReadFile(files.Bundle)
-	var b struct {
-		MediaType            string `json:"mediaType"`
-		VerificationMaterial struct {
-			PublicKey struct {
-				Hint string `json:"hint"`
-			} `json:"publicKey"`
-		} `json:"verificationMaterial"`
-		DSSEEnvelope struct {
-			Payload     string `json:"payload"`
-			PayloadType string `json:"payloadType"`
-			Signatures  []map[string]string
-		} `json:"dsseEnvelope"`
-	}
-	if err := json.Unmarshal(raw, &b); err != nil {
-		t.Fatal(err)
-	}
-	if b.MediaType != "application/vnd.dev.sigstore.bundle.v0.3+json" {
-		t.Fatalf("mediaType %q", b.MediaType)
-	}
-	pemData, _ := os.ReadFile(files.PublicKey)
-	pub, err := ParsePublicKeyPEM(pemData)
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, _ := x509.MarshalPKIXPublicKey(pub)
-	h := sha256.Sum256(der)
-	if b.VerificationMaterial.PublicKey.Hint != base64.StdEncoding.EncodeToString(h[:]) {
-		t.Fatal("hint is not base64(sha256(PKIX DER))")
-	}
-	if b.DSSEEnvelope.PayloadType != "application/vnd.in-toto+json" || len(b.DSSEEnvelope.Signatures) != 1 {
-		t.Fatalf("envelope %+v", b.DSSEEnvelope)
-	}
-	if _, has := b.DSSEEnvelope.Signatures[0]["keyid"]; has {
-		t.Fatal("bundle signature carries a keyid; cosign writes none")
-	}
-	payload, _ := base64.StdEncoding.DecodeString(b.DSSEEnvelope.Payload)
-	sig, _ := base64.StdEncoding.DecodeString(b.DSSEEnvelope.Signatures[0]["sig"])
-	pae := fmt.Sprintf("DSSEv1 %d %s %d %s", len(b.DSSEEnvelope.PayloadType), b.DSSEEnvelope.PayloadType, len(payload), payload)
-	digest := sha256.Sum256([]byte(pae))
-	if !ecdsa.VerifyASN1(pub.(*ecdsa.PublicKey), digest[:], sig) {
-		t.Fatal("signature over PAE does not verify")
-	}
-	var st struct {
-		Type          string `json:"_type"`
-		PredicateType string `json:"predicateType"`
-		Subject       []struct {
-			Name   string            `json:"name"`
-			Digest map[string]string `json:"digest"`
-		} `json:"subject"`
-	}
-	if err := json.Unmarshal(payload, &st); err != nil {
-		t.Fatal(err)
-	}
-	body, _ := os.ReadFile(files.Report)
-	sum := sha256.Sum256(body)
-	if st.Type != "https://in-toto.io/Statement/v1" || st.PredicateType != PredicateType ||
-		len(st.Subject) != 1 || st.Subject[0].Name != "report.json" || st.Subject[0].Digest["sha256"] != hex.EncodeToString(sum[:]) {
-		t.Fatalf("statement %+v", st)
-	}
-	// The jsonl envelope carries the same payload and signature.
-	jl, _ := os.ReadFile(files.Envelope)
-	var env Envelope
-	if err := json.Unmarshal(jl, &env); err != nil {
-		t.Fatal(err)
-	}
-	if env.Payload != b.DSSEEnvelope.Payload || env.Signatures[0].Sig != b.DSSEEnvelope.Signatures[0]["sig"] {
-		t.Fatal("bundle and jsonl envelopes differ")
 	}
 }
 

@@ -107,7 +107,35 @@ func coverageString(c *Coverage) string {
 	if c == nil {
 		return "not measured"
 	}
-	return fmt.Sprintf("%d/%d files, %d/%d bytes encrypted", c.FilesEncrypted, c.FilesEncrypted+c.FilesPlaintext, c.BytesEncrypted, c.BytesEncrypted+c.BytesPlaintext)
+	files, bytes := c.FilesEncrypted+c.FilesPlaintext, c.BytesEncrypted+c.BytesPlaintext
+	if files == 0 {
+		return "no data files found"
+	}
+	return fmt.Sprintf("%d of %d files (%s) and %s of %s (%s) encrypted", c.FilesEncrypted, files, percent(c.FilesEncrypted, files),
+		humanBytes(c.BytesEncrypted), humanBytes(bytes), percent(c.BytesEncrypted, bytes))
+}
+
+// percent is part/whole rounded down, so that anything short of all is below 100%.
+func percent(part, whole int64) string {
+	if whole <= 0 {
+		return "—"
+	}
+	return strconv.FormatInt(part*100/whole, 10) + "%"
+}
+
+// humanBytes writes n in binary units with one decimal: "512 B", "1.5 KiB", "1.2 GiB".
+func humanBytes(n int64) string {
+	if n < 1024 {
+		return strconv.FormatInt(n, 10) + " B"
+	}
+	v, unit := float64(n), ""
+	for _, u := range []string{"KiB", "MiB", "GiB", "TiB", "PiB"} {
+		v, unit = v/1024, u
+		if v < 1024 {
+			break
+		}
+	}
+	return strconv.FormatFloat(v, 'f', 1, 64) + " " + unit
 }
 
 func summaryRows(r *Report) [][2]string {
@@ -133,15 +161,69 @@ func summaryRows(r *Report) [][2]string {
 	return rows
 }
 
-// RenderMarkdown renders r as Markdown: summary, per-store evidence,
-// coverage, key ages vs policy, schedule, timeline, faults, findings and the
-// compliance table. Strings are redacted as in Canonical. Output is deterministic.
-func RenderMarkdown(in *Report) []byte {
+// RenderMarkdown renders r as Markdown: a plain-words summary (what was
+// done to which stores, when, by whom, with which master key by identity and
+// fingerprint, problems, signature), what was done to each store, the
+// timeline with phase durations, how to verify the signature, then the
+// evidence: stores, verification, coverage, key ages vs policy, schedule,
+// faults, findings and the compliance table, whose evidence items point at
+// their report.json fields and sections. Strings are redacted as in
+// Canonical. Output is deterministic.
+func RenderMarkdown(in *Report) []byte { return renderMarkdown(in, signerInfo{}) }
+
+func renderMarkdown(in *Report, sig signerInfo) []byte {
 	r := view(in)
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "# TiKV encryption at rest: %s report\n\n", r.Kind)
-	fmt.Fprintf(&b, "Schema `%s`. Verify with `tikv-ear report verify report.json --key pub.pem` or `cosign verify-blob-attestation --key pub.pem --bundle report.sigstore.json --insecure-ignore-tlog=true --type %s report.json`.\n\n", r.Schema, PredicateType)
-	b.WriteString("## Summary\n\n")
+	fmt.Fprintf(&b, "Cluster %s", r.Cluster.PDClusterID)
+	if r.Cluster.TiUPName != "" {
+		fmt.Fprintf(&b, " (%s)", r.Cluster.TiUPName)
+	}
+	if r.RunID != "" {
+		fmt.Fprintf(&b, ", run %s", r.RunID)
+	}
+	fmt.Fprintf(&b, ". Rendered from `report.json` (schema `%s`); only report.json is signed.\n\n", r.Schema)
+
+	b.WriteString("## In brief\n\n")
+	for _, it := range brief(r, sig) {
+		fmt.Fprintf(&b, "- **%s:** %s\n", it.Label, it.Text)
+	}
+
+	b.WriteString("\n## What was done to each store\n\n")
+	mdHeader(&b, "Store", "Address (zone)", "What changed", "When", "Master key after", "Fingerprint after")
+	for _, w := range storeWorks(r) {
+		change := w.Change
+		if w.KeyChanged {
+			change += "\nbefore: " + w.KeyBefore
+			if w.FingerprintBefore != "" {
+				change += ", " + w.FingerprintBefore
+			}
+		}
+		where := w.Address
+		if w.Zone != "" {
+			where += " (" + w.Zone + ")"
+		}
+		mdRow(&b, strconv.FormatUint(w.ID, 10), where, change, w.When, w.KeyAfter, w.FingerprintAfter)
+	}
+
+	b.WriteString("\n## Timeline\n\n### Phases per store\n\n")
+	if spans := phaseSpans(r); len(spans) == 0 {
+		b.WriteString("None.\n")
+	} else {
+		mdHeader(&b, "Scope", "Phase", "Status", "Start (UTC)", "End (UTC)", "Duration", "Detail")
+		for _, p := range spans {
+			mdRow(&b, storeRef(p.Store), p.Phase, p.Status, rfc3339(p.Start), rfc3339(p.End), spanDuration(p), p.Detail)
+		}
+	}
+	b.WriteString("\n## How to verify this report\n\n")
+	for i, st := range verifySteps(sig) {
+		fmt.Fprintf(&b, "%d. %s\n", i+1, st.Text)
+		if st.Command != "" {
+			fmt.Fprintf(&b, "\n   ```sh\n   %s\n   ```\n\n", st.Command)
+		}
+	}
+
+	b.WriteString("\n## Run details\n\n")
 	mdHeader(&b, "Field", "Value")
 	for _, row := range summaryRows(r) {
 		mdRow(&b, row[0], row[1])
@@ -197,23 +279,13 @@ func RenderMarkdown(in *Report) []byte {
 		mdHeader(&b, "Setting", "Value")
 		mdRow(&b, "Master key period", fmt.Sprintf("%d days", s.MasterKeyPeriodDays))
 		mdRow(&b, "Data key rotation period", s.DataKeyRotationPeriod)
-		mdRow(&b, "Signing key period", policyString(s.SigningKeyPeriodDays))
+		mdRow(&b, "Signing key period", daysString(s.SigningKeyPeriodDays))
 		mdRow(&b, "Last master key rotation", rfc3339(s.LastMasterKeyRotation))
 		mdRow(&b, "Next due", rfc3339(s.NextDue))
 		mdRow(&b, "Mechanism", s.Mechanism)
 		mdRow(&b, "KMS-native rotation", s.KMSNative)
 	} else {
 		b.WriteString("No rotation schedule recorded.\n")
-	}
-
-	b.WriteString("\n## Timeline\n\n")
-	mdHeader(&b, "Time", "Scope", "Phase", "Status", "Detail", "Decision")
-	for _, e := range r.Timeline {
-		dec := ""
-		if d := e.Decision; d != nil {
-			dec = fmt.Sprintf("%s → %s (by %s)", d.Question, d.Choice, d.DecidedBy)
-		}
-		mdRow(&b, rfc3339(e.At), storeRef(e.Store), e.Phase, e.Status, e.Detail, dec)
 	}
 
 	b.WriteString("\n## Faults\n\n")
@@ -237,11 +309,25 @@ func RenderMarkdown(in *Report) []byte {
 	}
 
 	b.WriteString("\n## Compliance mapping\n\n")
-	b.WriteString("Requirement texts are paraphrases. Items marked UNCONFIRMED were not checked against the primary source. The status reflects the evidence in this report only; an assessor decides compliance.\n\n")
+	b.WriteString("Requirement texts are paraphrases. Items marked UNCONFIRMED were not checked against the primary source. The status reflects the evidence in this report only; an assessor decides compliance. Each evidence item names the report.json field it comes from and the section of this report that shows it.\n\n")
 	mdHeader(&b, "Framework", "Control", "Requirement", "Status", "Evidence", "Note")
 	for _, c := range r.Compliance {
-		mdRow(&b, c.Framework, c.ID, c.Requirement, c.Status, strings.Join(c.Evidence, "\n"), c.Note)
+		ev := make([]string, len(c.Evidence))
+		for i, e := range c.Evidence {
+			ev[i] = evidenceText(e)
+		}
+		mdRow(&b, c.Framework, c.ID, c.Requirement, c.Status, strings.Join(ev, "\n"), c.Note)
 	}
+	b.WriteString("\n## Event log\n\nEvery event of the run as recorded in `timeline[*]`: each step's start and end, and each decision with who made it.\n\n")
+	mdHeader(&b, "Time (UTC)", "Scope", "Phase", "Status", "Detail", "Decision")
+	for _, e := range r.Timeline {
+		dec := ""
+		if d := e.Decision; d != nil {
+			dec = fmt.Sprintf("%s → %s (by %s)", d.Question, d.Choice, d.DecidedBy)
+		}
+		mdRow(&b, rfc3339(e.At), storeRef(e.Store), e.Phase, e.Status, e.Detail, dec)
+	}
+
 	return b.Bytes()
 }
 
@@ -250,6 +336,14 @@ func policyString(days int64) string {
 		return ""
 	}
 	return strconv.FormatInt(days, 10)
+}
+
+// daysString is "730 days", or "" when no period is recorded.
+func daysString(days int64) string {
+	if days <= 0 {
+		return ""
+	}
+	return strconv.FormatInt(days, 10) + " days"
 }
 
 func ageStatus(a KeyAge) string {

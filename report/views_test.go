@@ -48,9 +48,17 @@ func TestHTMLSelfContained(t *testing.T) {
 	r := sampleReport()
 	r.Findings = append(r.Findings, Finding{Severity: SeverityLow, Message: `<script>alert("x")</script>`})
 	h := string(RenderHTML(r))
-	for _, bad := range []string{"<script", "<link", " src=", "href=", "@import", "url("} {
+	for _, bad := range []string{"<script", "<link", " src=", "@import", "url(", "<img", "<iframe", "<object"} {
 		if strings.Contains(h, bad) {
 			t.Errorf("html contains %q", bad)
+		}
+	}
+	// Links stay inside the page, and every one has its target.
+	for _, m := range regexp.MustCompile(`href="([^"]*)"`).FindAllStringSubmatch(h, -1) {
+		if !strings.HasPrefix(m[1], "#") {
+			t.Errorf("html links outside the page: %s", m[0])
+		} else if !strings.Contains(h, `id="`+m[1][1:]+`"`) {
+			t.Errorf("html link %s has no target", m[0])
 		}
 	}
 	for _, want := range []string{"<style>", "<svg", "<rect", "store 2", "&lt;script&gt;", "164.312(a)(2)(iv)", "CC6.7", "3.6.1.2"} {

@@ -100,6 +100,7 @@ func Sign(ctx context.Context, r *Report, signer Signer) (*Signed, error) {
 
 // WriteSigned signs r and writes report.json, report.intoto.jsonl,
 // report.sigstore.json, pub.pem, report.md and report.html into dir
+// (the two views also name the signing key by its fingerprint)
 // (created 0755 if missing). Each file is written to a temporary name and
 // renamed into place.
 func WriteSigned(ctx context.Context, dir string, r *Report, signer Signer) (Files, error) {
@@ -118,6 +119,8 @@ func WriteSigned(ctx context.Context, dir string, r *Report, signer Signer) (Fil
 	if err != nil {
 		return Files{}, fmt.Errorf("encoding bundle: %w", err)
 	}
+	// The views name the signing key by its fingerprint (KeyIDOf), never by its material.
+	sig := signerInfoOf(signer)
 	f := Files{
 		Report:    filepath.Join(dir, FileReport),
 		Envelope:  filepath.Join(dir, FileEnvelope),
@@ -134,8 +137,8 @@ func WriteSigned(ctx context.Context, dir string, r *Report, signer Signer) (Fil
 		{f.Envelope, append(envLine, '\n')},
 		{f.Bundle, append(bundle, '\n')},
 		{f.PublicKey, s.PublicPEM},
-		{f.Markdown, RenderMarkdown(s.Report)},
-		{f.HTML, RenderHTML(s.Report)},
+		{f.Markdown, renderMarkdown(s.Report, sig)},
+		{f.HTML, renderHTML(s.Report, sig)},
 	} {
 		if err := writeAtomic(w.path, w.data); err != nil {
 			return Files{}, err
