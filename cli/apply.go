@@ -207,7 +207,7 @@ func runPlan(g *Globals, o runOptions) error {
 		if errors.Is(runErr, context.Canceled) {
 			return runErr
 		}
-		return &Error{Msg: runErr.Error(), Hints: []string{fmt.Sprintf("every evict-leader scheduler was removed; fix the cause, then 'tikv-ear %s %s --resume'", kind, planPath)}, Code: ExitFailure, Err: runErr}
+		return &Error{Msg: runErr.Error(), Hints: []string{fmt.Sprintf("every evict-leader scheduler was removed; fix the cause, then run 'tikv-ear %s %s' again: stores already on the target are verified and skipped", kind, planPath)}, Code: ExitFailure, Err: runErr}
 	}
 	return nil
 }

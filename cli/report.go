@@ -1,7 +1,9 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -60,7 +62,11 @@ type KeygenCmd struct {
 func (c *KeygenCmd) Run(g *Globals) error {
 	pub, err := report.Keygen(c.Out, report.Algorithm(c.Alg))
 	if err != nil {
-		return Failf("choose another --out, or remove the old key first", "keygen: %v", err)
+		hint := "choose another --out, or remove the old key first"
+		if errors.Is(err, fs.ErrNotExist) {
+			hint = "create the directory first, or choose another --out"
+		}
+		return Failf(hint, "%v", err)
 	}
 	fmt.Fprintf(g.IO.Err, "tikv-ear: wrote %s (0600) and %s; publish %s to auditors out of band and set [report] key-file in the plan\n", c.Out, pub, pub)
 	return nil

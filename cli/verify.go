@@ -97,6 +97,12 @@ func Judge(rep *gather.Report, wantMethod string) VerifyResult {
 	for _, st := range rep.Stores {
 		v := StoreVerification{StoreID: st.StoreID, Address: st.Address, State: st.State, Coverage: st.Coverage}
 		bad := func(f string, a ...any) { v.Problems = append(v.Problems, fmt.Sprintf(f, a...)) }
+		if wantMethod == tikv.MethodPlaintext {
+			judgeDisabled(&v, st)
+			res.OK = res.OK && v.OK
+			res.Stores = append(res.Stores, v)
+			continue
+		}
 		if st.Running == nil {
 			bad("the status port did not answer: %s", firstError(st, gather.SourceStatus, gather.SourceMetrics))
 		} else {
@@ -155,6 +161,33 @@ func Judge(rep *gather.Report, wantMethod string) VerifyResult {
 		res.Stores = append(res.Stores, v)
 	}
 	return res
+}
+
+// judgeDisabled checks a store after 'disable': the method is plaintext, and
+// while any encrypted file is left the master key must stay configured.
+func judgeDisabled(v *StoreVerification, st gather.Store) {
+	bad := func(f string, a ...any) { v.Problems = append(v.Problems, fmt.Sprintf(f, a...)) }
+	if st.Running == nil {
+		bad("the status port did not answer: %s", firstError(st, gather.SourceStatus, gather.SourceMetrics))
+	} else {
+		v.Method = st.Running.Method
+		if v.Method != "" && v.Method != tikv.MethodPlaintext {
+			bad("running data-encryption-method is %s; disable sets plaintext", v.Method)
+		}
+	}
+	if st.Log != nil && st.Log.FatalAfterStart {
+		bad("a FATAL line follows the last start in the log")
+	}
+	if st.KeyDict != nil && st.KeyDict.Exists {
+		v.KeyDict = st.KeyDict.Method
+		if c := st.Coverage; c != nil && c.Encrypted.Files > 0 {
+			if st.Running != nil && (st.Running.MasterKeyType == "" || st.Running.MasterKeyType == tikv.MasterKeyPlaintext) {
+				bad("%d encrypted files are left but no master key is configured", c.Encrypted.Files)
+			}
+			v.Warnings = append(v.Warnings, fmt.Sprintf("%d data files still encrypted; compaction rewrites them in plaintext over time", c.Encrypted.Files))
+		}
+	}
+	v.OK = len(v.Problems) == 0
 }
 
 func firstError(st gather.Store, sources ...string) string {

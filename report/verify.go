@@ -24,17 +24,17 @@ type VerifyOptions struct {
 
 // Result lists what Verify checked, for printing.
 type Result struct {
-	ReportPath     string
-	ReportSHA256   string
-	KeyFingerprint string // "sha256:<hex>" of the PKIX public key
-	Algorithm      string // ecdsa-p256 or ed25519
-	Source         string // the bundle or envelope file
-	PayloadType    string
-	PredicateType  string
-	Schema         string
-	Kind           Kind
-	ClusterID      string
-	Checks         []string // each passed check, in order
+	ReportPath     string   `json:"report_path"`
+	ReportSHA256   string   `json:"report_sha256"`
+	KeyFingerprint string   `json:"key_fingerprint"` // "sha256:<hex>" of the PKIX public key
+	Algorithm      string   `json:"algorithm"`       // ecdsa-p256 or ed25519
+	Source         string   `json:"source"`          // the bundle or envelope file
+	PayloadType    string   `json:"payload_type"`
+	PredicateType  string   `json:"predicate_type"`
+	Schema         string   `json:"schema"`
+	Kind           Kind     `json:"kind"`
+	ClusterID      string   `json:"cluster_id"`
+	Checks         []string `json:"checks"` // each passed check, in order
 }
 
 // Verify checks report.json at reportPath against a DSSE envelope or Sigstore

@@ -614,8 +614,17 @@ func ScanLog(tail []byte, truncated bool, keep int) *LogFacts {
 	}
 	sc := tikv.NewLogScanner(bytes.NewReader(tail))
 	quiet, outcome := quietEvents(), initOutcomes()
+	// FATAL lines the catalogue does not name still mean a failed start; they are
+	// found in a separate pass so the catalogue events keep their parsed fields.
+	fatals := otherFatals(tail)
+	next := 0
 	for sc.Scan() {
 		ev := sc.Event()
+		for next < len(fatals) && fatals[next].line < ev.LineNo {
+			lf.FatalAfterStart = true
+			lf.Events = appendKept(lf.Events, fatals[next].ev, keep)
+			next++
+		}
 		switch {
 		case ev.Line.Level == "FATAL":
 			lf.FatalAfterStart = true
@@ -630,12 +639,47 @@ func ScanLog(tail []byte, truncated bool, keep int) *LogFacts {
 			t := ev.Line.Time
 			le.Time = &t
 		}
-		lf.Events = append(lf.Events, le)
-		if len(lf.Events) > keep {
-			lf.Events = lf.Events[1:]
-		}
+		lf.Events = appendKept(lf.Events, le, keep)
+	}
+	for ; next < len(fatals); next++ {
+		lf.FatalAfterStart = true
+		lf.Events = appendKept(lf.Events, fatals[next].ev, keep)
 	}
 	return lf
+}
+
+func appendKept(evs []LogEvent, e LogEvent, keep int) []LogEvent {
+	evs = append(evs, e)
+	if len(evs) > keep {
+		evs = evs[1:]
+	}
+	return evs
+}
+
+type numberedEvent struct {
+	line int
+	ev   LogEvent
+}
+
+// otherFatals lists FATAL lines that are not catalogue messages, with their line numbers.
+func otherFatals(tail []byte) []numberedEvent {
+	var out []numberedEvent
+	for i, raw := range bytes.Split(tail, []byte("\n")) {
+		l, err := tikv.ParseLogLine(string(raw))
+		if err != nil || l.Level != "FATAL" {
+			continue
+		}
+		if _, ok := tikv.MatchCatalogue(l); ok {
+			continue
+		}
+		e := LogEvent{Level: l.Level, Name: "fatal", Message: l.Message}
+		if !l.Time.IsZero() {
+			t := l.Time
+			e.Time = &t
+		}
+		out = append(out, numberedEvent{line: i + 1, ev: e})
+	}
+	return out
 }
 
 func contains(list []string, s string) bool {

@@ -44,6 +44,15 @@ func (e *StatusError) Error() string {
 		strings.ToLower(http.StatusText(e.StatusCode)), msg)
 }
 
+// Hint suggests what to do about a PD error status.
+func (e *StatusError) Hint() string {
+	if e.StatusCode == http.StatusServiceUnavailable {
+		// 503: no PD leader (serverapi redirector) or etcd unavailable (server/api/health.go).
+		return "PD has no leader or its etcd is unavailable: check PD's members and health (pd-ctl member; GET /pd/api/v1/health) and try again once a leader is elected"
+	}
+	return ""
+}
+
 // IsNotFound reports whether err is a PD 404.
 func IsNotFound(err error) bool {
 	var se *StatusError
