@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 
+	"github.com/tikv-ear/tikv-ear/cluster/tikv"
 	"github.com/tikv-ear/tikv-ear/kms"
 	"github.com/tikv-ear/tikv-ear/steps"
 )
@@ -41,7 +42,11 @@ func (c *DeliverCmd) Run(g *Globals) error {
 			return fmt.Errorf("delivering to store %d (%s): %w", n.StoreID, n.Host, err)
 		}
 		delivered++
-		fmt.Fprintf(g.IO.Err, "tikv-ear: store %d (%s): key generation %d delivered\n", n.StoreID, n.Host, p.Target.MasterKey.Generation)
+		if eng.Desired.MasterKey.Type != tikv.MasterKeyFile {
+			fmt.Fprintf(g.IO.Err, "tikv-ear: store %d (%s): nothing to deliver: TiKV fetches its %s key from the KMS itself\n", n.StoreID, n.Host, backend.Name())
+			continue
+		}
+		fmt.Fprintf(g.IO.Err, "tikv-ear: store %d (%s): key %s delivered\n", n.StoreID, n.Host, keyLabel(p.Target.MasterKey, false))
 	}
 	if delivered == 0 {
 		return Usagef("store ids are listed by 'tikv-ear status'", "no store of the plan matches --store %v", c.Store)
@@ -62,7 +67,7 @@ func contains(ids []uint64, id uint64) bool {
 // data key of the new method at start and old files keep theirs until compaction.
 type ChangeMethodCmd struct {
 	Plan    string `arg:"" type:"existingfile" help:"plan.toml of the cluster (updated with the new method)."`
-	To      string `name:"to" required:"" enum:"aes128-ctr,aes192-ctr,aes256-ctr,sm4-ctr" help:"The new method."`
+	To      string `name:"to" required:"" enum:"aes128-ctr,aes192-ctr,aes256-ctr,sm4-ctr" help:"The new method: ${enum}."`
 	Yes     bool   `name:"yes" short:"y" help:"Do not ask for confirmation."`
 	Resume  bool   `name:"resume" help:"Continue an interrupted run."`
 	Abort   bool   `name:"abort" help:"Stop an interrupted run safely."`

@@ -83,8 +83,8 @@ type StrategyFlags struct {
 	ReadyTimeout    time.Duration `name:"ready-timeout" default:"5m" help:"Time for a restarted store to be ready."`
 	Poll            time.Duration `name:"poll" default:"2s" help:"Poll interval for eviction, readiness and settling."`
 	SettleTimeout   time.Duration `name:"settle-timeout" default:"10m" help:"Time for leaders and regions to settle between batches."`
-	OnEvictTimeout  string        `name:"on-evict-timeout" enum:"wait,skip-eviction,abort" default:"abort" help:"Policy when eviction times out."`
-	OnVerifyFailure string        `name:"on-verify-failure" enum:"abort,rollback" default:"rollback" help:"Policy when a store fails verification."`
+	OnEvictTimeout  string        `name:"on-evict-timeout" enum:"wait,skip-eviction,abort" default:"abort" help:"Policy when eviction times out: wait (another timeout), skip-eviction (restart anyway) or abort."`
+	OnVerifyFailure string        `name:"on-verify-failure" enum:"abort,rollback" default:"rollback" help:"Policy when a store fails verification: rollback (restore its config) or abort."`
 }
 
 // Strategy converts the flags.
@@ -103,7 +103,7 @@ type PlanCmd struct {
 	KeyFlags       `embed:""`
 	StrategyFlags  `embed:""`
 	Environment    string `name:"env" enum:"production,staging,dev" default:"production" help:"production, staging or dev (a file key is refused for production)."`
-	Method         string `name:"method" enum:"aes128-ctr,aes192-ctr,aes256-ctr,sm4-ctr" default:"aes256-ctr" help:"Data encryption method."`
+	Method         string `name:"method" enum:"aes128-ctr,aes192-ctr,aes256-ctr,sm4-ctr" default:"aes256-ctr" help:"Data encryption method: ${enum}."`
 	RotationPeriod string `name:"data-key-rotation-period" default:"7d" help:"TiKV's data-key rotation period (d, h, m, s)."`
 	ReportDir      string `name:"report-dir" default:"tikv-ear-reports" help:"Where apply writes the signed report."`
 	ReportKey      string `name:"report-key" type:"path" help:"Report signing key (tikv-ear keygen); generated beside the report when empty."`
