@@ -9,8 +9,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -44,6 +46,12 @@ type wizardConfig struct {
 	Rotation string
 	// AWS pre-fills the AWS backend (the demo's local-kms) and offers it first; nil for none.
 	AWS *awskms.Config
+	// Journal overrides the journal path (default PlanPath + ".journal").
+	Journal string
+	// Incident and Retire shape a rotation (tikv-ear rotate --incident,
+	// --retire-old): incident tightens the strategy, and both revoke the old
+	// generation at the end once the operator confirms it on the dashboard.
+	Incident, Retire bool
 }
 
 // wizardDriver is ui.Driver over the real engine: the same session, planner,
@@ -112,7 +120,7 @@ func (d *wizardDriver) Close() {
 	}
 }
 
-func (d *wizardDriver) journalPath() string { return journalPath(d.planPath(), "") }
+func (d *wizardDriver) journalPath() string { return journalPath(d.planPath(), d.cfg.Journal) }
 
 func (d *wizardDriver) planPath() string {
 	d.mu.Lock()
@@ -528,7 +536,7 @@ func choiceKey(c ui.Choices) string {
 // plan builds (or reuses) the plan for the choices with cli.BuildPlan.
 func (d *wizardDriver) plan(ctx context.Context, c ui.Choices) (*Planned, error) {
 	if c.Rotate || c.Incident {
-		return nil, Usagef("use 'tikv-ear plan' and 'tikv-ear apply' for now", "a master-key rotation is not wired into the wizard yet")
+		return nil, errors.New("a master-key rotation starts from its plan: use BuildPlan")
 	}
 	key := choiceKey(c)
 	d.mu.Lock()
@@ -562,6 +570,10 @@ func (d *wizardDriver) plan(ctx context.Context, c ui.Choices) (*Planned, error)
 // Preflight implements ui.Driver: the read-only checks of the plan the
 // choices make (key backend, PD, every host over SSH).
 func (d *wizardDriver) Preflight(ctx context.Context, c ui.Choices) ([]steps.Check, error) {
+	if c.Rotate || c.Incident {
+		prev, err := d.buildRotation(ctx, c)
+		return prev.Checks, err
+	}
 	p, err := d.plan(ctx, c)
 	if err != nil {
 		return nil, err
@@ -571,6 +583,9 @@ func (d *wizardDriver) Preflight(ctx context.Context, c ui.Choices) ([]steps.Che
 
 // BuildPlan implements ui.Driver with cli.BuildPlan.
 func (d *wizardDriver) BuildPlan(ctx context.Context, c ui.Choices) (ui.PlanPreview, error) {
+	if c.Rotate || c.Incident {
+		return d.buildRotation(ctx, c)
+	}
 	p, err := d.plan(ctx, c)
 	if err != nil {
 		return ui.PlanPreview{}, err
@@ -620,11 +635,14 @@ func (d *wizardDriver) Apply(ctx context.Context, prev ui.PlanPreview, sink step
 	if p == nil {
 		return nil, errors.New("no plan to apply")
 	}
+	if prev.Rotation != nil {
+		return d.applyRotation(ctx, prev, sink, decider)
+	}
 	path := d.planPath()
 	if err := d.SavePlan(ctx, prev, path); err != nil {
 		return nil, err
 	}
-	jpath := journalPath(path, "")
+	jpath := d.journalPath()
 	s, err := planConnect(p).Connect(ctx)
 	if err != nil {
 		return nil, err
@@ -966,7 +984,7 @@ func (d *wizardDriver) lastReport() *ui.ReportFiles {
 // Journal implements ui.Driver: the unfinished run recorded beside the plan.
 func (d *wizardDriver) Journal(_ context.Context) (*ui.Unfinished, error) {
 	path := d.planPath()
-	jpath := journalPath(path, "")
+	jpath := d.journalPath()
 	recs, err := steps.ReadJournal(jpath)
 	if err != nil {
 		return nil, err
@@ -981,6 +999,10 @@ func (d *wizardDriver) Journal(_ context.Context) (*ui.Unfinished, error) {
 	}
 	u := &ui.Unfinished{Run: last.Run, Kind: last.Kind, Total: len(p.Nodes),
 		Preview: ui.PlanPreview{Plan: p, Batches: steps.PlanBatches(p.Nodes, nil, p.Strategy.Canary, p.Strategy.Batching)}}
+	if last.Kind == steps.KindRotate { // resuming goes on with the generations the plan names
+		r := d.rotationPreview(p)
+		u.Preview.Rotation = &r
+	}
 	if len(last.Records) > 0 {
 		u.Started = last.Records[0].Time
 		r := last.Records[len(last.Records)-1]
@@ -1027,3 +1049,374 @@ func (d *wizardDriver) AbortUnfinished(ctx context.Context, u ui.Unfinished) err
 	}
 	return closeAbortedRun(jpath, last)
 }
+
+// ---- master-key rotation ------------------------------------------------------
+
+// runRotateWizard is 'tikv-ear rotate PLAN' on a terminal without --yes: the
+// wizard's rotation flow (ui.NewRotate) on the plan, pre-filled from it. The
+// caller holds the rotation lock. Without a terminal it refuses (exit 2).
+func runRotateWizard(g *Globals, c *RotateCmd) error {
+	if !g.IO.Interactive() {
+		return Usagef("pass --yes to rotate without a terminal", "the rotation wizard needs a terminal on stdin and stderr")
+	}
+	p, err := steps.LoadPlan(c.Plan)
+	if err != nil {
+		return err
+	}
+	base := planConnect(p)
+	d := newWizardDriver(wizardConfig{Base: base, PlanPath: c.Plan, Journal: c.Journal,
+		ReportDir: firstNonEmpty(c.ReportDir, p.Report.Dir), ReportKey: p.Report.KeyFile,
+		Strategy: p.Strategy, Policies: p.Policies, Rotation: p.Schedule.MasterKeyRotation,
+		Incident: c.Incident, Retire: c.Retire})
+	defer d.Close()
+	in := ui.ConnectInput{Environment: p.Environment, PD: slices.Clone(p.Cluster.PD), SSHUser: p.Cluster.SSHUser,
+		Identity: p.Cluster.Identity, KnownHosts: p.Cluster.KnownHosts, SSHConfig: p.Cluster.SSHConfig}
+	err = ui.Run(g.Ctx, d, ui.Options{Rotate: true, Incident: c.Incident, Out: g.IO.Err, PlanPath: c.Plan, Prefill: in,
+		Accessible: g.IO.Getenv != nil && g.IO.Getenv("ACCESSIBLE") != ""})
+	if r := d.lastReport(); r != nil { // full paths here: the screen shows them relative to their directory
+		fmt.Fprintf(g.IO.Err, "tikv-ear: signed report: %s (html: %s)\ntikv-ear: verify it: %s\n", r.JSON, r.HTML, r.VerifyCommand)
+	}
+	switch {
+	case errors.Is(err, ui.ErrClosed):
+		fmt.Fprintln(g.IO.Err, "tikv-ear: closed before the rotation; nothing was changed")
+		return nil
+	case errors.Is(err, context.Canceled) && g.Ctx.Err() == nil:
+		return &Error{Msg: "the rotation was aborted from the dashboard", Code: ExitAborted, Err: err,
+			Hints: []string{"every evict-leader scheduler was removed; 'tikv-ear rotate " + c.Plan + " --resume' goes on with the same generations"}}
+	}
+	return err
+}
+
+// incidentStrategy is the fastest safe rollout of an incident rotation: zone
+// batches where PD's regions prove them safe, no canary, polls of at most
+// 500ms (the same as RotateCmd's Adjust).
+func incidentStrategy(p *steps.Plan) {
+	p.Strategy.Canary = 0
+	p.Strategy.Batching = steps.BatchZone
+	for _, d := range []*steps.Duration{&p.Strategy.EvictPoll, &p.Strategy.ReadyPoll, &p.Strategy.SettlePoll} {
+		if d.Duration > 500*time.Millisecond {
+			d.Duration = 500 * time.Millisecond
+		}
+	}
+}
+
+// genLabel names a key generation as an operator reads it.
+func genLabel(r kms.KeyRef) string {
+	s := r.ID
+	if r.Generation > 0 {
+		s = fmt.Sprintf("generation %d (%s)", r.Generation, r.ID)
+	}
+	if r.Fingerprint != "" {
+		s += " " + r.Fingerprint
+	}
+	return s
+}
+
+// rotationPreview says what rotating p does, without touching anything.
+func (d *wizardDriver) rotationPreview(p *steps.Plan) ui.RotationPreview {
+	backend := p.Target.Key.Backend
+	r := ui.RotationPreview{Backend: backend, Current: genLabel(p.Target.MasterKey), Incident: d.cfg.Incident,
+		Revoke: d.cfg.Incident || d.cfg.Retire}
+	first := fmt.Sprintf("create the next master-key generation in %s; plan.toml records it (nothing else changes if this fails)", backend)
+	if p.Target.MasterKey.Generation > 0 {
+		r.Next = fmt.Sprintf("generation %d (created when you rotate)", p.Target.MasterKey.Generation+1)
+	} else {
+		r.Next = "a new " + backend + " key (created when you rotate)"
+	}
+	if prev := p.Target.PreviousMasterKey; prev != nil { // an interrupted rotation: same generations
+		r.Continuing, r.Current, r.Next = true, genLabel(*prev), genLabel(p.Target.MasterKey)
+		first = "no new generation: the plan already names both (an interrupted rotation goes on)"
+	}
+	r.Steps = []string{first,
+		// The log line each store writes: tikv.MsgPersistedReplaceMasterKey (components/encryption/src/manager/mod.rs).
+		fmt.Sprintf("pass 1, batch by batch: evict leaders, write master-key = new and previous-master-key = old into tikv.toml, restart; each store re-encrypts key.dict and logs %q", tikv.MsgPersistedReplaceMasterKey.Text),
+		"pass 2: previous-master-key removed from every tikv.toml and old key files shredded; no restart (TiKV reads the previous key only when the current one fails)",
+	}
+	if r.Revoke {
+		r.Steps = append(r.Steps, fmt.Sprintf("revoke the old generation in %s once every store is on the new one (you confirm on the dashboard; it cannot be undone)", backend))
+	} else {
+		r.Steps = append(r.Steps, "the old generation stays in "+backend+" (tikv-ear rotate --retire-old revokes it)")
+	}
+	return r
+}
+
+// buildRotation loads the plan, connects, runs the read-only preflight and
+// previews the rotation. Nothing changes: the new generation is created only
+// by Apply.
+func (d *wizardDriver) buildRotation(ctx context.Context, c ui.Choices) (ui.PlanPreview, error) {
+	path := d.planPath()
+	p, err := steps.LoadPlan(path)
+	if err != nil {
+		return ui.PlanPreview{}, err
+	}
+	if p.Target.Key.Backend == "" || p.Target.MasterKey.ID == "" {
+		return ui.PlanPreview{}, Usagef("enable encryption first with 'tikv-ear apply "+path+"'", "%s names no master key to rotate", path)
+	}
+	if c.Incident || d.cfg.Incident {
+		incidentStrategy(p)
+	}
+	if d.cfg.ReportDir != "" {
+		p.Report.Dir = d.cfg.ReportDir
+	}
+	s, err := d.session(ctx, c.Connect)
+	if err != nil {
+		return ui.PlanPreview{}, err
+	}
+	if p.Cluster.ClusterID != 0 && s.ClusterID != p.Cluster.ClusterID {
+		return ui.PlanPreview{}, Failf("re-create the plan against this cluster with 'tikv-ear plan'", "%s was made for PD cluster %d, but this is cluster %d", path, p.Cluster.ClusterID, s.ClusterID)
+	}
+	backend, err := kms.New(p.Target.Key)
+	if err != nil {
+		return ui.PlanPreview{}, Usagef("fix [target.key] in "+path, "key backend: %v", err)
+	}
+	eng := NewEngine(s, p, backend)
+	facts := steps.GatherFacts(ctx, p, eng.PD, eng.Nodes, s.Flags.Concurrency)
+	facts.Desired = &eng.Desired
+	for _, kc := range backend.Preflight(ctx) {
+		facts.KeyChecks = append(facts.KeyChecks, keyCheck(kc, 0))
+	}
+	regions, err := eng.PD.Regions(ctx)
+	if err != nil {
+		regions = nil
+	}
+	r := d.rotationPreview(p)
+	if c.Incident {
+		r.Incident, r.Revoke = true, true
+	}
+	return ui.PlanPreview{Plan: p, Batches: steps.PlanBatches(p.Nodes, regions, p.Strategy.Canary, p.Strategy.Batching),
+		Rotation: &r, Checks: steps.RunPreflight(facts)}, nil
+}
+
+// applyRotation is 'tikv-ear rotate' for the wizard, on the same primitives:
+// preflight, a new generation from the backend (the plan saved with it),
+// the rotation's own preflight, the runner (kind rotate), then secondPass,
+// the plan saved without previous-master-key, and retireOld once the operator
+// confirmed it through decider. A resumed run goes on with the generations
+// the plan names. Lines the primitives print become Info events.
+func (d *wizardDriver) applyRotation(ctx context.Context, prev ui.PlanPreview, sink steps.Sink, decider steps.Decider) (*steps.Result, error) {
+	path, jpath := d.planPath(), d.journalPath()
+	p := prev.Plan
+	s, err := planConnect(p).Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if p.Cluster.ClusterID != 0 && s.ClusterID != p.Cluster.ClusterID {
+		s.Close()
+		return nil, Failf("re-create the plan against this cluster with 'tikv-ear plan'", "%s was made for PD cluster %d, but this is cluster %d", path, p.Cluster.ClusterID, s.ClusterID)
+	}
+	backend, err := kms.New(p.Target.Key)
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("key backend: %w", err)
+	}
+	eng := NewEngine(s, p, backend)
+	run := &wizardRun{sess: s, eng: eng, kind: steps.KindRotate, refs: planRefs(p)}
+	d.mu.Lock()
+	if d.run != nil && d.run.sess != nil {
+		d.run.sess.Close()
+	}
+	d.run = run
+	d.mu.Unlock()
+	gl := &Globals{Ctx: ctx, IO: IO{Err: &eventWriter{sink: sink, step: "rotate"}, Getenv: func(string) string { return "" }}}
+
+	recs, err := steps.ReadJournal(jpath)
+	if err != nil {
+		return nil, err
+	}
+	last, ok := steps.LastRun(recs)
+	resume := ok && !last.Finished
+	if resume {
+		if _, err := removeEvicted(ctx, eng.PD, last); err != nil {
+			return nil, err
+		}
+		sink.Emit(steps.Event{Time: time.Now(), Kind: steps.Info, Step: steps.StepRun, Message: "resuming " + last.Run + " from the cluster's real state"})
+	}
+	check := func(what string) error {
+		sink.Emit(steps.Event{Time: time.Now(), Kind: steps.StepStarted, Step: steps.StepPreflight, Message: what})
+		facts := steps.GatherFacts(ctx, p, eng.PD, eng.Nodes, s.Flags.Concurrency)
+		facts.Desired = &eng.Desired
+		for _, c := range backend.Preflight(ctx) {
+			facts.KeyChecks = append(facts.KeyChecks, keyCheck(c, 0))
+		}
+		if blocking := steps.Blocking(steps.RunPreflight(facts)); len(blocking) > 0 {
+			msg := fmt.Sprintf("preflight failed with %d blocking finding(s): %s", len(blocking), blocking[0].Message)
+			sink.Emit(steps.Event{Time: time.Now(), Kind: steps.StepFailed, Step: steps.StepPreflight, Error: msg})
+			return &Error{Msg: msg, Hints: []string{blocking[0].Fix}, Code: ExitFailure}
+		}
+		sink.Emit(steps.Event{Time: time.Now(), Kind: steps.StepDone, Step: steps.StepPreflight, Message: "no blocking finding"})
+		return nil
+	}
+	if err := check(fmt.Sprintf("preflight of %d stores", len(p.Nodes))); err != nil {
+		return nil, err
+	}
+	old := p.Target.MasterKey
+	switch {
+	case p.Target.PreviousMasterKey != nil: // an interrupted rotation: go on with its generations
+		old = *p.Target.PreviousMasterKey
+	case resume:
+		return nil, Failf("run 'tikv-ear rotate "+path+" --abort', then rotate again", "%s records an unfinished run, but the plan names no previous-master-key to go on with", jpath)
+	default:
+		sink.Emit(steps.Event{Time: time.Now(), Kind: steps.StepStarted, Step: steps.StepPrepare, Message: "creating the next master-key generation in " + backend.Name()})
+		next, err := backend.Prepare(ctx, kms.Purpose("new")) // core.PurposeNew, as RotateCmd asks
+		if err != nil {
+			err = fmt.Errorf("creating the new master-key generation in %s: %w", backend.Name(), err)
+			sink.Emit(steps.Event{Time: time.Now(), Kind: steps.StepFailed, Step: steps.StepPrepare, Error: err.Error()})
+			return nil, err
+		}
+		p.Target.MasterKey, p.Target.PreviousMasterKey = next, &old
+		if err := savePlan(path, p); err != nil {
+			return nil, err
+		}
+		sink.Emit(steps.Event{Time: time.Now(), Kind: steps.StepDone, Step: steps.StepPrepare, Message: "new master key " + genLabel(next) + "; " + path + " updated"})
+		eng = NewEngine(s, p, backend)
+		// The rotation's own gates (previous-master-key, KMS→KMS) before any restart.
+		if err := check("preflight of the rotation"); err != nil {
+			return nil, err
+		}
+	}
+	refs := []kms.KeyRef{p.Target.MasterKey, old}
+	regions, err := eng.PD.Regions(ctx)
+	if err != nil {
+		regions = nil
+	}
+	batches := steps.PlanBatches(p.Nodes, regions, p.Strategy.Canary, p.Strategy.Batching)
+	journal, err := steps.OpenJournal(jpath)
+	if err != nil {
+		return nil, err
+	}
+	defer journal.Close()
+	d.mu.Lock()
+	run.eng, run.refs = eng, refs
+	d.mu.Unlock()
+	res, runErr := eng.Runner(p, steps.KindRotate, refs, journal, sink, decider).Run(ctx, batches)
+	if runErr == nil {
+		runErr = d.finishRotation(ctx, gl, prev, p, eng, res, old, sink, decider)
+		res.Err = runErr
+	}
+	d.mu.Lock()
+	run.res = res
+	d.mu.Unlock()
+	if runErr == nil && p.Cluster.MetaYAML != "" {
+		if err := syncTiUPMeta(p.Cluster.MetaYAML, NewEngine(s, p, backend).Desired); err != nil {
+			sink.Emit(steps.Event{Time: time.Now(), Kind: steps.Warning, Step: steps.StepFinalize, Message: err.Error() + " ('tiup cluster reload' would revert the encryption keys)"})
+		}
+	}
+	if runErr != nil && !errors.Is(runErr, context.Canceled) {
+		return res, &Error{Msg: runErr.Error(), Hints: []string{fmt.Sprintf("every evict-leader scheduler was removed; fix the cause, then 'tikv-ear rotate %s --resume'", path)}, Code: ExitFailure, Err: runErr}
+	}
+	return res, runErr
+}
+
+// finishRotation is the part of RotateCmd's After the wizard shares: the
+// second pass, the plan saved without previous-master-key, and the old
+// generation revoked when the preview says so and the operator agrees.
+func (d *wizardDriver) finishRotation(ctx context.Context, gl *Globals, prev ui.PlanPreview, p *steps.Plan, eng *Engine, res *steps.Result, old kms.KeyRef, sink steps.Sink, decider steps.Decider) error {
+	sink.Emit(steps.Event{Time: time.Now(), Kind: steps.StepStarted, Step: "second-pass", Message: "removing previous-master-key from every tikv.toml"})
+	if err := secondPass(ctx, gl, p, eng, res, old); err != nil {
+		sink.Emit(steps.Event{Time: time.Now(), Kind: steps.StepFailed, Step: "second-pass", Error: err.Error()})
+		return err
+	}
+	p.Target.PreviousMasterKey = nil
+	if err := savePlan(d.planPath(), p); err != nil {
+		return err
+	}
+	sink.Emit(steps.Event{Time: time.Now(), Kind: steps.StepDone, Step: "second-pass", Message: "every store runs on the new master key alone; " + d.planPath() + " updated"})
+	if prev.Rotation == nil || !prev.Rotation.Revoke {
+		return nil
+	}
+	dec := steps.Decision{ID: "retire-old", Options: []string{"revoke", "keep"}, Default: "revoke",
+		Question: fmt.Sprintf("revoke the old master key %s in %s? It cannot be undone; every store already runs on the new one", genLabel(old), eng.Backend.Name())}
+	sink.Emit(steps.Event{Time: time.Now(), Kind: steps.DecisionAsk, Step: "retire", Decision: &dec})
+	choice, by, err := decider.Decide(ctx, dec)
+	if err != nil {
+		return err
+	}
+	dec.Chosen, dec.By = choice, by
+	sink.Emit(steps.Event{Time: time.Now(), Kind: steps.DecisionMade, Step: "retire", Decision: &dec})
+	if choice != "revoke" {
+		sink.Emit(steps.Event{Time: time.Now(), Kind: steps.Info, Step: "retire", Message: "the old generation was kept; revoke it later in " + eng.Backend.Name()})
+		return nil
+	}
+	return retireOld(ctx, gl, true, eng, res, old)
+}
+
+// eventWriter turns the lines the CLI's rotation primitives print into Info
+// events, so they reach the dashboard's timeline instead of the terminal the
+// wizard draws on.
+type eventWriter struct {
+	mu   sync.Mutex
+	sink steps.Sink
+	step string
+	buf  []byte
+}
+
+// Write emits one event per complete line.
+func (w *eventWriter) Write(b []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf = append(w.buf, b...)
+	for {
+		i := slices.Index(w.buf, '\n')
+		if i < 0 {
+			return len(b), nil
+		}
+		line := strings.TrimPrefix(string(w.buf[:i]), "tikv-ear: ")
+		w.buf = w.buf[i+1:]
+		if strings.TrimSpace(line) != "" {
+			w.sink.Emit(w.event(line))
+		}
+	}
+}
+
+// printedStep matches secondPass's lines: "15:04:05 second-pass store 3: ...".
+var printedStep = regexp.MustCompile(`^\d\d:\d\d:\d\d (\S+) (store (\d+): .*)$`)
+
+// event is the event a printed line stands for: secondPass's per-store lines
+// become that store's step-done (the events it records in the result's
+// timeline), anything else an Info line.
+func (w *eventWriter) event(line string) steps.Event {
+	e := steps.Event{Time: time.Now(), Kind: steps.Info, Step: w.step, Message: line}
+	if m := printedStep.FindStringSubmatch(line); m != nil {
+		id, _ := strconv.ParseUint(m[3], 10, 64)
+		e.Kind, e.Step, e.StoreID, e.Message = steps.StepDone, m[1], id, m[2]
+	}
+	return e
+}
+
+// LeaderCounts implements ui.LeaderCounter: every store's leader count read
+// from its status port's /metrics, as the engine reads it during eviction and
+// settle. A store that does not answer (restarting) is left out.
+func (d *wizardDriver) LeaderCounts(ctx context.Context) (map[uint64]int, error) {
+	d.mu.Lock()
+	var eng *Engine
+	if d.run != nil {
+		eng = d.run.eng
+	}
+	d.mu.Unlock()
+	if eng == nil {
+		return nil, errors.New("no rollout is running yet")
+	}
+	ctx, cancel := context.WithTimeout(ctx, d.cfg.Base.Timeout)
+	defer cancel()
+	out := map[uint64]int{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, max(1, d.cfg.Base.Concurrency))
+	for id, n := range eng.Nodes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			if s, err := n.Metrics(ctx); err == nil {
+				mu.Lock()
+				out[id] = s.Leaders
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return out, nil
+}
+
+var _ ui.LeaderCounter = (*wizardDriver)(nil)

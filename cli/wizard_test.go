@@ -635,3 +635,150 @@ func TestEvidenceOfAStoreTheRunNeverReached(t *testing.T) {
 		t.Fatalf("a swapped store without evidence passed: %+v", e)
 	}
 }
+
+// enableSim enables aes256-ctr with a file key on cl through the wizard's
+// driver and returns the plan path it saved.
+func enableSim(t *testing.T, cl *sim.Cluster, dir string) string {
+	t.Helper()
+	planPath := filepath.Join(dir, "plan.toml")
+	d := newWizardDriver(wizardConfig{Base: ConnectFlags{Sim: cl.Env().Dir}, PlanPath: planPath,
+		ReportDir: filepath.Join(dir, "reports"), Strategy: demoStrategy(), Policies: steps.DefaultPolicies()})
+	defer d.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	disc, err := d.Discover(ctx, demoConnect(cl))
+	if err != nil {
+		t.Fatal(err)
+	}
+	backends, err := d.Backends(ctx, disc, steps.EnvStaging)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fields := map[string]string{}
+	for _, f := range backends[0].Fields {
+		fields[f.Key] = f.Value
+	}
+	prev, err := d.BuildPlan(ctx, ui.Choices{Connect: demoConnect(cl), Discovery: disc, Method: tikv.MethodAES256CTR, DataKeyRotation: "7d", Backend: "file", BackendFields: fields})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Apply(ctx, prev, &recordingSink{}, steps.PolicyDecider{}); err != nil {
+		t.Fatalf("enabling: %v", err)
+	}
+	return planPath
+}
+
+func TestWizardDriverRotatesTheMasterKeyAndRevokesTheOld(t *testing.T) {
+	cl := startSim(t, 3)
+	dir := t.TempDir()
+	planPath := enableSim(t, cl, dir)
+	before, err := steps.LoadPlan(planPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if before.Target.MasterKey.Generation != 1 || before.Target.PreviousMasterKey != nil {
+		t.Fatalf("enabled plan names %+v, previous %+v", before.Target.MasterKey, before.Target.PreviousMasterKey)
+	}
+
+	// As runRotateWizard configures it for 'tikv-ear rotate plan.toml --retire-old'.
+	d := newWizardDriver(wizardConfig{Base: planConnect(before), PlanPath: planPath, ReportDir: before.Report.Dir,
+		Strategy: before.Strategy, Policies: before.Policies, Retire: true})
+	t.Cleanup(d.Close)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	in := ui.ConnectInput{Environment: before.Environment, PD: before.Cluster.PD, SSHUser: before.Cluster.SSHUser,
+		Identity: before.Cluster.Identity, KnownHosts: before.Cluster.KnownHosts, SSHConfig: before.Cluster.SSHConfig}
+	disc, err := d.Discover(ctx, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range disc.Stores {
+		if s.Encryption != tikv.MethodAES256CTR || s.MasterKey != "file" {
+			t.Errorf("discovered store %d runs %s (%s), want aes256-ctr (file)", s.ID, s.Encryption, s.MasterKey)
+		}
+	}
+
+	choice := ui.Choices{Connect: in, Discovery: disc, Rotate: true}
+	prev, err := d.BuildPlan(ctx, choice)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := prev.Rotation
+	if r == nil || r.Backend != "file" || !strings.HasPrefix(r.Current, "generation 1 ") || r.Next != "generation 2 (created when you rotate)" || !r.Revoke || r.Continuing {
+		t.Fatalf("rotation preview %+v", r)
+	}
+	steps4 := strings.Join(r.Steps, "\n")
+	for _, want := range []string{"pass 1", tikv.MsgPersistedReplaceMasterKey.Text, "pass 2: previous-master-key removed", "revoke the old generation"} {
+		if !strings.Contains(steps4, want) {
+			t.Errorf("preview steps lack %q:\n%s", want, steps4)
+		}
+	}
+	if len(prev.Diffs) != 0 || len(prev.Checks) == 0 || len(steps.Blocking(prev.Checks)) != 0 {
+		t.Fatalf("preview: %d diffs, checks %+v", len(prev.Diffs), prev.Checks)
+	}
+	if p, _ := steps.LoadPlan(planPath); p.Target.MasterKey.Generation != 1 || p.Target.PreviousMasterKey != nil {
+		t.Fatalf("the preview changed the plan: %+v", p.Target)
+	}
+
+	sink := &recordingSink{}
+	dec := &scriptedDecider{answers: map[string]string{"retire-old": "revoke"}}
+	res, err := d.Apply(ctx, prev, sink, dec)
+	if err != nil {
+		t.Fatalf("rotate: %v\nevents: %+v", err, sink.all())
+	}
+	after, err := steps.LoadPlan(planPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.Target.MasterKey.Generation != 2 || after.Target.PreviousMasterKey != nil {
+		t.Fatalf("rotated plan names %+v, previous %+v", after.Target.MasterKey, after.Target.PreviousMasterKey)
+	}
+	if !slices.Equal(dec.asked, []string{"retire-old"}) {
+		t.Errorf("decisions asked %v, want only retire-old", dec.asked)
+	}
+	secondPass, retired := 0, false
+	for _, e := range sink.all() {
+		switch {
+		case e.Step == "second-pass" && e.Kind == steps.StepDone && e.StoreID != 0:
+			secondPass++
+		case e.Kind == steps.Info && strings.Contains(e.Message, "old generation 1 retired"):
+			retired = true
+		case e.Kind == steps.StepFailed:
+			t.Errorf("failed step: %+v", e)
+		}
+	}
+	if secondPass != 3 || !retired {
+		t.Errorf("second pass on %d stores (want 3), retired %v; events %+v", secondPass, retired, sink.all())
+	}
+	ev, err := d.Verify(ctx, prev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ev {
+		if !e.OK {
+			t.Errorf("store %d after the rotation: %+v", e.StoreID, e.Problems)
+		}
+	}
+	files, err := d.WriteReport(ctx, res, prev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vr, err := report.Verify(files.JSON, report.VerifyOptions{KeyPath: filepath.Join(filepath.Dir(files.JSON), "pub.pem"), BundlePath: files.Bundle})
+	if err != nil {
+		t.Fatalf("report.Verify: %v", err)
+	}
+	if vr.Kind != report.KindRotate {
+		t.Errorf("report kind %q, want %q", vr.Kind, report.KindRotate)
+	}
+	counts, err := d.LeaderCounts(ctx)
+	if err != nil || len(counts) != 3 {
+		t.Fatalf("leader counts after the run: %v, %v", counts, err)
+	}
+	total := 0
+	for _, n := range counts {
+		total += n
+	}
+	if total == 0 {
+		t.Errorf("no store holds a leader after the rotation: %v", counts)
+	}
+}

@@ -2,7 +2,9 @@ package ui
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"time"
 
 	tea "charm.land/bubbletea/v2"
 
@@ -205,4 +207,48 @@ func (m *Model) handleResult(r resultMsg) tea.Cmd {
 		m.screen = ScreenReport
 	}
 	return nil
+}
+
+// leadersMsg is one reading of the stores' leader counts.
+type leadersMsg struct {
+	gen    int
+	counts map[uint64]int
+	err    error
+}
+
+// leadersTickMsg asks for the next reading.
+type leadersTickMsg struct{ gen int }
+
+// pollLeaders reads leader counts once, when the driver can.
+func (m *Model) pollLeaders() tea.Cmd {
+	lc, ok := m.driver.(LeaderCounter)
+	if !ok {
+		return nil
+	}
+	ctx, gen := m.ctx, m.pollGen
+	return func() tea.Msg {
+		counts, err := lc.LeaderCounts(ctx)
+		return leadersMsg{gen: gen, counts: counts, err: err}
+	}
+}
+
+// leadersRead folds a reading in and schedules the next one while the
+// rollout runs. A driver that cannot count stops the loop; a failed read
+// (a store restarting) is retried at the next tick.
+func (m *Model) leadersRead(msg leadersMsg) tea.Cmd {
+	if msg.gen != m.pollGen {
+		return nil
+	}
+	if msg.err == nil {
+		m.dash.leaderCounts(msg.counts)
+	}
+	if errors.Is(msg.err, errors.ErrUnsupported) || m.applyDone {
+		return nil
+	}
+	every := m.opts.LeaderPoll
+	if every <= 0 {
+		every = time.Second
+	}
+	gen := msg.gen
+	return tea.Tick(every, func(time.Time) tea.Msg { return leadersTickMsg{gen: gen} })
 }

@@ -3,6 +3,7 @@ package ui
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -34,6 +35,8 @@ type storeState struct {
 	LeadersBefore int
 	HasLeaders    bool
 	Draining      bool
+	Released      bool // the evict-leader scheduler is gone: leaders may return
+	LiveAfter     bool // Leaders was read after the release (a poll), not the eviction's last sample
 	Settled       bool
 	Restart       string
 	Verify        string // "", "verified", "already", "failed", "rolled back"
@@ -42,10 +45,12 @@ type storeState struct {
 	counted       bool
 }
 
-// logLine is one tail line with its highlight.
+// logLine is one line of a store's feed: one of its engine events, or a
+// line of its TiKV log with its highlight.
 type logLine struct {
 	text  string
-	enc   bool // a catalogue (encryption) message
+	event *steps.Event // an engine event rather than a log line
+	enc   bool         // a catalogue (encryption) message
 	fatal bool
 }
 
@@ -60,7 +65,8 @@ type dashboard struct {
 	current  uint64
 	selected int
 	follow   bool
-	logs     map[uint64][]logLine
+	logs     map[uint64][]logLine // per store: its events and TiKV log lines, in arrival order
+	logSeen  map[uint64]bool      // stores that sent at least one TiKV log line
 	timeline []steps.Event
 	first    time.Time
 	last     time.Time
@@ -83,7 +89,7 @@ type dashboard struct {
 // init lays out the rows in batch order.
 func (d *dashboard) init(p PlanPreview) {
 	rotate, incident := d.rotate, d.incident
-	*d = dashboard{rotate: rotate, incident: incident, byID: map[uint64]*storeState{}, logs: map[uint64][]logLine{}, follow: true}
+	*d = dashboard{rotate: rotate, incident: incident, byID: map[uint64]*storeState{}, logs: map[uint64][]logLine{}, logSeen: map[uint64]bool{}, follow: true}
 	batchOf := map[uint64]int{}
 	for _, b := range p.Batches.Batches {
 		for _, id := range b.Stores {
@@ -128,7 +134,7 @@ func (d *dashboard) row(id uint64, addr string) *storeState {
 		return s
 	}
 	if d.byID == nil {
-		d.byID, d.logs = map[uint64]*storeState{}, map[uint64][]logLine{}
+		d.byID, d.logs, d.logSeen = map[uint64]*storeState{}, map[uint64][]logLine{}, map[uint64]bool{}
 	}
 	s := &storeState{ID: id, Address: addr}
 	d.stores = append(d.stores, s)
@@ -161,13 +167,13 @@ func (d *dashboard) apply(e steps.Event) {
 		if id == 0 {
 			id = d.current
 		}
-		l := d.logs[id]
-		l = append(l, classify(e.Message))
-		if len(l) > logCap {
-			l = l[len(l)-logCap:]
-		}
-		d.logs[id] = l
+		d.feed(id, classify(e.Message))
+		d.logSeen[id] = true
 		return
+	}
+	if e.StoreID != 0 && e.Kind != steps.MetricSample && e.Kind != steps.StepProgress {
+		ev := e
+		d.feed(e.StoreID, logLine{event: &ev})
 	}
 	if e.Kind == steps.RunDone {
 		d.finished, d.endMsg, d.endErr = true, e.Message, e.Error
@@ -188,6 +194,7 @@ func (d *dashboard) apply(e steps.Event) {
 	if e.Metrics != nil {
 		m := *e.Metrics
 		s.Sample, s.Leaders, s.HasLeaders = &m, m.Leaders, true
+		s.LiveAfter = s.Released
 		if e.Step == steps.StepEvict && e.Total > 0 {
 			s.LeadersBefore, s.Draining = e.Total, true
 		}
@@ -233,6 +240,34 @@ func (d *dashboard) apply(e steps.Event) {
 		d.count(s)
 	case e.Step == steps.StepRollback && e.Kind == steps.StepDone:
 		s.Verify = "rolled back"
+	case e.Step == steps.StepRelease && e.Kind == steps.StepDone:
+		s.Draining, s.Released, s.LiveAfter = false, true, false
+	}
+}
+
+// feed appends one line to a store's feed, keeping the last logCap.
+func (d *dashboard) feed(id uint64, l logLine) {
+	if d.logs == nil {
+		d.logs, d.logSeen = map[uint64][]logLine{}, map[uint64]bool{}
+	}
+	f := append(d.logs[id], l)
+	if len(f) > logCap {
+		f = f[len(f)-logCap:]
+	}
+	d.logs[id] = f
+}
+
+// leaderCounts folds a fresh reading of every store's leader count in.
+func (d *dashboard) leaderCounts(counts map[uint64]int) {
+	for id, n := range counts {
+		s, ok := d.byID[id]
+		if !ok {
+			continue
+		}
+		s.Leaders, s.HasLeaders = n, true
+		if s.Released {
+			s.LiveAfter = true
+		}
 	}
 }
 
@@ -341,7 +376,7 @@ func (d *dashboard) render(st Styles, w, h int, v dashView) string {
 		if v.applyErr != nil || d.endErr != "" {
 			msg := d.endMsg
 			if v.applyErr != nil {
-				msg = "run stopped: " + v.applyErr.Error()
+				msg = stoppedText(v.applyErr)
 			}
 			top = append(top, st.Fail.Render(IconFail+" "+msg))
 		} else {
@@ -377,11 +412,24 @@ func (d *dashboard) render(st Styles, w, h int, v dashView) string {
 		left := d.logPane(st, lw-1, bottomH)
 		right := d.metricsPane(st, w-lw-1, 6) + "\n" + d.timelinePane(st, w-lw-1, bottomH-7)
 		bottom = joinColumns(fit(left, lw-1, bottomH), fit(right, w-lw-1, bottomH), lw-1, bottomH)
-	default:
-		tl := min(4, bottomH/3)
-		bottom = d.logPane(st, w, bottomH-tl) + "\n" + d.timelinePane(st, w, tl)
+	default: // the store pane takes what it needs, the run's timeline the rest
+		need := 2
+		if s := d.focus(); s != nil {
+			need = max(need, len(d.logs[s.ID])+1)
+		}
+		logH := max(bottomH-bottomH/2, min(need, bottomH-min(4, bottomH/3)))
+		bottom = pad(d.logPane(st, w, logH), logH) + "\n" + d.timelinePane(st, w, bottomH-logH)
 	}
 	return head + "\n" + table + "\n" + bottom
+}
+
+// stoppedText says why a run stopped; an abort is the operator's doing, and
+// the engine removed its evict-leader schedulers before Apply returned.
+func stoppedText(err error) string {
+	if errors.Is(err, context.Canceled) {
+		return "aborted by the operator; evict-leader schedulers removed"
+	}
+	return "run stopped: " + err.Error()
 }
 
 func (d *dashboard) decisionBox(st Styles, w int) string {
@@ -403,10 +451,45 @@ func (d *dashboard) decisionBox(st Styles, w int) string {
 	return st.Decision.Width(min(w, 120)).Render(body)
 }
 
+// tableCols are the dashboard table's column widths for a terminal width:
+// the full address when there is room, else only its port, else nothing.
+type tableCols struct {
+	addr     int    // 0: no address column
+	addrHead string // ADDRESS or PORT
+}
+
+func dashCols(w int) tableCols {
+	const fixed = 2 + 6 + 9 + 4 + 15 + 12 + 11 + 13 // cursor, ID, ZONE, B, PHASE, LEADERS, RESTART, VERIFY
+	switch room := w - fixed - 1; {
+	case room >= 16:
+		return tableCols{addr: min(24, room), addrHead: "ADDRESS"}
+	case room >= 6:
+		return tableCols{addr: 6, addrHead: "PORT"}
+	}
+	return tableCols{}
+}
+
+// addrCell is the address, or only its port in a PORT column.
+func (c tableCols) addrCell(addr string) string {
+	width := c.addr
+	if c.addrHead == "PORT" {
+		if i := strings.LastIndex(addr, ":"); i >= 0 {
+			addr = addr[i+1:]
+		}
+	}
+	return ansi.Truncate(addr, width, "…")
+}
+
 // table draws the store rows, scrolled to keep the focus row visible.
 func (d *dashboard) table(st Styles, w, h int) string {
-	addrW := max(6, min(24, w-76))
-	head := fmt.Sprintf("  %-5s %-*s %-8s %3s %-18s %-10s %-10s %-11s", "ID", addrW, "ADDRESS", "ZONE", "B", "PHASE", "LEADERS", "RESTART", "VERIFY")
+	c := dashCols(w)
+	addr := func(v string) string {
+		if c.addr == 0 {
+			return ""
+		}
+		return fmt.Sprintf("%-*s ", c.addr, v)
+	}
+	head := fmt.Sprintf("  %-5s %s%-8s %3s %-14s %-11s %-10s %s", "ID", addr(c.addrHead), "ZONE", "B", "PHASE", "LEADERS", "RESTART", "VERIFY")
 	lines := []string{st.Header.Render(ansi.Truncate(head, w, "…"))}
 	rows := h - 1
 	if rows <= 0 || len(d.stores) == 0 {
@@ -427,8 +510,8 @@ func (d *dashboard) table(st Styles, w, h int) string {
 		if i == focusIdx {
 			cur = st.Selected.Render(IconCursor + " ")
 		}
-		line := cur + fmt.Sprintf("%-5d %-*s %-8s %3d ", s.ID, addrW, ansi.Truncate(s.Address, addrW, "…"), ansi.Truncate(s.Zone, 8, "…"), s.Batch) +
-			padRight(d.phase(st, s), 18) + " " + padRight(leaders(st, s), 10) + " " + padRight(s.Restart, 10) + " " + verifyCell(st, s.Verify)
+		line := cur + fmt.Sprintf("%-5d %s%-8s %3d ", s.ID, addr(c.addrCell(s.Address)), ansi.Truncate(s.Zone, 8, "…"), s.Batch) +
+			padRight(d.phase(st, s), 14) + " " + padRight(leaders(st, s), 11) + " " + padRight(s.Restart, 10) + " " + verifyCell(st, s.Verify)
 		lines = append(lines, ansi.Truncate(line, w, "…"))
 	}
 	return strings.Join(lines, "\n")
@@ -452,14 +535,21 @@ func (d *dashboard) phase(st Styles, s *storeState) string {
 	return IconPass + " " + s.Step
 }
 
+// leaders is the LEADERS cell. After the release the eviction's last sample
+// (0) is stale: until a fresh reading arrives the cell says the leaders are
+// returning, or, once the batch settled (the engine saw them back), "back".
 func leaders(st Styles, s *storeState) string {
 	switch {
 	case !s.HasLeaders:
 		return st.Subtle.Render("-")
 	case s.Draining:
 		return st.Warn.Render(fmt.Sprintf("↓%d/%d", s.Leaders, s.LeadersBefore))
-	case s.Restart == "up" && !s.Settled:
+	case s.Released && !s.LiveAfter && s.Settled:
+		return st.Pass.Render("✓ back")
+	case s.Released && !s.LiveAfter:
 		return st.Subtle.Render("↑ returning")
+	case s.Released && !s.Settled && s.LeadersBefore > 0:
+		return st.Subtle.Render(fmt.Sprintf("↑%d/%d", s.Leaders, s.LeadersBefore))
 	}
 	return strconv.Itoa(s.Leaders)
 }
@@ -476,16 +566,22 @@ func verifyCell(st Styles, v string) string {
 	return ""
 }
 
-// logPane is the tail of the focus store's log, encryption lines highlighted.
+// logPane is the focus store's feed: its engine events (what is being done
+// to it) interleaved with its TiKV log lines as the engine streams them,
+// encryption (catalogue) lines highlighted and fatal ones in red.
 func (d *dashboard) logPane(st Styles, w, h int) string {
 	if h <= 0 {
 		return ""
 	}
 	s := d.focus()
-	title := "log"
+	title := "store"
 	var lines []logLine
 	if s != nil {
-		title = fmt.Sprintf("log · store %d %s", s.ID, s.Address)
+		what := "steps"
+		if d.logSeen[s.ID] {
+			what = "steps and TiKV log"
+		}
+		title = fmt.Sprintf("store %d %s · %s", s.ID, s.Address, what)
 		lines = d.logs[s.ID]
 	}
 	out := []string{st.Header.Render(ansi.Truncate(title, w, "…"))}
@@ -493,7 +589,14 @@ func (d *dashboard) logPane(st Styles, w, h int) string {
 	if len(lines) > n {
 		lines = lines[len(lines)-n:]
 	}
+	if len(lines) == 0 && n > 0 && s != nil {
+		out = append(out, st.Subtle.Render(ansi.Truncate(IconPending+" waiting for its batch", w, "…")))
+	}
 	for _, l := range lines {
+		if l.event != nil {
+			out = append(out, ansi.Truncate(eventLine(st, *l.event, false), w, "…"))
+			continue
+		}
 		t := ansi.Truncate(l.text, w, "…")
 		switch {
 		case l.fatal:
@@ -542,17 +645,21 @@ func (d *dashboard) timelinePane(st Styles, w, h int) string {
 		tl = tl[len(tl)-n:]
 	}
 	for _, e := range tl {
-		out = append(out, ansi.Truncate(timelineLine(st, e), w, "…"))
+		out = append(out, ansi.Truncate(eventLine(st, e, true), w, "…"))
 	}
 	return strings.Join(out, "\n")
 }
 
-func timelineLine(st Styles, e steps.Event) string {
+// eventLine is one event as the timeline shows it; withWho names its store
+// or batch (the store pane leaves it out: it is the pane's title).
+func eventLine(st Styles, e steps.Event, withWho bool) string {
 	ts := e.Time.UTC().Format("15:04:05")
 	who := ""
-	if e.StoreID != 0 {
+	switch {
+	case !withWho:
+	case e.StoreID != 0:
 		who = fmt.Sprintf(" store %d", e.StoreID)
-	} else if e.Batch != 0 {
+	case e.Batch != 0:
 		who = fmt.Sprintf(" batch %d", e.Batch)
 	}
 	icon, text := " ", e.Message
@@ -586,19 +693,6 @@ func (d *dashboard) detailsPane(st Styles, w, h int) string {
 	out := []string{st.Title.Render(fmt.Sprintf("store %d · %s · zone %s · batch %d", s.ID, s.Address, s.Zone, s.Batch))}
 	if s.Failed != "" {
 		out = append(out, st.Fail.Render("failed: "+s.Failed))
-	}
-	var mine []steps.Event
-	for _, e := range d.timeline {
-		if e.StoreID == s.ID {
-			mine = append(mine, e)
-		}
-	}
-	half := max(1, (h-len(out))/2)
-	if len(mine) > half {
-		mine = mine[len(mine)-half:]
-	}
-	for _, e := range mine {
-		out = append(out, ansi.Truncate(timelineLine(st, e), w, "…"))
 	}
 	out = append(out, d.logPane(st, w, h-len(out)))
 	return strings.Join(out, "\n")
@@ -642,7 +736,8 @@ func (m *Model) startApply() tea.Cmd {
 	if m.decider != nil {
 		dec = m.decider
 	}
-	return tea.Batch(applyCmd(ctx, m.driver, *m.preview, gate, buf, dec, m.applyFinished), waitEvent(buf))
+	m.pollGen++
+	return tea.Batch(applyCmd(ctx, m.driver, *m.preview, gate, buf, dec, m.applyFinished), waitEvent(buf), m.pollLeaders())
 }
 
 // applied records the end of the rollout.
@@ -652,10 +747,11 @@ func (m *Model) applied(r resultMsg) tea.Cmd {
 	m.applyErr = r.err
 	m.dash.finished = true
 	m.dash.paused = false
+	final := m.pollLeaders() // one last reading: the table ends on real counts
 	if m.applyCancel != nil {
-		return cancelCmd(m.applyCancel) // release the context's resources
+		return tea.Batch(cancelCmd(m.applyCancel), final) // release the context's resources
 	}
-	return nil
+	return final
 }
 
 // abort cancels the rollout context; the engine cleans up and Apply returns.

@@ -40,6 +40,15 @@ type Driver interface {
 	AbortUnfinished(ctx context.Context, u Unfinished) error
 }
 
+// LeaderCounter is an optional Driver method: a fresh reading of every
+// store's leader count. During a rollout the dashboard polls it (every
+// Options.LeaderPoll) so LEADERS shows leaders returning after a store's
+// release, which the engine reports only as a threshold. A Driver that cannot
+// read them returns an error wrapping errors.ErrUnsupported, and polling stops.
+type LeaderCounter interface {
+	LeaderCounts(ctx context.Context) (map[uint64]int, error)
+}
+
 // Pauser is implemented by anything that can hold the engine at a safe point.
 // StepGate is the wizard's own; the dashboard's "p" key calls it.
 type Pauser interface {
@@ -154,6 +163,29 @@ type PlanPreview struct {
 	Batches  steps.BatchPlan
 	Diffs    []NodeDiff
 	Schedule *ScheduleOption // the rotation schedule chosen after the run
+	// Rotation is set for a master-key rotation: what it will do, in order.
+	Rotation *RotationPreview
+	// Checks are read-only preflight findings made while building the
+	// preview (the rotation flow has no backend screen to show them on).
+	Checks []steps.Check
+}
+
+// RotationPreview is what a master-key rotation will do, shown before
+// anything changes: the new generation does not exist yet.
+type RotationPreview struct {
+	Backend string // the key backend, e.g. "aws"
+	// Current is the generation TiKV uses now (its master-key), Next the one
+	// the rotation makes master-key, both as the operator reads them.
+	Current, Next string
+	// Continuing is set when the plan already names a previous-master-key:
+	// an interrupted rotation goes on with the generations it made.
+	Continuing bool
+	// Steps is what happens, in order (new generation, pass 1, pass 2, revocation).
+	Steps []string
+	// Revoke is set when the old generation is revoked at the end, after the
+	// operator confirms it on the dashboard (incident, or --retire-old).
+	Revoke   bool
+	Incident bool
 }
 
 // NodeDiff is the unified diff of one node's tikv.toml.

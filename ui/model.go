@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"charm.land/bubbles/v2/help"
 	"charm.land/bubbles/v2/key"
@@ -13,6 +14,7 @@ import (
 	"charm.land/bubbles/v2/viewport"
 	tea "charm.land/bubbletea/v2"
 	"charm.land/huh/v2"
+	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/tikv-ear/tikv-ear/cluster/tikv"
@@ -81,6 +83,9 @@ type Options struct {
 	Incident bool
 	// PlanPath is the default path offered when saving the plan.
 	PlanPath string
+	// LeaderPoll is how often the dashboard reads leader counts from a Driver
+	// that is a LeaderCounter; 0 means every second.
+	LeaderPoll time.Duration
 }
 
 // ErrClosed is returned by Run when the operator leaves before applying anything.
@@ -144,6 +149,7 @@ type Model struct {
 	result        *steps.Result
 	applyErr      error
 	applyDone     bool
+	pollGen       int // the leader-count poll loop of the current rollout
 
 	evidence []StoreEvidence
 	sched    []ScheduleOption
@@ -174,8 +180,11 @@ func New(ctx context.Context, d Driver, opts Options, decider *Decider) *Model {
 	return m
 }
 
-// NewRotate returns the master-key rotation flow: the same screens without the
-// algorithm choice, and the dashboard with a rotation (or incident) banner.
+// NewRotate returns the master-key rotation flow for an existing plan: connect
+// (pre-filled from the plan), the rotation preview (current and new
+// generation, the two passes, revocation), then the same dashboard,
+// verification, schedule and report screens, with a rotation (or incident)
+// banner. The backend is the plan's: a rotation makes a new generation in it.
 func NewRotate(ctx context.Context, d Driver, opts Options, decider *Decider) *Model {
 	opts.Rotate = true
 	return New(ctx, d, opts, decider)
@@ -218,7 +227,7 @@ func (m *Model) Choices() Choices {
 // flow returns the screens of the current flow, for "step i of n".
 func (m *Model) flow() []Screen {
 	if m.opts.Rotate {
-		return []Screen{ScreenConnect, ScreenBackend, ScreenPlan, ScreenDashboard, ScreenVerify, ScreenSchedule, ScreenReport}
+		return []Screen{ScreenConnect, ScreenPlan, ScreenDashboard, ScreenVerify, ScreenSchedule, ScreenReport}
 	}
 	return []Screen{ScreenConnect, ScreenAlgorithm, ScreenBackend, ScreenPlan, ScreenDashboard, ScreenVerify, ScreenSchedule, ScreenReport}
 }
@@ -256,6 +265,13 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.dash.apply(msg.e)
 		return m, waitEvent(m.events)
 	case eventsClosedMsg:
+		return m, nil
+	case leadersMsg:
+		return m, m.leadersRead(msg)
+	case leadersTickMsg:
+		if msg.gen == m.pollGen && !m.applyDone {
+			return m, m.pollLeaders()
+		}
 		return m, nil
 	case resultMsg:
 		return m, m.handleResult(msg)
@@ -418,15 +434,16 @@ func (m *Model) banner(w int) string {
 	st := m.styles
 	var lines []string
 	if m.opts.Incident {
-		lines = append(lines, st.Incident.Render(ansi.Truncate(" INCIDENT · emergency master-key rotation: the current key is treated as compromised ", w, "…")))
+		lines = append(lines, renderLines(st.Incident, " INCIDENT · the current master key is treated as compromised ", w))
 	}
+	// Each banner fits 80 columns whole; narrower terminals wrap it.
 	switch {
 	case !m.applying:
-		lines = append(lines, st.Safe.Render(ansi.Truncate("○ Nothing has changed yet: every step so far only reads. Hosts change only when you apply.", w, "…")))
+		lines = append(lines, renderLines(st.Safe, "○ Read-only so far: nothing on the hosts changes until you apply.", w))
 	case !m.applyDone:
-		lines = append(lines, st.Live.Render(ansi.Truncate("● Rollout in progress: TiKV configs and processes are being changed.", w, "…")))
+		lines = append(lines, renderLines(st.Live, "● Rollout in progress: TiKV configs and processes are changing.", w))
 	default:
-		lines = append(lines, st.Subtle.Render(ansi.Truncate("■ The rollout has ended; the screens below only read.", w, "…")))
+		lines = append(lines, renderLines(st.Subtle, "■ The rollout has ended; the screens below only read.", w))
 	}
 	return strings.Join(lines, "\n")
 }
@@ -499,6 +516,9 @@ func (m *Model) bindings() []key.Binding {
 		if m.confirmApply {
 			return []key.Binding{with(k.Yes, "apply now"), with(k.No, "not yet")}
 		}
+		if m.opts.Rotate {
+			return []key.Binding{with(k.Next, "rotate…"), k.Back, k.Quit}
+		}
 		return []key.Binding{with(k.Next, "apply…"), k.Save, k.Tab, k.ShiftTab, k.Up, k.Down, k.PageDown, k.Back, k.Quit}
 	case ScreenDashboard:
 		return m.dashBindings()
@@ -522,6 +542,114 @@ func fit(s string, w, h int) string {
 		if ansi.StringWidth(l) > w {
 			lines[i] = ansi.Truncate(l, w, "…")
 		}
+	}
+	return strings.Join(lines, "\n")
+}
+
+// wrap breaks s into lines of at most w cells between words, instead of
+// cutting it with "…". It never breaks at a hyphen (TiKV keys such as
+// previous-master-key stay whole); a word wider than w breaks after its
+// slashes (a path), and only what is still too wide is cut hard.
+func wrap(s string, w int) string {
+	w = max(w, 1)
+	if ansi.StringWidth(s) <= w {
+		return s
+	}
+	var out []string
+	for _, para := range strings.Split(s, "\n") {
+		out = append(out, wrapLine(para, w)...)
+	}
+	return strings.Join(out, "\n")
+}
+
+func wrapLine(s string, w int) []string {
+	var lines []string
+	line, lw := "", 0
+	flush := func() {
+		lines = append(lines, line)
+		line, lw = "", 0
+	}
+	for i, word := range strings.Split(s, " ") {
+		ww := ansi.StringWidth(word)
+		sep := 0
+		if i > 0 {
+			sep = 1
+		}
+		switch {
+		case lw+sep+ww <= w:
+			if i > 0 {
+				line += " "
+			}
+			line, lw = line+word, lw+sep+ww
+			continue
+		case ww == 0: // a run of spaces at a break: drop it
+			continue
+		case lw > 0 && ww <= w:
+			flush()
+			line, lw = word, ww
+			continue
+		}
+		// A word wider than the room: break it after its slashes.
+		if lw > 0 && i > 0 {
+			line, lw = line+" ", lw+1
+		}
+		for _, part := range splitAfterSlash(word) {
+			pw := ansi.StringWidth(part)
+			if lw+pw > w && lw > 0 {
+				flush()
+			}
+			for pw > w { // a segment wider than a whole line
+				lines = append(lines, ansi.Cut(part, 0, w))
+				part = ansi.Cut(part, w, pw)
+				pw = ansi.StringWidth(part)
+			}
+			line, lw = line+part, lw+pw
+		}
+	}
+	return append(lines, line)
+}
+
+// splitAfterSlash splits a path into pieces that each end in "/" (the last
+// may not).
+func splitAfterSlash(s string) []string {
+	var out []string
+	for {
+		i := strings.Index(s, "/")
+		if i < 0 || i == len(s)-1 {
+			return append(out, s)
+		}
+		out = append(out, s[:i+1])
+		s = s[i+1:]
+	}
+}
+
+// renderLines wraps s to w cells (hanging by ind[0] when given) and styles
+// each line on its own, so no line is padded to the widest one.
+func renderLines(style lipgloss.Style, s string, w int, ind ...int) string {
+	if len(ind) > 0 {
+		s = hang(s, w, ind[0])
+	} else {
+		s = wrap(s, w)
+	}
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		lines[i] = style.Render(l)
+	}
+	return strings.Join(lines, "\n")
+}
+
+// hang wraps s to w cells with every line after the first indented by ind
+// spaces, so a wrapped value stays under its label.
+func hang(s string, w, ind int) string {
+	if ansi.StringWidth(s) <= w {
+		return s
+	}
+	if w-ind < 10 {
+		return wrap(s, w)
+	}
+	lines := strings.Split(wrap(s, w-ind), "\n")
+	for i := 1; i < len(lines); i++ {
+		lines[i] = strings.Repeat(" ", ind) + strings.TrimLeft(lines[i], " ")
 	}
 	return strings.Join(lines, "\n")
 }

@@ -17,7 +17,7 @@ func TestEnableFlowConnectToReport(t *testing.T) {
 	f := uitest.New(5)
 	h := newHarness(t, f, prefilled())
 	h.idle(ui.ScreenConnect)
-	contains(t, h.view(), "Nothing has changed yet", "5 stores", "zone-a", "v8.5.1", "plaintext", "step 1/8")
+	contains(t, h.view(), "Read-only so far", "5 stores", "zone-a", "v8.5.1", "plaintext", "step 1/8")
 
 	h.press("enter")
 	h.idle(ui.ScreenAlgorithm)
@@ -69,7 +69,7 @@ func TestEnableFlowConnectToReport(t *testing.T) {
 	h.until("rollout end", func(m *ui.Model) bool { r, _ := m.Result(); return r != nil && m.EventsSeen() == len(f.Events) })
 	v := h.view()
 	contains(t, v, "5/5 stores", "run finished: every store verified", "verified", "encryption is being enabled")
-	if strings.Contains(v, "Nothing has changed yet") {
+	if strings.Contains(v, "Read-only so far") {
 		t.Error("the safe banner still shows after apply")
 	}
 
@@ -78,12 +78,13 @@ func TestEnableFlowConnectToReport(t *testing.T) {
 	contains(t, h.view(), "5 of 5 stores verified", "aes256-gcm", "ON DISK")
 	h.press("enter")
 	h.idle(ui.ScreenSchedule)
-	contains(t, h.view(), "AWS KMS automatic key rotation", "KMS-native")
+	contains(t, h.view(), "AWS KMS automatic key rotation", "every 365d · built into the key service", "systemd timer on this machine · every 365d\n")
 	h.press("down")
 	contains(t, h.view(), "./tikv-ear-rotate.timer")
 	h.press("enter")
 	h.idle(ui.ScreenReport)
-	contains(t, h.view(), "Encryption at rest is on; 5 of 5 stores verified", "reports/report.json", "reports/report.html", "tikv-ear verify-report reports/report.dsse.json")
+	contains(t, h.view(), "Encryption at rest is on; 5 of 5 stores verified", "in  reports/", "    report.json       signed report", "    report.html       HTML view", "    report.dsse.json  signature bundle",
+		"  cd reports\n  tikv-ear verify-report report.dsse.json")
 	if s := h.f.ReportSchedule(); s == nil || s.ID != "systemd" {
 		t.Fatalf("report got schedule %+v", s)
 	}
@@ -278,18 +279,23 @@ func TestRotateFlowWithIncident(t *testing.T) {
 	opts.Rotate, opts.Incident = true, true
 	h := newHarness(t, f, opts)
 	h.idle(ui.ScreenConnect)
-	contains(t, h.view(), "INCIDENT", "rotate the master key", "step 1/7")
+	contains(t, h.view(), "INCIDENT", "rotate the master key", "step 1/6")
 	h.press("enter")
-	h.idle(ui.ScreenBackend) // no algorithm step in a rotation
+	h.idle(ui.ScreenPlan) // no algorithm or backend step: the plan's backend makes the new generation
+	contains(t, h.view(), "new master key", "now      master-key = generation 1", "previous-master-key = generation 1",
+		"1. create generation 2 in aws", "3. pass 2: previous-master-key removed", "enter rotate…")
+	if strings.Contains(h.view(), "diff 1/") || strings.Contains(h.view(), "save plan.toml") {
+		t.Errorf("a rotation preview shows diffs or offers to save the plan:\n%s", h.view())
+	}
 	h.press("enter")
-	h.focus("Key ID")
-	h.press("enter")
-	h.focus("Region")
-	h.press("enter")
-	h.until("preflight", func(m *ui.Model) bool { return strings.Contains(h.view(), "Preflight") && m.Busy() == "" })
+	contains(t, h.view(), "Rotate now?", "generation 2 (created when you rotate) in aws", "y rotate")
+	h.press("esc")
+	h.press("esc")
+	if h.m.Screen() != ui.ScreenConnect {
+		t.Fatalf("esc from the rotation preview went to %s, want Connect", h.m.Screen())
+	}
 	h.press("enter")
 	h.idle(ui.ScreenPlan)
-	contains(t, h.view(), "new master key")
 	h.press("enter", "y")
 	h.until("rollout end", func(m *ui.Model) bool { r, _ := m.Result(); return r != nil && m.EventsSeen() == len(f.Events) })
 	contains(t, h.view(), "INCIDENT", "timeline")

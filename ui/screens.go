@@ -2,12 +2,15 @@ package ui
 
 import (
 	"fmt"
+	"path/filepath"
+	"slices"
 	"strings"
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 
+	"github.com/tikv-ear/tikv-ear/cluster/tikv"
 	"github.com/tikv-ear/tikv-ear/steps"
 )
 
@@ -79,8 +82,8 @@ func (m *Model) keyConnect(msg tea.KeyPressMsg) tea.Cmd {
 			m.err = fmt.Errorf("%d blocking finding(s): fix them, then press r to discover again", len(m.disc.Blocking()))
 			return nil
 		}
-		if m.opts.Rotate {
-			return m.goBackend()
+		if m.opts.Rotate { // the plan's backend makes the new generation: straight to the preview
+			return m.start(opPlan, planCmd(m.ctx, m.driver, m.Choices()))
 		}
 		return m.goAlgorithm()
 	}
@@ -90,14 +93,7 @@ func (m *Model) keyConnect(msg tea.KeyPressMsg) tea.Cmd {
 func (m *Model) viewConnect(w, h int) string {
 	st := m.styles
 	var b strings.Builder
-	target := strings.Join(m.connect.PD, ", ")
-	if m.connect.TiUPName != "" {
-		target = "TiUP cluster " + m.connect.TiUPName
-	}
-	if target == "" {
-		target = "(not set: press e)"
-	}
-	b.WriteString(st.Bold.Render("Cluster ") + target + st.Subtle.Render("  · "+m.connect.Environment) + "\n")
+	b.WriteString(m.connectLine(w) + "\n")
 	if s := m.status(); s != "" {
 		b.WriteString(s + "\n")
 	}
@@ -123,10 +119,29 @@ func (m *Model) viewConnect(w, h int) string {
 			if c.Fix != "" {
 				line += st.Subtle.Render(" → " + c.Fix)
 			}
-			b.WriteString(line + "\n")
+			b.WriteString(hang(line, w, 2) + "\n")
 		}
 	}
 	return b.String()
+}
+
+// connectLine says which cluster and environment: every PD endpoint when
+// they fit, else the first and how many more, so the environment stays in view.
+func (m *Model) connectLine(w int) string {
+	st := m.styles
+	env := st.Subtle.Render("  · " + m.connect.Environment)
+	line := func(target string) string { return st.Bold.Render("Cluster ") + target + env }
+	switch {
+	case m.connect.TiUPName != "":
+		return wrap(line("TiUP cluster "+m.connect.TiUPName), w)
+	case len(m.connect.PD) == 0:
+		return line("(not set: press e)")
+	}
+	full := line(strings.Join(m.connect.PD, ", "))
+	if ansi.StringWidth(full) <= w || len(m.connect.PD) == 1 {
+		return wrap(full, w)
+	}
+	return wrap(line(fmt.Sprintf("%s (+%d more PD)", m.connect.PD[0], len(m.connect.PD)-1)), w)
 }
 
 // storeTable renders the discovered stores (zone, version, state, leaders, encryption).
@@ -214,7 +229,7 @@ func (m *Model) keyAlgorithm(msg tea.KeyPressMsg) tea.Cmd {
 func (m *Model) viewAlgorithm(w, h int) string {
 	st := m.styles
 	var b strings.Builder
-	b.WriteString(st.Bold.Render("Data-encryption method") + st.Subtle.Render("  (TiKV encrypts data files with it; the master key only wraps the data keys)") + "\n")
+	b.WriteString(wrap(st.Bold.Render("Data-encryption method")+st.Subtle.Render("  (encrypts the data files; the master key only wraps the data keys)"), w) + "\n")
 	if s := m.status(); s != "" {
 		b.WriteString(s + "\n")
 	}
@@ -238,7 +253,7 @@ func (m *Model) viewAlgorithm(w, h int) string {
 		if a.MBps > 0 && !a.Disabled {
 			line += st.Subtle.Render(fmt.Sprintf(" · %.0f MB/s here", a.MBps))
 		}
-		b.WriteString(line + "\n")
+		b.WriteString(hang(line, w, 14) + "\n")
 	}
 	if len(m.algos) > 0 {
 		a := m.algos[m.algoIdx]
@@ -258,30 +273,14 @@ func (m *Model) viewAlgorithm(w, h int) string {
 		for _, s := range bad {
 			b.WriteString("            " + st.Fail.Render(s) + "\n")
 		}
-		with, without, unknown := 0, []string{}, 0
-		for _, f := range a.AESNI {
-			switch {
-			case !f.Known:
-				unknown++
-			case f.Value:
-				with++
-			default:
-				without = append(without, f.Host)
-			}
+		if isAES(a.Method) { // AES-NI speeds up AES only; SM4 does not use it
+			b.WriteString(hang(aesniLine(st, a.AESNI), w, 12) + "\n")
 		}
-		line := fmt.Sprintf("AES-NI      %d host(s) with", with)
-		if len(without) > 0 {
-			line += ", " + st.Warn.Render("without: "+strings.Join(without, ", "))
-		}
-		if unknown > 0 {
-			line += fmt.Sprintf(", %d unknown", unknown)
-		}
-		b.WriteString(line + "\n")
 		if a.MBps > 0 {
 			fmt.Fprintf(&b, "throughput  %.0f MB/s measured on this machine\n", a.MBps)
 		}
 		if a.Compliance != "" {
-			b.WriteString("compliance  " + a.Compliance + "\n")
+			b.WriteString(hang("compliance  "+a.Compliance, w, 12) + "\n")
 		}
 	}
 	b.WriteString("\n" + st.Bold.Render("Data-key rotation ") + "  ")
@@ -292,8 +291,40 @@ func (m *Model) viewAlgorithm(w, h int) string {
 			b.WriteString(st.Subtle.Render(" "+p+" ") + " ")
 		}
 	}
-	b.WriteString("\n" + st.Subtle.Render("TiKV rotates its data keys itself at this period (data-key-rotation-period); "+rotationPeriods()[2]+" is TiKV's default."))
+	b.WriteString("\n" + renderLines(st.Subtle, "TiKV rotates its data keys itself at this period (data-key-rotation-period); "+rotationPeriods()[2]+" is TiKV's default.", w))
 	return b.String()
+}
+
+// isAES reports whether a data-encryption-method is an AES one (tikv.MethodAES*CTR).
+func isAES(method string) bool {
+	switch method {
+	case tikv.MethodAES128CTR, tikv.MethodAES192CTR, tikv.MethodAES256CTR:
+		return true
+	}
+	return false
+}
+
+// aesniLine counts the hosts with and without AES-NI.
+func aesniLine(st Styles, flags []HostFlag) string {
+	with, without, unknown := 0, []string{}, 0
+	for _, f := range flags {
+		switch {
+		case !f.Known:
+			unknown++
+		case f.Value:
+			with++
+		default:
+			without = append(without, f.Host)
+		}
+	}
+	line := fmt.Sprintf("AES-NI      %d host(s) with", with)
+	if len(without) > 0 {
+		line += ", " + st.Warn.Render("without: "+strings.Join(without, ", "))
+	}
+	if unknown > 0 {
+		line += fmt.Sprintf(", %d unknown", unknown)
+	}
+	return line
 }
 
 // ---- backend ----------------------------------------------------------------
@@ -380,7 +411,7 @@ func (m *Model) viewBackend(w, h int) string {
 		} else if o.Summary != "" {
 			line += st.Subtle.Render(" — " + o.Summary)
 		}
-		b.WriteString(line + "\n")
+		b.WriteString(hang(line, w, 9) + "\n")
 	}
 	if len(m.fields) > 0 && m.checked {
 		b.WriteString("\n")
@@ -402,24 +433,104 @@ func (m *Model) viewBackend(w, h int) string {
 		}
 		fmt.Fprintf(&b, "\n%s %s %s\n", st.Bold.Render("Preflight"), st.Pass.Render(fmt.Sprintf("%d pass", pass)),
 			st.Subtle.Render("·")+" "+st.Warn.Render(fmt.Sprintf("%d warn", warn))+" "+st.Subtle.Render("·")+" "+st.Fail.Render(fmt.Sprintf("%d fail", fail)))
-		room := max(1, h-lipHeight(b.String()))
-		for i, c := range m.checks {
-			if i >= room {
-				b.WriteString(st.Subtle.Render(fmt.Sprintf("… %d more", len(m.checks)-i)))
-				break
-			}
-			who := ""
-			if c.StoreID != 0 {
-				who = fmt.Sprintf("store %d: ", c.StoreID)
-			}
-			line := st.status(c.Status) + " " + st.Subtle.Render(fmt.Sprintf("%-20s", c.ID)) + " " + who + c.Message
-			if c.Status != steps.Pass && c.Fix != "" {
-				line += st.Subtle.Render(" → " + c.Fix)
-			}
-			b.WriteString(line + "\n")
-		}
+		b.WriteString(checkList(st, m.checks, w, max(1, h-lipHeight(b.String()))))
 	}
 	return b.String()
+}
+
+// checkGroup is one check id and verdict with the stores that share it.
+type checkGroup struct {
+	c      steps.Check
+	stores []uint64
+}
+
+// groupChecks collapses per-store repeats into one group per check id,
+// verdict and fix (as 'tikv-ear plan' prints them), failures first, then
+// warnings, then passes, each in first-seen order.
+func groupChecks(checks []steps.Check) []checkGroup {
+	var groups []checkGroup
+	index := map[string]int{}
+	for _, c := range checks {
+		k := c.Status + "\x00" + c.ID + "\x00" + c.Fix
+		i, ok := index[k]
+		if !ok {
+			i = len(groups)
+			index[k] = i
+			groups = append(groups, checkGroup{c: c})
+		}
+		if c.StoreID != 0 {
+			groups[i].stores = append(groups[i].stores, c.StoreID)
+		}
+	}
+	rank := map[string]int{steps.Fail: 0, steps.Warn: 1, steps.Pass: 2}
+	slices.SortStableFunc(groups, func(a, b checkGroup) int { return rank[a.c.Status] - rank[b.c.Status] })
+	return groups
+}
+
+// message is the group's text: "stores 1,2,3: ..." with the first store's
+// message, its store prefix dropped.
+func (g checkGroup) message() string {
+	msg := g.c.Message
+	if len(g.stores) == 0 {
+		return msg
+	}
+	ids := make([]string, len(g.stores))
+	for i, id := range g.stores {
+		ids[i] = fmt.Sprint(id)
+	}
+	msg = strings.TrimPrefix(msg, fmt.Sprintf("store %d: ", g.stores[0]))
+	if len(ids) == 1 {
+		return "store " + ids[0] + ": " + msg
+	}
+	msg = "stores " + strings.Join(ids, ",") + ": " + msg
+	if g.c.Status != steps.Pass {
+		msg += " (first shown)"
+	}
+	return msg
+}
+
+// checkList draws grouped checks into w×h, blocking ones first; what does not
+// fit is counted on the last line.
+func checkList(st Styles, checks []steps.Check, w, h int) string {
+	groups := groupChecks(checks)
+	var out []string
+	for i, g := range groups {
+		line := st.status(g.c.Status) + " " + st.Subtle.Render(g.c.ID) + " " + g.message()
+		if g.c.Status != steps.Pass && g.c.Fix != "" {
+			line += st.Subtle.Render(" → " + g.c.Fix)
+		}
+		lines := strings.Split(hang(line, w, 4), "\n")
+		switch { // failures show whole; a warning keeps two lines, a pass one, so the list stays in view
+		case g.c.Status == steps.Pass && len(lines) > 1:
+			lines = []string{ansi.Truncate(line, w, "…")}
+		case g.c.Status == steps.Warn && len(lines) > 2:
+			lines = []string{lines[0], ansi.Truncate(lines[1]+" "+strings.TrimSpace(lines[2]), w, "…")}
+		}
+		if len(out)+len(lines) > h-1 && i < len(groups)-1 || len(out)+len(lines) > h {
+			rest := groups[i:]
+			n := map[string]int{}
+			for _, r := range rest {
+				n[r.c.Status]++
+			}
+			more := fmt.Sprintf("… %d more", len(rest))
+			switch {
+			case n[steps.Pass] == len(rest):
+				more += " (all pass)"
+			default:
+				var parts []string
+				for _, k := range []string{steps.Fail, steps.Warn, steps.Pass} {
+					if n[k] > 0 {
+						parts = append(parts, fmt.Sprintf("%d %s", n[k], strings.ToLower(k)))
+					}
+				}
+				more += ": " + strings.Join(parts, ", ")
+			}
+			out = append(out, st.Subtle.Render(more))
+			break
+		}
+		out = append(out, lines...)
+	}
+	return strings.Join(out, "\n")
 }
 
 // ---- plan -------------------------------------------------------------------
@@ -445,7 +556,10 @@ func (m *Model) keyPlan(msg tea.KeyPressMsg) tea.Cmd {
 	switch {
 	case key.Matches(msg, m.keys.Back):
 		m.screen = ScreenBackend
-	case key.Matches(msg, m.keys.Save):
+		if m.opts.Rotate {
+			m.screen = ScreenConnect
+		}
+	case key.Matches(msg, m.keys.Save) && !m.opts.Rotate: // a rotation updates the plan file itself
 		return m.saveForm()
 	case key.Matches(msg, m.keys.Tab) && n > 0:
 		m.diffIdx = (m.diffIdx + 1) % n
@@ -462,6 +576,12 @@ func (m *Model) keyPlan(msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, m.keys.PageDown):
 		m.diffView.PageDown()
 	case key.Matches(msg, m.keys.Next):
+		if m.preview != nil {
+			if b := steps.Blocking(m.preview.Checks); len(b) > 0 {
+				m.err = fmt.Errorf("preflight failed %d check(s): fix them, then press esc and enter to check again", len(b))
+				return nil
+			}
+		}
 		m.confirmApply = true
 	}
 	return nil
@@ -480,7 +600,10 @@ func (m *Model) planTop(w int) string {
 		target = "new master key"
 	}
 	fmt.Fprintf(&b, "%s %s · %s key · %d stores · %d batches (%s)\n", st.Bold.Render("Plan"), target, pl.Target.Key.Backend, len(pl.Nodes), len(p.Batches.Batches), p.Batches.Strategy)
-	b.WriteString(st.Subtle.Render("why: "+p.Batches.Reason) + "\n")
+	if r := p.Rotation; r != nil {
+		b.WriteString(rotationSummary(st, *r, w))
+	}
+	b.WriteString(renderLines(st.Subtle, "why: "+p.Batches.Reason, w, 5) + "\n")
 	var parts []string
 	for _, bt := range p.Batches.Batches {
 		ids := make([]string, len(bt.Stores))
@@ -495,21 +618,43 @@ func (m *Model) planTop(w int) string {
 		}
 		parts = append(parts, s)
 	}
-	b.WriteString(ansi.Truncate("batches "+strings.Join(parts, " → "), w, "…") + "\n")
+	b.WriteString(hang("batches "+strings.Join(parts, " → "), w, 8) + "\n")
 	s := pl.Strategy
-	fmt.Fprintf(&b, "timeouts evict %s · restart %s · ready %s · verify %s · settle %s · leaders back %d%%\n",
-		s.EvictTimeout.Duration, s.RestartTimeout.Duration, s.ReadyTimeout.Duration, s.VerifyTimeout.Duration, s.SettleTimeout.Duration, s.LeaderReturnPercent)
-	fmt.Fprintf(&b, "policies eviction timeout → %s · verify failure → %s %s\n", pl.Policies.OnEvictTimeout, pl.Policies.OnVerifyFailure,
-		st.Subtle.Render("(the dashboard asks you instead)"))
+	b.WriteString(hang(fmt.Sprintf("timeouts evict %s · restart %s · ready %s · verify %s · settle %s · leaders back %d%%",
+		s.EvictTimeout.Duration, s.RestartTimeout.Duration, s.ReadyTimeout.Duration, s.VerifyTimeout.Duration, s.SettleTimeout.Duration, s.LeaderReturnPercent), w, 9) + "\n")
+	b.WriteString(hang(fmt.Sprintf("policies eviction timeout → %s · verify failure → %s %s", pl.Policies.OnEvictTimeout, pl.Policies.OnVerifyFailure,
+		st.Subtle.Render("(the dashboard asks you instead)")), w, 9) + "\n")
+	if len(p.Checks) > 0 {
+		b.WriteString(checkList(st, p.Checks, w, max(2, m.height/4)) + "\n")
+	}
 	if len(p.Diffs) > 0 {
 		d := p.Diffs[m.diffIdx]
-		fmt.Fprintf(&b, "%s %s:%s %s\n", st.Bold.Render(fmt.Sprintf("diff %d/%d", m.diffIdx+1, len(p.Diffs))), d.Host, d.Path,
-			st.Subtle.Render(fmt.Sprintf("store %d · %3.0f%%", d.StoreID, m.diffView.ScrollPercent()*100)))
+		b.WriteString(hang(fmt.Sprintf("%s %s:%s %s", st.Bold.Render(fmt.Sprintf("diff %d/%d", m.diffIdx+1, len(p.Diffs))), d.Host, d.Path,
+			st.Subtle.Render(fmt.Sprintf("store %d · %3.0f%%", d.StoreID, m.diffView.ScrollPercent()*100))), w, 9) + "\n")
 	}
 	if m.confirmApply {
-		b.WriteString(st.Decision.Render(fmt.Sprintf("Apply now? This rewrites tikv.toml and restarts %d stores, batch by batch. y apply · n not yet", len(pl.Nodes))) + "\n")
+		q := fmt.Sprintf("Apply now? This rewrites tikv.toml and restarts %d stores, batch by batch. y apply · n not yet", len(pl.Nodes))
+		if r := p.Rotation; r != nil {
+			q = fmt.Sprintf("Rotate now? This makes %s in %s, rewrites tikv.toml and restarts %d stores, batch by batch. y rotate · n not yet", r.Next, r.Backend, len(pl.Nodes))
+		}
+		b.WriteString(st.Decision.Width(min(w, 120)).Render(q) + "\n")
 	} else if s := m.status(); s != "" {
 		b.WriteString(s + "\n")
+	}
+	return b.String()
+}
+
+// rotationSummary is the rotation preview: generations, then the steps.
+func rotationSummary(st Styles, r RotationPreview, w int) string {
+	var b strings.Builder
+	b.WriteString(hang("now      master-key = "+r.Current, w, 9) + "\n")
+	next := "master-key = " + r.Next + ", previous-master-key = " + r.Current
+	if r.Continuing {
+		next += st.Warn.Render(" (an interrupted rotation goes on)")
+	}
+	b.WriteString(hang("during   "+next, w, 9) + "\n")
+	for i, s := range r.Steps {
+		b.WriteString(hang(fmt.Sprintf("  %d. %s", i+1, s), w, 5) + "\n")
 	}
 	return b.String()
 }
@@ -580,7 +725,7 @@ func (m *Model) keyVerify(msg tea.KeyPressMsg) tea.Cmd {
 func (m *Model) viewVerify(w, h int) string {
 	st := m.styles
 	var b strings.Builder
-	b.WriteString(st.Bold.Render("Evidence per store") + st.Subtle.Render("  (running config, key.dict, tikv_encryption_* metrics, log, files on disk)") + "\n")
+	b.WriteString(st.Bold.Render("Evidence per store") + "\n" + renderLines(st.Subtle, "from the running config, key.dict, tikv_encryption_* metrics, the log and the files on disk", w) + "\n")
 	if s := m.status(); s != "" {
 		b.WriteString(s + "\n")
 	}
@@ -594,7 +739,8 @@ func (m *Model) viewVerify(w, h int) string {
 		fmt.Fprintf(&b, "%d of %d stores verified\n", ok, len(m.evidence))
 		head := fmt.Sprintf("  %-5s %-12s %-11s %-4s %6s %5s  %-22s", "ID", "METHOD", "KEY.DICT", "INIT", "FILES", "KEYS", "ON DISK")
 		b.WriteString(st.Header.Render(ansi.Truncate(head, w, "…")) + "\n")
-		room := max(1, h-lipHeight(b.String())-1)
+		foot := renderLines(st.Subtle, "Files written before the switch stay plaintext until compaction rewrites them; coverage grows on its own.", w)
+		room := max(1, h-lipHeight(b.String())-lipHeight(foot))
 		shown := m.evidence[min(m.listOff, len(m.evidence)):]
 		for i, e := range shown {
 			if i >= room {
@@ -618,7 +764,7 @@ func (m *Model) viewVerify(w, h int) string {
 			}
 			b.WriteString(line + "\n")
 		}
-		b.WriteString(st.Subtle.Render("Files written before the switch stay plaintext until compaction rewrites them; coverage grows on its own."))
+		b.WriteString(foot)
 	}
 	return b.String()
 }
@@ -646,7 +792,7 @@ func (m *Model) keySchedule(msg tea.KeyPressMsg) tea.Cmd {
 func (m *Model) viewSchedule(w, h int) string {
 	st := m.styles
 	var b strings.Builder
-	b.WriteString(st.Bold.Render("Keep the master key rotating") + st.Subtle.Render("  (data keys rotate inside TiKV; the master key needs a schedule)") + "\n")
+	b.WriteString(wrap(st.Bold.Render("Keep the master key rotating")+st.Subtle.Render("  (TiKV rotates data keys itself; the master key needs a schedule)"), w) + "\n")
 	if s := m.status(); s != "" {
 		b.WriteString(s + "\n")
 	}
@@ -656,26 +802,43 @@ func (m *Model) viewSchedule(w, h int) string {
 		if i == m.schedIdx {
 			cur, title = st.Selected.Render(IconCursor+" "), st.Selected.Render(title)
 		}
-		kind := "artefact"
-		if o.KMSNative {
-			kind = "KMS-native"
+		what := " · every " + o.Period
+		if kind := scheduleKind(o); !strings.Contains(strings.ToLower(o.Title), strings.ToLower(kind)) { // "Kubernetes CronJob" says it already
+			what += " · " + kind
 		}
-		fmt.Fprintf(&b, "%s%s %s\n", cur, title, st.Subtle.Render(fmt.Sprintf("· every %s · %s", o.Period, kind)))
+		fmt.Fprintf(&b, "%s%s\n", cur, hang(title+st.Subtle.Render(what), w-2, 2))
 	}
 	if m.schedIdx < len(m.sched) {
 		o := m.sched[m.schedIdx]
 		b.WriteString("\n")
 		if o.Artefact != "" {
-			b.WriteString("install  " + o.Artefact + "\n")
+			b.WriteString(hang("file     "+o.Artefact, w, 9) + "\n")
 		}
 		if o.Install != "" {
-			b.WriteString("how      " + o.Install + "\n")
+			b.WriteString(hang("install  "+o.Install, w, 9) + "\n")
 		}
 		if o.Notes != "" {
-			b.WriteString(st.Subtle.Render(o.Notes) + "\n")
+			b.WriteString(renderLines(st.Subtle, "note     "+o.Notes, w, 9) + "\n")
 		}
 	}
 	return b.String()
+}
+
+// scheduleKind names what a schedule option is, for a newcomer.
+func scheduleKind(o ScheduleOption) string {
+	switch {
+	case o.KMSNative:
+		return "built into the key service"
+	case o.ID == "systemd":
+		return "systemd timer"
+	case o.ID == "cron":
+		return "cron line"
+	case o.ID == "kubernetes" || o.ID == "cronjob":
+		return "Kubernetes CronJob"
+	case o.ID == "manual" || o.Artefact == "":
+		return "manual"
+	}
+	return "file to install"
 }
 
 func (m *Model) viewReport(w, h int) string {
@@ -685,7 +848,7 @@ func (m *Model) viewReport(w, h int) string {
 		b.WriteString(s + "\n")
 	}
 	if m.applyErr != nil {
-		b.WriteString(st.Fail.Render("The rollout did not finish: "+m.applyErr.Error()) + "\n\n")
+		b.WriteString(renderLines(st.Fail, "The rollout did not finish: "+stoppedText(m.applyErr), w) + "\n\n")
 	} else {
 		ok := 0
 		for _, e := range m.evidence {
@@ -704,14 +867,108 @@ func (m *Model) viewReport(w, h int) string {
 		b.WriteString(line + "\n\n")
 	}
 	if r := m.report; r != nil {
-		fmt.Fprintf(&b, "signed report  %s\n", r.JSON)
-		fmt.Fprintf(&b, "HTML view      %s\n", r.HTML)
-		if r.Bundle != "" {
-			fmt.Fprintf(&b, "bundle         %s\n", r.Bundle)
-		}
-		b.WriteString("\nAnyone can check it later with:\n  " + st.Bold.Render(r.VerifyCommand) + "\n")
+		b.WriteString(reportFiles(st, *r, w))
 	}
 	return b.String()
+}
+
+// reportFiles lists the report's files as their directory once and the file
+// names under it, and the verify command as two lines to copy (cd into the
+// directory, then the command with relative paths). Nothing is cut: a path
+// wider than the terminal wraps.
+func reportFiles(st Styles, r ReportFiles, w int) string {
+	dir := commonDir(r.JSON, r.HTML, r.Bundle)
+	var b strings.Builder
+	name := func(p string) string {
+		if dir != "" {
+			return strings.TrimPrefix(p, dir+string(filepath.Separator))
+		}
+		return p
+	}
+	if dir != "" {
+		b.WriteString(hang("in  "+dir+string(filepath.Separator), w, 4) + "\n")
+	}
+	files := [][2]string{{r.JSON, "signed report"}, {r.HTML, "HTML view"}, {r.Bundle, "signature bundle"}}
+	nameW := 0
+	for _, f := range files {
+		nameW = max(nameW, ansi.StringWidth(name(f[0])))
+	}
+	for _, f := range files {
+		if f[0] != "" {
+			b.WriteString(hang(fmt.Sprintf("    %-*s  %s", nameW, name(f[0]), st.Subtle.Render(f[1])), w, 4) + "\n")
+		}
+	}
+	if r.VerifyCommand == "" {
+		return b.String()
+	}
+	b.WriteString("\nAnyone can check it later with:\n")
+	cmd := r.VerifyCommand
+	if dir != "" && strings.Contains(cmd, dir+string(filepath.Separator)) {
+		b.WriteString("  " + st.Bold.Render(breakCommand("cd "+shellQuote(dir), w-2)) + "\n")
+		cmd = strings.ReplaceAll(cmd, dir+string(filepath.Separator), "")
+	}
+	b.WriteString("  " + st.Bold.Render(breakCommand(cmd, w-2)) + "\n")
+	return b.String()
+}
+
+// commonDir is the directory all the non-empty paths share, or "".
+func commonDir(paths ...string) string {
+	dir := ""
+	for _, p := range paths {
+		if p == "" {
+			continue
+		}
+		d := filepath.Dir(p)
+		switch {
+		case dir == "":
+			dir = d
+		case d != dir:
+			return ""
+		}
+	}
+	if dir == "." {
+		return ""
+	}
+	return dir
+}
+
+// shellQuote quotes s for a POSIX shell when it needs it.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-+:@%=,") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// breakCommand fits a shell command into w cells without changing what it
+// runs: it breaks between words with a trailing " \" (the shell's line
+// continuation) and never inside a word. Only a single word wider than w is
+// broken, at w, so it still shows whole (the demo also prints the command
+// on exit).
+func breakCommand(cmd string, w int) string {
+	if ansi.StringWidth(cmd) <= w {
+		return cmd
+	}
+	var lines []string
+	cur := ""
+	for _, word := range strings.Fields(cmd) {
+		switch {
+		case cur == "":
+			cur = word
+		case ansi.StringWidth(cur)+1+ansi.StringWidth(word)+2 <= w, ansi.StringWidth(word) > w-4:
+			cur += " " + word // a word too wide for any line stays beside its command
+		default:
+			lines = append(lines, cur+" \\")
+			cur = "    " + word
+		}
+	}
+	lines = append(lines, cur)
+	for i, l := range lines {
+		if ansi.StringWidth(l) > w {
+			lines[i] = ansi.Hardwrap(l, w, true)
+		}
+	}
+	return strings.Join(lines, "\n")
 }
 
 // bar draws a w-cell bar filled to pct (0..1).

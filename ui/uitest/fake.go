@@ -5,6 +5,7 @@ package uitest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -38,6 +39,12 @@ type Fake struct {
 	Schedules []ui.ScheduleOption
 	Files     ui.ReportFiles
 	Open      *ui.Unfinished
+	// Rotation is what BuildPlan previews for a rotation (Choices.Rotate):
+	// it returns Preview without diffs and with this set.
+	Rotation *ui.RotationPreview
+	// Leaders, when set, answers LeaderCounts; when nil LeaderCounts
+	// returns errors.ErrUnsupported, as a driver that cannot count does.
+	Leaders func() map[uint64]int
 
 	mu      sync.Mutex
 	calls   []string
@@ -104,6 +111,9 @@ func New(n int) *Fake {
 		{ID: "aws-auto", Title: "AWS KMS automatic key rotation", Period: "365d", KMSNative: true, Install: "aws kms enable-key-rotation --key-id alias/tikv"},
 		{ID: "systemd", Title: "systemd timer on this machine", Period: "365d", Artefact: "./tikv-ear-rotate.timer", Install: "systemctl enable --now tikv-ear-rotate.timer"},
 	}
+	f.Rotation = &ui.RotationPreview{Backend: "aws", Current: "generation 1 (alias/tikv)", Next: "generation 2 (created when you rotate)",
+		Steps: []string{"create generation 2 in aws", "pass 1: rolling restart; each store re-encrypts key.dict with generation 2",
+			"pass 2: previous-master-key removed from every tikv.toml, no restart"}}
 	f.Files = ui.ReportFiles{JSON: "reports/report.json", HTML: "reports/report.html", Bundle: "reports/report.dsse.json", VerifyCommand: "tikv-ear verify-report reports/report.dsse.json"}
 	return f
 }
@@ -251,7 +261,20 @@ func (f *Fake) BuildPlan(_ context.Context, c ui.Choices) (ui.PlanPreview, error
 	f.mu.Lock()
 	f.choices = c
 	f.mu.Unlock()
+	if c.Rotate && f.Rotation != nil {
+		p := f.Preview
+		p.Diffs, p.Rotation, p.Checks = nil, f.Rotation, f.Checks
+		return p, nil
+	}
 	return f.Preview, nil
+}
+
+// LeaderCounts implements ui.LeaderCounter with f.Leaders.
+func (f *Fake) LeaderCounts(context.Context) (map[uint64]int, error) {
+	if f.Leaders == nil {
+		return nil, fmt.Errorf("the fake counts no leaders: %w", errors.ErrUnsupported)
+	}
+	return f.Leaders(), nil
 }
 
 // SavePlan implements ui.Driver.
