@@ -102,11 +102,21 @@ func BuildPlan(ctx context.Context, s *Session, req PlanRequest) (*Planned, erro
 		return &Planned{Plan: p, Checks: checks}, nil
 	}
 	for _, c := range backend.Preflight(ctx) {
-		checks = append(checks, keyCheck(c, 0))
+		kc := keyCheck(c, 0)
+		blocked = blocked || kc.Status == steps.Fail
+		checks = append(checks, kc)
+	}
+	if blocked {
+		// The key service itself is refused (sealed, unreachable, wrong key or
+		// region, rejected credentials): preparing a key would only fail again
+		// with a less helpful message, or leave a generation for a plan never written.
+		return &Planned{Plan: p, Checks: checks}, nil
 	}
 	ref, err := backend.Prepare(ctx, kms.Purpose("current"))
 	if err != nil {
-		return nil, fmt.Errorf("preparing the master key in %s: %w", backend.Name(), err)
+		return nil, &Error{Msg: fmt.Sprintf("preparing the master key in %s: %v", backend.Name(), err),
+			Hints: []string{"nothing on any host changed; fix the cause above (see docs/backend-" + backend.Name() + ".md) and run 'tikv-ear plan' again"},
+			Code:  ExitFailure, Err: err}
 	}
 	p.Target.MasterKey = ref
 	eng := NewEngine(s, p, backend)

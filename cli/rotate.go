@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"time"
@@ -63,17 +64,24 @@ func (c *RotateCmd) Run(g *Globals) error {
 			old = p.Target.MasterKey
 			next, err := b.Prepare(ctx, kms.Purpose("new"))
 			if err != nil {
-				return nil, fmt.Errorf("creating the new master-key generation in %s: %w", b.Name(), err)
+				return nil, Failf("nothing on any host changed; see docs/backend-"+b.Name()+".md (rotation)",
+					"creating the new master-key generation in %s: %v", b.Name(), err)
+			}
+			if kms.SameKey(next, old) {
+				// Rotating to the key in use would change nothing, and retiring
+				// the "old" key afterwards would revoke the key TiKV runs on.
+				return nil, Failf("set [target.key."+b.Name()+"] next-key-id in "+c.Plan+" to another key (aws: or create-keys = true); nothing on any host changed",
+					"%s returned the master key in use (%s) as the new one", b.Name(), next.ID)
 			}
 			p.Target.MasterKey, p.Target.PreviousMasterKey = next, &old
-			fmt.Fprintf(g.IO.Err, "tikv-ear: new master-key generation %d (%s) prepared\n", next.Generation, next.Fingerprint)
+			fmt.Fprintf(g.IO.Err, "tikv-ear: new master key prepared: %s\n", keyLabel(next, true))
 			return []kms.KeyRef{next, old}, nil
 		},
 		Persist: func(p *steps.Plan) error {
 			if err := savePlan(c.Plan, p); err != nil {
 				return err
 			}
-			fmt.Fprintf(g.IO.Err, "tikv-ear: %s now names generation %d as master-key and %d as previous-master-key\n", c.Plan, p.Target.MasterKey.Generation, p.Target.PreviousMasterKey.Generation)
+			fmt.Fprintf(g.IO.Err, "tikv-ear: %s now names %s as master-key and %s as previous-master-key\n", c.Plan, keyLabel(p.Target.MasterKey, false), keyLabel(*p.Target.PreviousMasterKey, false))
 			return nil
 		},
 		After: func(ctx context.Context, p *steps.Plan, eng *Engine, res *steps.Result) error {
@@ -84,11 +92,20 @@ func (c *RotateCmd) Run(g *Globals) error {
 				return err
 			}
 			p.Target.PreviousMasterKey = nil
+			// A KMS spec now names the key in use, so the next rotation moves on.
+			p.Target.Key = p.Target.Key.Rotated(p.Target.MasterKey)
 			if err := savePlan(c.Plan, p); err != nil {
 				return err
 			}
 			if c.Incident || c.Retire {
-				return retireOld(ctx, g, c.Yes, eng, res, old)
+				err := retireOld(ctx, g, c.Yes, eng, res, old)
+				var e *Error
+				if errors.As(err, &e) && e.Code == ExitAborted {
+					// The rotation itself succeeded; only the revocation was declined.
+					fmt.Fprintf(g.IO.Err, "tikv-ear: the old generation %d was NOT revoked; every store already runs generation %d\n", old.Generation, p.Target.MasterKey.Generation)
+					return nil
+				}
+				return err
 			}
 			return nil
 		},
@@ -127,7 +144,11 @@ func secondPass(ctx context.Context, g *Globals, p *steps.Plan, eng *Engine, res
 				return fmt.Errorf("second pass: removing the old key file on %s: %w", n.Host, err)
 			}
 		}
-		emit(steps.Event{Kind: steps.StepDone, Step: "second-pass", StoreID: n.StoreID, Message: fmt.Sprintf("store %d: previous-master-key removed from the config; old key file shredded", n.StoreID)})
+		msg := fmt.Sprintf("store %d: previous-master-key removed from the config", n.StoreID)
+		if mk := eng.Backend.MasterKey(old); mk.Type == tikv.MasterKeyFile {
+			msg += "; old key file shredded"
+		}
+		emit(steps.Event{Kind: steps.StepDone, Step: "second-pass", StoreID: n.StoreID, Message: msg})
 	}
 	return nil
 }
@@ -135,7 +156,7 @@ func secondPass(ctx context.Context, g *Globals, p *steps.Plan, eng *Engine, res
 // retireOld revokes the old generation in its backend, after confirmation.
 func retireOld(ctx context.Context, g *Globals, yes bool, eng *Engine, res *steps.Result, old kms.KeyRef) error {
 	if !yes {
-		if err := confirm(g, fmt.Sprintf("revoke the old master-key generation %d (%s) in %s; this cannot be undone. Type 'yes'", old.Generation, old.ID, eng.Backend.Name())); err != nil {
+		if err := confirm(g, fmt.Sprintf("revoke the old master key %s (%s) in %s; this cannot be undone. Type 'yes'", keyLabel(old, false), old.ID, eng.Backend.Name())); err != nil {
 			return err
 		}
 	}
@@ -147,11 +168,24 @@ func retireOld(ctx context.Context, g *Globals, yes bool, eng *Engine, res *step
 	if err != nil {
 		return fmt.Errorf("retiring the old generation: %w", err)
 	}
-	msg := fmt.Sprintf("old generation %d retired in %s (%s)", old.Generation, eng.Backend.Name(), ev.State)
+	msg := fmt.Sprintf("old %s retired in %s (%s)", keyLabel(old, false), eng.Backend.Name(), ev.State)
 	res.Timeline = append(res.Timeline, steps.Event{Time: time.Now(), Kind: steps.StepDone, Step: "retire", Message: msg,
 		Decision: &steps.Decision{ID: "retire", Question: "revoke the old master key", Options: []string{"yes", "no"}, Chosen: "yes", By: operatorName()}})
 	fmt.Fprintf(g.IO.Err, "tikv-ear: %s\n", msg)
 	return nil
+}
+
+// keyLabel names a master key for people: "generation N" for file and vault
+// (with its fingerprint when withFP), "key <id>" for a KMS key, which has no
+// generation number.
+func keyLabel(ref kms.KeyRef, withFP bool) string {
+	if ref.Generation == 0 {
+		return "key " + ref.ID
+	}
+	if withFP && ref.Fingerprint != "" {
+		return fmt.Sprintf("generation %d (%s)", ref.Generation, ref.Fingerprint)
+	}
+	return fmt.Sprintf("generation %d", ref.Generation)
 }
 
 // savePlan rewrites the plan file atomically, keeping its mode.

@@ -98,3 +98,34 @@ func New(spec Spec) (Backend, error) {
 	return nil, fmt.Errorf("plan [key] backend = %q is unknown: use one of %q, %q, %q, %q, %q", spec.Backend,
 		core.BackendFile, core.BackendAWS, core.BackendVault, core.BackendGCP, core.BackendAzure)
 }
+
+// Rotated returns the spec to keep once a master-key rotation has made ref the
+// current key. For the KMS backends (aws, gcp, azure) key-id becomes ref's key
+// and next-key-id is cleared: the next rotation then needs a new next-key-id
+// (or, for aws, create-keys) instead of moving "on" to the key already in use,
+// and preflight probes the key TiKV really uses. File and vault number their
+// generations themselves, so their specs are returned unchanged. The receiver
+// is not modified.
+func (s Spec) Rotated(ref KeyRef) Spec {
+	switch {
+	case s.Backend == core.BackendAWS && s.AWS != nil:
+		c := *s.AWS
+		c.KeyID, c.NextKeyID = ref.ID, ""
+		s.AWS = &c
+	case s.Backend == core.BackendGCP && s.GCP != nil:
+		c := *s.GCP
+		c.KeyID, c.NextKeyID = ref.ID, ""
+		s.GCP = &c
+	case s.Backend == core.BackendAzure && s.Azure != nil:
+		c := *s.Azure
+		c.KeyID, c.NextKeyID = ref.ID, ""
+		s.Azure = &c
+	}
+	return s
+}
+
+// SameKey reports whether a and b name the same master key: the same backend,
+// key id, version and generation.
+func SameKey(a, b KeyRef) bool {
+	return a.Backend == b.Backend && a.ID == b.ID && a.Version == b.Version && a.Generation == b.Generation
+}

@@ -14,8 +14,8 @@
 //   - Rotation: deliver both generations, render master-key = new and
 //     previous-master-key = old, rolling restart, then Retire the old one
 //     (shreds the operator copy and, with opts.Hosts, the host copies).
-//   - Fingerprint: core.Fingerprint, "sha256:" + 16 hex digits of SHA-256 over the
-//     65-byte file; compare on a host with `sha256sum <file> | cut -c1-16`.
+//   - Fingerprint: core.Fingerprint, "sha256:" + the SHA-256 (64 hex digits) of
+//     the 65-byte file; compare on a host with `sha256sum <file>`.
 package filekey
 
 import (
@@ -278,7 +278,7 @@ func (b *Backend) Deliver(ctx context.Context, h core.Host, ref core.KeyRef) err
 		return fmt.Errorf("key file %s: %w", p, err)
 	}
 	if fp := core.Fingerprint(content); ref.Fingerprint != "" && fp != ref.Fingerprint {
-		return fmt.Errorf("key file %s has fingerprint %s, the plan expects %s: the key was replaced; prepare again", p, fp, ref.Fingerprint)
+		return fmt.Errorf("key file %s has fingerprint %s, the plan expects %s: the key was replaced; restore it, or make a new plan", p, fp, ref.Fingerprint)
 	}
 	return core.DeliverFileKey(ctx, h, b.HostPath(ref), b.cfg.Owner, content)
 }

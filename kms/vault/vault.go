@@ -495,7 +495,7 @@ func (b *Backend) Prepare(ctx context.Context, purpose core.Purpose) (core.KeyRe
 	}
 	if _, err := b.client.KVv2(b.cfg.KVMount).Put(ctx, b.cfg.KVPath, rec, api.WithCheckAndSet(cas)); err != nil {
 		if isCASConflict(err) {
-			return core.KeyRef{}, fmt.Errorf("writing generation %d to %s: another run changed the record since version %d (check-and-set conflict); run prepare again: %w", next, b.kvLocation(), cas, err)
+			return core.KeyRef{}, fmt.Errorf("writing generation %d to %s: another run changed the record since version %d (check-and-set conflict); retry once the other run has finished: %w", next, b.kvLocation(), cas, err)
 		}
 		return core.KeyRef{}, fmt.Errorf("writing generation %d to %s: %w", next, b.kvLocation(), err)
 	}
