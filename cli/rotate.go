@@ -38,6 +38,9 @@ func (c *RotateCmd) Run(g *Globals) error {
 		return &Error{Msg: err.Error(), Hints: []string{"another rotation (scheduled or manual) is running against this cluster; wait for it"}, Code: ExitFailure}
 	}
 	defer unlock()
+	if !c.Yes && !c.Resume && !c.Abort && c.Output == "text" && g.IO.Interactive() {
+		return runRotateWizard(g, c) // the wizard's rotation flow (cli/wizard.go); --yes stays headless
+	}
 	if c.Incident {
 		fmt.Fprintln(g.IO.Err, "tikv-ear: INCIDENT ROTATION: new master key, fastest safe rollout, old key revoked at the end")
 	}
