@@ -516,6 +516,8 @@ func (g gatherer) fileDict(ctx context.Context, node ssh.Node, dataDir string, a
 	var dict *tikv.FileDict
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
+		// No file.dict: TiKV treats every file as plaintext, and so does the proof.
+		dict = &tikv.FileDict{Files: map[string]tikv.FileEntry{}}
 	case err != nil:
 		acc.fail(SourceFileDict, err)
 		return nil

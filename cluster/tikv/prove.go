@@ -80,6 +80,9 @@ type Proof struct {
 	Kinds map[string]KindTally
 	// PlaintextFiles lists the plaintext files, sorted.
 	PlaintextFiles []string
+	// Incomplete counts files without a trailer that file.dict treats as
+	// plaintext: SSTs still being written (RocksDB writes the footer last).
+	Incomplete int
 	// Skipped counts files too short to carry a trailer or header, recycled
 	// *.reserved Raft Engine files, and files that vanished while proving.
 	Skipped int
@@ -304,6 +307,14 @@ func (a *proofAcc) record(path, dictPath, kind string, size int64, probe []byte,
 		a.p.Skipped++
 		return
 	}
+	if !plaintext && a.dict != nil && a.dictPlain(dictPath) {
+		// No trailer, yet file.dict says plaintext (or does not track it, which
+		// TiKV treats as plaintext: DataKeyManager::get_file). RocksDB writes an
+		// SST's footer last, so this is a file still being written, not ciphertext.
+		a.p.Incomplete++
+		a.p.Mismatches = append(a.p.Mismatches, Mismatch{Path: path, OnDisk: "no trailer yet", Dict: a.dictMethod(dictPath)})
+		return
+	}
 	kt := a.p.Kinds[kind]
 	onDisk := "encrypted"
 	if plaintext {
@@ -333,6 +344,27 @@ func (a *proofAcc) record(path, dictPath, kind string, size int64, probe []byte,
 	}
 }
 
+// dictMethod is the file's method in file.dict, or "untracked".
+func (a *proofAcc) dictMethod(dictPath string) string {
+	e, found := a.dict.Files[dictPath]
+	if !found {
+		e, found = a.dict.Files[filepath.Clean(dictPath)]
+	}
+	if !found {
+		return "untracked"
+	}
+	return e.Method
+}
+
+// dictPlain reports whether file.dict treats the file as plaintext.
+func (a *proofAcc) dictPlain(dictPath string) bool {
+	e, found := a.dict.Files[dictPath]
+	if !found {
+		e, found = a.dict.Files[filepath.Clean(dictPath)]
+	}
+	return !found || e.Method == MethodPlaintext
+}
+
 func mergeProofs(parts []*proofAcc) Proof {
 	out := Proof{Kinds: map[string]KindTally{}}
 	for _, a := range parts {
@@ -352,6 +384,7 @@ func mergeProofs(parts []*proofAcc) Proof {
 		}
 		out.PlaintextFiles = append(out.PlaintextFiles, p.PlaintextFiles...)
 		out.Skipped += p.Skipped
+		out.Incomplete += p.Incomplete
 		out.Unreadable = append(out.Unreadable, p.Unreadable...)
 		out.Mismatches = append(out.Mismatches, p.Mismatches...)
 	}

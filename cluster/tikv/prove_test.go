@@ -81,10 +81,11 @@ func checkFixtureProof(t *testing.T, root string, p Proof) {
 	if p.Plaintext.Files != 3 || p.Plaintext.Bytes != 1000+64+256 {
 		t.Errorf("plaintext = %+v", p.Plaintext)
 	}
-	if p.Encrypted.Files != 5 || p.Encrypted.Bytes != 2000+300+500+256+256 {
-		t.Errorf("encrypted = %+v", p.Encrypted)
+	// db/000009.sst has no trailer and is untracked: an SST still being written.
+	if p.Encrypted.Files != 4 || p.Encrypted.Bytes != 2000+500+256+256 || p.Incomplete != 1 {
+		t.Errorf("encrypted = %+v, incomplete = %d", p.Encrypted, p.Incomplete)
 	}
-	if k := p.Kinds[KindSST]; k.Plaintext.Files != 2 || k.Encrypted.Files != 3 {
+	if k := p.Kinds[KindSST]; k.Plaintext.Files != 2 || k.Encrypted.Files != 2 {
 		t.Errorf("sst kinds = %+v", k)
 	}
 	if k := p.Kinds[KindRaftLog]; k.Plaintext.Files != 1 || k.Encrypted.Files != 2 {
@@ -98,7 +99,7 @@ func checkFixtureProof(t *testing.T, root string, p Proof) {
 	if strings.Join(p.PlaintextFiles, ",") != strings.Join(want, ",") {
 		t.Errorf("plaintext files = %v", p.PlaintextFiles)
 	}
-	if !p.DictChecked || len(p.Mismatches) != 1 || p.Mismatches[0] != (Mismatch{Path: filepath.Join(root, "db", "000009.sst"), OnDisk: "encrypted", Dict: "untracked"}) {
+	if !p.DictChecked || len(p.Mismatches) != 1 || p.Mismatches[0] != (Mismatch{Path: filepath.Join(root, "db", "000009.sst"), OnDisk: "no trailer yet", Dict: "untracked"}) {
 		t.Errorf("mismatches = %+v", p.Mismatches)
 	}
 }
