@@ -518,8 +518,10 @@ func (f *freezableConn) Close() error {
 func TestKeepaliveClosesDeadConnection(t *testing.T) {
 	s := sharedSSHD(t)
 	opts := s.options(t)
-	opts.KeepaliveInterval = 20 * time.Millisecond
-	opts.KeepaliveMaxMissed = 2
+	// Generous margins: on a loaded 2-core CI machine sshd may answer a
+	// keepalive late; only a frozen connection must ever be closed.
+	opts.KeepaliveInterval = 100 * time.Millisecond
+	opts.KeepaliveMaxMissed = 5
 	var mu sync.Mutex
 	var conns []*freezableConn
 	opts.Dial = func(ctx context.Context, network, _ string) (net.Conn, error) {
@@ -539,7 +541,7 @@ func TestKeepaliveClosesDeadConnection(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Healthy: sshd answers keepalives (with a failure reply), the connection stays.
-	time.Sleep(150 * time.Millisecond)
+	time.Sleep(700 * time.Millisecond)
 	if _, err := c.Run(ctx, "127.0.0.1", "true", nil); err != nil {
 		t.Fatal(err)
 	}
@@ -551,7 +553,7 @@ func TestKeepaliveClosesDeadConnection(t *testing.T) {
 	mu.Unlock()
 	cn := pooledConn(t, c)
 	for i := 0; cn.alive(); i++ {
-		if i > 500 {
+		if i > 1000 {
 			t.Fatal("keepalive never closed the silent connection")
 		}
 		time.Sleep(10 * time.Millisecond)
