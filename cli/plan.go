@@ -92,7 +92,7 @@ func (f StrategyFlags) Strategy() (steps.Strategy, steps.Policies) {
 	s := steps.DefaultStrategy()
 	s.Batching, s.Canary = f.Batching, f.Canary
 	s.EvictTimeout, s.ReadyTimeout, s.SettleTimeout = steps.D(f.EvictTimeout), steps.D(f.ReadyTimeout), steps.D(f.SettleTimeout)
-	s.EvictPoll, s.ReadyPoll, s.SettlePoll = steps.D(f.Poll), steps.D(f.Poll/2+1), steps.D(f.Poll)
+	s.EvictPoll, s.ReadyPoll, s.SettlePoll = steps.D(f.Poll), steps.D(max(f.Poll/2, 10*time.Millisecond)), steps.D(f.Poll)
 	return s, steps.Policies{OnEvictTimeout: f.OnEvictTimeout, OnVerifyFailure: f.OnVerifyFailure}
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os/user"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/tikv-ear/tikv-ear/cluster/tikv"
@@ -210,5 +211,9 @@ func keyCheck(c kms.Check, store uint64) steps.Check {
 	if store != 0 {
 		return steps.Check{ID: "key-host", StoreID: store, Status: string(c.Status), Message: c.Reason, Fix: c.Fix}
 	}
-	return steps.Check{ID: "key", Status: string(c.Status), Message: c.Name + ": " + c.Reason, Fix: c.Fix}
+	msg := c.Reason
+	if !strings.HasPrefix(msg, c.Name) {
+		msg = c.Name + ": " + msg
+	}
+	return steps.Check{ID: "key", Status: string(c.Status), Message: msg, Fix: c.Fix}
 }
