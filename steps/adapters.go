@@ -1,6 +1,7 @@
 package steps
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -140,17 +141,28 @@ func (in SSHInspector) LogSince(ctx context.Context, n NodePlan, _ Node, offset 
 	return ScanLog(bytes.NewReader(b))
 }
 
-// ScanLog returns the catalogue message names in order and the first FATAL message.
+// ScanLog returns the catalogue message names in order and the first FATAL
+// message. Every FATAL line counts, not only the catalogue's: TiKV logs many
+// fatal startup errors the catalogue does not name.
 func ScanLog(r io.Reader) (names []string, fatal string, err error) {
-	sc := tikv.NewLogScanner(r)
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 64<<10), 16<<20) // panic lines carry a backtrace field
 	for sc.Scan() {
-		ev := sc.Event()
-		names = append(names, ev.Msg.Name)
-		if ev.Line.Level == "FATAL" && fatal == "" {
-			fatal = ev.Line.Message
+		l, perr := tikv.ParseLogLine(sc.Text())
+		if perr != nil {
+			continue
+		}
+		if l.Level == "FATAL" && fatal == "" {
+			fatal = l.Message
+		}
+		if m, ok := tikv.MatchCatalogue(l); ok {
+			names = append(names, m.Name)
 		}
 	}
-	return names, fatal, sc.Err()
+	if err := sc.Err(); err != nil {
+		return names, fatal, fmt.Errorf("reading the log: %w", err)
+	}
+	return names, fatal, nil
 }
 
 // KeyHost is a kms.Host over SSH: key material only ever travels over stdin.

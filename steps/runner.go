@@ -54,8 +54,11 @@ type Inspector interface {
 }
 
 // Runner executes a plan: stage, then per batch evict → swap → restart → ready →
-// verify → release → settle, then finalize. It owns cleanup: every
-// evict-leader scheduler it adds is removed on every exit path.
+// verify → release → settle, then finalize. The swap is written while the
+// leaders move and put back when the store is not restarted after all. It owns
+// cleanup: every evict-leader scheduler it adds is removed on every exit path
+// (panics in a store's goroutine included); one PD would not remove keeps the
+// journal's run open for 'apply --resume' / '--abort'.
 type Runner struct {
 	Plan      *Plan
 	Kind      string
@@ -72,13 +75,33 @@ type Runner struct {
 	Now       func() time.Time
 	// Verify decides whether a store's state proves the target was reached.
 	Verify func(n NodePlan, st NodeState) []string
+	// CleanupTimeout bounds how long removing an evict-leader scheduler is
+	// retried while PD does not answer (default DefaultCleanupTimeout). A
+	// scheduler still in place after it stays in the journal, where
+	// 'apply --resume' and 'apply --abort' find and remove it.
+	CleanupTimeout time.Duration
 
-	run      string
-	mu       sync.Mutex
-	evicted  map[uint64]bool
-	results  map[uint64]*StoreResult
-	timeline []Event
+	run     string
+	mu      sync.Mutex
+	evicted map[uint64]bool
+	// releaseTried marks stores whose scheduler removal was already attempted.
+	releaseTried map[uint64]bool
+	results      map[uint64]*StoreResult
+	timeline     []Event
 }
+
+// DefaultCleanupTimeout is Runner.CleanupTimeout's default: a scheduler left
+// behind keeps its store at zero leaders (reference pd-and-tiup.md §1.4, §6.1),
+// so the runner keeps trying for a while before leaving it to --resume/--abort.
+const DefaultCleanupTimeout = 2 * time.Minute
+
+// StateCleanupPending is the run record of a run that ended with an
+// evict-leader scheduler still in place: the journal keeps the run unfinished.
+const StateCleanupPending = "cleanup-pending"
+
+// ErrPDUnreachable marks a failure caused by PD not answering rather than by the
+// store: the runner does not roll a store back for it.
+var ErrPDUnreachable = errors.New("PD is not answering")
 
 // StoreResult is the evidence the run gathered for one store.
 type StoreResult struct {
@@ -157,7 +180,7 @@ func (r *Runner) sleep(ctx context.Context, d time.Duration) error {
 
 // Run executes the plan. It returns the result (with evidence) even on failure.
 func (r *Runner) Run(ctx context.Context, batches BatchPlan) (res *Result, err error) {
-	r.evicted = map[uint64]bool{}
+	r.evicted, r.releaseTried = map[uint64]bool{}, map[uint64]bool{}
 	r.results = map[uint64]*StoreResult{}
 	r.run = fmt.Sprintf("%s-%d", r.Kind, r.now().UTC().UnixNano())
 	if r.Decider == nil {
@@ -168,7 +191,10 @@ func (r *Runner) Run(ctx context.Context, batches BatchPlan) (res *Result, err e
 		if p := recover(); p != nil {
 			err = fmt.Errorf("internal error: %v\n%s", p, debug.Stack())
 		}
-		r.releaseAll() // every exit path: success, error, abort, SIGINT, panic
+		left := r.releaseAll() // every exit path: success, error, abort, SIGINT, panic
+		if len(left) > 0 && err == nil {
+			err = fmt.Errorf("the evict-leader scheduler of store(s) %v could not be removed", left)
+		}
 		res.Finished = r.now().UTC()
 		res.Err = err
 		for _, n := range r.Plan.Nodes {
@@ -178,11 +204,19 @@ func (r *Runner) Run(ctx context.Context, batches BatchPlan) (res *Result, err e
 		}
 		state := StateDone
 		msg := "run finished: every store verified"
-		if err != nil {
+		var detail map[string]string
+		switch {
+		case len(left) > 0:
+			// Not recorded as finished: the journal keeps the run open so that
+			// 'apply --resume' or 'apply --abort' removes the schedulers left.
+			state = StateCleanupPending
+			detail = map[string]string{"schedulers-left": fmt.Sprint(left)}
+			msg = fmt.Sprintf("run stopped: %v; evict-leader scheduler(s) of store(s) %v are still in place: 'apply --resume' or 'apply --abort' removes them", err, left)
+		case err != nil:
 			state = StateFailed
 			msg = "run stopped: " + err.Error()
 		}
-		_ = r.journal(StepRun, 0, 0, state, nil)
+		_ = r.journal(StepRun, 0, 0, state, detail)
 		r.emit(Event{Kind: RunDone, Step: StepRun, Message: msg, Error: errString(err)})
 		r.mu.Lock()
 		res.Timeline = append([]Event(nil), r.timeline...)
@@ -233,33 +267,79 @@ func (r *Runner) phase(id uint64, step string, start time.Time, ok bool) {
 	r.mu.Unlock()
 }
 
-// stage prepares every store: key material beside the live one, nothing live changes.
+// StageConcurrency is how many hosts stage at once (each is a few SSH commands).
+const StageConcurrency = 16
+
+// stage prepares every store: key material beside the live one, nothing live
+// changes. Hosts are staged in parallel; the first failure in plan order wins.
 func (r *Runner) stage(ctx context.Context) error {
 	r.emit(Event{Kind: StepStarted, Step: StepStage, Message: "key material and new configs staged beside the live ones; nothing live changes"})
+	errs := make([]error, len(r.Plan.Nodes))
+	var done int
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, StageConcurrency)
 	for i, n := range r.Plan.Nodes {
-		node := r.Nodes[n.StoreID]
-		live, ok, err := node.ReadFile(ctx, n.ConfigPath)
-		if err != nil {
-			return r.fail(StepStage, n.StoreID, 0, fmt.Errorf("reading %s on %s: %w", n.ConfigPath, n.Host, err))
+		if i == 1 {
+			// The first store stages alone: a backend's first call may log in
+			// or cache (kms backends do not promise concurrent first use).
+			wg.Wait()
 		}
-		if !ok {
-			return r.fail(StepStage, n.StoreID, 0, fmt.Errorf("%s does not exist on %s", n.ConfigPath, n.Host))
-		}
-		if _, err := r.Editor(live, r.Desired); err != nil {
-			return r.fail(StepStage, n.StoreID, 0, fmt.Errorf("editing %s from %s: %w", n.ConfigPath, n.Host, err))
-		}
-		if r.Keys != nil {
-			if err := r.Keys.Stage(ctx, n); err != nil {
-				return r.fail(StepStage, n.StoreID, 0, fmt.Errorf("staging the %s key on %s: %w", r.Keys.Name(), n.Host, err))
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			defer func() {
+				if p := recover(); p != nil {
+					errs[i] = fmt.Errorf("internal error staging store %d: %v\n%s", n.StoreID, p, debug.Stack())
+				}
+			}()
+			if errs[i] = r.stageOne(ctx, n); errs[i] != nil {
+				return
 			}
+			mu.Lock()
+			done++
+			d := done
+			mu.Unlock()
+			r.emit(Event{Kind: StepProgress, Step: StepStage, StoreID: n.StoreID, Done: d, Total: len(r.Plan.Nodes)})
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			return r.fail(StepStage, r.Plan.Nodes[i].StoreID, 0, err)
 		}
-		if running, err := r.Inspector.RunningEncryption(ctx, n); err == nil {
-			r.result(n.StoreID).Before = running
-		}
-		r.emit(Event{Kind: StepProgress, Step: StepStage, StoreID: n.StoreID, Done: i + 1, Total: len(r.Plan.Nodes)})
 	}
 	_ = r.journal(StepStage, 0, 0, StateDone, nil)
 	r.emit(Event{Kind: StepDone, Step: StepStage, Message: fmt.Sprintf("%d stores staged", len(r.Plan.Nodes))})
+	return nil
+}
+
+// stageOne checks that the store's config can be edited and delivers its key material.
+func (r *Runner) stageOne(ctx context.Context, n NodePlan) error {
+	node := r.Nodes[n.StoreID]
+	live, ok, err := node.ReadFile(ctx, n.ConfigPath)
+	if err != nil {
+		return fmt.Errorf("reading %s on %s: %w", n.ConfigPath, n.Host, err)
+	}
+	if !ok {
+		return fmt.Errorf("%s does not exist on %s", n.ConfigPath, n.Host)
+	}
+	if _, err := r.Editor(live, r.Desired); err != nil {
+		return fmt.Errorf("editing %s from %s: %w", n.ConfigPath, n.Host, err)
+	}
+	if r.Keys != nil {
+		if err := r.Keys.Stage(ctx, n); err != nil {
+			return fmt.Errorf("staging the %s key on %s: %w", r.Keys.Name(), n.Host, err)
+		}
+	}
+	if running, err := r.Inspector.RunningEncryption(ctx, n); err == nil {
+		sr := r.result(n.StoreID)
+		r.mu.Lock()
+		sr.Before = running
+		r.mu.Unlock()
+	}
 	return nil
 }
 
@@ -346,6 +426,13 @@ func (r *Runner) runBatch(ctx context.Context, b Batch) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			defer func() {
+				// A panic here would kill the process before any cleanup ran:
+				// turn it into this store's error so the batch's schedulers are released.
+				if p := recover(); p != nil {
+					errs[i] = r.fail(StepRun, id, b.Index, fmt.Errorf("internal error on store %d: %v\n%s", id, p, debug.Stack()))
+				}
+			}()
 			n, _ := r.Plan.Node(id)
 			before, err := r.storeSequence(ctx, b.Index, n)
 			mu.Lock()
@@ -415,14 +502,41 @@ func (r *Runner) unsafeToRestart(ctx context.Context, ids []uint64) (string, err
 // returns its leader count before eviction.
 func (r *Runner) storeSequence(ctx context.Context, batch int, n NodePlan) (int, error) {
 	node := r.Nodes[n.StoreID]
+	// The config is swapped while the leaders move (off the critical path: the
+	// running process does not read it again), and put back if the eviction
+	// fails, so a store is only ever restarted onto the new config by us.
+	type swapped struct {
+		prevStart, logOffset int64
+		backup               string
+		original             []byte
+		err                  error
+	}
+	swapc := make(chan swapped, 1)
+	go func() {
+		var sw swapped
+		defer func() {
+			if p := recover(); p != nil {
+				sw.err = r.fail(StepSwap, n.StoreID, batch, fmt.Errorf("internal error: %v\n%s", p, debug.Stack()))
+			}
+			swapc <- sw
+		}()
+		sw.prevStart, sw.logOffset, sw.backup, sw.original, sw.err = r.swap(ctx, batch, n, node)
+	}()
 	leaders, err := r.evict(ctx, batch, n, node)
+	sw := <-swapc
 	if err != nil {
+		if sw.original != nil {
+			r.unswap(ctx, batch, n, node, sw.original, sw.backup)
+		}
 		return leaders, err
 	}
-	prevStart, logOffset, backup, original, err := r.swap(ctx, batch, n, node)
-	if err != nil {
-		return leaders, err
+	if sw.err != nil {
+		if sw.original != nil {
+			r.unswap(ctx, batch, n, node, sw.original, sw.backup)
+		}
+		return leaders, sw.err
 	}
+	prevStart, logOffset, backup, original := sw.prevStart, sw.logOffset, sw.backup, sw.original
 	if err := r.restart(ctx, batch, n, node); err != nil {
 		return leaders, r.recover(ctx, batch, n, node, original, backup, err)
 	}
@@ -439,6 +553,23 @@ func (r *Runner) storeSequence(ctx context.Context, batch int, n NodePlan) (int,
 		return leaders, r.recover(ctx, batch, n, node, original, backup, r.fail(StepVerify, n.StoreID, batch, err))
 	}
 	return leaders, nil
+}
+
+// unswap puts the original config back on a store that will not be restarted
+// (its eviction failed or the run was stopped during it).
+func (r *Runner) unswap(ctx context.Context, batch int, n NodePlan, node Node, original []byte, backup string) {
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.Plan.Strategy.RestartTimeout.Duration)
+	defer cancel()
+	if now, ok, err := node.ReadFile(cctx, n.ConfigPath); err == nil && ok && string(now) == string(original) {
+		return // the swap never landed
+	}
+	if _, err := node.WriteFile(cctx, n.ConfigPath, original); err != nil {
+		r.emit(Event{Kind: Warning, Step: StepSwap, StoreID: n.StoreID, Batch: batch,
+			Message: fmt.Sprintf("the store was not restarted but its new config stays in place: restoring %s failed: %v (the original is %s)", n.ConfigPath, err, backup)})
+		return
+	}
+	_ = r.journal(StepSwap, n.StoreID, batch, "undone", map[string]string{"config": n.ConfigPath})
+	r.emit(Event{Kind: Info, Step: StepSwap, StoreID: n.StoreID, Batch: batch, Message: "the store was not restarted: its original config is back in place"})
 }
 
 func (r *Runner) evict(ctx context.Context, batch int, n NodePlan, node Node) (int, error) {
@@ -544,7 +675,8 @@ func (r *Runner) swap(ctx context.Context, batch int, n NodePlan, node Node) (pr
 	if string(updated) != string(live) {
 		backup, err = node.WriteFile(ctx, n.ConfigPath, updated)
 		if err != nil {
-			return 0, 0, "", nil, r.fail(StepSwap, n.StoreID, batch, fmt.Errorf("writing %s on %s: %w", n.ConfigPath, n.Host, err))
+			// live is returned: the write may have landed although we saw an error.
+			return 0, 0, "", live, r.fail(StepSwap, n.StoreID, batch, fmt.Errorf("writing %s on %s: %w", n.ConfigPath, n.Host, err))
 		}
 	}
 	r.result(n.StoreID).Backup = backup
@@ -555,16 +687,22 @@ func (r *Runner) swap(ctx context.Context, batch int, n NodePlan, node Node) (pr
 }
 
 func (r *Runner) store(ctx context.Context, id uint64) (Store, bool) {
+	s, ok, _ := r.storeErr(ctx, id)
+	return s, ok
+}
+
+// storeErr reads one store from PD; err is set when PD did not answer.
+func (r *Runner) storeErr(ctx context.Context, id uint64) (Store, bool, error) {
 	stores, err := r.PD.Stores(ctx)
 	if err != nil {
-		return Store{}, false
+		return Store{}, false, err
 	}
 	for _, s := range stores {
 		if s.ID == id {
-			return s, true
+			return s, true, nil
 		}
 	}
-	return Store{}, false
+	return Store{}, false, nil
 }
 
 func (r *Runner) restart(ctx context.Context, batch int, n NodePlan, node Node) error {
@@ -596,20 +734,25 @@ func (r *Runner) ready(ctx context.Context, batch int, n NodePlan, node Node, pr
 	start := r.now()
 	r.emit(Event{Kind: StepStarted, Step: StepReady, StoreID: n.StoreID, Batch: batch})
 	deadline := start.Add(r.Plan.Strategy.ReadyTimeout.Duration)
-	var why string
 	for {
 		_, fatal, err := r.Inspector.LogSince(ctx, n, node, logOffset)
 		if err == nil && fatal != "" {
 			r.phase(n.StoreID, StepReady, start, false)
 			return r.fail(StepReady, n.StoreID, batch, fmt.Errorf("TiKV failed to start: %s", fatal))
 		}
-		why = r.notReady(ctx, n, node, prevStart)
+		why, pdDown := r.notReady(ctx, n, node, prevStart)
 		if why == "" {
 			break
 		}
 		if r.now().After(deadline) {
 			r.phase(n.StoreID, StepReady, start, false)
-			return r.fail(StepReady, n.StoreID, batch, fmt.Errorf("not ready after %s: %s", r.Plan.Strategy.ReadyTimeout.Duration, why))
+			err := fmt.Errorf("not ready after %s: %s", r.Plan.Strategy.ReadyTimeout.Duration, why)
+			if pdDown {
+				// The store itself answers; only PD's view is missing. Rolling it
+				// back would restart a healthy store for PD's sake.
+				err = fmt.Errorf("%w: %w", ErrPDUnreachable, err)
+			}
+			return r.fail(StepReady, n.StoreID, batch, err)
 		}
 		if err := r.sleep(ctx, r.Plan.Strategy.ReadyPoll.Duration); err != nil {
 			return err
@@ -621,24 +764,27 @@ func (r *Runner) ready(ctx context.Context, batch int, n NodePlan, node Node, pr
 	return nil
 }
 
-func (r *Runner) notReady(ctx context.Context, n NodePlan, node Node, prevStart int64) string {
+// notReady says why the store is not ready yet ("" when it is); pdDown is set
+// when the store answers on its own ports and only PD could not be read.
+func (r *Runner) notReady(ctx context.Context, n NodePlan, node Node, prevStart int64) (why string, pdDown bool) {
 	if ok, err := node.PortListening(ctx, n.Port); err != nil || !ok {
-		return fmt.Sprintf("port %d not listening", n.Port)
-	}
-	s, ok := r.store(ctx, n.StoreID)
-	if !ok {
-		return "PD does not list the store"
-	}
-	if s.StateName != "Up" {
-		return "PD shows the store " + s.StateName
-	}
-	if prevStart != 0 && s.StartTimestamp == prevStart {
-		return "PD has not seen the new process yet"
+		return fmt.Sprintf("port %d not listening", n.Port), false
 	}
 	if _, err := node.Metrics(ctx); err != nil {
-		return "status port not answering"
+		return "status port not answering", false
 	}
-	return ""
+	s, ok, err := r.storeErr(ctx, n.StoreID)
+	switch {
+	case err != nil:
+		return "reading the store from PD: " + err.Error(), true
+	case !ok:
+		return "PD does not list the store", false
+	case s.StateName != "Up":
+		return "PD shows the store " + s.StateName, false
+	case prevStart != 0 && s.StartTimestamp == prevStart:
+		return "PD has not seen the new process yet", false
+	}
+	return "", false
 }
 
 // verifyStore gathers the evidence and checks it; logOffset < 0 skips log checks
@@ -646,6 +792,9 @@ func (r *Runner) notReady(ctx context.Context, n NodePlan, node Node, prevStart 
 func (r *Runner) verifyStore(ctx context.Context, n NodePlan, logOffset int64) (NodeState, error) {
 	node := r.Nodes[n.StoreID]
 	start := r.now()
+	if logOffset >= 0 {
+		r.emit(Event{Kind: StepStarted, Step: StepVerify, StoreID: n.StoreID, Message: "reading /config, /metrics, key.dict and the log since the restart"})
+	}
 	deadline := start.Add(r.Plan.Strategy.VerifyTimeout.Duration)
 	for {
 		st := NodeState{}
@@ -715,6 +864,11 @@ func verifySummary(st NodeState) string {
 // policy it rolls the config back (keeping the master key while any file may be
 // encrypted, as TiKV requires) and restarts, or leaves it for the operator.
 func (r *Runner) recover(ctx context.Context, batch int, n NodePlan, node Node, original []byte, backup string, cause error) error {
+	if ctx.Err() != nil || errors.Is(cause, ErrPDUnreachable) {
+		// Cancelled (the operator stopped the run) or PD down: the store is not
+		// at fault; leave it as it is for --resume, which verifies it.
+		return cause
+	}
 	d := Decision{
 		ID:       fmt.Sprintf("verify-failed-%d", n.StoreID),
 		Question: fmt.Sprintf("store %d did not reach the target: %v", n.StoreID, cause),
@@ -727,17 +881,13 @@ func (r *Runner) recover(ctx context.Context, batch int, n NodePlan, node Node, 
 	}
 	start := r.now()
 	r.emit(Event{Kind: StepStarted, Step: StepRollback, StoreID: n.StoreID, Batch: batch, Message: "restoring the previous config"})
-	restore := original
-	kd, kerr := r.Inspector.KeyDict(ctx, n, node)
-	if kerr == nil && kd.Exists {
-		// Files may already be encrypted: keep the new master key, switch the method
-		// to plaintext (reference tikv-encryption.md §2.5).
-		safe := r.Desired
-		safe.Method = tikv.MethodPlaintext
-		if edited, err := r.Editor(original, safe); err == nil {
-			restore = edited
-		}
-	}
+	// keyDictNow is always true: whether key.dict exists now says nothing about
+	// a moment later. systemd's Restart=always may start TiKV on the new config
+	// between our look and our write, creating key.dict under the new master
+	// key; the original config (no master key) would then fail every start with
+	// BothMasterKeyFail. Keeping the new key with the method back to plaintext
+	// boots either way (found by TestFaultMatrix/start-failure-once@restart).
+	restore := RollbackConfig(original, r.Desired, true, r.Editor)
 	if _, err := node.WriteFile(ctx, n.ConfigPath, restore); err != nil {
 		return errors.Join(cause, r.fail(StepRollback, n.StoreID, batch, fmt.Errorf("restoring %s (backup %s): %w", n.ConfigPath, backup, err)))
 	}
@@ -762,16 +912,40 @@ func (r *Runner) recover(ctx context.Context, batch int, n NodePlan, node Node, 
 // release removes the evict-leader scheduler the run added for a store.
 func (r *Runner) release(ctx context.Context, batch int, id uint64) {
 	r.mu.Lock()
-	added := r.evicted[id]
+	added, triedBefore := r.evicted[id], r.releaseTried[id]
+	r.releaseTried[id] = true
 	r.mu.Unlock()
 	if !added {
 		return
 	}
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	r.emit(Event{Kind: StepStarted, Step: StepRelease, StoreID: id, Batch: batch, Message: "removing the evict-leader scheduler"})
+	// Cleanup outlives cancellation: a scheduler left behind keeps the store at
+	// zero leaders (TiUP's failure, reference pd-and-tiup.md §6.1), so PD is
+	// retried until CleanupTimeout; a store already retried that long gets
+	// one more short attempt at the end of the run.
+	timeout := r.CleanupTimeout
+	if timeout <= 0 {
+		timeout = DefaultCleanupTimeout
+	}
+	if triedBefore {
+		timeout = min(timeout, 10*time.Second)
+	}
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
 	defer cancel()
-	if err := r.PD.RemoveEvictLeader(cctx, id); err != nil {
-		r.emit(Event{Kind: Warning, Step: StepRelease, StoreID: id, Batch: batch, Message: "could not remove the evict-leader scheduler: " + err.Error() + " (tikv-ear apply --abort removes it)"})
-		return
+	warned := false
+	for {
+		err := r.PD.RemoveEvictLeader(cctx, id)
+		if err == nil {
+			break
+		}
+		if !warned {
+			warned = true
+			r.emit(Event{Kind: Warning, Step: StepRelease, StoreID: id, Batch: batch, Message: fmt.Sprintf("could not remove the evict-leader scheduler: %v; retrying for up to %s", err, timeout)})
+		}
+		if cctx.Err() != nil || r.sleep(cctx, r.Plan.Strategy.SettlePoll.Duration) != nil {
+			r.emit(Event{Kind: StepFailed, Step: StepRelease, StoreID: id, Batch: batch, Error: "the evict-leader scheduler is still in place: " + err.Error() + " (tikv-ear apply --resume or --abort removes it)"})
+			return
+		}
 	}
 	r.mu.Lock()
 	delete(r.evicted, id)
@@ -780,17 +954,27 @@ func (r *Runner) release(ctx context.Context, batch int, id uint64) {
 	r.emit(Event{Kind: StepDone, Step: StepRelease, StoreID: id, Batch: batch, Message: "evict-leader scheduler removed"})
 }
 
-// releaseAll is the cleanup every exit path runs.
-func (r *Runner) releaseAll() {
+// releaseAll is the cleanup every exit path runs. It returns the stores whose
+// scheduler is still in place (PD did not answer within CleanupTimeout).
+func (r *Runner) releaseAll() []uint64 {
 	r.mu.Lock()
 	var ids []uint64
 	for id := range r.evicted {
 		ids = append(ids, id)
 	}
 	r.mu.Unlock()
+	slices.Sort(ids)
 	for _, id := range ids {
 		r.release(context.Background(), 0, id)
 	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var left []uint64
+	for id := range r.evicted {
+		left = append(left, id)
+	}
+	slices.Sort(left)
+	return left
 }
 
 // settle waits for leaders to return and regions to be healthy before the next batch.
