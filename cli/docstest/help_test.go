@@ -198,7 +198,7 @@ func rewriteHelp(lines []string, blocks []helpBlock, want map[string]string, mis
 	out = append(out, lines[next:]...)
 	text := strings.TrimRight(strings.Join(out, "\n"), "\n") + "\n"
 	for _, p := range missing {
-		text += fmt.Sprintf("\n## %s\n\n<!-- help: %s -->\n```text\n%s```\n\nTODO: what it is for, and an example.\n", p, p, want[p])
+		text += fmt.Sprintf("\n## %s\n\n<!-- help: %s -->\n```text\n%s```\n\n(Say what it is for and give an example: TestEveryCommandHasAnExample fails until you do.)\n", p, p, want[p])
 	}
 	return text
 }
