@@ -182,6 +182,7 @@ func (c *Cluster) build(life context.Context) error {
 		h, err := host.New(host.Config{
 			Name: hostName, Root: filepath.Join(opt.Dir, hostName), User: User,
 			AuthorizedKey: key.Signer.PublicKey(), ControlURL: c.control + "/host/" + hostName, Clock: c.clk,
+			TikvCtl: c.TikvCtl,
 		})
 		if err != nil {
 			return err

@@ -1,9 +1,10 @@
 // Package host is one simulated machine of the sim cluster: a directory that
 // plays the host's file system, an in-process SSH server (real SSH protocol,
 // its own ed25519 host key, public-key auth) that runs real /bin/sh commands
-// with that directory as working directory, and shims for systemctl, sudo and
-// ss that reach the host's emulated systemd through the sim's control HTTP
-// server. It also writes the on-host layouts (TiUP tree or a hand-made
+// with that directory as working directory, and shims on its PATH: systemctl
+// and ss reach the host's emulated systemd, and tikv-ctl the cluster's
+// stand-in for tikv-ctl's remote mode, through the sim's control HTTP server;
+// sudo runs the command as the login user. It also writes the on-host layouts (TiUP tree or a hand-made
 // deployment) and TiUP's meta.yaml.
 //
 // It must not import the tool's cluster packages, and it binds 127.0.0.1 only.
@@ -35,6 +36,9 @@ type Config struct {
 	AuthorizedKey ssh.PublicKey // the operator's public key
 	ControlURL    string        // where Handler is mounted, e.g. http://127.0.0.1:p/host/host-1
 	Clock         *clock.Clock
+	// TikvCtl runs a tikv-ctl command line for the tikv-ctl shim and returns
+	// stdout, one stderr line and the exit status; nil means the host has none.
+	TikvCtl func(args []string) (stdout, stderr string, code int)
 }
 
 // Host is a simulated machine. Its methods are safe for concurrent use.

@@ -52,6 +52,26 @@ rm -f "$body" "$hdr"
 exit "${code:-1}"
 `
 
+// shimTikvCtl forwards its arguments to the control server the way the
+// systemctl shim does; the sim, not TiKV, answers (Config.TikvCtl).
+const shimTikvCtl = `#!/bin/sh
+# tikv-ctl shim of tikv-ear simulated host %[1]s: the sim's stand-in for tikv-ctl's remote mode.
+url='%[2]s/tikv-ctl'
+body=$(mktemp) || exit 1
+hdr=$(mktemp) || { rm -f "$body"; exit 1; }
+if ! printf '%%s\n' "$@" | curl -sS -o "$body" -D "$hdr" --data-binary @- "$url"; then
+  rm -f "$body" "$hdr"
+  echo "tikv-ctl (sim shim): cannot reach the simulated cluster at $url" >&2
+  exit 1
+fi
+cat "$body"
+err=$(tr -d '\r' < "$hdr" | sed -n 's/^%[3]s: //p')
+code=$(tr -d '\r' < "$hdr" | sed -n 's/^%[4]s: //p')
+rm -f "$body" "$hdr"
+[ -n "$err" ] && printf '%%s\n' "$err" >&2
+exit "${code:-1}"
+`
+
 // shimSS prints the host's listening TCP sockets in ss's table format.
 const shimSS = `#!/bin/sh
 # ss shim of tikv-ear simulated host %[1]s: lists the sim's listening sockets of this host.
@@ -76,7 +96,7 @@ fi
 exec "$@"
 `
 
-// writeShims writes the systemctl, sudo and ss shims into dir.
+// writeShims writes the systemctl, sudo, ss and tikv-ctl shims into dir.
 func writeShims(dir, hostName, controlURL string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("creating shim dir: %w", err)
@@ -85,6 +105,7 @@ func writeShims(dir, hostName, controlURL string) error {
 		"systemctl": fmt.Sprintf(shimSystemctl, hostName, controlURL, headerStderr, headerExit),
 		"ss":        fmt.Sprintf(shimSS, hostName, controlURL),
 		"sudo":      fmt.Sprintf(shimSudo, hostName),
+		"tikv-ctl":  fmt.Sprintf(shimTikvCtl, hostName, controlURL, headerStderr, headerExit),
 	}
 	for name, text := range shims {
 		path := filepath.Join(dir, name)
@@ -95,7 +116,7 @@ func writeShims(dir, hostName, controlURL string) error {
 	return nil
 }
 
-// Handler serves the host's shim endpoints: POST /systemctl and GET /ss.
+// Handler serves the host's shim endpoints: POST /systemctl, GET /ss and POST /tikv-ctl.
 // Mount it under the control URL given in Config (with the prefix stripped).
 func (h *Host) Handler() http.Handler {
 	mux := http.NewServeMux()
@@ -118,6 +139,28 @@ func (h *Host) Handler() http.Handler {
 	})
 	mux.HandleFunc("GET /ss", func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, h.SS())
+	})
+	mux.HandleFunc("POST /tikv-ctl", func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(io.LimitReader(r.Body, 1<<16))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		var args []string
+		for _, a := range strings.Split(strings.TrimSuffix(string(body), "\n"), "\n") {
+			if a != "" {
+				args = append(args, a)
+			}
+		}
+		out, errLine, code := "", "tikv-ctl (sim shim): this simulated host has no tikv-ctl", exitFailure
+		if h.cfg.TikvCtl != nil {
+			out, errLine, code = h.cfg.TikvCtl(args)
+		}
+		w.Header().Set(headerExit, strconv.Itoa(code))
+		if errLine != "" {
+			w.Header().Set(headerStderr, strings.ReplaceAll(errLine, "\n", " "))
+		}
+		io.WriteString(w, out)
 	})
 	return mux
 }

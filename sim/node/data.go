@@ -172,6 +172,8 @@ func (n *Node) prepareData(m *manager) error {
 // flushAndCompact is one background step: write a new SST (and raft log), then
 // rewrite the oldest files so encryption coverage grows and counts stay bounded.
 func (n *Node) flushAndCompact(m *manager, step int) {
+	n.dataMu.Lock()
+	defer n.dataMu.Unlock()
 	dbPath := filepath.Join(n.dataDir, dbDir)
 	if err := n.newSST(m); err != nil {
 		return

@@ -59,6 +59,8 @@ type Node struct {
 	metrics   *metrics
 	version   semver // version of the running (or last started) process
 
+	dataMu sync.Mutex // serialises the background writer and CompactKV over the data files
+
 	faultMu     sync.Mutex
 	failNext    string
 	slowStart   time.Duration
