@@ -287,7 +287,7 @@ func TestAESNIShowsOnlyForAESMethods(t *testing.T) {
 	m.screen = ScreenAlgorithm
 	flags := []HostFlag{{Host: "h1", Value: true, Known: true}}
 	m.algos = []AlgorithmOption{{Method: tikv.MethodAES256CTR, AESNI: flags}, {Method: tikv.MethodSM4CTR, AESNI: flags}}
-	if v := screenAt(t, m, 80, 24); !strings.Contains(v, "AES-NI      1 host(s) with") {
+	if v := screenAt(t, m, 80, 24); !strings.Contains(v, "AES-NI      1 of 1 host(s) have it") {
 		t.Errorf("aes256-ctr lacks its AES-NI line:\n%s", v)
 	}
 	m.algoIdx = 1

@@ -317,7 +317,7 @@ func aesniLine(st Styles, flags []HostFlag) string {
 			without = append(without, f.Host)
 		}
 	}
-	line := fmt.Sprintf("AES-NI      %d host(s) with", with)
+	line := fmt.Sprintf("AES-NI      %d of %d host(s) have it", with, len(flags))
 	if len(without) > 0 {
 		line += ", " + st.Warn.Render("without: "+strings.Join(without, ", "))
 	}
