@@ -613,7 +613,8 @@ func PostFault(ctx context.Context, controlURL string, f Fault) error {
 }
 
 // newClusterID makes a cluster id the way PD does at bootstrap: the unix time in
-// the high 32 bits and random low bits (tikv/pd server/util.go initOrGetClusterID).
+// the high 32 bits and random low bits: clusterID := (ts << 32) + uint64(rand.Uint32())
+// (tikv/pd server/util.go initOrGetClusterID; pkg/utils/etcdutil InitOrGetClusterID in newer PD).
 func newClusterID(now time.Time) uint64 {
 	var b [4]byte
 	_, _ = rand.Read(b[:])
