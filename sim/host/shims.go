@@ -31,42 +31,25 @@ const (
 	exitNotLoaded = 5
 )
 
-// shimSystemctl forwards its arguments, one per line, to the control server
-// and replays the answer: stdout from the body, stderr and the exit status
-// from the headers.
-const shimSystemctl = `#!/bin/sh
-# systemctl shim of tikv-ear simulated host %[1]s: systemd lives in the sim's control server.
-url='%[2]s/systemctl'
+// shimForward is the shim of a command the sim's control server answers
+// (systemctl: the emulated systemd; tikv-ctl: the sim's stand-in for its remote
+// mode). It forwards its arguments, one per line, to <control>/<command> and
+// replays the answer: stdout from the body, stderr and the exit status from the
+// headers. Arguments: host name, control URL, command, stderr header, exit
+// header, and the name it reports errors under.
+const shimForward = `#!/bin/sh
+# %[3]s shim of tikv-ear simulated host %[1]s: the sim's control server answers.
+url='%[2]s/%[3]s'
 body=$(mktemp) || exit 1
 hdr=$(mktemp) || { rm -f "$body"; exit 1; }
 if ! printf '%%s\n' "$@" | curl -sS -o "$body" -D "$hdr" --data-binary @- "$url"; then
   rm -f "$body" "$hdr"
-  echo "systemctl: cannot reach the simulated systemd at $url" >&2
+  echo "%[6]s: cannot reach the simulated cluster at $url" >&2
   exit 1
 fi
 cat "$body"
-err=$(tr -d '\r' < "$hdr" | sed -n 's/^%[3]s: //p')
-code=$(tr -d '\r' < "$hdr" | sed -n 's/^%[4]s: //p')
-rm -f "$body" "$hdr"
-[ -n "$err" ] && printf '%%s\n' "$err" >&2
-exit "${code:-1}"
-`
-
-// shimTikvCtl forwards its arguments to the control server the way the
-// systemctl shim does; the sim, not TiKV, answers (Config.TikvCtl).
-const shimTikvCtl = `#!/bin/sh
-# tikv-ctl shim of tikv-ear simulated host %[1]s: the sim's stand-in for tikv-ctl's remote mode.
-url='%[2]s/tikv-ctl'
-body=$(mktemp) || exit 1
-hdr=$(mktemp) || { rm -f "$body"; exit 1; }
-if ! printf '%%s\n' "$@" | curl -sS -o "$body" -D "$hdr" --data-binary @- "$url"; then
-  rm -f "$body" "$hdr"
-  echo "tikv-ctl (sim shim): cannot reach the simulated cluster at $url" >&2
-  exit 1
-fi
-cat "$body"
-err=$(tr -d '\r' < "$hdr" | sed -n 's/^%[3]s: //p')
-code=$(tr -d '\r' < "$hdr" | sed -n 's/^%[4]s: //p')
+err=$(tr -d '\r' < "$hdr" | sed -n 's/^%[4]s: //p')
+code=$(tr -d '\r' < "$hdr" | sed -n 's/^%[5]s: //p')
 rm -f "$body" "$hdr"
 [ -n "$err" ] && printf '%%s\n' "$err" >&2
 exit "${code:-1}"
@@ -102,10 +85,10 @@ func writeShims(dir, hostName, controlURL string) error {
 		return fmt.Errorf("creating shim dir: %w", err)
 	}
 	shims := map[string]string{
-		"systemctl": fmt.Sprintf(shimSystemctl, hostName, controlURL, headerStderr, headerExit),
+		"systemctl": fmt.Sprintf(shimForward, hostName, controlURL, "systemctl", headerStderr, headerExit, "systemctl"),
 		"ss":        fmt.Sprintf(shimSS, hostName, controlURL),
 		"sudo":      fmt.Sprintf(shimSudo, hostName),
-		"tikv-ctl":  fmt.Sprintf(shimTikvCtl, hostName, controlURL, headerStderr, headerExit),
+		"tikv-ctl":  fmt.Sprintf(shimForward, hostName, controlURL, "tikv-ctl", headerStderr, headerExit, "tikv-ctl (sim shim)"),
 	}
 	for name, text := range shims {
 		path := filepath.Join(dir, name)
