@@ -10,10 +10,11 @@ export PATH := $(GOBIN):$(PATH)
 build:
 	$(GO) build -o $(BIN) .
 
-# The test command CI runs (.ci/run). Real parts (OpenSSH sshd, local-kms) must be installed:
+# The test command CI runs (.ci/run); -count=1 so the real parts (OpenSSH sshd, local-kms,
+# Chromium, systemd-analyze) run every time instead of a cached result. They must be installed:
 # the tests fail, never skip, without them.
 test:
-	$(GO) test -race -timeout 40m $(PKGS)
+	$(GO) test -race -count=1 -timeout 40m $(PKGS)
 
 # The whole job on an embedded simulated cluster.
 demo: build
