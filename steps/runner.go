@@ -673,7 +673,11 @@ func (r *Runner) swap(ctx context.Context, batch int, n NodePlan, node Node) (pr
 	}
 	logOffset, _ = node.FileSize(ctx, n.LogFile)
 	if string(updated) != string(live) {
-		backup, err = node.WriteFile(ctx, n.ConfigPath, updated)
+		// The write is not cancelled half-way: a cancelled SSH command may still
+		// complete on the host after we gave up on it, and land after unswap.
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.Plan.Strategy.RestartTimeout.Duration)
+		backup, err = node.WriteFile(wctx, n.ConfigPath, updated)
+		cancel()
 		if err != nil {
 			// live is returned: the write may have landed although we saw an error.
 			return 0, 0, "", live, r.fail(StepSwap, n.StoreID, batch, fmt.Errorf("writing %s on %s: %w", n.ConfigPath, n.Host, err))
