@@ -2,8 +2,6 @@ package cli
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"os"
 	"os/user"
@@ -22,11 +20,6 @@ func operatorName() string {
 		return u.Username
 	}
 	return "unknown"
-}
-
-func digest(b []byte) string {
-	s := sha256.Sum256(b)
-	return "sha256:" + hex.EncodeToString(s[:])
 }
 
 func stateOf(e tikv.Encryption, version string) report.StoreState {

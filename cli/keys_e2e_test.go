@@ -565,6 +565,9 @@ func TestKeysAWSLifecycle(t *testing.T) {
 		t.Errorf("deliver with a KMS key:\n%s", r)
 	}
 	keUnchanged(t, cl, before)
+	if !bytes.Equal(keReadFile(t, plan), planBefore) {
+		t.Error("deliver with a KMS key changed plan.toml")
+	}
 
 	r = keMust(t, "rotate", plan, "--yes")
 	keReportVerified(t, r)

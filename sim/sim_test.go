@@ -204,7 +204,7 @@ func TestStartFailureRestartLoopStopsAfterSystemctlStop(t *testing.T) {
 		t.Fatalf("stop: %v\n%s", err, errOut)
 	}
 	starts := status().Starts
-	c.Clock().Sleep(context.Background(), 3*host.DefaultRestartSec)
+	c.Clock().Sleep(context.Background(), 3*host.DefaultRestartDelay)
 	if st := status(); st.Starts != starts || st.State != host.StateInactive {
 		t.Fatalf("after systemctl stop: %+v (starts before %d)", st, starts)
 	}

@@ -107,13 +107,12 @@ func hunkRange(start, n int, ops []diffOp, sideA bool) string {
 	if n == 0 {
 		// The line before the hunk on this side.
 		start = 0
-		for _, op := range ops {
+		if len(ops) > 0 {
 			if sideA {
-				start = op.a
+				start = ops[0].a
 			} else {
-				start = op.b
+				start = ops[0].b
 			}
-			break
 		}
 		return fmt.Sprintf("%d,0", start)
 	}

@@ -224,7 +224,7 @@ func TestRestartLoopUntilStop(t *testing.T) {
 		t.Fatal(err)
 	}
 	n := th.svc.Starts()
-	time.Sleep(th.h.clk.Wall(3 * DefaultRestartSec))
+	time.Sleep(th.h.clk.Wall(3 * DefaultRestartDelay))
 	if got := th.svc.Starts(); got != n {
 		t.Fatalf("service restarted %d more times after systemctl stop", got-n)
 	}

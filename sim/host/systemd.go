@@ -29,8 +29,8 @@ const (
 	StateActivating = "activating"
 )
 
-// DefaultRestartSec is TiUP's RestartSec=15s (pingcap/tiup embed/templates/systemd/system.service.tpl).
-const DefaultRestartSec = 15 * time.Second
+// DefaultRestartDelay is TiUP's RestartSec=15s (pingcap/tiup embed/templates/systemd/system.service.tpl).
+const DefaultRestartDelay = 15 * time.Second
 
 // UnitSpec registers a service with a host's systemd.
 type UnitSpec struct {
@@ -56,16 +56,16 @@ type unit struct {
 	spec UnitSpec
 	clk  *clock.Clock
 
-	mu         sync.Mutex
-	restart    string        // Restart= value
-	restartSec time.Duration // RestartSec= value
-	cancel     context.CancelFunc
-	done       chan struct{} // closed when the supervisor exits
-	status     UnitStatus
+	mu           sync.Mutex
+	restart      string        // Restart= value
+	restartDelay time.Duration // RestartSec= value
+	cancel       context.CancelFunc
+	done         chan struct{} // closed when the supervisor exits
+	status       UnitStatus
 }
 
 func newUnit(spec UnitSpec, clk *clock.Clock) *unit {
-	u := &unit{spec: spec, clk: clk, restart: "always", restartSec: DefaultRestartSec}
+	u := &unit{spec: spec, clk: clk, restart: "always", restartDelay: DefaultRestartDelay}
 	u.status = UnitStatus{Name: spec.Name, State: StateInactive, Sub: "dead", Since: clk.Now()}
 	u.reload()
 	return u
@@ -95,7 +95,7 @@ func (u *unit) reload() {
 			u.restart = strings.TrimSpace(v)
 		case "RestartSec":
 			if d, err := parseSystemdSpan(strings.TrimSpace(v)); err == nil {
-				u.restartSec = d
+				u.restartDelay = d
 			}
 		}
 	}
@@ -181,7 +181,7 @@ func (u *unit) supervise(ctx context.Context, done chan struct{}) {
 		u.status.Failures++
 		u.status.LastErr = err.Error()
 		u.setState(StateActivating, "auto-restart")
-		policy, delay := u.restart, u.restartSec
+		policy, delay := u.restart, u.restartDelay
 		u.mu.Unlock()
 		if policy == "no" {
 			u.mu.Lock()

@@ -149,12 +149,12 @@ func parseMasterKey(t map[string]any) (masterKeyConfig, error) {
 
 // Units of ReadableDuration (components/tikv_util/src/config.rs).
 const (
-	unitUS  = time.Microsecond
-	unitMS  = time.Millisecond
-	unitSec = time.Second
-	unitMin = time.Minute
-	unitH   = time.Hour
-	unitDay = 24 * time.Hour
+	unitUS          = time.Microsecond
+	unitMillisecond = time.Millisecond
+	unitSecond      = time.Second
+	unitMin         = time.Minute
+	unitH           = time.Hour
+	unitDay         = 24 * time.Hour
 )
 
 // parseReadableDuration parses TiKV's ReadableDuration: units d, h, m, s, ms, us,
@@ -174,7 +174,7 @@ func parseReadableDuration(s string) (time.Duration, error) {
 		var unit time.Duration
 		switch {
 		case strings.HasPrefix(rest, "ms"):
-			unit, rest = unitMS, rest[2:]
+			unit, rest = unitMillisecond, rest[2:]
 		case strings.HasPrefix(rest, "us"):
 			unit, rest = unitUS, rest[2:]
 		case rest[0] == 'd':
@@ -184,7 +184,7 @@ func parseReadableDuration(s string) (time.Duration, error) {
 		case rest[0] == 'm':
 			unit, rest = unitMin, rest[1:]
 		case rest[0] == 's':
-			unit, rest = unitSec, rest[1:]
+			unit, rest = unitSecond, rest[1:]
 		default:
 			return 0, fail
 		}
@@ -214,7 +214,7 @@ func formatReadableDuration(d time.Duration) string {
 	for _, u := range []struct {
 		d time.Duration
 		s string
-	}{{unitDay, "d"}, {unitH, "h"}, {unitMin, "m"}, {unitSec, "s"}, {unitMS, "ms"}} {
+	}{{unitDay, "d"}, {unitH, "h"}, {unitMin, "m"}, {unitSecond, "s"}, {unitMillisecond, "ms"}} {
 		if n := d / u.d; n > 0 {
 			fmt.Fprintf(&b, "%d%s", n, u.s)
 			d -= n * u.d
