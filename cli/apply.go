@@ -119,12 +119,11 @@ func runPlan(g *Globals, o runOptions) error {
 			return Failf(fmt.Sprintf("run 'tikv-ear %s %s --resume' to continue, or '--abort' to stop safely", kind, planPath),
 				"%s records an unfinished %s run (%s)", jpath, last.Kind, last.Run)
 		}
-		// Resume: the schedulers the crashed run added are removed first; the
-		// runner re-reads every store's real state and skips finished ones.
-		for id := range last.Evicted {
-			if err := eng.PD.RemoveEvictLeader(ctx, id); err != nil {
-				return fmt.Errorf("removing the evict-leader scheduler of store %d left by the interrupted run: %w", id, err)
-			}
+		// Resume: what the crashed run left in PD (schedulers, a raised
+		// leader-schedule-limit) is cleaned first; the runner re-reads every
+		// store's real state and skips finished ones.
+		if _, err := removeEvicted(ctx, eng.PD, last); err != nil {
+			return err
 		}
 	} else if abort || resume {
 		return Usagef("", "%s records no unfinished run to %s", jpath, map[bool]string{true: "abort", false: "resume"}[abort])
@@ -228,19 +227,11 @@ func preflight(ctx context.Context, g *Globals, s *Session, p *steps.Plan, eng *
 
 // abortRun removes the schedulers an interrupted run left and closes its journal.
 func abortRun(ctx context.Context, g *Globals, eng *Engine, jpath string, last steps.RunState) error {
-	removed := 0
-	for id := range last.Evicted {
-		if err := eng.PD.RemoveEvictLeader(ctx, id); err != nil {
-			return fmt.Errorf("removing the evict-leader scheduler of store %d: %w", id, err)
-		}
-		removed++
-	}
-	j, err := steps.OpenJournal(jpath)
+	removed, err := removeEvicted(ctx, eng.PD, last)
 	if err != nil {
 		return err
 	}
-	defer j.Close()
-	if err := j.Append(steps.Record{Run: last.Run, Kind: last.Kind, Step: steps.StepRun, State: steps.StateFailed, Detail: map[string]string{"aborted": "true"}}); err != nil {
+	if err := closeAbortedRun(jpath, last); err != nil {
 		return err
 	}
 	fmt.Fprintf(g.IO.Err, "tikv-ear: aborted run %s: removed %d evict-leader scheduler(s); every store keeps a config whose key is on its host\n", last.Run, removed)

@@ -83,6 +83,7 @@ type StrategyFlags struct {
 	ReadyTimeout    time.Duration `name:"ready-timeout" default:"5m" help:"Time for a restarted store to be ready."`
 	Poll            time.Duration `name:"poll" default:"2s" help:"Poll interval for eviction, readiness and settling."`
 	SettleTimeout   time.Duration `name:"settle-timeout" default:"10m" help:"Time for leaders and regions to settle between batches."`
+	RaiseLimit      bool          `name:"raise-leader-schedule-limit" default:"true" negatable:"" help:"Raise PD's leader-schedule-limit by 32 (at most 64) during the run so leaders return faster; restored on every exit path."`
 	OnEvictTimeout  string        `name:"on-evict-timeout" enum:"wait,skip-eviction,abort" default:"abort" help:"Policy when eviction times out: wait (another timeout), skip-eviction (restart anyway) or abort."`
 	OnVerifyFailure string        `name:"on-verify-failure" enum:"abort,rollback" default:"rollback" help:"Policy when a store fails verification: rollback (restore its config) or abort."`
 }
@@ -91,6 +92,7 @@ type StrategyFlags struct {
 func (f StrategyFlags) Strategy() (steps.Strategy, steps.Policies) {
 	s := steps.DefaultStrategy()
 	s.Batching, s.Canary = f.Batching, f.Canary
+	s.RaiseLeaderScheduleLimit = f.RaiseLimit
 	s.EvictTimeout, s.ReadyTimeout, s.SettleTimeout = steps.D(f.EvictTimeout), steps.D(f.ReadyTimeout), steps.D(f.SettleTimeout)
 	s.EvictPoll, s.ReadyPoll, s.SettlePoll = steps.D(f.Poll), steps.D(max(f.Poll/2, 10*time.Millisecond)), steps.D(f.Poll)
 	return s, steps.Policies{OnEvictTimeout: f.OnEvictTimeout, OnVerifyFailure: f.OnVerifyFailure}

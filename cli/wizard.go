@@ -727,7 +727,8 @@ func planRefs(p *steps.Plan) []kms.KeyRef {
 	return refs
 }
 
-// removeEvicted removes the evict-leader schedulers an interrupted run left
+// removeEvicted removes the evict-leader schedulers an interrupted run left,
+// and restores PD's leader-schedule-limit when the run raised it;
 // and returns how many. runPlan (resume) and abortRun in apply.go do the same
 // loop and could call it.
 func removeEvicted(ctx context.Context, pdc steps.PD, last steps.RunState) (int, error) {
@@ -741,6 +742,16 @@ func removeEvicted(ctx context.Context, pdc steps.PD, last steps.RunState) (int,
 			return i, fmt.Errorf("removing the evict-leader scheduler of store %d left by run %s: %w", id, last.Run, err)
 		}
 	}
+	// The run raised PD's leader-schedule-limit and did not record restoring it.
+	if last.LimitToRestore != "" {
+		orig, err := strconv.Atoi(last.LimitToRestore)
+		if err != nil {
+			return len(ids), fmt.Errorf("the journal of run %s records leader-schedule-limit %q: %w", last.Run, last.LimitToRestore, err)
+		}
+		if err := pdc.SetLeaderScheduleLimit(ctx, orig); err != nil {
+			return len(ids), fmt.Errorf("restoring PD's leader-schedule-limit to %d after run %s: %w", orig, last.Run, err)
+		}
+	}
 	return len(ids), nil
 }
 
@@ -752,6 +763,11 @@ func closeAbortedRun(jpath string, last steps.RunState) error {
 		return err
 	}
 	defer j.Close()
+	if last.LimitToRestore != "" { // removeEvicted restored it
+		if err := j.Append(steps.Record{Run: last.Run, Kind: last.Kind, Step: steps.StepScheduleLimit, State: steps.StateDone, Detail: map[string]string{"restored": last.LimitToRestore}}); err != nil {
+			return err
+		}
+	}
 	return j.Append(steps.Record{Run: last.Run, Kind: last.Kind, Step: steps.StepRun, State: steps.StateFailed, Detail: map[string]string{"aborted": "true"}})
 }
 

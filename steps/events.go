@@ -24,6 +24,8 @@ const (
 	StepRollback  = "rollback"
 	StepFinalize  = "finalize"
 	StepRun       = "run"
+	// StepScheduleLimit raises PD's leader-schedule-limit for the run and restores it.
+	StepScheduleLimit = "schedule-limit"
 )
 
 // EventKind says what an Event reports.

@@ -122,7 +122,10 @@ type RunState struct {
 	Done       map[string]bool   // "step/store" keys that completed
 	Evicted    map[uint64]bool   // stores with an evict-leader scheduler the run added and did not remove
 	Details    map[string]string // merged details, last wins (e.g. "backup/<store>")
-	Records    []Record
+	// LimitToRestore is PD's original leader-schedule-limit when the run raised
+	// it and did not record putting it back ("" otherwise).
+	LimitToRestore string
+	Records        []Record
 }
 
 // LastRun summarises the most recent run in the records; ok is false when there is none.
@@ -147,6 +150,10 @@ func LastRun(recs []Record) (RunState, bool) {
 			st.Done[doneKey(r.Step, r.StoreID)] = true
 		}
 		switch {
+		case r.Step == StepScheduleLimit && r.State == StateStarted:
+			st.LimitToRestore = r.Detail["original"]
+		case r.Step == StepScheduleLimit && r.State == StateDone:
+			st.LimitToRestore = ""
 		case r.Step == StepEvict && r.State == StateStarted:
 			st.Evicted[r.StoreID] = true
 		case r.Step == StepRelease && r.State == StateDone:
@@ -156,6 +163,9 @@ func LastRun(recs []Record) (RunState, bool) {
 		case r.Step == StepRun && r.State == StateStarted:
 			st.Finished = false
 		}
+	}
+	if st.LimitToRestore != "" {
+		st.Finished = false // PD still runs with the raised limit: resume or abort restores it
 	}
 	return st, true
 }

@@ -2,6 +2,7 @@ package steps
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/tikv-ear/tikv-ear/cluster/pd"
 )
@@ -84,4 +85,27 @@ func (p PDClient) MaxReplicas(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	return int(rc.MaxReplicas), nil
+}
+
+// keyLeaderScheduleLimit is the PD schedule config key (tikv/pd pkg/schedule/config/config.go).
+const keyLeaderScheduleLimit = "leader-schedule-limit"
+
+// LeaderScheduleLimit reads schedule.leader-schedule-limit from GET /pd/api/v1/config.
+func (p PDClient) LeaderScheduleLimit(ctx context.Context) (int, error) {
+	cfg, err := p.C.Config(ctx)
+	if err != nil {
+		return 0, err
+	}
+	sched, _ := cfg["schedule"].(map[string]any)
+	v, ok := sched[keyLeaderScheduleLimit].(float64)
+	if !ok {
+		return 0, fmt.Errorf("PD config has no schedule.%s", keyLeaderScheduleLimit)
+	}
+	return int(v), nil
+}
+
+// SetLeaderScheduleLimit posts {"schedule.leader-schedule-limit": n} (dotted keys are
+// accepted by POST /pd/api/v1/config; reference pd-and-tiup.md §1.2).
+func (p PDClient) SetLeaderScheduleLimit(ctx context.Context, n int) error {
+	return p.C.SetConfig(ctx, map[string]any{"schedule." + keyLeaderScheduleLimit: n})
 }

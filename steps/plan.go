@@ -119,6 +119,10 @@ type Strategy struct {
 	SettlePoll     Duration `toml:"settle-poll"`
 	// LeaderReturn is the share of pre-restart leaders that must be back before the next batch (TiUP: 2/3).
 	LeaderReturnPercent int `toml:"leader-return-percent"`
+	// RaiseLeaderScheduleLimit raises PD's leader-schedule-limit by 32 (at most 64)
+	// for the run, as TiUP's increaseScheduleLimit means to, so leaders move back
+	// faster; the original value is journaled and restored on every exit path.
+	RaiseLeaderScheduleLimit bool `toml:"raise-leader-schedule-limit"`
 }
 
 // Policies decide what headless runs do where the wizard would ask.
@@ -175,7 +179,7 @@ func DefaultStrategy() Strategy {
 		ReadyTimeout:   D(5 * time.Minute), ReadyPoll: D(time.Second),
 		VerifyTimeout: D(2 * time.Minute),
 		SettleTimeout: D(10 * time.Minute), SettlePoll: D(2 * time.Second),
-		LeaderReturnPercent: 66,
+		LeaderReturnPercent: 66, RaiseLeaderScheduleLimit: true,
 	}
 }
 

@@ -39,6 +39,10 @@ type PD interface {
 	RegionHealth(ctx context.Context) (RegionHealth, error)
 	Regions(ctx context.Context) ([]RegionPeers, error)
 	MaxReplicas(ctx context.Context) (int, error)
+	// LeaderScheduleLimit reads schedule.leader-schedule-limit; SetLeaderScheduleLimit
+	// writes it (POST /pd/api/v1/config, tikv/pd server/api/config.go).
+	LeaderScheduleLimit(ctx context.Context) (int, error)
+	SetLeaderScheduleLimit(ctx context.Context, n int) error
 }
 
 // Node is what the engine asks of one TiKV host (over SSH) and its status port.

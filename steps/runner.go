@@ -88,6 +88,8 @@ type Runner struct {
 	releaseTried map[uint64]bool
 	results      map[uint64]*StoreResult
 	timeline     []Event
+	// limitOriginal is PD's leader-schedule-limit before the run raised it; -1 when not raised.
+	limitOriginal int
 }
 
 // DefaultCleanupTimeout is Runner.CleanupTimeout's default: a scheduler left
@@ -181,6 +183,7 @@ func (r *Runner) sleep(ctx context.Context, d time.Duration) error {
 // Run executes the plan. It returns the result (with evidence) even on failure.
 func (r *Runner) Run(ctx context.Context, batches BatchPlan) (res *Result, err error) {
 	r.evicted, r.releaseTried = map[uint64]bool{}, map[uint64]bool{}
+	r.limitOriginal = -1
 	r.results = map[uint64]*StoreResult{}
 	r.run = fmt.Sprintf("%s-%d", r.Kind, r.now().UTC().UnixNano())
 	if r.Decider == nil {
@@ -192,6 +195,9 @@ func (r *Runner) Run(ctx context.Context, batches BatchPlan) (res *Result, err e
 			err = fmt.Errorf("internal error: %v\n%s", p, debug.Stack())
 		}
 		left := r.releaseAll() // every exit path: success, error, abort, SIGINT, panic
+		if lerr := r.restoreScheduleLimit(); lerr != nil && err == nil {
+			err = lerr
+		}
 		if len(left) > 0 && err == nil {
 			err = fmt.Errorf("the evict-leader scheduler of store(s) %v could not be removed", left)
 		}
@@ -228,6 +234,9 @@ func (r *Runner) Run(ctx context.Context, batches BatchPlan) (res *Result, err e
 	r.emit(Event{Kind: Info, Step: StepRun, Message: fmt.Sprintf("%s: %d stores in %d batches (%s)", r.Kind, len(r.Plan.Nodes), len(batches.Batches), batches.Reason)})
 
 	if err := r.stage(ctx); err != nil {
+		return res, err
+	}
+	if err := r.raiseScheduleLimit(ctx); err != nil {
 		return res, err
 	}
 	for _, b := range batches.Batches {
@@ -956,6 +965,71 @@ func (r *Runner) release(ctx context.Context, batch int, id uint64) {
 	r.mu.Unlock()
 	_ = r.journal(StepRelease, id, batch, StateDone, nil)
 	r.emit(Event{Kind: StepDone, Step: StepRelease, StoreID: id, Batch: batch, Message: "evict-leader scheduler removed"})
+}
+
+// raiseScheduleLimit raises PD's leader-schedule-limit by 32, at most to 64
+// (TiUP's increaseScheduleLimit, pingcap/tiup pkg/cluster/operation/upgrade.go,
+// which posts to the wrong endpoint and changes nothing: reference
+// pd-and-tiup.md §2.2), so PD moves leaders back to restarted stores faster.
+// The original value is journaled first, so a crashed run's resume or abort
+// restores it.
+func (r *Runner) raiseScheduleLimit(ctx context.Context) error {
+	if !r.Plan.Strategy.RaiseLeaderScheduleLimit {
+		return nil
+	}
+	orig, err := r.PD.LeaderScheduleLimit(ctx)
+	if err != nil {
+		r.emit(Event{Kind: Warning, Step: StepScheduleLimit, Message: "leader-schedule-limit left as it is: " + err.Error()})
+		return nil
+	}
+	raised := min(orig+32, 64)
+	if raised <= orig {
+		return nil
+	}
+	if err := r.journal(StepScheduleLimit, 0, 0, StateStarted, map[string]string{"original": fmt.Sprint(orig), "raised": fmt.Sprint(raised)}); err != nil {
+		return err
+	}
+	r.mu.Lock()
+	r.limitOriginal = orig
+	r.mu.Unlock()
+	if err := r.PD.SetLeaderScheduleLimit(ctx, raised); err != nil {
+		r.emit(Event{Kind: Warning, Step: StepScheduleLimit, Message: "could not raise leader-schedule-limit: " + err.Error()})
+		return nil
+	}
+	r.emit(Event{Kind: Info, Step: StepScheduleLimit, Message: fmt.Sprintf("PD leader-schedule-limit raised from %d to %d for the run (restored at the end)", orig, raised)})
+	return nil
+}
+
+// restoreScheduleLimit puts PD's leader-schedule-limit back, retrying while PD
+// does not answer; the journal keeps the original until it is back.
+func (r *Runner) restoreScheduleLimit() error {
+	r.mu.Lock()
+	orig := r.limitOriginal
+	r.limitOriginal = -1
+	r.mu.Unlock()
+	if orig < 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), r.cleanupTimeout())
+	defer cancel()
+	var err error
+	for {
+		if err = r.PD.SetLeaderScheduleLimit(ctx, orig); err == nil {
+			_ = r.journal(StepScheduleLimit, 0, 0, StateDone, map[string]string{"restored": fmt.Sprint(orig)})
+			r.emit(Event{Kind: Info, Step: StepScheduleLimit, Message: fmt.Sprintf("PD leader-schedule-limit restored to %d", orig)})
+			return nil
+		}
+		if r.sleep(ctx, r.Plan.Strategy.SettlePoll.Duration) != nil {
+			return fmt.Errorf("restoring PD's leader-schedule-limit to %d: %w ('apply --resume' or '--abort' restores it)", orig, err)
+		}
+	}
+}
+
+func (r *Runner) cleanupTimeout() time.Duration {
+	if r.CleanupTimeout > 0 {
+		return r.CleanupTimeout
+	}
+	return DefaultCleanupTimeout
 }
 
 // releaseAll is the cleanup every exit path runs. It returns the stores whose
