@@ -2,18 +2,14 @@ package cli
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"time"
 
 	"github.com/tikv-ear/tikv-ear/kms/awskms"
+	"github.com/tikv-ear/tikv-ear/kms/localkms"
 	"github.com/tikv-ear/tikv-ear/sim"
 	"github.com/tikv-ear/tikv-ear/steps"
 	"github.com/tikv-ear/tikv-ear/ui"
@@ -58,13 +54,13 @@ func (c *DemoCmd) Run(g *Globals) error {
 		return fmt.Errorf("creating %s: %w", dir, err)
 	}
 	var awsCfg *awskms.Config
-	if bin, err := exec.LookPath("local-kms"); err == nil && !c.NoKMS {
+	if bin, err := localkms.Binary(); err == nil && !c.NoKMS {
 		lk, err := startLocalKMS(g.Ctx, bin, filepath.Join(dir, "local-kms"))
 		if err != nil {
 			return Failf("pass --no-kms to use a file key instead", "starting local-kms: %v", err)
 		}
 		defer lk.Stop()
-		awsCfg = &awskms.Config{KeyID: lk.Alias, Region: lk.Region, Endpoint: lk.Endpoint, CredentialsFile: lk.CredentialsFile}
+		awsCfg = &awskms.Config{KeyID: lk.Aliases[0], Region: lk.Region, Endpoint: lk.Endpoint, CredentialsFile: lk.CredentialsFile}
 	}
 	fmt.Fprintf(g.IO.Err, "tikv-ear: starting a simulated cluster: 6 stores in 3 zones, clock ×%g\n", c.Speed)
 	opts := sim.Options{Stores: 6, Zones: 3, Speed: c.Speed}
@@ -123,94 +119,20 @@ func demoStrategy() steps.Strategy {
 	return s
 }
 
-// localKMS is a running nsmithuk/local-kms with one seeded key.
-type localKMS struct {
-	Endpoint        string
-	Region          string
-	Alias           string
-	CredentialsFile string // dummy static keys: local-kms does not check SigV4
-	cmd             *exec.Cmd
-	exited          chan struct{}
-}
-
-// Stop ends the local-kms process this demo started.
-func (l *localKMS) Stop() {
-	_ = l.cmd.Process.Kill()
-	<-l.exited
-}
-
-// startLocalKMS runs local-kms on a free 127.0.0.1 port with one seeded AES
-// key (alias/tikv-master), configured as kms/kmstest does (reference
-// kms-and-evidence.md §3.2: PORT, KMS_REGION, KMS_ACCOUNT_ID, KMS_DATA_PATH,
-// KMS_SEED_PATH). Its files and output go under dir.
-func startLocalKMS(ctx context.Context, bin, dir string) (*localKMS, error) {
+// startLocalKMS runs local-kms (package localkms) with one seeded key,
+// alias/tikv-master; its files and output go under dir.
+func startLocalKMS(ctx context.Context, bin, dir string) (*localkms.Server, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating %s: %w", dir, err)
 	}
-	l := &localKMS{Region: "us-west-2", Alias: "alias/tikv-master"}
-	id, backing := make([]byte, 16), make([]byte, 32)
-	if _, err := rand.Read(id); err != nil {
-		return nil, err
-	}
-	if _, err := rand.Read(backing); err != nil {
-		return nil, err
-	}
-	id[6], id[8] = id[6]&0x0f|0x40, id[8]&0x3f|0x80
-	h := hex.EncodeToString(id)
-	keyID := h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
-	seed := fmt.Sprintf("Keys:\n  Symmetric:\n    Aes:\n      - Metadata:\n          KeyId: %s\n          Description: tikv-ear demo master key\n        BackingKeys:\n          - %s\nAliases:\n  - AliasName: %s\n    TargetKeyId: %s\n",
-		keyID, hex.EncodeToString(backing), l.Alias, keyID)
-	clear(backing)
-	seedPath := filepath.Join(dir, "seed.yaml")
-	if err := os.WriteFile(seedPath, []byte(seed), 0o600); err != nil {
-		return nil, fmt.Errorf("writing %s: %w", seedPath, err)
-	}
-	l.CredentialsFile = filepath.Join(dir, "credentials")
-	creds := "[default]\naws_access_key_id = AKIDLOCALKMSDEMO\naws_secret_access_key = local-kms-does-not-check-signatures\n"
-	if err := os.WriteFile(l.CredentialsFile, []byte(creds), 0o600); err != nil {
-		return nil, fmt.Errorf("writing %s: %w", l.CredentialsFile, err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, fmt.Errorf("finding a free port: %w", err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	_ = ln.Close()
 	logf, err := os.OpenFile(filepath.Join(dir, "local-kms.log"), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
 	if err != nil {
 		return nil, err
 	}
 	defer logf.Close()
-	cmd := exec.Command(bin)
-	cmd.Env = append(os.Environ(), "PORT="+strconv.Itoa(port), "KMS_REGION="+l.Region, "KMS_ACCOUNT_ID=111122223333",
-		"KMS_DATA_PATH="+filepath.Join(dir, "data"), "KMS_SEED_PATH="+seedPath)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("starting %s: %w", bin, err)
+	s, err := localkms.Start(ctx, bin, localkms.Options{Dir: dir, Output: logf})
+	if err != nil {
+		return nil, fmt.Errorf("%w (see %s)", err, logf.Name())
 	}
-	l.cmd, l.exited = cmd, make(chan struct{})
-	go func() { _ = cmd.Wait(); close(l.exited) }()
-	addr := "127.0.0.1:" + strconv.Itoa(port)
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
-		if err == nil {
-			_ = c.Close()
-			break
-		}
-		select {
-		case <-l.exited:
-			return nil, fmt.Errorf("local-kms exited before listening on %s (see %s)", addr, logf.Name())
-		case <-ctx.Done():
-			l.Stop()
-			return nil, ctx.Err()
-		case <-time.After(50 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			l.Stop()
-			return nil, fmt.Errorf("local-kms did not listen on %s within 20s (see %s)", addr, logf.Name())
-		}
-	}
-	l.Endpoint = "http://" + addr
-	return l, nil
+	return s, nil
 }

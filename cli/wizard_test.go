@@ -4,9 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"go/build"
+	"github.com/tikv-ear/tikv-ear/kms/localkms"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -551,12 +550,9 @@ func TestWizardDriverFindsAndCleansUpAnUnfinishedRun(t *testing.T) {
 // localKMSBin finds local-kms as the Makefile installs it; the test fails without it.
 func localKMSBin(t *testing.T) string {
 	t.Helper()
-	if p, err := exec.LookPath("local-kms"); err == nil {
-		return p
-	}
-	p := filepath.Join(build.Default.GOPATH, "bin", "local-kms")
-	if _, err := os.Stat(p); err != nil {
-		t.Fatalf("local-kms is not installed (make tools): %v", err)
+	p, err := localkms.Binary()
+	if err != nil {
+		t.Fatalf("%v (make tools)", err)
 	}
 	return p
 }
@@ -571,7 +567,7 @@ func TestWizardDriverEnablesTheSimWithTheDemosLocalKMS(t *testing.T) {
 	t.Cleanup(lk.Stop)
 	cl := startSim(t, 3)
 	dir := t.TempDir()
-	aws := &awskms.Config{KeyID: lk.Alias, Region: lk.Region, Endpoint: lk.Endpoint, CredentialsFile: lk.CredentialsFile}
+	aws := &awskms.Config{KeyID: lk.Aliases[0], Region: lk.Region, Endpoint: lk.Endpoint, CredentialsFile: lk.CredentialsFile}
 	d := newWizardDriver(wizardConfig{Base: ConnectFlags{Sim: cl.Env().Dir}, PlanPath: filepath.Join(dir, "plan.toml"),
 		ReportDir: filepath.Join(dir, "reports"), Strategy: demoStrategy(), Policies: steps.DefaultPolicies(), AWS: aws})
 	t.Cleanup(d.Close)
@@ -591,7 +587,7 @@ func TestWizardDriverEnablesTheSimWithTheDemosLocalKMS(t *testing.T) {
 	for _, f := range backends[0].Fields {
 		fields[f.Key] = f.Value
 	}
-	if fields["key-id"] != lk.Alias || fields["endpoint"] != lk.Endpoint || fields["region"] != lk.Region {
+	if fields["key-id"] != lk.Aliases[0] || fields["endpoint"] != lk.Endpoint || fields["region"] != lk.Region {
 		t.Fatalf("AWS fields not pre-filled from local-kms: %v", fields)
 	}
 	prev, err := d.BuildPlan(ctx, ui.Choices{Connect: in, Discovery: disc, Method: tikv.MethodAES256CTR, DataKeyRotation: "7d", Backend: "aws", BackendFields: fields})

@@ -11,12 +11,9 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
-	"net"
+	"github.com/tikv-ear/tikv-ear/kms/kmstest"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -175,31 +172,11 @@ func TestAWSKMSSignerFake(t *testing.T) {
 
 // TestAWSKMSSignerLocalKMS runs the signer against a real nsmithuk/local-kms.
 func TestAWSKMSSignerLocalKMS(t *testing.T) {
-	bin := localKMSBinary(t)
-	port := freePort(t)
-	dir := t.TempDir()
-	cmd := exec.Command(bin)
-	cmd.Env = append(os.Environ(), "PORT="+port, "KMS_DATA_PATH="+filepath.Join(dir, "data"),
-		"KMS_SEED_PATH="+filepath.Join(dir, "no-seed.yaml"), "KMS_REGION=us-west-2")
-	logf, err := os.Create(filepath.Join(dir, "local-kms.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting local-kms: %v", err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		logf.Close()
-	})
-	addr := "127.0.0.1:" + port
-	waitPort(t, addr, filepath.Join(dir, "local-kms.log"))
+	lk := kmstest.Start(t, kmstest.Options{Keys: 1}) // fails, never skips, without local-kms
 
 	client := kms.New(kms.Options{
 		Region:       "us-west-2",
-		BaseEndpoint: aws.String("http://" + addr),
+		BaseEndpoint: aws.String(lk.Endpoint),
 		Credentials:  credentials.NewStaticCredentialsProvider("test", "test", ""),
 	})
 	ctx := context.Background()
@@ -212,41 +189,4 @@ func TestAWSKMSSignerLocalKMS(t *testing.T) {
 		t.Fatal(err)
 	}
 	signAndVerify(t, s, "ecdsa-p256")
-}
-
-func localKMSBinary(t *testing.T) string {
-	t.Helper()
-	out, err := exec.Command("go", "env", "GOPATH").Output()
-	if err != nil {
-		t.Fatalf("go env GOPATH: %v", err)
-	}
-	bin := filepath.Join(strings.TrimSpace(string(out)), "bin", "local-kms")
-	if _, err := os.Stat(bin); err != nil {
-		t.Fatalf("local-kms is required at %s (go install github.com/nsmithuk/local-kms@v0.0.0-20260228092603-2a5e92d09ab6): %v", bin, err)
-	}
-	return bin
-}
-
-func freePort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return fmt.Sprint(l.Addr().(*net.TCPAddr).Port)
-}
-
-func waitPort(t *testing.T, addr, logPath string) {
-	t.Helper()
-	for range 200 {
-		c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond)
-		if err == nil {
-			c.Close()
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	logData, _ := os.ReadFile(logPath)
-	t.Fatalf("local-kms did not listen on %s; log:\n%s", addr, logData)
 }
