@@ -112,6 +112,17 @@ func (f ConnectFlags) Connect(ctx context.Context) (*Session, error) {
 	if err != nil {
 		return nil, err
 	}
+	sshc, err := f.SSHClient(2 * time.Minute)
+	if err != nil {
+		return nil, err
+	}
+	return &Session{Flags: f, PD: client, Stores: stores, Inventory: inv, SSH: sshc, ClusterID: cl.Id, SimEnv: env}, nil
+}
+
+// SSHClient builds the SSH executor the flags describe: ssh_config (default
+// ~/.ssh/config when present), known_hosts, identities, sudo, and a per-command
+// timeout (long ones, such as a forced compaction, ask for more).
+func (f ConnectFlags) SSHClient(commandTimeout time.Duration) (*ssh.Client, error) {
 	var cfg *ssh.Config
 	cfgPath := f.SSHConfig
 	if cfgPath == "" {
@@ -122,15 +133,15 @@ func (f ConnectFlags) Connect(ctx context.Context) (*Session, error) {
 		}
 	}
 	if cfgPath != "" {
+		var err error
 		if cfg, err = ssh.LoadConfig(cfgPath); err != nil {
 			return nil, err
 		}
 	}
-	sshc := ssh.NewClient(ssh.Options{
+	return ssh.NewClient(ssh.Options{
 		User: f.SSHUser, IdentityFiles: f.Identity, KnownHostsFiles: f.KnownHosts,
-		AcceptNewHostKeys: f.AcceptNew, Config: cfg, Sudo: f.Sudo, CommandTimeout: 2 * time.Minute,
-	})
-	return &Session{Flags: f, PD: client, Stores: stores, Inventory: inv, SSH: sshc, ClusterID: cl.Id, SimEnv: env}, nil
+		AcceptNewHostKeys: f.AcceptNew, Config: cfg, Sudo: f.Sudo, CommandTimeout: commandTimeout,
+	}), nil
 }
 
 // NodePlan turns an inventory node into the plan's node entry.

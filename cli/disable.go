@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -175,7 +174,7 @@ func (c *DisableCmd) compact(g *Globals, p *steps.Plan) error {
 		return err
 	}
 	defer s.Close()
-	sshc, err := longSSH(s.Flags, c.CompactTimeout)
+	sshc, err := s.Flags.SSHClient(c.CompactTimeout)
 	if err != nil {
 		return err
 	}
@@ -295,31 +294,6 @@ func waitStoreUp(ctx context.Context, c *pd.Client, id uint64, streak int, poll,
 			return fmt.Errorf("store %d did not stay Up in PD within %s (last seen: %s)", id, timeout, last)
 		}
 	}
-}
-
-// longSSH is an SSH client like the session's, but whose commands may run for
-// timeout: a forced compaction of a large store takes far longer than the
-// session's per-command bound.
-func longSSH(f ConnectFlags, timeout time.Duration) (*ssh.Client, error) {
-	var cfg *ssh.Config
-	path := f.SSHConfig
-	if path == "" {
-		if p, err := ssh.DefaultConfigPath(); err == nil {
-			if _, err := os.Stat(p); err == nil {
-				path = p
-			}
-		}
-	}
-	if path != "" {
-		var err error
-		if cfg, err = ssh.LoadConfig(path); err != nil {
-			return nil, err
-		}
-	}
-	return ssh.NewClient(ssh.Options{
-		User: f.SSHUser, IdentityFiles: f.Identity, KnownHostsFiles: f.KnownHosts,
-		AcceptNewHostKeys: f.AcceptNew, Config: cfg, Sudo: f.Sudo, CommandTimeout: timeout,
-	}), nil
 }
 
 // storeLeft is how many encrypted files one store still holds.
