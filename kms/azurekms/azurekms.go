@@ -202,19 +202,7 @@ func (b *Backend) HostPreflight(ctx context.Context, h core.Host) []core.Check {
 		return []core.Check{{Name: "azure credentials on " + h.Name(), Status: core.StatusPass, Reason: "credential is rendered into tikv.toml; no file needed"}}
 	}
 	p := b.cfg.ClientCertificatePath
-	c := core.Check{Name: "azure certificate " + p + " on " + h.Name()}
-	fi, err := h.Stat(ctx, p)
-	switch {
-	case err != nil:
-		c.Status, c.Reason = core.StatusFail, err.Error()
-	case !fi.Exists:
-		c.Status, c.Reason, c.Fix = core.StatusFail, "absent", "copy the PKCS12 certificate to the host"
-	case fi.Mode.Perm()&0o077 != 0:
-		c.Status, c.Reason, c.Fix = core.StatusWarn, fmt.Sprintf("mode %#o is open to group or others", fi.Mode.Perm()), "chmod 0400 "+p
-	default:
-		c.Status, c.Reason = core.StatusPass, fmt.Sprintf("present, mode %#o", fi.Mode.Perm())
-	}
-	return []core.Check{c}
+	return []core.Check{core.CredentialFileCheck(ctx, h, "azure certificate "+p+" on "+h.Name(), p, "copy the PKCS12 certificate to the host")}
 }
 
 // Prepare implements core.Backend.

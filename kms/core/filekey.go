@@ -168,3 +168,22 @@ func keyFileCheck(ctx context.Context, h Host, p string) Check {
 	}
 	return Check{Name: name, Status: StatusPass, Reason: fmt.Sprintf("%d bytes, mode %#o, owner %s", fi.Size, fi.Mode.Perm(), fi.Owner)}
 }
+
+// CredentialFileCheck checks a credential file TiKV reads on a host (a GCP
+// service-account file, an Azure PKCS12 certificate): present, and not open to
+// group or others. name labels the check; missingFix says how to provide it.
+func CredentialFileCheck(ctx context.Context, h Host, name, path, missingFix string) Check {
+	c := Check{Name: name}
+	fi, err := h.Stat(ctx, path)
+	switch {
+	case err != nil:
+		c.Status, c.Reason = StatusFail, err.Error()
+	case !fi.Exists:
+		c.Status, c.Reason, c.Fix = StatusFail, "absent", missingFix
+	case fi.Mode.Perm()&0o077 != 0:
+		c.Status, c.Reason, c.Fix = StatusWarn, fmt.Sprintf("mode %#o is open to group or others", fi.Mode.Perm()), "chmod 0400 "+path
+	default:
+		c.Status, c.Reason = StatusPass, fmt.Sprintf("present, mode %#o", fi.Mode.Perm())
+	}
+	return c
+}

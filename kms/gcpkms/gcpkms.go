@@ -140,19 +140,8 @@ func (b *Backend) HostPreflight(ctx context.Context, h core.Host) []core.Check {
 	if b.cfg.CredentialFilePath == "" {
 		return []core.Check{{Name: "gcp credentials on " + h.Name(), Status: core.StatusPass, Reason: "TiKV uses application-default credentials"}}
 	}
-	fi, err := h.Stat(ctx, b.cfg.CredentialFilePath)
-	c := core.Check{Name: "gcp credential file " + b.cfg.CredentialFilePath + " on " + h.Name()}
-	switch {
-	case err != nil:
-		c.Status, c.Reason = core.StatusFail, err.Error()
-	case !fi.Exists:
-		c.Status, c.Reason, c.Fix = core.StatusFail, "absent", "copy the service-account file to the host"
-	case fi.Mode.Perm()&0o077 != 0:
-		c.Status, c.Reason, c.Fix = core.StatusWarn, fmt.Sprintf("mode %#o is open to group or others", fi.Mode.Perm()), "chmod 0400"
-	default:
-		c.Status, c.Reason = core.StatusPass, fmt.Sprintf("present, mode %#o", fi.Mode.Perm())
-	}
-	return []core.Check{c}
+	p := b.cfg.CredentialFilePath
+	return []core.Check{core.CredentialFileCheck(ctx, h, "gcp credential file "+p+" on "+h.Name(), p, "copy the service-account file to the host")}
 }
 
 // Prepare implements core.Backend.
