@@ -184,17 +184,10 @@ func (m *Model) goAlgorithm() tea.Cmd {
 }
 
 func firstEnabledAlgo(a []AlgorithmOption) int {
-	for i, o := range a {
-		if o.Recommended && !o.Disabled {
-			return i
-		}
+	if i := slices.IndexFunc(a, func(o AlgorithmOption) bool { return o.Recommended && !o.Disabled }); i >= 0 {
+		return i
 	}
-	for i, o := range a {
-		if !o.Disabled {
-			return i
-		}
-	}
-	return 0
+	return max(0, slices.IndexFunc(a, func(o AlgorithmOption) bool { return !o.Disabled }))
 }
 
 func (m *Model) keyAlgorithm(msg tea.KeyPressMsg) tea.Cmd {
@@ -338,12 +331,7 @@ func (m *Model) goBackend() tea.Cmd {
 }
 
 func firstEnabledBackend(bs []BackendOption) int {
-	for i, b := range bs {
-		if !b.Disabled {
-			return i
-		}
-	}
-	return 0
+	return max(0, slices.IndexFunc(bs, func(b BackendOption) bool { return !b.Disabled }))
 }
 
 func (m *Model) keyBackend(msg tea.KeyPressMsg) tea.Cmd {
