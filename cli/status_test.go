@@ -16,6 +16,7 @@ import (
 	"github.com/tikv-ear/tikv-ear/cluster/gather"
 	"github.com/tikv-ear/tikv-ear/cluster/pd"
 	"github.com/tikv-ear/tikv-ear/cluster/tikv"
+	"github.com/tikv-ear/tikv-ear/cluster/tikvlog"
 	"github.com/tikv-ear/tikv-ear/sim"
 )
 
@@ -118,8 +119,8 @@ func TestStatusAgainstSim(t *testing.T) {
 		if s.Running == nil || s.Running.IsInitialized || s.Running.Method != tikv.MethodPlaintext {
 			t.Errorf("store %d: running %+v", s.StoreID, s.Running)
 		}
-		if s.Log == nil || len(s.Log.Events) == 0 || s.Log.Events[len(s.Log.Events)-1].Name != tikv.MsgDisabled.Name {
-			t.Errorf("store %d: log events %+v, want the last to be %q", s.StoreID, s.Log, tikv.MsgDisabled.Text)
+		if s.Log == nil || len(s.Log.Events) == 0 || s.Log.Events[len(s.Log.Events)-1].Name != tikvlog.MsgDisabled.Name {
+			t.Errorf("store %d: log events %+v, want the last to be %q", s.StoreID, s.Log, tikvlog.MsgDisabled.Text)
 		}
 	}
 	text, _ := statusText(t, ctx, dir)
@@ -177,8 +178,8 @@ func TestStatusAgainstSim(t *testing.T) {
 	if s1.KeyFile == nil || !s1.KeyFile.Exists || s1.KeyFile.Mode != "0400" || s1.KeyFile.Size != tikv.FileKeySize {
 		t.Errorf("store 1 key file: %+v", s1.KeyFile)
 	}
-	if s1.Log == nil || !hasEvent(s1.Log, tikv.MsgBeingEnabled.Name, tikv.MethodAES256CTR) {
-		t.Errorf("store 1 log lacks %q: %+v", tikv.MsgBeingEnabled.Text, s1.Log)
+	if s1.Log == nil || !hasEvent(s1.Log, tikvlog.MsgBeingEnabled.Name, tikv.MethodAES256CTR) {
+		t.Errorf("store 1 log lacks %q: %+v", tikvlog.MsgBeingEnabled.Text, s1.Log)
 	}
 	for _, id := range []uint64{2, 3} {
 		if s := storeByID(t, rep, id); s.State != gather.StatePlaintext {

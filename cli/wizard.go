@@ -19,6 +19,7 @@ import (
 
 	"github.com/tikv-ear/tikv-ear/cluster/ssh"
 	"github.com/tikv-ear/tikv-ear/cluster/tikv"
+	"github.com/tikv-ear/tikv-ear/cluster/tikvlog"
 	"github.com/tikv-ear/tikv-ear/kms"
 	"github.com/tikv-ear/tikv-ear/kms/awskms"
 	"github.com/tikv-ear/tikv-ear/kms/azurekms"
@@ -835,7 +836,7 @@ func (d *wizardDriver) evidence(ctx context.Context, run *wizardRun, n steps.Nod
 	e.KeyDict, e.Initialized = st.KeyDict.Method, st.Sample.Initialized
 	e.FileNum, e.DataKeys = st.Sample.FileNum, st.Sample.DataKeys
 	for _, name := range st.LogMatches {
-		for _, m := range tikv.Catalogue() {
+		for _, m := range tikvlog.Catalogue() {
 			if m.Name == name {
 				e.LogLines = append(e.LogLines, m.Text)
 			}
@@ -1144,8 +1145,8 @@ func (d *wizardDriver) rotationPreview(p *steps.Plan) ui.RotationPreview {
 		first = "no new generation: the plan already names both (an interrupted rotation goes on)"
 	}
 	r.Steps = []string{first,
-		// The log line each store writes: tikv.MsgPersistedReplaceMasterKey (components/encryption/src/manager/mod.rs).
-		fmt.Sprintf("pass 1, batch by batch: evict leaders, write master-key = new and previous-master-key = old into tikv.toml, restart; each store re-encrypts key.dict and logs %q", tikv.MsgPersistedReplaceMasterKey.Text),
+		// The log line each store writes: tikvlog.MsgPersistedReplaceMasterKey (components/encryption/src/manager/mod.rs).
+		fmt.Sprintf("pass 1, batch by batch: evict leaders, write master-key = new and previous-master-key = old into tikv.toml, restart; each store re-encrypts key.dict and logs %q", tikvlog.MsgPersistedReplaceMasterKey.Text),
 		"pass 2: previous-master-key removed from every tikv.toml and old key files shredded; no restart (TiKV reads the previous key only when the current one fails)",
 	}
 	if r.Revoke {

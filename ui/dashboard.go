@@ -15,6 +15,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/tikv-ear/tikv-ear/cluster/tikv"
+	"github.com/tikv-ear/tikv-ear/cluster/tikvlog"
 	"github.com/tikv-ear/tikv-ear/steps"
 )
 
@@ -301,11 +302,16 @@ func classify(line string) logLine {
 	l := logLine{text: line}
 	msg := line
 	level := ""
-	if pl, err := tikv.ParseLogLine(line); err == nil {
+	// Classify recovers level and message from damaged records too, so a cut FATAL line still shows as fatal.
+	if pl := tikvlog.Classify(line); pl.HasLevel() {
 		msg, level = pl.Message, pl.Level
-		l.text = pl.Time.Format("15:04:05") + " " + pl.Level + " " + pl.Message
+		if !pl.Time.IsZero() {
+			l.text = pl.Time.Format("15:04:05") + " " + pl.Level + " " + pl.Message
+		} else {
+			l.text = pl.Level + " " + pl.Message
+		}
 	}
-	if m, ok := tikv.Lookup(msg); ok {
+	if m, ok := tikvlog.Lookup(msg); ok {
 		l.enc = true
 		level = m.Level
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/charmbracelet/colorprofile"
 
 	"github.com/tikv-ear/tikv-ear/cluster/tikv"
+	"github.com/tikv-ear/tikv-ear/cluster/tikvlog"
 	"github.com/tikv-ear/tikv-ear/steps"
 )
 
@@ -83,7 +84,7 @@ func TestDeciderAnswersAndCancels(t *testing.T) {
 }
 
 func TestClassifyHighlightsEncryptionLines(t *testing.T) {
-	line := "[2026/11/27 10:00:00.000 +00:00] [INFO] [mod.rs:496] [\"" + tikv.MsgBeingEnabled.Format("Aes256Ctr") + "\"]"
+	line := "[2026/11/27 10:00:00.000 +00:00] [INFO] [mod.rs:496] [\"" + tikvlog.MsgBeingEnabled.Format("Aes256Ctr") + "\"]"
 	if l := classify(line); !l.enc || l.fatal || l.text != "10:00:00 INFO encryption is being enabled. method = Aes256Ctr" {
 		t.Fatalf("%+v", l)
 	}

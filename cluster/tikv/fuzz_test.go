@@ -8,26 +8,6 @@ import (
 	"github.com/pingcap/kvproto/pkg/encryptionpb"
 )
 
-func FuzzParseLogLine(f *testing.F) {
-	for _, l := range strings.Split(sampleLog, "\n") {
-		f.Add(l)
-	}
-	f.Add(`[2018/12/15 14:20:11.015 +08:00] [WARN] [session.go:1234] ["Slow query"] [sql="SELECT * FROM TABLE\nWHERE ID=\"abc\""] [duration=1.345s]`)
-	f.Fuzz(func(t *testing.T, line string) {
-		l, err := ParseLogLine(line)
-		if err != nil {
-			return
-		}
-		if !containsStr(LogLevels(), l.Level) {
-			t.Fatalf("accepted level %q", l.Level)
-		}
-		if m, ok := MatchCatalogue(l); ok && !m.Matches(l.Message) {
-			t.Fatalf("catalogue match %s does not match %q", m.Name, l.Message)
-		}
-		_ = NewLogScanner(strings.NewReader(line)).Scan()
-	})
-}
-
 func FuzzParseConfig(f *testing.F) {
 	f.Add([]byte(fileKeyConfig), "v8.5.2")
 	f.Add([]byte("[security.encryption.master-key]\ntype = \"kms\"\nvendor = \"gcp\"\nkey-id = \"x\"\n[security.encryption.master-key.azure]\nclient_secret = 1\n"), "v6.1.0")

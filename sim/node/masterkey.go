@@ -19,6 +19,7 @@ import (
 	"github.com/pingcap/kvproto/pkg/encryptionpb"
 
 	"github.com/tikv-ear/tikv-ear/cluster/tikv"
+	"github.com/tikv-ear/tikv-ear/cluster/tikvlog"
 )
 
 // backend is TiKV's master-key Backend trait (components/encryption/src/master_key/mod.rs).
@@ -232,7 +233,10 @@ func (k *kmsBackend) decrypt(ctx context.Context, c *encryptionpb.EncryptedConte
 		plain, err := k.provider.unwrap(ctx, wrapped)
 		if err != nil {
 			if k.version.kmsDecryptFixed() {
-				return nil, &encErr{kind: kindWrongKey, msg: boxErr(srcKmsRs, 171, tikv.ErrKMSDecryptFailed+": "+err.Error())}
+				// Error::WrongMasterKey(box_err!(cloud_convert_error("decrypt encrypted key failed")(e))):
+				// CloudConvertError displays "{cloud error} {msg}" (components/encryption/src/errors.rs,
+				// master_key/kms.rs at v7.5.4, v8.1.1, v8.4.0, v8.5.0).
+				return nil, &encErr{kind: kindWrongKey, msg: boxErr(srcKmsRs, 171, err.Error()+" "+tikv.ErrKMSDecryptFailed)}
 			}
 			return nil, &encErr{kind: kindCloud, msg: err.Error() + " " + tikv.ErrKMSDecryptFailed}
 		}
@@ -368,7 +372,7 @@ func (n *Node) newKMSBackend(mk masterKeyConfig, v semver) (backend, *encErr) {
 	default:
 		return nil, otherErr(srcExportLib, 58, tikv.ErrProviderNotFoundPrefix+mk.Vendor)
 	}
-	n.log.catalogue(tikv.MsgInitKMSBackend, "", threadMain,
+	n.log.catalogue(tikvlog.MsgInitKMSBackend, "", threadMain,
 		field{"region", mk.Region}, field{"endpoint", mk.Endpoint}, field{"key_id", mk.KeyID}, field{"vendor", mk.Vendor})
 	return &kmsBackend{provider: p, version: v}, nil
 }
