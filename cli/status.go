@@ -172,11 +172,11 @@ func (p *progressLine) finish() {
 // summary and the notes (reasons, errors, warnings) below.
 func WriteStatusText(w io.Writer, rep *gather.Report) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "STORE\tADDRESS\tZONE\tVERSION\tPD\tLEADERS/REGIONS\tMETHOD\tMASTER KEY\tSTATE\tKEY.DICT\tCOVERAGE FILES/BYTES\tTIUP")
+	fmt.Fprintln(tw, "STORE\tADDRESS\tZONE\tVERSION\tPD\tLEADERS/REGIONS\tMETHOD\tMASTER KEY\tSTATE\tVERDICT\tKEY.DICT\tCOVERAGE FILES/BYTES\tTIUP")
 	for _, s := range rep.Stores {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d/%d\t%s\t%s\t%s\t%s\t%s\t%s\n",
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d/%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
 			s.StoreID, s.Address, dash(s.PD.Zone), dash(s.PD.Version), dash(s.PD.StateName),
-			s.PD.LeaderCount, s.PD.RegionCount, methodCell(s), masterKeyCell(s), s.State,
+			s.PD.LeaderCount, s.PD.RegionCount, methodCell(s), masterKeyCell(s), s.State, dash(string(s.Verdict.Value)),
 			keyDictCell(s.KeyDict), coverageCell(s.Coverage), yesNo(s.TiUPManaged))
 	}
 	if err := tw.Flush(); err != nil {
@@ -256,7 +256,7 @@ func writeLogRecords(w io.Writer, lf *gather.LogFacts) {
 		}
 		fmt.Fprintf(w, "    %s: %d %s after the last start:\n", file, total, what)
 		for _, r := range rs {
-			fmt.Fprintf(w, "      line %d: %s", r.Line, strings.ReplaceAll(r.Text, "\n", "⏎"))
+			fmt.Fprintf(w, "      line %d: %s", r.Line, clipText(r.Text))
 			if r.Problem != "" {
 				fmt.Fprintf(w, " (%s)", r.Problem)
 			}
@@ -283,9 +283,22 @@ func writeLogRecords(w io.Writer, lf *gather.LogFacts) {
 	}
 }
 
-// clipText shortens a log message for one line of text output.
+// clipText shortens a log text for one line of text output: newlines show
+// as ⏎ and other control bytes (a NUL run in a damaged log) as \xNN, so the
+// terminal shows what the file holds.
 func clipText(s string) string {
-	s = strings.ReplaceAll(s, "\n", "⏎")
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r == '\n':
+			b.WriteString("⏎")
+		case r < 0x20 || r == 0x7f:
+			fmt.Fprintf(&b, "\\x%02x", r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	s = b.String()
 	if len(s) > 200 {
 		return s[:200] + "…"
 	}

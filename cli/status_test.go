@@ -125,7 +125,7 @@ func TestStatusAgainstSim(t *testing.T) {
 	}
 	text, _ := statusText(t, ctx, dir)
 	row := tableRow(t, text, "1")
-	if !strings.Contains(strings.Join(row, " "), "plaintext plaintext plaintext none 0%/0% yes") {
+	if !strings.Contains(strings.Join(row, " "), "plaintext plaintext plaintext proven none 0%/0% yes") {
 		t.Errorf("text row of store 1: %q\n%s", row, text)
 	}
 	if !strings.Contains(text, "cluster ") || !strings.Contains(text, "location-labels zone,host") || strings.Contains(text, "partial result") {
@@ -188,7 +188,7 @@ func TestStatusAgainstSim(t *testing.T) {
 	}
 	text, _ = statusText(t, ctx, dir)
 	row1 := strings.Join(tableRow(t, text, "1"), " ")
-	if !strings.Contains(row1, "aes256-ctr file encrypted-partial aes256-gcm") {
+	if !strings.Contains(row1, "aes256-ctr file encrypted-partial proven aes256-gcm") {
 		t.Errorf("text row of store 1: %q\n%s", row1, text)
 	}
 

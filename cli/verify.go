@@ -217,44 +217,23 @@ func notAnswering(v *StoreVerification, st gather.Store) {
 	v.Unknowns = append(v.Unknowns, msg+"; "+st.Reason)
 }
 
-// judgeLog applies the log rules: no FATAL record (whole or damaged) after
-// the last start in tikv.log, nor a newer one in tikv_stderr.log. A log that
-// could not be read, unparsed records after the last start and a stderr
-// failure that cannot be placed in time leave the rule unknown; the
-// unparsed records are listed with their line numbers.
+// judgeLog applies the log rules (gather.LogVerdict): no FATAL record, whole
+// or damaged, after the last start in tikv.log, nor a newer failure in
+// tikv_stderr.log. A log that could not be read, unparsed records after the
+// last start and a stderr failure that cannot be placed in time leave the
+// rule unknown; the unparsed records are listed with their line numbers.
 func judgeLog(v *StoreVerification, st gather.Store) {
-	lf := st.Log
-	if lf == nil {
-		v.Unknowns = append(v.Unknowns, "tikv.log could not be read: "+firstError(st, gather.SourceLog, gather.SourceSSH))
-		return
+	lv := gather.LogVerdict(&st)
+	switch lv.Value {
+	case verdict.Failing:
+		v.Problems = append(v.Problems, lv.Reason)
+	case verdict.Unknown:
+		v.Unknowns = append(v.Unknowns, lv.Reason)
 	}
-	if lf.FatalAfterStart {
-		what := "a FATAL line follows the last start in the log"
-		for i := len(lf.Events) - 1; i >= 0; i-- {
-			if e := lf.Events[i]; e.Level == "FATAL" {
-				what = fmt.Sprintf("a FATAL line follows the last start in the log (line %d: %s)", e.Line, clipText(e.Message))
-				if e.Damaged != "" {
-					what += ", recovered from a damaged record"
-				}
-				break
-			}
+	if lf := st.Log; lf != nil {
+		for _, r := range lf.Unparsed {
+			v.LogRecords = append(v.LogRecords, fmt.Sprintf("%s line %d: %s", path.Base(lf.Path), r.Line, clipText(r.Text)))
 		}
-		v.Problems = append(v.Problems, what)
-	}
-	for _, r := range lf.Unparsed {
-		v.LogRecords = append(v.LogRecords, fmt.Sprintf("%s line %d: %s", path.Base(lf.Path), r.Line, clipText(r.Text)))
-	}
-	if lf.UnparsedTotal > 0 {
-		v.Unknowns = append(v.Unknowns, fmt.Sprintf("tikv.log has %d unparsed records after the last start that may hide a failure (see log_records)", lf.UnparsedTotal))
-	}
-	sf := lf.Stderr
-	switch {
-	case sf == nil:
-		v.Unknowns = append(v.Unknowns, gather.StderrName+" could not be read: "+firstError(st, gather.SourceStderr))
-	case sf.Failure != nil && sf.Current:
-		v.Problems = append(v.Problems, fmt.Sprintf("%s line %d: %s %s, after the last start in tikv.log", gather.StderrName, sf.Failure.Line, sf.Failure.Level, clipText(sf.Failure.Message)))
-	case sf.Failure != nil && !sf.CurrentKnown:
-		v.Unknowns = append(v.Unknowns, fmt.Sprintf("%s line %d holds a failure that cannot be placed against tikv.log's last start", gather.StderrName, sf.Failure.Line))
 	}
 }
 

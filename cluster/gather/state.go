@@ -98,34 +98,67 @@ func notServing(s *Store) (State, string) {
 	if s.Log == nil {
 		return StateUnknown, fmt.Sprintf("the status port does not answer (PD: %s) and tikv.log could not be read: %s", state, sourceError(s, SourceLog))
 	}
-	var gaps []string
-	if n := s.Log.UnparsedTotal; n > 0 {
-		gaps = append(gaps, fmt.Sprintf("tikv.log has %d unparsed %s after the last start (%s) that may hide a failure", n, plural(n, "record", "records"), lineList(s.Log.Unparsed, n)))
-	}
-	switch sf := s.Log.Stderr; {
-	case sf == nil:
-		gaps = append(gaps, StderrName+" could not be read: "+sourceError(s, SourceStderr))
-	case sf.Failure != nil && !sf.CurrentKnown:
-		gaps = append(gaps, fmt.Sprintf("%s holds a failure (line %d: %s) that cannot be placed against tikv.log's last start", StderrName, sf.Failure.Line, clip(sf.Failure.Message)))
-	case sf.UnparsedTotal > 0 && (sf.Current || !sf.CurrentKnown):
-		gaps = append(gaps, fmt.Sprintf("%s has %d unparsed %s (%s)", StderrName, sf.UnparsedTotal, plural(sf.UnparsedTotal, "line", "lines"), lineList(sf.Unparsed, sf.UnparsedTotal)))
-	}
-	if len(gaps) > 0 {
-		return StateUnknown, fmt.Sprintf("the status port does not answer (PD: %s); %s", state, strings.Join(gaps, "; "))
+	if v := LogVerdict(s); v.Value != verdict.Proven {
+		return StateUnknown, fmt.Sprintf("the status port does not answer (PD: %s); %s", state, v.Reason)
 	}
 	return StateUnknown, fmt.Sprintf("the status port does not answer (PD: %s) and tikv.log shows no failed start", state)
 }
 
+// LogVerdict judges the last start from tikv.log and tikv_stderr.log alone:
+// failing when a FATAL record (whole or damaged) follows the last start in
+// tikv.log or a newer failure sits in tikv_stderr.log; unknown when either
+// file could not be read, records after the last start could not be parsed,
+// or a stderr failure cannot be placed in time; proven otherwise (the reason
+// says whether a successful encryption start was seen in the part read).
+func LogVerdict(s *Store) verdict.Verdict {
+	lf := s.Log
+	if lf == nil {
+		return verdict.Unsure("tikv.log could not be read: " + sourceError(s, SourceLog))
+	}
+	var fails, unsure []string
+	if lf.FatalAfterStart {
+		what := "a FATAL record follows the last start in tikv.log"
+		for i := len(lf.Events) - 1; i >= 0; i-- {
+			if ev := lf.Events[i]; ev.Level == "FATAL" {
+				what += ": " + describeFatal(ev, "tikv.log")
+				break
+			}
+		}
+		fails = append(fails, what)
+	}
+	if n := lf.UnparsedTotal; n > 0 {
+		unsure = append(unsure, fmt.Sprintf("tikv.log has %d unparsed %s after the last start (%s) that may hide a failure", n, plural(n, "record", "records"), lineList(lf.Unparsed, n)))
+	}
+	switch sf := lf.Stderr; {
+	case sf == nil:
+		unsure = append(unsure, StderrName+" could not be read: "+sourceError(s, SourceStderr))
+	case sf.Failure != nil && sf.Current:
+		fails = append(fails, fmt.Sprintf("%s holds a failure newer than tikv.log's last start: %s", StderrName, describeFatal(*sf.Failure, StderrName)))
+	case sf.Failure != nil && !sf.CurrentKnown:
+		unsure = append(unsure, fmt.Sprintf("%s holds a failure (line %d: %s) that cannot be placed against tikv.log's last start", StderrName, sf.Failure.Line, clip(sf.Failure.Message)))
+	case sf.UnparsedTotal > 0 && (sf.Current || !sf.CurrentKnown):
+		unsure = append(unsure, fmt.Sprintf("%s has %d unparsed %s (%s)", StderrName, sf.UnparsedTotal, plural(sf.UnparsedTotal, "line", "lines"), lineList(sf.Unparsed, sf.UnparsedTotal)))
+	}
+	switch {
+	case len(fails) > 0:
+		return verdict.Fail(strings.Join(fails, "; "))
+	case len(unsure) > 0:
+		return verdict.Unsure(strings.Join(unsure, "; "))
+	case lf.Started:
+		return verdict.Prove("the last start in tikv.log completed encryption init and no FATAL record follows it")
+	}
+	return verdict.Prove("no FATAL record after the last start in the part of tikv.log read (no encryption start line in it)")
+}
+
 // describeFatal renders a FATAL event with where it was read.
 func describeFatal(ev LogEvent, file string) string {
-	msg := ev.Message
+	msg := clip(ev.Message)
 	if ev.Error != "" {
-		msg = ev.Error
+		msg = clip(ev.Error)
 		if ev.Code != "" {
 			msg += " (" + ev.Code + ")"
 		}
 	}
-	msg = clip(msg)
 	if ev.Line > 0 {
 		msg += fmt.Sprintf(" (%s line %d", file, ev.Line)
 		if ev.Damaged != "" {

@@ -11,23 +11,20 @@ import (
 	"github.com/pelletier/go-toml/v2"
 )
 
-// upstreamFile reads a file from ../shared/upstream and strips its header.
+// upstreamFile reads testdata/upstream/<name> (an upstream file copied with
+// its licence header) and strips the header.
 func upstreamFile(t testing.TB, name string) []byte {
 	t.Helper()
 	const marker = "# ==== end of header; the upstream file follows byte for byte ====\n"
-	for _, dir := range []string{"../../../shared/upstream", "/work/shared/upstream"} {
-		b, err := os.ReadFile(filepath.Join(dir, name))
-		if err != nil {
-			continue
-		}
-		i := strings.Index(string(b), marker)
-		if i < 0 {
-			t.Fatalf("%s: header marker missing", name)
-		}
-		return b[i+len(marker):]
+	b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "upstream", name))
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatalf("upstream file %s not found beside the checkout", name)
-	return nil
+	i := strings.Index(string(b), marker)
+	if i < 0 {
+		t.Fatalf("%s: header marker missing", name)
+	}
+	return b[i+len(marker):]
 }
 
 func problemsFor(ps []Problem, key string) []Problem {
@@ -58,7 +55,7 @@ func TestParseConfigTemplateDefaults(t *testing.T) {
 }
 
 func TestParseConfigTiUPSample(t *testing.T) {
-	data := upstreamFile(t, "tiup-rendered-tikv-labroom.toml")
+	data := corpusFile(t, "tikv-toml", "tiup-rendered-plaintext.toml")
 	if !DetectTiUP(data) {
 		t.Fatal("TiUP header not detected")
 	}

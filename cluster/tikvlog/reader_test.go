@@ -20,7 +20,7 @@ func TestReaderClassifiesEveryRecord(t *testing.T) {
 		`   0: tikv_util::set_panic_hook`,
 		`   1: std::panicking"]`,
 		`random text`,
-		`thread 'main' panicked at 'invalid auto generated configuration file conf/tikv.toml, err missing field`+"`type`"+`', cmd/tikv-server/src/main.rs:188:17`,
+		`thread 'main' panicked at 'invalid auto generated configuration file conf/tikv.toml, err missing field` + "`type`" + `', cmd/tikv-server/src/main.rs:188:17`,
 		"note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace",
 		`thread 'main' panicked at cmd/tikv-server/src/main.rs:188:17:`,
 		`invalid auto generated configuration file conf/tikv.toml, err unknown field`,

@@ -1,0 +1,105 @@
+package tikv
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"testing"
+)
+
+// corpusMarker ends the provenance header of the files in testdata/.
+const corpusMarker = "# ==== end of header ====\n"
+
+// corpusFile reads testdata/<dir>/<name> without its provenance header.
+func corpusFile(t testing.TB, dir, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "..", "testdata", dir, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := bytes.Index(b, []byte(corpusMarker))
+	if i < 0 || !bytes.HasPrefix(b, []byte("# ")) {
+		t.Fatalf("%s: no provenance header", name)
+	}
+	return b[i+len(corpusMarker):]
+}
+
+// TestCorpusTiKVToml parses every tikv.toml of testdata/tikv-toml and checks
+// what tikv-ear reads and which of TiKV's rules it reports, for the version
+// given.
+func TestCorpusTiKVToml(t *testing.T) {
+	// errKeys and warnKeys are the keys of Validate's errors and warnings, in order.
+	type want struct {
+		version           string
+		method, keyType   string
+		errKeys, warnKeys []string
+		tiup              bool
+	}
+	const mk, method = keyMasterKey, keyMethod
+	cases := map[string]want{
+		"tiup-rendered-plaintext.toml":   {version: "v8.5.2", method: MethodPlaintext, keyType: MasterKeyPlaintext, tiup: true},
+		"file-key-aes256.toml":           {version: "v8.5.2", method: MethodAES256CTR, keyType: MasterKeyFile},
+		"kms-aws-v84-table.toml":         {version: "v8.5.2", method: MethodAES256CTR, keyType: MasterKeyKMS},
+		"kms-azure.toml":                 {version: "v8.5.2", method: MethodAES256CTR, keyType: MasterKeyKMS},
+		"kms-azure-snake-case-docs.toml": {version: "v8.5.2", method: MethodAES256CTR, keyType: MasterKeyKMS, errKeys: []string{mk + ".azure", mk + ".azure.client_secret"}},
+		"kms-gcp.toml":                   {version: "v8.5.2", method: MethodAES256CTR, keyType: MasterKeyKMS, warnKeys: []string{mk + ".vendor"}},
+		"rotation-file-to-file.toml":     {version: "v7.5.0", method: MethodAES128CTR, keyType: MasterKeyFile},
+		"master-key-without-type.toml":   {version: "v8.5.2", method: MethodAES256CTR, keyType: MasterKeyPlaintext, errKeys: []string{mk + ".type", mk + ".type"}, warnKeys: []string{mk + ".type"}},
+		"cipher-with-plaintext-key.toml": {version: "v8.5.2", method: MethodAES192CTR, keyType: MasterKeyPlaintext, errKeys: []string{mk + ".type"}},
+		"sm4-file-key.toml":              {version: "v8.5.2", method: MethodSM4CTR, keyType: MasterKeyFile, warnKeys: []string{method}},
+		"bad-method.toml":                {version: "v8.5.2", method: "aes512-ctr", keyType: MasterKeyFile, errKeys: []string{method}},
+		"inline-tables-raft-engine.toml": {version: "v6.1.7", method: MethodAES128CTR, keyType: MasterKeyFile, errKeys: []string{method}},
+		"disable-keep-key.toml":          {version: "v8.5.2", method: MethodPlaintext, keyType: MasterKeyFile},
+	}
+	files, err := filepath.Glob(filepath.Join("..", "..", "testdata", "tikv-toml", "*.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names, covered []string
+	for _, f := range files {
+		names = append(names, filepath.Base(f))
+	}
+	for n := range cases {
+		covered = append(covered, n)
+	}
+	sort.Strings(names)
+	sort.Strings(covered)
+	if !slices.Equal(names, covered) {
+		t.Fatalf("every tikv.toml needs a case:\nfiles %v\ncases %v", names, covered)
+	}
+	for _, n := range names {
+		w := cases[n]
+		t.Run(n, func(t *testing.T) {
+			data := corpusFile(t, "tikv-toml", n)
+			c, err := ParseConfig(n, data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var errs, warns []string
+			for _, p := range c.Validate(w.version) {
+				if p.File != n || p.Message == "" {
+					t.Errorf("problem without file or message: %+v", p)
+				}
+				if p.Severity == SeverityError {
+					errs = append(errs, p.Key)
+				} else {
+					warns = append(warns, p.Key)
+				}
+			}
+			if got := c.Encryption.EffectiveMethod(); got != w.method {
+				t.Errorf("method %q, want %q", got, w.method)
+			}
+			if got := c.Encryption.MasterKey.EffectiveType(); got != w.keyType {
+				t.Errorf("master key type %q, want %q", got, w.keyType)
+			}
+			if c.TiUP != w.tiup || DetectTiUP(data) != w.tiup {
+				t.Errorf("TiUP %v, want %v", c.TiUP, w.tiup)
+			}
+			if !slices.Equal(errs, w.errKeys) || !slices.Equal(warns, w.warnKeys) {
+				t.Errorf("errors %v warnings %v; want %v %v", errs, warns, w.errKeys, w.warnKeys)
+			}
+		})
+	}
+}
