@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"os"
 	"path/filepath"
@@ -11,23 +10,9 @@ import (
 
 	"github.com/tikv-ear/tikv-ear/cluster/gather"
 	"github.com/tikv-ear/tikv-ear/cluster/verdict"
+	"github.com/tikv-ear/tikv-ear/internal/corpus"
 	"github.com/tikv-ear/tikv-ear/sim"
 )
-
-// corpusExcerpt reads testdata/logs/<name> without its provenance header.
-func corpusExcerpt(t *testing.T, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "testdata", "logs", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	const marker = "# ==== end of header ====\n"
-	i := bytes.Index(b, []byte(marker))
-	if i < 0 {
-		t.Fatalf("%s: no provenance header", name)
-	}
-	return b[i+len(marker):]
-}
 
 // TestStatusOnCorpusFailures appends each failure excerpt of testdata/logs
 // to a stopped sim node's tikv.log (or tikv_stderr.log) and runs status: the
@@ -49,15 +34,7 @@ func TestStatusOnCorpusFailures(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sess.Close()
-	for _, in := range sess.Inventory.Nodes {
-		if in.StoreID != n1.StoreID {
-			continue
-		}
-		res, err := sess.SSH.Run(ctx, gather.SSHTarget(in, sess.Flags.SSHUser), "systemctl stop "+n1.Paths.UnitName, nil)
-		if err != nil || res.ExitCode != 0 {
-			t.Fatalf("systemctl stop over SSH: %v %s", err, res.Stderr)
-		}
-	}
+	systemctl(t, ctx, sess, n1, "stop")
 	waitFor(t, ctx, "store 1 to stop serving", func() bool { return !n1.Proc.Running() })
 	logPath := n1.Paths.LogFile
 	stderrPath := filepath.Join(filepath.Dir(logPath), gather.StderrName)
@@ -96,7 +73,7 @@ func TestStatusOnCorpusFailures(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.file, func(t *testing.T) {
-			excerpt := corpusExcerpt(t, c.file)
+			excerpt := corpus.Read(t, "logs", c.file)
 			log, stderr := append(append([]byte{}, base...), excerpt...), []byte{}
 			if strings.HasSuffix(c.file, ".tikv_stderr.log") {
 				log, stderr = base, excerpt

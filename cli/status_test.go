@@ -312,15 +312,21 @@ func restartOverSSH(t *testing.T, ctx context.Context, dir string, n *sim.Node) 
 
 func restartOnly(t *testing.T, ctx context.Context, sess *Session, n *sim.Node) {
 	t.Helper()
+	systemctl(t, ctx, sess, n, "restart")
+}
+
+// systemctl runs `systemctl <verb> <unit>` for the node over SSH.
+func systemctl(t *testing.T, ctx context.Context, sess *Session, n *sim.Node, verb string) {
+	t.Helper()
 	var target string
 	for _, in := range sess.Inventory.Nodes {
 		if in.StoreID == n.StoreID {
 			target = gather.SSHTarget(in, sess.Flags.SSHUser)
 		}
 	}
-	res, err := sess.SSH.Run(ctx, target, "systemctl restart "+n.Paths.UnitName, nil)
+	res, err := sess.SSH.Run(ctx, target, "systemctl "+verb+" "+n.Paths.UnitName, nil)
 	if err != nil || res.ExitCode != 0 {
-		t.Fatalf("systemctl restart over SSH: %v exit %d %s", err, res.ExitCode, res.Stderr)
+		t.Fatalf("systemctl %s over SSH: %v exit %d %s", verb, err, res.ExitCode, res.Stderr)
 	}
 }
 

@@ -2,33 +2,17 @@ package gather
 
 import (
 	"bytes"
-	"os"
-	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/tikv-ear/tikv-ear/cluster/tikvlog"
 	"github.com/tikv-ear/tikv-ear/cluster/verdict"
+	"github.com/tikv-ear/tikv-ear/internal/corpus"
 )
 
-// corpusMarker ends the provenance header of every file in testdata/logs.
-const corpusMarker = "# ==== end of header ====\n"
-
 // corpusLog reads testdata/logs/<name> without its header.
-func corpusLog(t testing.TB, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "logs", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	i := bytes.Index(b, []byte(corpusMarker))
-	if i < 0 || !bytes.HasPrefix(b, []byte("# ")) {
-		t.Fatalf("%s: no provenance header", name)
-	}
-	return b[i+len(corpusMarker):]
-}
+func corpusLog(t testing.TB, name string) []byte { return corpus.Read(t, "logs", name) }
 
 // corpusCase is the verdict a corpus file must get. want is the log verdict;
 // state the state of a store whose status port does not answer with this
@@ -97,23 +81,11 @@ func corpusCases() []corpusCase {
 // unparsable evidence is unknown with its line numbers, good starts proven.
 func TestCorpusVerdicts(t *testing.T) {
 	cases := corpusCases()
-	files, err := filepath.Glob(filepath.Join("..", "..", "testdata", "logs", "*.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, f := range files {
-		names = append(names, filepath.Base(f))
-	}
 	var covered []string
 	for _, c := range cases {
 		covered = append(covered, c.file)
 	}
-	sort.Strings(names)
-	sort.Strings(covered)
-	if strings.Join(names, "\n") != strings.Join(covered, "\n") {
-		t.Fatalf("every corpus file needs a case:\nfiles: %v\ncases: %v", names, covered)
-	}
+	corpus.RequireCases(t, "logs", "*.log", covered)
 	start := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
 	after := start.Add(time.Minute)
 	for _, c := range cases {

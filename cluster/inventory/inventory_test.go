@@ -1,7 +1,6 @@
 package inventory
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -10,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/tikv-ear/tikv-ear/cluster/pd"
+	"github.com/tikv-ear/tikv-ear/internal/corpus"
 )
 
 // stores builds PD stores from addresses through PD's JSON shape (state
@@ -31,24 +31,15 @@ func stores(t *testing.T, addrs ...string) []pd.StoreInfo {
 	return out.Stores
 }
 
-// upstream reads a TiUP topology of testdata/: an upstream example copied
-// with its licence header (testdata/upstream) or a fixture written in the
-// shape of edit-config's output (testdata/tiup), header stripped.
+// upstream reads a TiUP topology of testdata/ without its header: an
+// upstream example copied with its licence header (testdata/upstream) or a
+// fixture written in the shape of edit-config's output (testdata/tiup).
 func upstream(t *testing.T, name string) []byte {
 	t.Helper()
-	dir, marker := "upstream", "# ==== end of header; the upstream file follows byte for byte ====\n"
 	if strings.HasSuffix(name, "-shape.yaml") {
-		dir, marker = "tiup", "# ==== end of header ====\n"
+		return corpus.Read(t, "tiup", name)
 	}
-	data, err := os.ReadFile(filepath.Join("..", "..", "testdata", dir, name))
-	if err != nil {
-		t.Fatalf("testdata %s: %v", name, err)
-	}
-	i := bytes.Index(data, []byte(marker))
-	if i < 0 {
-		t.Fatalf("%s: no header marker", name)
-	}
-	return data[i+len(marker):]
+	return corpus.Read(t, "upstream", name)
 }
 
 func TestFromPD(t *testing.T) {

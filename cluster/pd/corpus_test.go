@@ -3,28 +3,15 @@ package pd
 import (
 	"bytes"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 	"testing"
+
+	"github.com/tikv-ear/tikv-ear/internal/corpus"
 )
 
 // corpusBody reads testdata/pd/<name> without its provenance header.
-func corpusBody(t *testing.T, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "pd", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	const marker = "# ==== end of header ====\n"
-	i := bytes.Index(b, []byte(marker))
-	if i < 0 || !bytes.HasPrefix(b, []byte("# ")) {
-		t.Fatalf("%s: no provenance header", name)
-	}
-	return b[i+len(marker):]
-}
+func corpusBody(t *testing.T, name string) []byte { return corpus.Read(t, "pd", name) }
 
 // TestCorpusPDBodies decodes every PD body of testdata/pd with the type the
 // client uses for its endpoint and checks what tikv-ear reads from it: every
@@ -114,22 +101,12 @@ func TestCorpusPDBodies(t *testing.T) {
 			}
 		},
 	}
-	files, err := filepath.Glob(filepath.Join("..", "..", "testdata", "pd", "*.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names, covered []string
-	for _, f := range files {
-		names = append(names, filepath.Base(f))
-	}
+	var covered []string
 	for n := range cases {
 		covered = append(covered, n)
 	}
-	sort.Strings(names)
-	sort.Strings(covered)
-	if !slices.Equal(names, covered) {
-		t.Fatalf("every PD body needs a case:\nfiles %v\ncases %v", names, covered)
-	}
+	corpus.RequireCases(t, "pd", "*.json", covered)
+	names := corpus.Names(t, "pd", "*.json")
 	states := map[string]bool{}
 	for _, n := range names {
 		t.Run(n, func(t *testing.T) { cases[n](t, corpusBody(t, n)) })

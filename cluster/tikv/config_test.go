@@ -2,30 +2,18 @@ package tikv
 
 import (
 	"errors"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/pelletier/go-toml/v2"
+
+	"github.com/tikv-ear/tikv-ear/internal/corpus"
 )
 
 // upstreamFile reads testdata/upstream/<name> (an upstream file copied with
-// its licence header) and strips the header.
-func upstreamFile(t testing.TB, name string) []byte {
-	t.Helper()
-	const marker = "# ==== end of header; the upstream file follows byte for byte ====\n"
-	b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "upstream", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	i := strings.Index(string(b), marker)
-	if i < 0 {
-		t.Fatalf("%s: header marker missing", name)
-	}
-	return b[i+len(marker):]
-}
+// its licence header) without the header.
+func upstreamFile(t testing.TB, name string) []byte { return corpus.Read(t, "upstream", name) }
 
 func problemsFor(ps []Problem, key string) []Problem {
 	var out []Problem

@@ -1,30 +1,14 @@
 package tikv
 
 import (
-	"bytes"
-	"os"
-	"path/filepath"
 	"slices"
-	"sort"
 	"testing"
+
+	"github.com/tikv-ear/tikv-ear/internal/corpus"
 )
 
-// corpusMarker ends the provenance header of the files in testdata/.
-const corpusMarker = "# ==== end of header ====\n"
-
 // corpusFile reads testdata/<dir>/<name> without its provenance header.
-func corpusFile(t testing.TB, dir, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "testdata", dir, name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	i := bytes.Index(b, []byte(corpusMarker))
-	if i < 0 || !bytes.HasPrefix(b, []byte("# ")) {
-		t.Fatalf("%s: no provenance header", name)
-	}
-	return b[i+len(corpusMarker):]
-}
+func corpusFile(t testing.TB, dir, name string) []byte { return corpus.Read(t, dir, name) }
 
 // TestCorpusTiKVToml parses every tikv.toml of testdata/tikv-toml and checks
 // what tikv-ear reads and which of TiKV's rules it reports, for the version
@@ -53,22 +37,12 @@ func TestCorpusTiKVToml(t *testing.T) {
 		"inline-tables-raft-engine.toml": {version: "v6.1.7", method: MethodAES128CTR, keyType: MasterKeyFile, errKeys: []string{method}},
 		"disable-keep-key.toml":          {version: "v8.5.2", method: MethodPlaintext, keyType: MasterKeyFile},
 	}
-	files, err := filepath.Glob(filepath.Join("..", "..", "testdata", "tikv-toml", "*.toml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names, covered []string
-	for _, f := range files {
-		names = append(names, filepath.Base(f))
-	}
+	var covered []string
 	for n := range cases {
 		covered = append(covered, n)
 	}
-	sort.Strings(names)
-	sort.Strings(covered)
-	if !slices.Equal(names, covered) {
-		t.Fatalf("every tikv.toml needs a case:\nfiles %v\ncases %v", names, covered)
-	}
+	corpus.RequireCases(t, "tikv-toml", "*.toml", covered)
+	names := corpus.Names(t, "tikv-toml", "*.toml")
 	for _, n := range names {
 		w := cases[n]
 		t.Run(n, func(t *testing.T) {
