@@ -41,10 +41,10 @@ func (c *SimUpCmd) Run(g *Globals) error {
 		return Usagef("give one version for all stores or exactly one per store",
 			"--versions has %d entries for %d stores", len(c.Versions), c.Stores)
 	}
-	if c.PDMembers != 1 && c.PDMembers != 3 {
+	if c.PDMembers != 0 && c.PDMembers != 1 && c.PDMembers != 3 {
 		return Usagef("give --pd-members 1 or 3", "--pd-members %d: PD runs 1 or 3 members here", c.PDMembers)
 	}
-	if c.PDMembers != 1 && c.PDServer == "" {
+	if c.PDMembers > 1 && c.PDServer == "" {
 		return Usagef("add --pd-server PATH to run real PD members", "--pd-members %d needs --pd-server", c.PDMembers)
 	}
 	fmt.Fprintf(g.IO.Err, "tikv-ear: starting %d simulated stores in %s\n", c.Stores, c.Dir)

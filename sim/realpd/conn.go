@@ -30,8 +30,7 @@ type leaderConn struct {
 
 func dial(url string) (*grpc.ClientConn, error) {
 	// PD serves gRPC and HTTP on the same client URL (tikv/pd server/server.go startServer).
-	//nolint:staticcheck // grpc.Dial: kvproto pins grpc v1.59, which has no grpc.NewClient.
-	cc, err := grpc.Dial(strings.TrimPrefix(strings.TrimPrefix(url, "http://"), "https://"),
+	cc, err := grpc.NewClient(strings.TrimPrefix(strings.TrimPrefix(url, "http://"), "https://"),
 		grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		return nil, fmt.Errorf("dialling PD at %s: %w", url, err)
