@@ -128,7 +128,8 @@ func (m *manager) rewriteFileDict() *encErr {
 		return &encErr{kind: kindOther, msg: err.Error()}
 	}
 	start := time.Now()
-	if err := m.n.atomicWrite(path, b); err != nil {
+	tmp, err := m.n.atomicWriteTmp(path, b)
+	if err != nil {
 		return ioErr(err)
 	}
 	if !m.dictLog {
@@ -136,8 +137,12 @@ func (m *manager) rewriteFileDict() *encErr {
 	}
 	m.removes = 0
 	m.n.metrics.setMetaSize("file_dictionary", len(b))
-	m.n.log.catalogue(tikvlog.MsgInstallingDictFile, "", threadMain,
-		field{"name", tikv.FileDictName}, field{"old_size", strconv.FormatInt(oldSize, 10)}, field{"new_size", strconv.Itoa(len(b))})
+	if m.dictLog {
+		// FileDictionaryFile::rewrite logs only on the log (V2) path, naming the tmp file
+		// (tmp_path.display()); slog prints key-values last-first (file_dict_file.rs).
+		m.n.log.catalogue(tikvlog.MsgInstallingDictFile, "", threadMain,
+			field{"new_size", strconv.Itoa(len(b))}, field{"old_size", strconv.FormatInt(oldSize, 10)}, field{"name", tmp})
+	}
 	return nil
 }
 
