@@ -709,10 +709,32 @@ func (b *Backend) Evidence(ctx context.Context, ref core.KeyRef) (core.Evidence,
 	return ev, nil
 }
 
+// KEKPath is the KEK's transit path, e.g. transit/keys/tikv-c1-kek.
+func (b *Backend) KEKPath() string { return b.cfg.TransitMount + "/keys/" + b.cfg.KEK }
+
 // RotateKEK rotates the transit KEK and rewraps the current generation into a
 // new KV version (same generation and fingerprint, new transit_key_version).
 // TiKV is untouched: it only ever sees the unwrapped key.
 func (b *Backend) RotateKEK(ctx context.Context) (core.KeyRef, error) {
+	if err := b.ensureAuth(ctx); err != nil {
+		return core.KeyRef{}, err
+	}
+	if _, ok, err := b.latest(ctx); err != nil || !ok {
+		if err == nil {
+			err = fmt.Errorf("rotating kek: %s holds no generation yet", b.kvLocation())
+		}
+		return core.KeyRef{}, err
+	}
+	if _, err := b.client.Logical().WriteWithContext(ctx, b.KEKPath()+"/rotate", nil); err != nil {
+		return core.KeyRef{}, b.explain(fmt.Sprintf("rotating vault kek %s", b.cfg.KEK), err)
+	}
+	return b.Rewrap(ctx)
+}
+
+// Rewrap rewraps the current generation under the KEK's latest version (after
+// transit's auto-rotation) into a new KV version; when it already is, nothing
+// is written and its ref is returned.
+func (b *Backend) Rewrap(ctx context.Context) (core.KeyRef, error) {
 	if err := b.ensureAuth(ctx); err != nil {
 		return core.KeyRef{}, err
 	}
@@ -721,10 +743,14 @@ func (b *Backend) RotateKEK(ctx context.Context) (core.KeyRef, error) {
 		return core.KeyRef{}, err
 	}
 	if !ok {
-		return core.KeyRef{}, fmt.Errorf("rotating kek: %s holds no generation yet", b.kvLocation())
+		return core.KeyRef{}, fmt.Errorf("rewrapping: %s holds no generation yet", b.kvLocation())
 	}
-	if _, err := b.client.Logical().WriteWithContext(ctx, b.cfg.TransitMount+"/keys/"+b.cfg.KEK+"/rotate", nil); err != nil {
-		return core.KeyRef{}, b.explain(fmt.Sprintf("rotating vault kek %s", b.cfg.KEK), err)
+	k, err := b.read(ctx, b.KEKPath())
+	if err != nil {
+		return core.KeyRef{}, b.explain("reading vault kek "+b.KEKPath(), err)
+	}
+	if k != nil && anyInt(k.Data["latest_version"]) == cur.transitKeyVersion {
+		return b.ref(cur), nil
 	}
 	s, err := b.client.Logical().WriteWithContext(ctx, b.cfg.TransitMount+"/rewrap/"+b.cfg.KEK, map[string]any{"ciphertext": cur.ciphertext})
 	if err != nil {
