@@ -530,8 +530,9 @@ func (b *Backend) Deliver(ctx context.Context, h core.Host, ref core.KeyRef) err
 // would leave the old key in a backup file on disk), perms 0400 and
 // error_on_missing_key. The template decrypts the wrapped ciphertext (not a
 // secret) with transit and prints it as hex; the heredoc's final newline makes
-// it hex+LF. UNCONFIRMED by a run (no Vault binary here): check the rendered
-// file is 65 bytes with HostPreflight.
+// it hex+LF. Run with OpenBao v2.6.2's agent (realparts test AgentRenders):
+// the rendered file is the 65-byte key, mode 0400, with the planned
+// fingerprint, and the agent deletes the secret-id file after its login.
 func (b *Backend) AgentConfig(ref core.KeyRef, ciphertext string) string {
 	addr := b.client.Address()
 	var sb strings.Builder
