@@ -101,24 +101,39 @@ func (c *KEKRotateCmd) Run(g *Globals) error {
 
 // KEKMinVersionCmd raises the KEK's min_decryption_version.
 type KEKMinVersionCmd struct {
-	Plan   string `arg:"" type:"existingfile" help:"plan.toml of a vault cluster."`
-	Output string `name:"output" enum:"text,json" default:"text" help:"text or json."`
+	Plan              string `arg:"" type:"existingfile" help:"plan.toml of a vault cluster."`
+	DestroySuperseded bool   `name:"destroy-superseded" help:"First KV-destroy the older wrappings 'kek rotate' left of each generation (the newest version of each and the plan's own stay), so the minimum can rise."`
+	Output            string `name:"output" enum:"text,json" default:"text" help:"text or json."`
 }
 
 // Run sets min_decryption_version to the oldest KEK version any live KV
 // version of the record still needs, so older KEK versions decrypt nothing
-// (PCI DSS 3.7.5). Retire old generations first to raise it further.
+// (PCI DSS 3.7.5). --destroy-superseded first drops the older wrappings that
+// KEK rotations left; retiring old generations lets it rise further.
 func (c *KEKMinVersionCmd) Run(g *Globals) error {
-	_, b, err := kekPlan(g, c.Plan)
+	p, b, err := kekPlan(g, c.Plan)
 	if err != nil {
 		return err
+	}
+	var destroyed []int
+	if c.DestroySuperseded {
+		keep := []core.KeyRef{p.Target.MasterKey}
+		if p.Target.PreviousMasterKey != nil {
+			keep = append(keep, *p.Target.PreviousMasterKey)
+		}
+		if destroyed, err = b.DestroySuperseded(g.Ctx, keep); err != nil {
+			return err
+		}
 	}
 	m, err := b.RaiseMinDecryptionVersion(g.Ctx)
 	if err != nil {
 		return err
 	}
 	if c.Output == "json" {
-		return writeJSON(g.IO.Out, map[string]any{"kek": b.KEKPath(), "min_decryption_version": m})
+		return writeJSON(g.IO.Out, map[string]any{"kek": b.KEKPath(), "min_decryption_version": m, "destroyed_kv_versions": destroyed})
+	}
+	if len(destroyed) > 0 {
+		fmt.Fprintf(g.IO.Out, "destroyed superseded KV versions %v of the record (older wrappings of the same keys)\n", destroyed)
 	}
 	fmt.Fprintf(g.IO.Out, "min_decryption_version of %s is %d: the oldest KEK version a live KV version of the record still needs\n", b.KEKPath(), m)
 	return nil

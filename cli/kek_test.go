@@ -46,6 +46,14 @@ func TestKEKCommands(t *testing.T) {
 	if !strings.Contains(r.stdout, "min_decryption_version of transit/keys/tikv-c1-kek is 1") {
 		t.Fatalf("min-version:\n%s", r)
 	}
+	r = keMust(t, "kek", "min-version", plan, "--destroy-superseded")
+	if !strings.Contains(r.stdout, "destroyed superseded KV versions [1]") || !strings.Contains(r.stdout, "is 2") {
+		t.Fatalf("min-version --destroy-superseded:\n%s", r)
+	}
+	if _, minDec, _ := vs.KeyInfo("tikv-c1-kek"); minDec != 2 || !vs.KVVersionDestroyed("tikv/c1/master-key", 1) {
+		t.Fatalf("min_decryption_version = %d, KV version 1 destroyed %t", minDec, vs.KVVersionDestroyed("tikv/c1/master-key", 1))
+	}
+	keMust(t, "deliver", plan)
 	r = keMust(t, "schedule", "kek", "auto-rotate", plan, "--period", "2160h")
 	if !strings.Contains(r.stdout, "rotates itself every 2160h") || !strings.Contains(r.stdout, "kek rotate --rewrap-only") {
 		t.Fatalf("auto-rotate:\n%s", r)

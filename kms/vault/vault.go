@@ -45,6 +45,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -772,6 +773,40 @@ func (b *Backend) Rewrap(ctx context.Context) (core.KeyRef, error) {
 		return core.KeyRef{}, err
 	}
 	return b.ref(r), nil
+}
+
+// DestroySuperseded KV-destroys the versions of the record whose generation
+// also has a newer live KV version (what RotateKEK and Rewrap leave behind:
+// the same key wrapped under an older KEK version), except the versions refs
+// in keep name. The newest version of every generation stays, so no key is
+// lost; what goes is only the older wrapping, so RaiseMinDecryptionVersion can
+// then retire the older KEK versions. Returns the destroyed KV versions.
+func (b *Backend) DestroySuperseded(ctx context.Context, keep []core.KeyRef) ([]int, error) {
+	if err := b.ensureAuth(ctx); err != nil {
+		return nil, err
+	}
+	recs, err := b.versions(ctx)
+	if err != nil {
+		return nil, err
+	}
+	newest := map[int]int{}
+	for _, r := range recs {
+		newest[r.generation] = max(newest[r.generation], r.kvVersion)
+	}
+	var doomed []int
+	for _, r := range recs {
+		kept := slices.ContainsFunc(keep, func(k core.KeyRef) bool { return k.Version == strconv.Itoa(r.kvVersion) })
+		if r.kvVersion < newest[r.generation] && !kept {
+			doomed = append(doomed, r.kvVersion)
+		}
+	}
+	if len(doomed) == 0 {
+		return nil, nil
+	}
+	if err := b.client.KVv2(b.cfg.KVMount).Destroy(ctx, b.cfg.KVPath, doomed); err != nil {
+		return nil, b.explain(fmt.Sprintf("destroying superseded %s versions %v", b.kvLocation(), doomed), err)
+	}
+	return doomed, nil
 }
 
 // RaiseMinDecryptionVersion sets the KEK's min_decryption_version to the
