@@ -98,11 +98,11 @@ func (c *AuditCmd) Run(g *Globals) error {
 	base := c.Dir
 	signPlan := &steps.Plan{Report: steps.ReportSection{KeyFile: c.ReportKey}}
 	if p != nil {
-		base = firstNonEmpty(c.Dir, p.Report.Dir)
-		signPlan.Report.KeyFile = firstNonEmpty(c.ReportKey, p.Report.KeyFile)
+		base = steps.FirstNonEmpty(c.Dir, p.Report.Dir)
+		signPlan.Report.KeyFile = steps.FirstNonEmpty(c.ReportKey, p.Report.KeyFile)
 	}
-	base = firstNonEmpty(base, "tikv-ear-reports")
-	signer, generated, err := Signer(signPlan, base)
+	base = steps.FirstNonEmpty(base, "tikv-ear-reports")
+	signer, generated, err := steps.Signer(signPlan, base)
 	if err != nil {
 		return fmt.Errorf("report signing key: %w", err)
 	}
@@ -199,7 +199,7 @@ func auditAge(rep *gather.Report, in AuditInput) *gather.MasterKeyAge {
 // it, the findings, the key evidence, the schedule and the compliance mapping.
 func BuildAudit(rep *gather.Report, in AuditInput) *report.Report {
 	r := report.New(report.KindAudit, in.Started)
-	r.RunID, r.FinishedAt, r.Operator = in.RunID, in.Finished, operatorName()
+	r.RunID, r.FinishedAt, r.Operator = in.RunID, in.Finished, steps.OperatorName()
 	r.Tool = report.Tool{Name: "tikv-ear", Version: Version}
 	r.Cluster = report.Cluster{PDClusterID: strconv.FormatUint(rep.Cluster.ID, 10), PDEndpoints: rep.Cluster.PDEndpoints}
 	if in.Plan != nil {
@@ -230,10 +230,10 @@ func BuildAudit(rep *gather.Report, in AuditInput) *report.Report {
 		ev := report.Event{At: in.Finished, Phase: "key-evidence", Status: "ok", Detail: fmt.Sprintf("%s generation %d read from the %s backend", k.Role, k.Ref.Generation, k.Ref.Backend)}
 		if k.Evidence != nil {
 			e := k.Evidence
-			ke.KeyID = firstNonEmpty(e.KeyID, k.Ref.ID)
+			ke.KeyID = steps.FirstNonEmpty(e.KeyID, k.Ref.ID)
 			ke.RotationEnabled = e.RotationEnabled != nil && *e.RotationEnabled
 			ke.RotationPeriod, ke.NextRotation = e.RotationPeriod, e.NextRotation
-			ke.Versions = []report.KeyVersion{{Version: firstNonEmpty(e.KeyVersion, strconv.Itoa(k.Ref.Generation)), CreatedAt: e.Created, Fingerprint: firstNonEmpty(e.Fingerprint, k.Ref.Fingerprint)}}
+			ke.Versions = []report.KeyVersion{{Version: steps.FirstNonEmpty(e.KeyVersion, strconv.Itoa(k.Ref.Generation)), CreatedAt: e.Created, Fingerprint: steps.FirstNonEmpty(e.Fingerprint, k.Ref.Fingerprint)}}
 			if e.State != "" && e.State != "active" && !strings.EqualFold(e.State, "enabled") {
 				f.add(report.SeverityHigh, 0, fmt.Sprintf("the %s generation %d (%s) is %s in the %s backend", k.Role, k.Ref.Generation, ke.KeyID, e.State, k.Ref.Backend),
 					"TiKV needs the key at every start: restore it in the backend, or rotate to a new generation with 'tikv-ear rotate'")
@@ -253,7 +253,7 @@ func BuildAudit(rep *gather.Report, in AuditInput) *report.Report {
 		sched.LastMasterKeyRotation, sched.NextDue = *age.LastRotation, *age.NextDue
 	}
 	if in.Plan != nil {
-		sched.Mechanism = firstNonEmpty(in.Plan.Schedule.Runner, RunnerManual)
+		sched.Mechanism = steps.FirstNonEmpty(in.Plan.Schedule.Runner, RunnerManual)
 		var native []string
 		for _, n := range NativeOptions(in.Plan, in.Policy) {
 			native = append(native, n.Backend+": "+n.Setting+" = "+n.Value)
@@ -409,7 +409,7 @@ func (f *findings) store(s gather.Store) {
 			f.add(report.SeverityHigh, s.StoreID, fmt.Sprintf("%s: master key file %s does not exist; TiKV cannot start again until it is delivered", who, kf.Path), "run 'tikv-ear deliver <plan>'")
 		default:
 			if kf.FSType != "tmpfs" && kf.FSType != "ramfs" {
-				f.add(report.SeverityHigh, s.StoreID, fmt.Sprintf("%s: master key file %s is on %s, not tmpfs: the key persists on disk beside the data it protects", who, kf.Path, firstNonEmpty(kf.FSType, "an unknown file system")),
+				f.add(report.SeverityHigh, s.StoreID, fmt.Sprintf("%s: master key file %s is on %s, not tmpfs: the key persists on disk beside the data it protects", who, kf.Path, steps.FirstNonEmpty(kf.FSType, "an unknown file system")),
 					"keep the key file on a tmpfs (e.g. /run/tikv-keys) and deliver it at boot with 'tikv-ear deliver'")
 			}
 			if mode, err := strconv.ParseUint(kf.Mode, 8, 32); err == nil && mode&^0o400 != 0 {
@@ -423,7 +423,7 @@ func (f *findings) store(s gather.Store) {
 	}
 	if s.Config != nil {
 		if prev := s.Config.PreviousMasterKey; prev != nil {
-			f.add(report.SeverityMedium, s.StoreID, fmt.Sprintf("%s: a previous-master-key (%s) is still configured: a leftover of a rotation keeps the old key in use", who, firstNonEmpty(prev.Path, prev.KeyID, prev.Type)),
+			f.add(report.SeverityMedium, s.StoreID, fmt.Sprintf("%s: a previous-master-key (%s) is still configured: a leftover of a rotation keeps the old key in use", who, steps.FirstNonEmpty(prev.Path, prev.KeyID, prev.Type)),
 				"finish the rotation ('tikv-ear rotate <plan> --resume'), which removes it and shreds the old key file")
 		}
 		for _, p := range s.Config.Problems {

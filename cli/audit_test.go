@@ -23,11 +23,12 @@ import (
 	"github.com/tikv-ear/tikv-ear/schedule"
 	"github.com/tikv-ear/tikv-ear/sim"
 	"github.com/tikv-ear/tikv-ear/steps"
+	"github.com/tikv-ear/tikv-ear/wizard"
 )
 
 // fastStrategy is a compressed rollout for the sim: 100 ms polls.
 func fastStrategy() steps.Strategy {
-	s := demoStrategy()
+	s := wizard.DemoStrategy()
 	s.Canary = 1
 	s.EvictPoll, s.ReadyPoll, s.SettlePoll = steps.D(100*time.Millisecond), steps.D(100*time.Millisecond), steps.D(100*time.Millisecond)
 	return s
@@ -43,7 +44,7 @@ func writeSimPlan(t *testing.T, ctx context.Context, cl *sim.Cluster, dir string
 		t.Fatalf("connecting to the sim: %v", err)
 	}
 	defer sess.Close()
-	planned, err := BuildPlan(ctx, sess, PlanRequest{Environment: steps.EnvStaging, Method: tikv.MethodAES256CTR, RotationPeriod: "7d",
+	planned, err := steps.BuildPlan(ctx, sess, steps.PlanRequest{Environment: steps.EnvStaging, Method: tikv.MethodAES256CTR, RotationPeriod: "7d",
 		Key: kms.Spec{Backend: "file"}, Strategy: fastStrategy(), Policies: steps.DefaultPolicies(),
 		ReportDir: filepath.Join(dir, "reports"), Rotation: "365d"})
 	if err != nil {
@@ -133,7 +134,7 @@ func enableByHand(t *testing.T, ctx context.Context, cl *sim.Cluster, p *steps.P
 		t.Fatal(err)
 	}
 	n1 := cl.Nodes()[0]
-	eng := NewEngine(sess, p, backend)
+	eng := steps.NewEngine(sess, p, backend)
 	if err := backend.Deliver(ctx, eng.KeyHosts[n1.StoreID], p.Target.MasterKey); err != nil {
 		t.Fatalf("delivering the key to store %d: %v", n1.StoreID, err)
 	}

@@ -1,10 +1,6 @@
 package cli
 
 import (
-	"fmt"
-
-	"github.com/tikv-ear/tikv-ear/cluster/tikv"
-	"github.com/tikv-ear/tikv-ear/kms"
 	"github.com/tikv-ear/tikv-ear/steps"
 )
 
@@ -18,49 +14,19 @@ type DeliverCmd struct {
 
 // Run delivers the planned generations.
 func (c *DeliverCmd) Run(g *Globals) error {
-	p, s, err := openPlan(g.Ctx, c.Plan)
+	s, err := steps.OpenPlan(g.Ctx, steps.OpenOptions{PlanPath: c.Plan, Events: &steps.LineSink{W: g.IO.Err}})
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	backend, err := kms.New(p.Target.Key)
+	delivered, err := s.Deliver(g.Ctx, c.Store)
 	if err != nil {
-		return Usagef("fix [target.key] in "+c.Plan, "key backend: %v", err)
-	}
-	eng := NewEngine(s, p, backend)
-	refs := []kms.KeyRef{p.Target.MasterKey}
-	if p.Target.PreviousMasterKey != nil {
-		refs = append(refs, *p.Target.PreviousMasterKey)
-	}
-	keys := &steps.BackendKeys{B: backend, Refs: refs, Hosts: eng.KeyHosts}
-	delivered := 0
-	for _, n := range p.Nodes {
-		if len(c.Store) > 0 && !contains(c.Store, n.StoreID) {
-			continue
-		}
-		if err := keys.Stage(g.Ctx, n); err != nil {
-			return fmt.Errorf("delivering to store %d (%s): %w", n.StoreID, n.Host, err)
-		}
-		delivered++
-		if eng.Desired.MasterKey.Type != tikv.MasterKeyFile {
-			fmt.Fprintf(g.IO.Err, "tikv-ear: store %d (%s): nothing to deliver: TiKV fetches its %s key from the KMS itself\n", n.StoreID, n.Host, backend.Name())
-			continue
-		}
-		fmt.Fprintf(g.IO.Err, "tikv-ear: store %d (%s): key %s delivered\n", n.StoreID, n.Host, keyLabel(p.Target.MasterKey, false))
+		return err
 	}
 	if delivered == 0 {
 		return Usagef("store ids are listed by 'tikv-ear status'", "no store of the plan matches --store %v", c.Store)
 	}
 	return nil
-}
-
-func contains(ids []uint64, id uint64) bool {
-	for _, v := range ids {
-		if v == id {
-			return true
-		}
-	}
-	return false
 }
 
 // ChangeMethodCmd switches the data encryption method: TiKV rotates to a new
@@ -77,14 +43,6 @@ type ChangeMethodCmd struct {
 
 // Run changes the method through the engine.
 func (c *ChangeMethodCmd) Run(g *Globals) error {
-	return runPlan(g, runOptions{Plan: c.Plan, Output: c.Output, Verbose: c.Verbose, Yes: c.Yes, Resume: c.Resume, Abort: c.Abort,
-		Kind: steps.KindChangeMethod,
-		Adjust: func(p *steps.Plan) {
-			if p.Target.Method != c.To {
-				p.Target.Method = c.To
-				if err := savePlan(c.Plan, p); err != nil {
-					fmt.Fprintf(g.IO.Err, "tikv-ear: warning: %v\n", err)
-				}
-			}
-		}})
+	return runPlan(g, runFlags{Plan: c.Plan, Output: c.Output, Verbose: c.Verbose, Yes: c.Yes, Abort: c.Abort},
+		steps.RunOptions{Kind: steps.KindChangeMethod, Resume: c.Resume, Method: c.To})
 }

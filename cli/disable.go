@@ -17,7 +17,6 @@ import (
 	"github.com/tikv-ear/tikv-ear/cluster/pd"
 	"github.com/tikv-ear/tikv-ear/cluster/ssh"
 	"github.com/tikv-ear/tikv-ear/cluster/tikv"
-	"github.com/tikv-ear/tikv-ear/kms"
 	"github.com/tikv-ear/tikv-ear/steps"
 )
 
@@ -61,7 +60,8 @@ type DisableCmd struct {
 // Run disables encryption (step one, optionally followed by the forced
 // compaction) or removes the master key (step two).
 func (c *DisableCmd) Run(g *Globals) error {
-	opts := runOptions{Plan: c.Plan, Output: c.Output, Verbose: c.Verbose, Yes: c.Yes, Resume: c.Resume, Abort: c.Abort, Kind: steps.KindDisable}
+	f := runFlags{Plan: c.Plan, Output: c.Output, Verbose: c.Verbose, Yes: c.Yes, Abort: c.Abort}
+	o := steps.RunOptions{Kind: steps.KindDisable, Resume: c.Resume}
 	if c.Compact && c.RemoveMasterKey {
 		return Usagef("compact first ('tikv-ear disable "+c.Plan+" --compact'), then remove the master key in a second run", "--compact and --remove-master-key are separate steps")
 	}
@@ -69,15 +69,7 @@ func (c *DisableCmd) Run(g *Globals) error {
 		if c.Compact && !c.Yes && !g.IO.Interactive() {
 			return Usagef("pass --yes to compact every store without asking", "--compact asks before each store and there is no terminal to ask on")
 		}
-		opts.Adjust = func(p *steps.Plan) {
-			if p.Target.Method != tikv.MethodPlaintext {
-				p.Target.Method = tikv.MethodPlaintext
-				if err := savePlan(c.Plan, p); err != nil {
-					fmt.Fprintf(g.IO.Err, "tikv-ear: warning: %v\n", err)
-				}
-			}
-		}
-		if err := runPlan(g, opts); err != nil {
+		if err := runPlan(g, f, o); err != nil {
 			return err
 		}
 		if c.Abort {
@@ -93,12 +85,12 @@ func (c *DisableCmd) Run(g *Globals) error {
 		}
 		return c.compact(g, p)
 	}
-	return c.removeMasterKey(g, opts)
+	return c.removeMasterKey(g, f, o)
 }
 
 // removeMasterKey is step two: refused while any encrypted file is left, and
 // only with the consequence typed back.
-func (c *DisableCmd) removeMasterKey(g *Globals, opts runOptions) error {
+func (c *DisableCmd) removeMasterKey(g *Globals, f runFlags, o steps.RunOptions) error {
 	left, err := encryptedLeft(g.Ctx, c.Plan)
 	if err != nil {
 		return err
@@ -120,19 +112,9 @@ func (c *DisableCmd) removeMasterKey(g *Globals, opts runOptions) error {
 	if typed != exposeConsequence {
 		return &Error{Msg: "the consequence was not typed back; nothing changed", Hints: []string{fmt.Sprintf("type exactly %q", exposeConsequence)}, Code: ExitAborted}
 	}
-	opts.Yes = true
-	var previous kms.KeyRef
-	opts.Prepare = func(_ context.Context, p *steps.Plan, _ kms.Backend) ([]kms.KeyRef, error) {
-		previous = p.Target.MasterKey
-		p.Target.Method = tikv.MethodPlaintext
-		p.Target.PreviousMasterKey = &previous
-		p.Target.MasterKey = kms.KeyRef{}
-		return []kms.KeyRef{previous}, nil
-	}
-	opts.After = func(_ context.Context, p *steps.Plan, _ *Engine, _ *steps.Result) error {
-		return savePlan(c.Plan, p)
-	}
-	return runPlan(g, opts)
+	f.Yes = true
+	o.RemoveMasterKey = true
+	return runPlan(g, f, o)
 }
 
 // compactCommand is the tikv-ctl command line that force-compacts one column
@@ -154,7 +136,7 @@ func printCompaction(w io.Writer, planPath string, nodes []steps.NodePlan, tikvC
 	fmt.Fprintln(w, "tikv-ear: new files are written in plaintext; files already encrypted stay encrypted (and need the master key) until compaction rewrites them.")
 	fmt.Fprintln(w, "tikv-ear: to rewrite them now, run a forced compaction on each store's host, one store at a time:")
 	for _, n := range sortedNodes(nodes) {
-		fmt.Fprintf(w, "  # store %d on %s\n", n.StoreID, firstNonEmpty(n.Host, n.Address))
+		fmt.Fprintf(w, "  # store %d on %s\n", n.StoreID, steps.FirstNonEmpty(n.Host, n.Address))
 		for _, cf := range compactCFs {
 			fmt.Fprintf(w, "  %s\n", ssh.Command(compactCommand(tikvCtl, n.Address, cf)...))
 		}
@@ -314,7 +296,7 @@ func encryptedLeft(ctx context.Context, planPath string) ([]storeLeft, error) {
 	}
 	defer s.Close()
 	rep, err := gather.Gather(ctx, gather.Sources{PD: s.PD, ClusterID: s.ClusterID, Stores: s.Stores, Nodes: s.Inventory.Nodes,
-		SSH: s.SSH, SSHUser: s.Flags.SSHUser, HTTP: httpClient(s.Flags.Timeout)}, gather.Options{Concurrency: s.Flags.Concurrency})
+		SSH: s.SSH, SSHUser: s.Flags.SSHUser, HTTP: steps.HTTPClient(s.Flags.Timeout)}, gather.Options{Concurrency: s.Flags.Concurrency})
 	if err != nil {
 		return nil, err
 	}

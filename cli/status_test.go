@@ -17,6 +17,7 @@ import (
 	"github.com/tikv-ear/tikv-ear/cluster/pd"
 	"github.com/tikv-ear/tikv-ear/cluster/tikv"
 	"github.com/tikv-ear/tikv-ear/sim"
+	"github.com/tikv-ear/tikv-ear/steps"
 )
 
 // runStatus runs `status` against the sim in dir and decodes its JSON output
@@ -224,7 +225,7 @@ func TestStatusAgainstSim(t *testing.T) {
 	}
 	restartOnly(t, ctx, sess, n1)
 	waitFor(t, ctx, "store 1 to stop serving", func() bool {
-		_, err := StatusClient(NodePlan(sess.Inventory.Nodes[0], ""), time.Second).Metrics(ctx)
+		_, err := steps.StatusClient(steps.NodePlanOf(sess.Inventory.Nodes[0], ""), time.Second).Metrics(ctx)
 		return err != nil
 	})
 	rep, _ = runStatus(t, ctx, dir)

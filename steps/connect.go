@@ -1,11 +1,11 @@
-package cli
+package steps
 
 import (
 	"context"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -14,85 +14,49 @@ import (
 	"github.com/tikv-ear/tikv-ear/cluster/pd"
 	"github.com/tikv-ear/tikv-ear/cluster/ssh"
 	"github.com/tikv-ear/tikv-ear/cluster/tikv"
-	"github.com/tikv-ear/tikv-ear/sim"
-	"github.com/tikv-ear/tikv-ear/steps"
 )
 
-// ConnectFlags say how to reach a cluster: PD, the node inventory and SSH.
-// Every command that talks to a cluster embeds them.
-type ConnectFlags struct {
-	PD          []string      `name:"pd" sep:"," env:"TIKV_EAR_PD" placeholder:"URL" help:"PD endpoints (any member), comma-separated."`
-	PDCA        string        `name:"pd-ca" type:"path" help:"PD CA certificate (TiUP: tls/ca.crt)."`
-	PDCert      string        `name:"pd-cert" type:"path" help:"PD client certificate (TiUP: tls/client.crt)."`
-	PDKey       string        `name:"pd-key" type:"path" help:"PD client key (TiUP: tls/client.pem)."`
-	TiUPCluster string        `name:"tiup-cluster" placeholder:"NAME" help:"TiUP cluster name: read ~/.tiup/storage/cluster/clusters/NAME/meta.yaml."`
-	Meta        string        `name:"meta" type:"path" help:"TiUP meta.yaml to read paths and SSH ports from."`
-	Inventory   string        `name:"inventory" type:"path" help:"Manual inventory TOML for clusters TiUP does not manage."`
-	SSHConfig   string        `name:"ssh-config" type:"path" help:"ssh_config file (default ~/.ssh/config)."`
-	KnownHosts  []string      `name:"known-hosts" type:"path" help:"known_hosts files (default ~/.ssh/known_hosts). Host keys are always checked."`
-	Identity    []string      `name:"identity" short:"i" type:"path" help:"SSH private key files (ssh-agent is used too)."`
-	SSHUser     string        `name:"ssh-user" help:"SSH login user when the inventory names none."`
-	AcceptNew   bool          `name:"accept-new-host-keys" help:"Like OpenSSH's accept-new: record unknown host keys; changed keys are still refused."`
-	Sudo        bool          `name:"sudo" help:"Run host commands through sudo -n."`
-	Sim         string        `name:"sim" type:"path" placeholder:"DIR" env:"TIKV_EAR_SIM" help:"Use the simulated cluster started by 'tikv-ear sim up --dir DIR'."`
-	Timeout     time.Duration `name:"timeout" default:"10s" help:"Timeout of each PD and status-port request."`
-	Concurrency int           `name:"concurrency" default:"20" help:"Hosts inspected at once."`
+// ConnectOptions say how to reach a cluster: PD, the node inventory and SSH.
+// cli.ConnectFlags carries the same fields with their flags; a face converts
+// it (a simulated cluster's env file already applied) and calls Connect.
+type ConnectOptions struct {
+	PD          []string      // PD endpoints (any member)
+	PDCA        string        // PD CA certificate (TiUP: tls/ca.crt)
+	PDCert      string        // PD client certificate (TiUP: tls/client.crt)
+	PDKey       string        // PD client key (TiUP: tls/client.pem)
+	TiUPCluster string        // TiUP cluster name: ~/.tiup/storage/cluster/clusters/NAME/meta.yaml
+	Meta        string        // TiUP meta.yaml to read paths and SSH ports from
+	Inventory   string        // manual inventory TOML for clusters TiUP does not manage
+	SSHConfig   string        // ssh_config file (default ~/.ssh/config)
+	KnownHosts  []string      // known_hosts files; host keys are always checked
+	Identity    []string      // SSH private key files (ssh-agent is used too)
+	SSHUser     string        // SSH login user when the inventory names none
+	AcceptNew   bool          // OpenSSH's accept-new for unknown host keys
+	Sudo        bool          // run host commands through sudo -n
+	Sim         string        // the simulated cluster's directory these were filled from (file keys default into it); "" for a real cluster
+	Timeout     time.Duration // timeout of each PD and status-port request
+	Concurrency int           // hosts inspected at once
 }
 
-// Session is a connected cluster: PD, the inventory and an SSH executor.
-type Session struct {
-	Flags     ConnectFlags
+// Cluster is a connected cluster: PD, the inventory and an SSH executor.
+type Cluster struct {
+	Flags     ConnectOptions
 	PD        *pd.Client
 	Stores    []pd.StoreInfo
 	Inventory *inventory.Inventory
 	SSH       *ssh.Client
 	ClusterID uint64
-	SimEnv    *sim.Env
 }
 
 // Close releases SSH connections.
-func (s *Session) Close() {
+func (s *Cluster) Close() {
 	if s.SSH != nil {
 		s.SSH.Close()
 	}
 }
 
-// applySim fills the flags from a running sim's env file.
-func (f *ConnectFlags) applySim() (*sim.Env, error) {
-	if f.Sim == "" {
-		return nil, nil
-	}
-	env, err := sim.ReadEnv(f.Sim)
-	if err != nil {
-		return nil, Usagef("start one with 'tikv-ear sim up --dir "+f.Sim+"'", "reading the simulated cluster in %s: %v", f.Sim, err)
-	}
-	if len(f.PD) == 0 {
-		f.PD = env.PDURLs
-	}
-	if f.Meta == "" && f.Inventory == "" {
-		f.Meta = env.Meta
-		if env.Meta == "" {
-			f.Inventory = filepath.Join(env.Dir, "inventory.toml")
-		}
-	}
-	if f.SSHConfig == "" {
-		f.SSHConfig = env.SSHConfig
-	}
-	if len(f.KnownHosts) == 0 {
-		f.KnownHosts = []string{env.KnownHosts}
-	}
-	if len(f.Identity) == 0 {
-		f.Identity = []string{env.Identity}
-	}
-	return &env, nil
-}
-
 // Connect reads PD, builds the inventory and prepares (lazy) SSH.
-func (f ConnectFlags) Connect(ctx context.Context) (*Session, error) {
-	env, err := f.applySim()
-	if err != nil {
-		return nil, err
-	}
+func (f ConnectOptions) Connect(ctx context.Context) (*Cluster, error) {
 	if len(f.PD) == 0 {
 		return nil, Usagef("pass --pd http://pd-host:2379 (or --sim DIR for the simulated cluster)", "no PD endpoint given")
 	}
@@ -116,13 +80,13 @@ func (f ConnectFlags) Connect(ctx context.Context) (*Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Session{Flags: f, PD: client, Stores: stores, Inventory: inv, SSH: sshc, ClusterID: cl.Id, SimEnv: env}, nil
+	return &Cluster{Flags: f, PD: client, Stores: stores, Inventory: inv, SSH: sshc, ClusterID: cl.Id}, nil
 }
 
 // SSHClient builds the SSH executor the flags describe: ssh_config (default
 // ~/.ssh/config when present), known_hosts, identities, sudo, and a per-command
 // timeout (long ones, such as a forced compaction, ask for more).
-func (f ConnectFlags) SSHClient(commandTimeout time.Duration) (*ssh.Client, error) {
+func (f ConnectOptions) SSHClient(commandTimeout time.Duration) (*ssh.Client, error) {
 	var cfg *ssh.Config
 	cfgPath := f.SSHConfig
 	if cfgPath == "" {
@@ -144,8 +108,8 @@ func (f ConnectFlags) SSHClient(commandTimeout time.Duration) (*ssh.Client, erro
 	}), nil
 }
 
-// NodePlan turns an inventory node into the plan's node entry.
-func NodePlan(n inventory.Node, sshUser string) steps.NodePlan {
+// NodePlanOf turns an inventory node into the plan's node entry.
+func NodePlanOf(n inventory.Node, sshUser string) NodePlan {
 	port := n.Port
 	if port == 0 {
 		if _, p, err := net.SplitHostPort(n.Address); err == nil {
@@ -157,7 +121,7 @@ func NodePlan(n inventory.Node, sshUser string) steps.NodePlan {
 		user = sshUser
 	}
 	v, _ := tikv.ParseVersion(n.Version)
-	return steps.NodePlan{
+	return NodePlan{
 		StoreID: n.StoreID, Address: n.Address, StatusAddress: n.StatusAddress, Zone: n.Labels["zone"],
 		Version: n.Version, Host: n.Host, SSHPort: n.SSHPort, SSHUser: user,
 		ConfigPath: n.ConfigPath, DataDir: n.DataDir, LogFile: n.LogFile,
@@ -167,10 +131,15 @@ func NodePlan(n inventory.Node, sshUser string) steps.NodePlan {
 }
 
 // StatusClient returns the status-port client of a node.
-func StatusClient(n steps.NodePlan, timeout time.Duration) *tikv.StatusClient {
+func StatusClient(n NodePlan, timeout time.Duration) *tikv.StatusClient {
 	base := n.StatusAddress
 	if !strings.Contains(base, "://") {
 		base = "http://" + base
 	}
-	return &tikv.StatusClient{BaseURL: base, HTTP: httpClient(timeout)}
+	return &tikv.StatusClient{BaseURL: base, HTTP: HTTPClient(timeout)}
+}
+
+// HTTPClient is the client for TiKV status ports.
+func HTTPClient(timeout time.Duration) *http.Client {
+	return &http.Client{Timeout: timeout}
 }

@@ -1,4 +1,4 @@
-package cli
+package steps
 
 import (
 	"context"
@@ -12,10 +12,10 @@ import (
 	"github.com/tikv-ear/tikv-ear/kms"
 	"github.com/tikv-ear/tikv-ear/report"
 	"github.com/tikv-ear/tikv-ear/schedule"
-	"github.com/tikv-ear/tikv-ear/steps"
 )
 
-func operatorName() string {
+// OperatorName is the local user, as reports and decisions record the operator.
+func OperatorName() string {
 	if u, err := user.Current(); err == nil {
 		return u.Username
 	}
@@ -33,10 +33,10 @@ func stateOf(e tikv.Encryption, version string) report.StoreState {
 }
 
 // BuildReport turns a run's result and the evidence gathered after it into the report model.
-func BuildReport(ctx context.Context, kind report.Kind, p *steps.Plan, res *steps.Result, eng *Engine, refs []kms.KeyRef) *report.Report {
+func BuildReport(ctx context.Context, kind report.Kind, p *Plan, res *Result, eng *Engine, refs []kms.KeyRef) *report.Report {
 	r := report.New(kind, res.Started)
-	r.RunID, r.FinishedAt, r.Operator = res.Run, res.Finished, operatorName()
-	r.Tool = report.Tool{Name: "tikv-ear", Version: Version}
+	r.RunID, r.FinishedAt, r.Operator = res.Run, res.Finished, OperatorName()
+	r.Tool = report.Tool{Name: "tikv-ear", Version: ToolVersion}
 	r.PlanDigest = p.Digest()
 	r.Cluster = report.Cluster{PDClusterID: strconv.FormatUint(p.Cluster.ClusterID, 10), PDEndpoints: p.Cluster.PD, TiUPName: p.Cluster.Name}
 	r.Outcome = report.OutcomeSucceeded
@@ -96,8 +96,8 @@ func BuildReport(ctx context.Context, kind report.Kind, p *steps.Plan, res *step
 		r.Stores = append(r.Stores, st)
 	}
 	for _, e := range res.Timeline {
-		ev := report.Event{At: e.Time, Store: e.StoreID, Phase: e.Step, Status: eventStatus(e.Kind), Detail: firstNonEmpty(e.Message, e.Error)}
-		if e.Decision != nil && e.Kind == steps.DecisionMade {
+		ev := report.Event{At: e.Time, Store: e.StoreID, Phase: e.Step, Status: eventStatus(e.Kind), Detail: FirstNonEmpty(e.Message, e.Error)}
+		if e.Decision != nil && e.Kind == DecisionMade {
 			by := e.Decision.By
 			if by != report.DecidedByPolicy {
 				by = "operator:" + by
@@ -105,10 +105,10 @@ func BuildReport(ctx context.Context, kind report.Kind, p *steps.Plan, res *step
 			ev.Decision = &report.Decision{Question: e.Decision.Question, Options: e.Decision.Options, Choice: e.Decision.Chosen, DecidedBy: by}
 		}
 		if ev.Phase == "" {
-			ev.Phase = steps.StepRun
+			ev.Phase = StepRun
 		}
 		r.Timeline = append(r.Timeline, ev)
-		if e.Kind == steps.StepFailed {
+		if e.Kind == StepFailed {
 			r.Faults = append(r.Faults, report.Fault{At: e.Time, Store: e.StoreID, Kind: e.Step, Message: e.Error})
 		}
 	}
@@ -120,8 +120,8 @@ func BuildReport(ctx context.Context, kind report.Kind, p *steps.Plan, res *step
 		ke := report.KeyEvidence{Role: role, Backend: ref.Backend, KeyID: ref.ID, LatestVersion: ref.Version}
 		if ev, err := eng.Backend.Evidence(ctx, ref); err == nil {
 			ke.RotationEnabled = ev.RotationEnabled != nil && *ev.RotationEnabled
-			ke.KeyID = firstNonEmpty(ev.KeyID, ref.ID)
-			ke.Versions = append(ke.Versions, report.KeyVersion{Version: firstNonEmpty(ev.KeyVersion, strconv.Itoa(ref.Generation)), CreatedAt: ev.Created, Fingerprint: ev.Fingerprint})
+			ke.KeyID = FirstNonEmpty(ev.KeyID, ref.ID)
+			ke.Versions = append(ke.Versions, report.KeyVersion{Version: FirstNonEmpty(ev.KeyVersion, strconv.Itoa(ref.Generation)), CreatedAt: ev.Created, Fingerprint: ev.Fingerprint})
 		}
 		r.Keys = append(r.Keys, ke)
 	}
@@ -131,7 +131,7 @@ func BuildReport(ctx context.Context, kind report.Kind, p *steps.Plan, res *step
 	}
 	days := int64(pol.MasterKeyPeriod / schedule.Day)
 	r.Schedule = &report.Schedule{DataKeyRotationPeriod: pol.DataKeyRotationPeriod, MasterKeyPeriodDays: days,
-		SigningKeyPeriodDays: int64(pol.SigningKeyPeriod / schedule.Day), Mechanism: firstNonEmpty(p.Schedule.Runner, "manual")}
+		SigningKeyPeriodDays: int64(pol.SigningKeyPeriod / schedule.Day), Mechanism: FirstNonEmpty(p.Schedule.Runner, "manual")}
 	if len(refs) > 0 && !refs[0].Created.IsZero() {
 		r.Schedule.LastMasterKeyRotation = refs[0].Created
 		r.Schedule.NextDue = refs[0].Created.Add(pol.MasterKeyPeriod)
@@ -140,21 +140,22 @@ func BuildReport(ctx context.Context, kind report.Kind, p *steps.Plan, res *step
 	return r
 }
 
-func eventStatus(k steps.EventKind) string {
+func eventStatus(k EventKind) string {
 	switch k {
-	case steps.StepStarted:
+	case StepStarted:
 		return "started"
-	case steps.StepDone:
+	case StepDone:
 		return "ok"
-	case steps.StepFailed:
+	case StepFailed:
 		return "failed"
-	case steps.StepSkipped:
+	case StepSkipped:
 		return "skipped"
 	}
 	return string(k)
 }
 
-func firstNonEmpty(vals ...string) string {
+// FirstNonEmpty returns the first non-empty value.
+func FirstNonEmpty(vals ...string) string {
 	for _, v := range vals {
 		if v != "" {
 			return v
@@ -165,7 +166,7 @@ func firstNonEmpty(vals ...string) string {
 
 // Signer loads the report signing key, generating one (0600, with pub.pem
 // beside it) when the plan names none.
-func Signer(p *steps.Plan, dir string) (report.Signer, string, error) {
+func Signer(p *Plan, dir string) (report.Signer, string, error) {
 	keyPath := p.Report.KeyFile
 	generated := ""
 	if keyPath == "" {
@@ -188,7 +189,7 @@ func Signer(p *steps.Plan, dir string) (report.Signer, string, error) {
 }
 
 // WriteReport signs and writes the report into the plan's report directory.
-func WriteReport(ctx context.Context, p *steps.Plan, r *report.Report, runDir string) (report.Files, string, error) {
+func WriteReport(ctx context.Context, p *Plan, r *report.Report, runDir string) (report.Files, string, error) {
 	base := p.Report.Dir
 	if base == "" {
 		base = "tikv-ear-reports"

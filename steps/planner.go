@@ -1,4 +1,4 @@
-package cli
+package steps
 
 import (
 	"context"
@@ -11,7 +11,6 @@ import (
 	"github.com/tikv-ear/tikv-ear/cluster/tikv"
 	"github.com/tikv-ear/tikv-ear/kms"
 	"github.com/tikv-ear/tikv-ear/kms/filekey"
-	"github.com/tikv-ear/tikv-ear/steps"
 )
 
 // PlanRequest is what the operator chose (flags or the wizard).
@@ -20,8 +19,8 @@ type PlanRequest struct {
 	Method         string
 	RotationPeriod string
 	Key            kms.Spec
-	Strategy       steps.Strategy
-	Policies       steps.Policies
+	Strategy       Strategy
+	Policies       Policies
 	ReportDir      string
 	ReportKey      string
 	Rotation       string
@@ -29,27 +28,27 @@ type PlanRequest struct {
 
 // Planned is a built plan with everything the operator reviews.
 type Planned struct {
-	Plan    *steps.Plan
-	Checks  []steps.Check
-	Batches steps.BatchPlan
+	Plan    *Plan
+	Checks  []Check
+	Batches BatchPlan
 	Diffs   map[uint64]string
 	Desired tikv.Encryption
 }
 
-// simKeyDefaults points a file key at the sim's own directories and user:
+// SimKeyDefaults points a file key at the sim's own directories and user:
 // every sim host runs as the operator on this machine.
-func simKeyDefaults(s *Session, spec *kms.Spec) {
-	if s.SimEnv == nil || spec.Backend != "file" {
+func SimKeyDefaults(s *Cluster, spec *kms.Spec) {
+	if s.Flags.Sim == "" || spec.Backend != "file" {
 		return
 	}
 	if spec.File == nil {
 		spec.File = &filekey.Config{}
 	}
 	if spec.File.KeyDir == "" {
-		spec.File.KeyDir = filepath.Join(s.SimEnv.Dir, "operator-keys")
+		spec.File.KeyDir = filepath.Join(s.Flags.Sim, "operator-keys")
 	}
 	if spec.File.HostKeyDir == "" {
-		spec.File.HostKeyDir = filepath.Join(s.SimEnv.Dir, "tikv-keys")
+		spec.File.HostKeyDir = filepath.Join(s.Flags.Sim, "tikv-keys")
 	}
 	if spec.File.Owner == "" {
 		if u, err := user.Current(); err == nil {
@@ -60,16 +59,16 @@ func simKeyDefaults(s *Session, spec *kms.Spec) {
 
 // BuildPlan reads the cluster, prepares the key generation in the backend (no
 // host changes), runs preflight, orders the batches and renders each node's diff.
-func BuildPlan(ctx context.Context, s *Session, req PlanRequest) (*Planned, error) {
-	simKeyDefaults(s, &req.Key)
-	p := &steps.Plan{
-		Schema: steps.PlanSchema, Environment: req.Environment,
-		Cluster: steps.ClusterSection{PD: s.Flags.PD, ClusterID: s.ClusterID, CA: s.Flags.PDCA, Cert: s.Flags.PDCert, Key: s.Flags.PDKey,
+func BuildPlan(ctx context.Context, s *Cluster, req PlanRequest) (*Planned, error) {
+	SimKeyDefaults(s, &req.Key)
+	p := &Plan{
+		Schema: PlanSchema, Environment: req.Environment,
+		Cluster: ClusterSection{PD: s.Flags.PD, ClusterID: s.ClusterID, CA: s.Flags.PDCA, Cert: s.Flags.PDCert, Key: s.Flags.PDKey,
 			Name: s.Flags.TiUPCluster, SSHConfig: s.Flags.SSHConfig, Sudo: s.Flags.Sudo, SSHUser: s.Flags.SSHUser},
-		Target:   steps.Target{Method: req.Method, DataKeyRotationPeriod: req.RotationPeriod, Key: req.Key},
+		Target:   Target{Method: req.Method, DataKeyRotationPeriod: req.RotationPeriod, Key: req.Key},
 		Strategy: req.Strategy, Policies: req.Policies,
-		Report:   steps.ReportSection{Dir: req.ReportDir, Signer: "file", KeyFile: req.ReportKey},
-		Schedule: steps.ScheduleSection{MasterKeyRotation: req.Rotation},
+		Report:   ReportSection{Dir: req.ReportDir, Signer: "file", KeyFile: req.ReportKey},
+		Schedule: ScheduleSection{MasterKeyRotation: req.Rotation},
 	}
 	if s.Inventory.Meta != nil {
 		p.Cluster.MetaYAML = s.Inventory.Meta.Path
@@ -82,18 +81,18 @@ func BuildPlan(ctx context.Context, s *Session, req PlanRequest) (*Planned, erro
 	}
 	var versions []string
 	for _, n := range s.Inventory.Nodes {
-		p.Nodes = append(p.Nodes, NodePlan(n, s.Flags.SSHUser))
+		p.Nodes = append(p.Nodes, NodePlanOf(n, s.Flags.SSHUser))
 		versions = append(versions, n.Version)
 	}
 	backend, err := kms.New(req.Key)
 	if err != nil {
 		return nil, Usagef("see docs/backend-"+req.Key.Backend+".md", "key backend: %v", err)
 	}
-	var checks []steps.Check
+	var checks []Check
 	blocked := false
 	for _, f := range backend.Validate(kms.Environment(req.Environment), versions) {
-		c := steps.Check{ID: "key-" + f.Code, Status: severityStatus(string(f.Severity)), Message: f.Message, Fix: f.Fix}
-		blocked = blocked || c.Status == steps.Fail
+		c := Check{ID: "key-" + f.Code, Status: severityStatus(string(f.Severity)), Message: f.Message, Fix: f.Fix}
+		blocked = blocked || c.Status == Fail
 		checks = append(checks, c)
 	}
 	if err := p.Validate("plan"); err != nil {
@@ -103,8 +102,8 @@ func BuildPlan(ctx context.Context, s *Session, req PlanRequest) (*Planned, erro
 		return &Planned{Plan: p, Checks: checks}, nil
 	}
 	for _, c := range backend.Preflight(ctx) {
-		kc := keyCheck(c, 0)
-		blocked = blocked || kc.Status == steps.Fail
+		kc := KeyCheck(c, 0)
+		blocked = blocked || kc.Status == Fail
 		checks = append(checks, kc)
 	}
 	if blocked {
@@ -123,26 +122,26 @@ func BuildPlan(ctx context.Context, s *Session, req PlanRequest) (*Planned, erro
 	eng := NewEngine(s, p, backend)
 	for _, n := range p.Nodes {
 		for _, c := range backend.HostPreflight(ctx, eng.KeyHosts[n.StoreID]) {
-			checks = append(checks, keyCheck(c, n.StoreID))
+			checks = append(checks, KeyCheck(c, n.StoreID))
 		}
 	}
-	facts := steps.GatherFacts(ctx, p, eng.PD, eng.Nodes, s.Flags.Concurrency)
+	facts := GatherFacts(ctx, p, eng.PD, eng.Nodes, s.Flags.Concurrency)
 	facts.KeyChecks = checks
 	facts.Desired = &eng.Desired
-	out := &Planned{Plan: p, Checks: steps.RunPreflight(facts), Diffs: map[uint64]string{}, Desired: eng.Desired}
+	out := &Planned{Plan: p, Checks: RunPreflight(facts), Diffs: map[uint64]string{}, Desired: eng.Desired}
 	regions, err := eng.PD.Regions(ctx)
 	if err != nil {
 		regions = nil
 	}
-	out.Batches = steps.PlanBatches(p.Nodes, regions, p.Strategy.Canary, p.Strategy.Batching)
+	out.Batches = PlanBatches(p.Nodes, regions, p.Strategy.Canary, p.Strategy.Batching)
 	for _, n := range p.Nodes {
 		live, ok, err := eng.Nodes[n.StoreID].ReadFile(ctx, n.ConfigPath)
 		if err != nil || !ok {
 			continue
 		}
-		edited, err := steps.TOMLEditor(live, eng.Desired)
+		edited, err := TOMLEditor(live, eng.Desired)
 		if err != nil {
-			out.Checks = append(out.Checks, steps.Check{ID: "config-edit", StoreID: n.StoreID, Status: steps.Fail, Message: err.Error()})
+			out.Checks = append(out.Checks, Check{ID: "config-edit", StoreID: n.StoreID, Status: Fail, Message: err.Error()})
 			continue
 		}
 		out.Diffs[n.StoreID] = tikv.UnifiedDiff(n.Host+":"+n.ConfigPath, n.Host+":"+n.ConfigPath+" (planned)", live, edited)
@@ -153,17 +152,17 @@ func BuildPlan(ctx context.Context, s *Session, req PlanRequest) (*Planned, erro
 func severityStatus(sev string) string {
 	switch sev {
 	case "error":
-		return steps.Fail
+		return Fail
 	case "warn":
-		return steps.Warn
+		return Warn
 	}
-	return steps.Pass
+	return Pass
 }
 
 // Engine holds the engine's ports for one plan over a session.
 type Engine struct {
-	PD       steps.PDClient
-	Nodes    map[uint64]*steps.SSHNode
+	PD       PDClient
+	Nodes    map[uint64]*SSHNode
 	KeyHosts map[uint64]kms.Host
 	Backend  kms.Backend
 	Desired  tikv.Encryption
@@ -171,12 +170,12 @@ type Engine struct {
 
 // NewEngine wires the engine's ports: PD, an SSH node and key host per store,
 // and the target encryption the backend renders.
-func NewEngine(s *Session, p *steps.Plan, backend kms.Backend) *Engine {
-	e := &Engine{PD: steps.PDClient{C: s.PD}, Nodes: map[uint64]*steps.SSHNode{}, KeyHosts: map[uint64]kms.Host{}, Backend: backend}
+func NewEngine(s *Cluster, p *Plan, backend kms.Backend) *Engine {
+	e := &Engine{PD: PDClient{C: s.PD}, Nodes: map[uint64]*SSHNode{}, KeyHosts: map[uint64]kms.Host{}, Backend: backend}
 	for _, n := range p.Nodes {
-		node := steps.NewSSHNode(s.SSH, n, StatusClient(n, s.Flags.Timeout))
+		node := NewSSHNode(s.SSH, n, StatusClient(n, s.Flags.Timeout))
 		e.Nodes[n.StoreID] = node
-		e.KeyHosts[n.StoreID] = steps.KeyHost{N: node.N, Label: fmt.Sprintf("store %d (%s)", n.StoreID, n.Host)}
+		e.KeyHosts[n.StoreID] = KeyHost{N: node.N, Label: fmt.Sprintf("store %d (%s)", n.StoreID, n.Host)}
 	}
 	e.Desired = tikv.Encryption{Method: p.Target.Method, DataKeyRotationPeriod: p.Target.DataKeyRotationPeriod}
 	if p.Target.MasterKey.ID != "" {
@@ -189,31 +188,31 @@ func NewEngine(s *Session, p *steps.Plan, backend kms.Backend) *Engine {
 }
 
 // Runner builds the engine's runner for the plan.
-func (e *Engine) Runner(p *steps.Plan, kind string, refs []kms.KeyRef, journal *steps.Journal, sink steps.Sink, decider steps.Decider) *steps.Runner {
-	nodes := map[uint64]steps.Node{}
+func (e *Engine) Runner(p *Plan, kind string, refs []kms.KeyRef, journal *Journal, sink Sink, decider Decider) *Runner {
+	nodes := map[uint64]Node{}
 	for id, n := range e.Nodes {
 		nodes[id] = n
 	}
-	return &steps.Runner{
+	return &Runner{
 		Plan: p, Kind: kind, Desired: e.Desired, PD: e.PD, Nodes: nodes,
-		Keys:      &steps.BackendKeys{B: e.Backend, Refs: refs, Hosts: e.KeyHosts},
-		Editor:    steps.TOMLEditor,
-		Inspector: steps.SSHInspector{Nodes: e.Nodes},
+		Keys:      &BackendKeys{B: e.Backend, Refs: refs, Hosts: e.KeyHosts},
+		Editor:    TOMLEditor,
+		Inspector: SSHInspector{Nodes: e.Nodes},
 		Journal:   journal, Events: sink, Decider: decider,
-		Verify: steps.VerifyTarget(e.Desired, kind),
+		Verify: VerifyTarget(e.Desired, kind),
 		Now:    time.Now,
 	}
 }
 
-// keyCheck turns a key backend's check into a preflight check: backend-wide
+// KeyCheck turns a key backend's check into a preflight check: backend-wide
 // checks under id "key", per-host ones under "key-host" so they collapse by store.
-func keyCheck(c kms.Check, store uint64) steps.Check {
+func KeyCheck(c kms.Check, store uint64) Check {
 	if store != 0 {
-		return steps.Check{ID: "key-host", StoreID: store, Status: string(c.Status), Message: c.Reason, Fix: c.Fix}
+		return Check{ID: "key-host", StoreID: store, Status: string(c.Status), Message: c.Reason, Fix: c.Fix}
 	}
 	msg := c.Reason
 	if !strings.HasPrefix(msg, c.Name) {
 		msg = c.Name + ": " + msg
 	}
-	return steps.Check{ID: "key", Status: string(c.Status), Message: msg, Fix: c.Fix}
+	return Check{ID: "key", Status: string(c.Status), Message: msg, Fix: c.Fix}
 }

@@ -38,7 +38,7 @@ type simConfig struct {
 	AWSKMS bool
 }
 
-// simEnv is a running sim with the engine's ports wired the way cli/planner.go
+// simEnv is a running sim with the engine's ports wired the way steps/planner.go
 // wires them (PD client, SSH nodes over the sim's ssh_config and known_hosts,
 // a file key backend whose key dirs live under the test's temp dir).
 type simEnv struct {

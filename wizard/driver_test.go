@@ -1,10 +1,8 @@
-package cli
+package wizard
 
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"github.com/tikv-ear/tikv-ear/kms/localkms"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -21,6 +19,7 @@ import (
 
 	"github.com/tikv-ear/tikv-ear/cluster/tikv"
 	"github.com/tikv-ear/tikv-ear/kms/awskms"
+	"github.com/tikv-ear/tikv-ear/kms/localkms"
 	"github.com/tikv-ear/tikv-ear/report"
 	"github.com/tikv-ear/tikv-ear/sim"
 	"github.com/tikv-ear/tikv-ear/steps"
@@ -77,6 +76,19 @@ func startSim(t *testing.T, stores int) *sim.Cluster {
 	return cl
 }
 
+// simBase is the connect options of cl, as 'tikv-ear demo' builds them
+// (cli.ConnectFlags{Sim: dir}.Options()).
+func simBase(t *testing.T, cl *sim.Cluster) steps.ConnectOptions {
+	t.Helper()
+	env := cl.Env()
+	o := steps.ConnectOptions{PD: env.PDURLs, Meta: env.Meta, SSHConfig: env.SSHConfig, KnownHosts: []string{env.KnownHosts},
+		Identity: []string{env.Identity}, Sim: env.Dir, Timeout: 10 * time.Second, Concurrency: 20}
+	if env.Meta == "" {
+		o.Inventory = filepath.Join(env.Dir, "inventory.toml")
+	}
+	return o
+}
+
 // demoConnect is the Connect screen's answers the demo pre-fills for cl.
 func demoConnect(cl *sim.Cluster) ui.ConnectInput {
 	e := cl.Env()
@@ -86,9 +98,9 @@ func demoConnect(cl *sim.Cluster) ui.ConnectInput {
 func TestWizardDriverEnablesTheSimAndWritesAVerifiableReport(t *testing.T) {
 	cl := startSim(t, 3)
 	dir := t.TempDir()
-	strategy := demoStrategy()
+	strategy := DemoStrategy()
 	strategy.EvictTimeout = steps.D(time.Second)
-	d := newWizardDriver(wizardConfig{Base: ConnectFlags{Sim: cl.Env().Dir}, PlanPath: filepath.Join(dir, "plan.toml"),
+	d := New(Config{Base: simBase(t, cl), PlanPath: filepath.Join(dir, "plan.toml"),
 		ReportDir: filepath.Join(dir, "reports"), Strategy: strategy, Policies: steps.DefaultPolicies()})
 	t.Cleanup(d.Close)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -385,8 +397,8 @@ func TestWizardModelWalksTheSimFromConnectToReport(t *testing.T) {
 	cl := startSim(t, 3)
 	dir := t.TempDir()
 	planPath := filepath.Join(dir, "plan.toml")
-	d := newWizardDriver(wizardConfig{Base: ConnectFlags{Sim: cl.Env().Dir}, PlanPath: planPath,
-		ReportDir: filepath.Join(dir, "reports"), Strategy: demoStrategy(), Policies: steps.DefaultPolicies()})
+	d := New(Config{Base: simBase(t, cl), PlanPath: planPath,
+		ReportDir: filepath.Join(dir, "reports"), Strategy: DemoStrategy(), Policies: steps.DefaultPolicies()})
 	t.Cleanup(d.Close)
 	h := newModelHarness(t, d, ui.Options{Prefill: demoConnect(cl), PlanPath: planPath})
 
@@ -439,30 +451,12 @@ func TestWizardModelWalksTheSimFromConnectToReport(t *testing.T) {
 	}
 }
 
-func TestDemoWithoutATerminalRefusesWithAHeadlessHint(t *testing.T) {
-	g, out, errb := testGlobals(context.Background())
-	err := (&DemoCmd{Speed: 100}).Run(g)
-	var e *Error
-	if !errors.As(err, &e) || e.Code != ExitUsage {
-		t.Fatalf("want a usage error (exit 2), got %v", err)
-	}
-	hints := strings.Join(e.Hints, "\n")
-	for _, want := range []string{"tikv-ear sim up --dir", "tikv-ear plan --sim", "tikv-ear apply plan.toml --yes"} {
-		if !strings.Contains(hints, want) {
-			t.Errorf("hints lack %q:\n%s", want, hints)
-		}
-	}
-	if out.String() != "" || errb.String() != "" {
-		t.Errorf("the refusal started something: stdout %q, stderr %q", out.String(), errb.String())
-	}
-}
-
 func TestWizardDriverFindsAndCleansUpAnUnfinishedRun(t *testing.T) {
 	cl := startSim(t, 3)
 	dir := t.TempDir()
 	planPath := filepath.Join(dir, "plan.toml")
-	d := newWizardDriver(wizardConfig{Base: ConnectFlags{Sim: cl.Env().Dir}, PlanPath: planPath,
-		ReportDir: filepath.Join(dir, "reports"), Strategy: demoStrategy(), Policies: steps.DefaultPolicies()})
+	d := New(Config{Base: simBase(t, cl), PlanPath: planPath,
+		ReportDir: filepath.Join(dir, "reports"), Strategy: DemoStrategy(), Policies: steps.DefaultPolicies()})
 	t.Cleanup(d.Close)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -560,7 +554,7 @@ func localKMSBin(t *testing.T) string {
 func TestWizardDriverEnablesTheSimWithTheDemosLocalKMS(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	lk, err := startLocalKMS(ctx, localKMSBin(t), t.TempDir())
+	lk, err := localkms.Start(ctx, localKMSBin(t), localkms.Options{Dir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -568,8 +562,8 @@ func TestWizardDriverEnablesTheSimWithTheDemosLocalKMS(t *testing.T) {
 	cl := startSim(t, 3)
 	dir := t.TempDir()
 	aws := &awskms.Config{KeyID: lk.Aliases[0], Region: lk.Region, Endpoint: lk.Endpoint, CredentialsFile: lk.CredentialsFile}
-	d := newWizardDriver(wizardConfig{Base: ConnectFlags{Sim: cl.Env().Dir}, PlanPath: filepath.Join(dir, "plan.toml"),
-		ReportDir: filepath.Join(dir, "reports"), Strategy: demoStrategy(), Policies: steps.DefaultPolicies(), AWS: aws})
+	d := New(Config{Base: simBase(t, cl), PlanPath: filepath.Join(dir, "plan.toml"),
+		ReportDir: filepath.Join(dir, "reports"), Strategy: DemoStrategy(), Policies: steps.DefaultPolicies(), AWS: aws})
 	t.Cleanup(d.Close)
 	in := demoConnect(cl)
 	disc, err := d.Discover(ctx, in)
@@ -616,17 +610,16 @@ func TestWizardDriverEnablesTheSimWithTheDemosLocalKMS(t *testing.T) {
 }
 
 func TestEvidenceOfAStoreTheRunNeverReached(t *testing.T) {
-	d := newWizardDriver(wizardConfig{})
-	run := &wizardRun{eng: &Engine{Nodes: map[uint64]*steps.SSHNode{}}, kind: steps.KindApply}
+	eng := &steps.Engine{Nodes: map[uint64]*steps.SSHNode{}}
 	rules := steps.VerifyTarget(tikv.Encryption{Method: tikv.MethodAES256CTR, MasterKey: tikv.MasterKey{Type: tikv.MasterKeyFile, Path: "/run/k"}}, steps.KindApply)
 	n := steps.NodePlan{StoreID: 4, Address: "10.0.0.4:20160"}
 	evicted := &steps.StoreResult{StoreID: 4, Phases: []steps.Phase{{Step: steps.StepEvict, OK: true}}}
-	e := d.evidence(context.Background(), run, n, evicted, rules)
+	e := evidence(context.Background(), eng, n, evicted, rules)
 	if e.OK || len(e.Problems) != 1 || !strings.HasPrefix(e.Problems[0], "unchanged") {
 		t.Fatalf("an evicted-only store: %+v", e)
 	}
 	swapped := &steps.StoreResult{StoreID: 4, Phases: []steps.Phase{{Step: steps.StepSwap, OK: true}}}
-	e = d.evidence(context.Background(), run, n, swapped, rules)
+	e = evidence(context.Background(), eng, n, swapped, rules)
 	if e.OK || !slices.ContainsFunc(e.Problems, func(p string) bool { return strings.Contains(p, tikv.MetricIsInitialized) }) {
 		t.Fatalf("a swapped store without evidence passed: %+v", e)
 	}
@@ -637,8 +630,8 @@ func TestEvidenceOfAStoreTheRunNeverReached(t *testing.T) {
 func enableSim(t *testing.T, cl *sim.Cluster, dir string) string {
 	t.Helper()
 	planPath := filepath.Join(dir, "plan.toml")
-	d := newWizardDriver(wizardConfig{Base: ConnectFlags{Sim: cl.Env().Dir}, PlanPath: planPath,
-		ReportDir: filepath.Join(dir, "reports"), Strategy: demoStrategy(), Policies: steps.DefaultPolicies()})
+	d := New(Config{Base: simBase(t, cl), PlanPath: planPath,
+		ReportDir: filepath.Join(dir, "reports"), Strategy: DemoStrategy(), Policies: steps.DefaultPolicies()})
 	defer d.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -677,7 +670,7 @@ func TestWizardDriverRotatesTheMasterKeyAndRevokesTheOld(t *testing.T) {
 	}
 
 	// As runRotateWizard configures it for 'tikv-ear rotate plan.toml --retire-old'.
-	d := newWizardDriver(wizardConfig{Base: planConnect(before), PlanPath: planPath, ReportDir: before.Report.Dir,
+	d := New(Config{Base: steps.PlanConnect(before), PlanPath: planPath, ReportDir: before.Report.Dir,
 		Strategy: before.Strategy, Policies: before.Policies, Retire: true})
 	t.Cleanup(d.Close)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -737,7 +730,7 @@ func TestWizardDriverRotatesTheMasterKeyAndRevokesTheOld(t *testing.T) {
 		switch {
 		case e.Step == "second-pass" && e.Kind == steps.StepDone && e.StoreID != 0:
 			secondPass++
-		case e.Kind == steps.Info && strings.Contains(e.Message, "old generation 1 retired"):
+		case e.Step == steps.StepRetire && e.Kind == steps.StepDone && strings.Contains(e.Message, "old generation 1 retired"):
 			retired = true
 		case e.Kind == steps.StepFailed:
 			t.Errorf("failed step: %+v", e)

@@ -1,0 +1,50 @@
+package steps
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/tikv-ear/tikv-ear/cluster/inventory"
+	"github.com/tikv-ear/tikv-ear/cluster/tikv"
+)
+
+// SyncTiUPMeta writes the encryption keys into meta.yaml server_configs.tikv
+// (backup kept) so 'tiup cluster reload' renders them instead of reverting them.
+func SyncTiUPMeta(path string, enc tikv.Encryption) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", path, err)
+	}
+	kv := map[string]any{tikv.KeyMethod: enc.EffectiveMethod()}
+	if enc.DataKeyRotationPeriod != "" {
+		kv[tikv.KeyRotationPeriod] = enc.DataKeyRotationPeriod
+	}
+	for prefix, k := range map[string]tikv.MasterKey{tikv.KeyMasterKey: enc.MasterKey, tikv.KeyPreviousMasterKey: enc.PreviousMasterKey} {
+		for _, f := range []string{"type", "path", "key-id", "region", "endpoint", "vendor"} {
+			kv[prefix+"."+f] = nil
+		}
+		for _, f := range tikv.MasterKeyFields(k) {
+			if strings.Contains(f.Key, ".") { // vendor sub-tables may hold secrets: TiUP users keep them in meta by hand
+				continue
+			}
+			if k.Type != "" {
+				kv[prefix+"."+f.Key] = f.Value
+			}
+		}
+	}
+	out, err := inventory.SetServerConfigTiKV(data, kv)
+	if err != nil {
+		return fmt.Errorf("editing %s: %w", path, err)
+	}
+	backup := path + ".tikv-ear.bak." + time.Now().UTC().Format("20060102T150405Z")
+	if err := os.WriteFile(backup, data, 0o600); err != nil {
+		return fmt.Errorf("backing up %s: %w", path, err)
+	}
+	tmp := path + ".tikv-ear.tmp"
+	if err := os.WriteFile(tmp, out, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
