@@ -18,6 +18,7 @@ import (
 
 	"github.com/tikv-ear/tikv-ear/cluster/gather"
 	"github.com/tikv-ear/tikv-ear/cluster/tikv"
+	"github.com/tikv-ear/tikv-ear/cluster/tikvconf"
 	"github.com/tikv-ear/tikv-ear/kms"
 	"github.com/tikv-ear/tikv-ear/report"
 	"github.com/tikv-ear/tikv-ear/schedule"
@@ -142,7 +143,7 @@ func enableByHand(t *testing.T, ctx context.Context, cl *sim.Cluster, p *steps.P
 	if err != nil {
 		t.Fatal(err)
 	}
-	edited, err := tikv.ApplyEdits(orig, tikv.EncryptionEdits(tikv.Encryption{Method: tikv.MethodAES256CTR, MasterKey: backend.MasterKey(p.Target.MasterKey)})...)
+	edited, err := tikvconf.ApplyEdits(orig, tikvconf.EncryptionEdits(tikv.Encryption{Method: tikv.MethodAES256CTR, MasterKey: backend.MasterKey(p.Target.MasterKey)})...)
 	if err != nil {
 		t.Fatal(err)
 	}

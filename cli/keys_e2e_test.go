@@ -33,6 +33,7 @@ import (
 	"github.com/tikv-ear/tikv-ear/cluster/gather"
 	"github.com/tikv-ear/tikv-ear/cluster/pd"
 	"github.com/tikv-ear/tikv-ear/cluster/tikv"
+	"github.com/tikv-ear/tikv-ear/cluster/tikvconf"
 	"github.com/tikv-ear/tikv-ear/kms/kmstest"
 	"github.com/tikv-ear/tikv-ear/kms/vault/vaulttest"
 	"github.com/tikv-ear/tikv-ear/sim"
@@ -307,7 +308,7 @@ func keMasterKeys(t *testing.T, cl *sim.Cluster) []tikv.Encryption {
 	t.Helper()
 	var out []tikv.Encryption
 	for p, b := range keConfigs(t, cl) {
-		cfg, err := tikv.ParseConfig(p, b)
+		cfg, err := tikvconf.ParseConfig(p, b)
 		if err != nil {
 			t.Fatalf("parsing %s: %v", p, err)
 		}

@@ -16,6 +16,7 @@ import (
 	"github.com/tikv-ear/tikv-ear/cluster/gather"
 	"github.com/tikv-ear/tikv-ear/cluster/pd"
 	"github.com/tikv-ear/tikv-ear/cluster/tikv"
+	"github.com/tikv-ear/tikv-ear/cluster/tikvconf"
 	"github.com/tikv-ear/tikv-ear/sim"
 	"github.com/tikv-ear/tikv-ear/steps"
 )
@@ -140,7 +141,7 @@ func TestStatusAgainstSim(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	edited, err := tikv.ApplyEdits(orig, tikv.EncryptionEdits(tikv.Encryption{
+	edited, err := tikvconf.ApplyEdits(orig, tikvconf.EncryptionEdits(tikv.Encryption{
 		Method: tikv.MethodAES256CTR, MasterKey: tikv.MasterKey{Type: tikv.MasterKeyFile, Path: keyPath},
 	})...)
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/tikv-ear/tikv-ear/cluster/pd"
 	"github.com/tikv-ear/tikv-ear/cluster/ssh"
 	"github.com/tikv-ear/tikv-ear/cluster/tikv"
+	"github.com/tikv-ear/tikv-ear/cluster/tikvstatus"
 )
 
 // ConnectOptions say how to reach a cluster: PD, the node inventory and SSH.
@@ -131,12 +132,12 @@ func NodePlanOf(n inventory.Node, sshUser string) NodePlan {
 }
 
 // StatusClient returns the status-port client of a node.
-func StatusClient(n NodePlan, timeout time.Duration) *tikv.StatusClient {
+func StatusClient(n NodePlan, timeout time.Duration) *tikvstatus.StatusClient {
 	base := n.StatusAddress
 	if !strings.Contains(base, "://") {
 		base = "http://" + base
 	}
-	return &tikv.StatusClient{BaseURL: base, HTTP: HTTPClient(timeout)}
+	return &tikvstatus.StatusClient{BaseURL: base, HTTP: HTTPClient(timeout)}
 }
 
 // HTTPClient is the client for TiKV status ports.

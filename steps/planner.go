@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tikv-ear/tikv-ear/cluster/tikv"
+	"github.com/tikv-ear/tikv-ear/cluster/tikvconf"
 	"github.com/tikv-ear/tikv-ear/kms"
 	"github.com/tikv-ear/tikv-ear/kms/filekey"
 )
@@ -144,7 +145,7 @@ func BuildPlan(ctx context.Context, s *Cluster, req PlanRequest) (*Planned, erro
 			out.Checks = append(out.Checks, Check{ID: "config-edit", StoreID: n.StoreID, Status: Fail, Message: err.Error()})
 			continue
 		}
-		out.Diffs[n.StoreID] = tikv.UnifiedDiff(n.Host+":"+n.ConfigPath, n.Host+":"+n.ConfigPath+" (planned)", live, edited)
+		out.Diffs[n.StoreID] = tikvconf.UnifiedDiff(n.Host+":"+n.ConfigPath, n.Host+":"+n.ConfigPath+" (planned)", live, edited)
 	}
 	return out, nil
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/tikv-ear/tikv-ear/cluster/pd"
 	"github.com/tikv-ear/tikv-ear/cluster/ssh"
 	"github.com/tikv-ear/tikv-ear/cluster/tikv"
+	"github.com/tikv-ear/tikv-ear/cluster/tikvstatus"
 	"github.com/tikv-ear/tikv-ear/kms"
 	"github.com/tikv-ear/tikv-ear/kms/awskms"
 	"github.com/tikv-ear/tikv-ear/kms/filekey"
@@ -169,7 +170,7 @@ func (e *simEnv) newSSH() *ssh.Client {
 func (e *simEnv) wireNodes() {
 	e.nodes, e.hosts = map[uint64]*steps.SSHNode{}, map[uint64]kms.Host{}
 	for _, n := range e.plan.Nodes {
-		status := &tikv.StatusClient{BaseURL: "http://" + n.StatusAddress, HTTP: httpClient()}
+		status := &tikvstatus.StatusClient{BaseURL: "http://" + n.StatusAddress, HTTP: httpClient()}
 		node := steps.NewSSHNode(e.ssh, n, status)
 		e.nodes[n.StoreID] = node
 		e.hosts[n.StoreID] = steps.KeyHost{N: node.N, Label: fmt.Sprintf("store %d (%s)", n.StoreID, n.Host)}

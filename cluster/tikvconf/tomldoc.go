@@ -1,4 +1,4 @@
-package tikv
+package tikvconf
 
 import (
 	"bytes"

@@ -1,4 +1,4 @@
-package tikv
+package tikvdisk
 
 import (
 	"encoding/binary"
@@ -7,13 +7,14 @@ import (
 	"testing"
 
 	"github.com/pingcap/kvproto/pkg/encryptionpb"
+	"github.com/tikv-ear/tikv-ear/cluster/tikv"
 )
 
 // The fixtures below frame kvproto messages by hand from reference §5.1,
 // independently of the sim's writers.
 
 func frame(version byte, content []byte) []byte {
-	h := make([]byte, DictHeaderSize, DictHeaderSize+len(content))
+	h := make([]byte, tikv.DictHeaderSize, tikv.DictHeaderSize+len(content))
 	h[0] = version
 	binary.BigEndian.PutUint32(h[4:8], crc32.ChecksumIEEE(content))
 	binary.BigEndian.PutUint64(h[8:16], uint64(len(content)))
@@ -50,16 +51,16 @@ func fileInfo(key uint64, m encryptionpb.EncryptionMethod) *encryptionpb.FileInf
 func TestReadKeyDictMetaKMS(t *testing.T) {
 	ec := &encryptionpb.EncryptedContent{
 		Metadata: map[string][]byte{
-			MetadataMethod: []byte(MetadataMethodAES256GCM), MetadataIV: make([]byte, 12), MetadataAESGCMTag: make([]byte, 16),
-			MetadataKMSVendor: []byte(StoredVendorAWS), MetadataKMSCiphertextKey: []byte("wrapped"),
+			tikv.MetadataMethod: []byte(tikv.MetadataMethodAES256GCM), tikv.MetadataIV: make([]byte, 12), tikv.MetadataAESGCMTag: make([]byte, 16),
+			tikv.MetadataKMSVendor: []byte(tikv.StoredVendorAWS), tikv.MetadataKMSCiphertextKey: []byte("wrapped"),
 		},
 		Content: []byte("ciphertext of a KeyDictionary"),
 	}
-	m, err := ReadKeyDictMeta(frame(DictVersionV1, marshal(t, ec)))
+	m, err := ReadKeyDictMeta(frame(tikv.DictVersionV1, marshal(t, ec)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.Method != MetadataMethodAES256GCM || m.KeysExposed || m.KMSVendor != "AWS" || !m.HasKMSCiphertextKey || !m.HasIV || !m.HasTag || m.ContentSize != len(ec.Content) || m.Header.Version != 1 {
+	if m.Method != tikv.MetadataMethodAES256GCM || m.KeysExposed || m.KMSVendor != "AWS" || !m.HasKMSCiphertextKey || !m.HasIV || !m.HasTag || m.ContentSize != len(ec.Content) || m.Header.Version != 1 {
 		t.Errorf("meta = %+v", m)
 	}
 }
@@ -72,8 +73,8 @@ func TestReadKeyDictMetaPlaintextExposed(t *testing.T) {
 		},
 		CurrentKeyId: 9,
 	}
-	ec := &encryptionpb.EncryptedContent{Metadata: map[string][]byte{MetadataMethod: []byte(MetadataMethodPlaintext)}, Content: marshal(t, kd)}
-	m, err := ReadKeyDictMeta(frame(DictVersionV1, marshal(t, ec)))
+	ec := &encryptionpb.EncryptedContent{Metadata: map[string][]byte{tikv.MetadataMethod: []byte(tikv.MetadataMethodPlaintext)}, Content: marshal(t, kd)}
+	m, err := ReadKeyDictMeta(frame(tikv.DictVersionV1, marshal(t, ec)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,10 +84,10 @@ func TestReadKeyDictMetaPlaintextExposed(t *testing.T) {
 }
 
 func TestReadKeyDictMetaErrors(t *testing.T) {
-	good := frame(DictVersionV1, marshal(t, &encryptionpb.EncryptedContent{Metadata: map[string][]byte{MetadataMethod: []byte(MetadataMethodAES256GCM)}}))
+	good := frame(tikv.DictVersionV1, marshal(t, &encryptionpb.EncryptedContent{Metadata: map[string][]byte{tikv.MetadataMethod: []byte(tikv.MetadataMethodAES256GCM)}}))
 	badCRC := append([]byte(nil), good...)
 	badCRC[5] ^= 0xff
-	unknownMethod := frame(DictVersionV1, marshal(t, &encryptionpb.EncryptedContent{Metadata: map[string][]byte{MetadataMethod: []byte("aes128-gcm")}}))
+	unknownMethod := frame(tikv.DictVersionV1, marshal(t, &encryptionpb.EncryptedContent{Metadata: map[string][]byte{tikv.MetadataMethod: []byte("aes128-gcm")}}))
 	cases := map[string]struct {
 		data []byte
 		want string
@@ -113,10 +114,10 @@ func TestReadFileDictV2WithRecords(t *testing.T) {
 		"/data/db/000001.sst": fileInfo(0, encryptionpb.EncryptionMethod_PLAINTEXT),
 		"/data/db/000002.sst": fileInfo(7, encryptionpb.EncryptionMethod_AES256_CTR),
 	}}
-	data := frame(DictVersionV2, marshal(t, fd))
-	data = append(data, record(t, FileDictRecordInsert, "/data/db/000003.sst", fileInfo(7, encryptionpb.EncryptionMethod_AES256_CTR))...)
-	data = append(data, record(t, FileDictRecordInsert, "/data/raft-engine/0000000000000001.raftlog", fileInfo(9, encryptionpb.EncryptionMethod_SM4_CTR))...)
-	data = append(data, record(t, FileDictRecordRemove, "/data/db/000001.sst", nil)...)
+	data := frame(tikv.DictVersionV2, marshal(t, fd))
+	data = append(data, record(t, tikv.FileDictRecordInsert, "/data/db/000003.sst", fileInfo(7, encryptionpb.EncryptionMethod_AES256_CTR))...)
+	data = append(data, record(t, tikv.FileDictRecordInsert, "/data/raft-engine/0000000000000001.raftlog", fileInfo(9, encryptionpb.EncryptionMethod_SM4_CTR))...)
+	data = append(data, record(t, tikv.FileDictRecordRemove, "/data/db/000001.sst", nil)...)
 	d, err := ReadFileDict(data)
 	if err != nil {
 		t.Fatal(err)
@@ -124,10 +125,10 @@ func TestReadFileDictV2WithRecords(t *testing.T) {
 	if d.Records != 3 || d.Removes != 1 || d.TornTail != "" || len(d.Files) != 3 {
 		t.Fatalf("dict = %+v", d)
 	}
-	if e := d.Files["/data/db/000003.sst"]; e != (FileEntry{KeyID: 7, Method: MethodAES256CTR, IVLen: 16}) {
+	if e := d.Files["/data/db/000003.sst"]; e != (FileEntry{KeyID: 7, Method: tikv.MethodAES256CTR, IVLen: 16}) {
 		t.Errorf("entry = %+v", e)
 	}
-	if c := d.MethodCounts(); c[MethodAES256CTR] != 2 || c[MethodSM4CTR] != 1 || c[MethodPlaintext] != 0 {
+	if c := d.MethodCounts(); c[tikv.MethodAES256CTR] != 2 || c[tikv.MethodSM4CTR] != 1 || c[tikv.MethodPlaintext] != 0 {
 		t.Errorf("counts = %v", c)
 	}
 	if p := d.Paths(); p[0] != "/data/db/000002.sst" || len(p) != 3 {
@@ -135,7 +136,7 @@ func TestReadFileDictV2WithRecords(t *testing.T) {
 	}
 
 	// Torn tails are tolerated, each with TiKV's warning.
-	last := record(t, FileDictRecordInsert, "/data/db/000004.sst", fileInfo(9, encryptionpb.EncryptionMethod_AES256_CTR))
+	last := record(t, tikv.FileDictRecordInsert, "/data/db/000004.sst", fileInfo(9, encryptionpb.EncryptionMethod_AES256_CTR))
 	badCRC := append([]byte(nil), last...)
 	badCRC[len(badCRC)-1] ^= 1
 	for want, tail := range map[string][]byte{
@@ -155,30 +156,30 @@ func TestReadFileDictV2WithRecords(t *testing.T) {
 
 func TestReadFileDictV1(t *testing.T) {
 	fd := &encryptionpb.FileDictionary{Files: map[string]*encryptionpb.FileInfo{"/d/db/1.sst": fileInfo(3, encryptionpb.EncryptionMethod_AES128_CTR)}}
-	ec := &encryptionpb.EncryptedContent{Metadata: map[string][]byte{MetadataMethod: []byte(MetadataMethodPlaintext)}, Content: marshal(t, fd)}
-	d, err := ReadFileDict(frame(DictVersionV1, marshal(t, ec)))
+	ec := &encryptionpb.EncryptedContent{Metadata: map[string][]byte{tikv.MetadataMethod: []byte(tikv.MetadataMethodPlaintext)}, Content: marshal(t, fd)}
+	d, err := ReadFileDict(frame(tikv.DictVersionV1, marshal(t, ec)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d.Header.Version != 1 || d.Files["/d/db/1.sst"].Method != MethodAES128CTR {
+	if d.Header.Version != 1 || d.Files["/d/db/1.sst"].Method != tikv.MethodAES128CTR {
 		t.Errorf("dict = %+v", d)
 	}
-	ec.Metadata[MetadataMethod] = []byte(MetadataMethodAES256GCM)
-	if _, err := ReadFileDict(frame(DictVersionV1, marshal(t, ec))); err == nil || !strings.Contains(err.Error(), "always plaintext") {
+	ec.Metadata[tikv.MetadataMethod] = []byte(tikv.MetadataMethodAES256GCM)
+	if _, err := ReadFileDict(frame(tikv.DictVersionV1, marshal(t, ec))); err == nil || !strings.Contains(err.Error(), "always plaintext") {
 		t.Errorf("encrypted V1 file.dict: err = %v", err)
 	}
 }
 
 func TestReadFileDictRecordErrors(t *testing.T) {
-	base := frame(DictVersionV2, marshal(t, &encryptionpb.FileDictionary{}))
+	base := frame(tikv.DictVersionV2, marshal(t, &encryptionpb.FileDictionary{}))
 	cases := map[string][]byte{
-		"remove a null entry": record(t, FileDictRecordRemove, "/x", nil),
+		"remove a null entry": record(t, tikv.FileDictRecordRemove, "/x", nil),
 		"record type is unknown: 5": func() []byte {
-			r := record(t, FileDictRecordInsert, "/x", fileInfo(1, encryptionpb.EncryptionMethod_AES256_CTR))
+			r := record(t, tikv.FileDictRecordInsert, "/x", fileInfo(1, encryptionpb.EncryptionMethod_AES256_CTR))
 			r[8] = 5
 			return r
 		}(),
-		"parse file name failed": record(t, FileDictRecordInsert, "\xff\xfe", fileInfo(1, encryptionpb.EncryptionMethod_AES256_CTR)),
+		"parse file name failed": record(t, tikv.FileDictRecordInsert, "\xff\xfe", fileInfo(1, encryptionpb.EncryptionMethod_AES256_CTR)),
 	}
 	for want, rec := range cases {
 		_, err := ReadFileDict(append(append([]byte(nil), base...), rec...))

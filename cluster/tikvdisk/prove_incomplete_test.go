@@ -1,6 +1,10 @@
-package tikv
+package tikvdisk
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/tikv-ear/tikv-ear/cluster/tikv"
+)
 
 func TestProveListingCountsTrailerlessUntrackedSSTsAsIncomplete(t *testing.T) {
 	magic := []byte{0xf7, 0xcf, 0xf4, 0x85, 0xb7, 0x41, 0xe2, 0x88}
@@ -10,7 +14,7 @@ func TestProveListingCountsTrailerlessUntrackedSSTsAsIncomplete(t *testing.T) {
 		{Path: "/d/db/000002.sst", Size: 100, Probe: noTrailer}, // being written, untracked
 		{Path: "/d/db/000003.sst", Size: 100, Probe: noTrailer}, // encrypted, tracked
 	}
-	dict := FileDict{Files: map[string]FileEntry{"/d/db/000003.sst": {Method: MethodAES256CTR}}}
+	dict := FileDict{Files: map[string]FileEntry{"/d/db/000003.sst": {Method: tikv.MethodAES256CTR}}}
 	p := ProveListing(entries, ProveOptions{FileDict: &dict})
 	if p.Plaintext.Files != 1 || p.Encrypted.Files != 1 || p.Incomplete != 1 {
 		t.Fatalf("plaintext %d encrypted %d incomplete %d, want 1 1 1", p.Plaintext.Files, p.Encrypted.Files, p.Incomplete)

@@ -1,4 +1,4 @@
-package tikv
+package tikvconf
 
 import (
 	"errors"
@@ -6,9 +6,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/pelletier/go-toml/v2"
+	"github.com/tikv-ear/tikv-ear/cluster/tikv"
 )
 
 // upstreamFile reads a file from ../shared/upstream and strips its header.
@@ -30,8 +30,8 @@ func upstreamFile(t testing.TB, name string) []byte {
 	return nil
 }
 
-func problemsFor(ps []Problem, key string) []Problem {
-	var out []Problem
+func problemsFor(ps []tikv.Problem, key string) []tikv.Problem {
+	var out []tikv.Problem
 	for _, p := range ps {
 		if p.Key == key {
 			out = append(out, p)
@@ -49,7 +49,7 @@ func TestParseConfigTemplateDefaults(t *testing.T) {
 	if c.TiUP {
 		t.Error("template detected as TiUP-rendered")
 	}
-	if c.Encryption.EffectiveMethod() != MethodPlaintext || c.Encryption.MasterKey.Type != "" {
+	if c.Encryption.EffectiveMethod() != tikv.MethodPlaintext || c.Encryption.MasterKey.Type != "" {
 		t.Errorf("template encryption = %+v, want all defaults", c.Encryption)
 	}
 	if ps := c.Validate("v8.5.2"); len(ps) != 0 {
@@ -59,7 +59,7 @@ func TestParseConfigTemplateDefaults(t *testing.T) {
 
 func TestParseConfigTiUPSample(t *testing.T) {
 	data := upstreamFile(t, "tiup-rendered-tikv-labroom.toml")
-	if !DetectTiUP(data) {
+	if !tikv.DetectTiUP(data) {
 		t.Fatal("TiUP header not detected")
 	}
 	c, err := ParseConfig("tikv.toml", data)
@@ -69,7 +69,7 @@ func TestParseConfigTiUPSample(t *testing.T) {
 	if !c.TiUP || c.Encryption.Method != "" {
 		t.Errorf("got TiUP=%v method=%q", c.TiUP, c.Encryption.Method)
 	}
-	if DetectTiUP([]byte("# hello\n" + TiUPHeader + "\n")) {
+	if tikv.DetectTiUP([]byte("# hello\n" + tikv.TiUPHeader + "\n")) {
 		t.Error("header on line 2 detected")
 	}
 }
@@ -112,11 +112,11 @@ func TestParseConfigModel(t *testing.T) {
 		t.Fatal(err)
 	}
 	e := c.Encryption
-	if e.Method != MethodAES256CTR || e.DataKeyRotationPeriod != "1d12h" || e.EnableFileDictionaryLog == nil || !*e.EnableFileDictionaryLog ||
+	if e.Method != tikv.MethodAES256CTR || e.DataKeyRotationPeriod != "1d12h" || e.EnableFileDictionaryLog == nil || !*e.EnableFileDictionaryLog ||
 		e.FileDictionaryRewriteThreshold == nil || *e.FileDictionaryRewriteThreshold != 500 {
 		t.Errorf("encryption = %+v", e)
 	}
-	if e.MasterKey != (MasterKey{Type: "file", Path: "/secure/master.key"}) {
+	if e.MasterKey != (tikv.MasterKey{Type: "file", Path: "/secure/master.key"}) {
 		t.Errorf("master key = %+v", e.MasterKey)
 	}
 	if e.PreviousMasterKey.Type != "kms" || e.PreviousMasterKey.KeyID != "1234abcd" || e.PreviousMasterKey.Region != "us-west-2" {
@@ -157,89 +157,89 @@ func TestParseConfigSyntaxErrorPosition(t *testing.T) {
 func TestValidateRules(t *testing.T) {
 	cases := []struct {
 		name, toml, version, key, want string
-		sev                            Severity
+		sev                            tikv.Severity
 	}{
 		{"bad method", `[security.encryption]
-data-encryption-method = "aes512-ctr"`, "", keyMethod, ErrInvalidMethod, SeverityError},
+data-encryption-method = "aes512-ctr"`, "", tikv.KeyMethod, tikv.ErrInvalidMethod, tikv.SeverityError},
 		{"uppercase method ok", `[security.encryption]
 data-encryption-method = "AES256-CTR"
 [security.encryption.master-key]
 type = "file"
 path = "/k"`, "", "", "", 0},
 		{"plaintext master key", `[security.encryption]
-data-encryption-method = "aes128-ctr"`, "", keyMasterKey + ".type", ErrInsecureMasterKey, SeverityError},
+data-encryption-method = "aes128-ctr"`, "", tikv.KeyMasterKey + ".type", tikv.ErrInsecureMasterKey, tikv.SeverityError},
 		{"empty key id", `[security.encryption.master-key]
 type = "kms"
-region = "us-east-1"`, "", keyMasterKey + ".key-id", ErrKeyIDEmpty, SeverityError},
+region = "us-east-1"`, "", tikv.KeyMasterKey + ".key-id", tikv.ErrKeyIDEmpty, tikv.SeverityError},
 		{"vendor case", `[security.encryption.master-key]
 type = "kms"
 key-id = "k"
-vendor = "AWS"`, "", keyMasterKey + ".vendor", ErrProviderNotFoundPrefix + "AWS", SeverityError},
+vendor = "AWS"`, "", tikv.KeyMasterKey + ".vendor", tikv.ErrProviderNotFoundPrefix + "AWS", tikv.SeverityError},
 		{"gcp key id", `[security.encryption.master-key]
 type = "kms"
 key-id = "my-key"
 vendor = "gcp"
 [security.encryption.master-key.gcp]
-credential-file-path = "/c.json"`, "v8.5.0", keyMasterKey + ".key-id", "invalid key: 'my-key'", SeverityError},
+credential-file-path = "/c.json"`, "v8.5.0", tikv.KeyMasterKey + ".key-id", "invalid key: 'my-key'", tikv.SeverityError},
 		{"gcp old version", `[security.encryption.master-key]
 type = "kms"
 key-id = "projects/p/locations/l/keyRings/r/cryptoKeys/k"
 vendor = "gcp"
-[security.encryption.master-key.gcp]`, "v7.5.0", keyMasterKey + ".vendor", "GCP KMS exists only from v8.0.0", SeverityError},
+[security.encryption.master-key.gcp]`, "v7.5.0", tikv.KeyMasterKey + ".vendor", "GCP KMS exists only from v8.0.0", tikv.SeverityError},
 		{"gcp without table", `[security.encryption.master-key]
 type = "kms"
 key-id = "projects/p/locations/l/keyRings/r/cryptoKeys/k"
-vendor = "gcp"`, "v8.5.0", keyMasterKey + ".gcp", ErrGCPInvalid, SeverityError},
+vendor = "gcp"`, "v8.5.0", tikv.KeyMasterKey + ".gcp", tikv.ErrGCPInvalid, tikv.SeverityError},
 		{"azure no credential", `[security.encryption.master-key]
 type = "kms"
 key-id = "k"
 vendor = "azure"
 [security.encryption.master-key.azure]
-tenant-id = "t"`, "v8.1.0", keyMasterKey + ".azure", ErrAzureInvalid, SeverityError},
+tenant-id = "t"`, "v8.1.0", tikv.KeyMasterKey + ".azure", tikv.ErrAzureInvalid, tikv.SeverityError},
 		{"azure snake case from the docs", `[security.encryption.master-key]
 type = "kms"
 key-id = "k"
 vendor = "azure"
 [security.encryption.master-key.azure]
 tenant-id = "t"
-client_secret = "s"`, "v8.1.0", keyMasterKey + ".azure.client_secret", "unknown key", SeverityError},
+client_secret = "s"`, "v8.1.0", tikv.KeyMasterKey + ".azure.client_secret", "unknown key", tikv.SeverityError},
 		{"azure before 7.2", `[security.encryption.master-key]
 type = "kms"
 key-id = "k"
 vendor = "azure"
 [security.encryption.master-key.azure]
-client-secret = "s"`, "v7.1.6", keyMasterKey + ".vendor", "Azure KMS exists only from v7.2.0", SeverityError},
+client-secret = "s"`, "v7.1.6", tikv.KeyMasterKey + ".vendor", "Azure KMS exists only from v7.2.0", tikv.SeverityError},
 		{"aws table before 8.4", `[security.encryption.master-key]
 type = "kms"
 key-id = "k"
 [security.encryption.master-key.aws]
-access-key = "a"`, "v8.1.2", keyMasterKey + ".aws", "v8.4.0", SeverityError},
+access-key = "a"`, "v8.1.2", tikv.KeyMasterKey + ".aws", "v8.4.0", tikv.SeverityError},
 		{"sm4 before code", `[security.encryption]
 data-encryption-method = "sm4-ctr"
 [security.encryption.master-key]
 type = "file"
-path = "/k"`, "v6.1.0", keyMethod, "not available before v6.2.0", SeverityError},
+path = "/k"`, "v6.1.0", tikv.KeyMethod, "not available before v6.2.0", tikv.SeverityError},
 		{"sm4 docs gate", `[security.encryption]
 data-encryption-method = "sm4-ctr"
 [security.encryption.master-key]
 type = "file"
-path = "/k"`, "v6.2.0", keyMethod, "documented as supported only from v6.3.0", SeverityWarning},
+path = "/k"`, "v6.2.0", tikv.KeyMethod, "documented as supported only from v6.3.0", tikv.SeverityWarning},
 		{"duration", `[security.encryption]
-data-key-rotation-period = "7days"`, "", keyRotationPeriod, ErrDurationParse, SeverityError},
+data-key-rotation-period = "7days"`, "", tikv.KeyRotationPeriod, tikv.ErrDurationParse, tikv.SeverityError},
 		{"duration order", `[security.encryption]
-data-key-rotation-period = "12h1d"`, "", keyRotationPeriod, ErrDurationOrder, SeverityError},
+data-key-rotation-period = "12h1d"`, "", tikv.KeyRotationPeriod, tikv.ErrDurationOrder, tikv.SeverityError},
 		{"wrong type", `[security.encryption]
-enable-file-dictionary-log = "yes"`, "", keyFileDictLog, "must be true or false", SeverityError},
+enable-file-dictionary-log = "yes"`, "", tikv.KeyFileDictLog, "must be true or false", tikv.SeverityError},
 		{"unknown type", `[security.encryption.master-key]
-type = "File"`, "", keyMasterKey + ".type", `unknown master-key type "File"`, SeverityError},
+type = "File"`, "", tikv.KeyMasterKey + ".type", `unknown master-key type "File"`, tikv.SeverityError},
 		{"missing type", `[security.encryption.master-key]
-path = "/k"`, "", keyMasterKey + ".type", "no type", SeverityError},
+path = "/k"`, "", tikv.KeyMasterKey + ".type", "no type", tikv.SeverityError},
 		{"kms to kms bug", `[security.encryption.master-key]
 type = "kms"
 key-id = "new"
 [security.encryption.previous-master-key]
 type = "kms"
-key-id = "old"`, "v7.5.3", keyPreviousMasterKey, "tikv/tikv#17410", SeverityWarning},
+key-id = "old"`, "v7.5.3", tikv.KeyPreviousMasterKey, "tikv/tikv#17410", tikv.SeverityWarning},
 		{"kms vendor change", `[security.encryption.master-key]
 type = "kms"
 key-id = "new"
@@ -248,14 +248,14 @@ vendor = "azure"
 client-secret = "s"
 [security.encryption.previous-master-key]
 type = "kms"
-key-id = "old"`, "v8.5.0", keyPreviousMasterKey + ".vendor", "vendor mismatch", SeverityError},
+key-id = "old"`, "v8.5.0", tikv.KeyPreviousMasterKey + ".vendor", "vendor mismatch", tikv.SeverityError},
 		{"raft engine gate", `[security.encryption]
 data-encryption-method = "aes256-ctr"
 [security.encryption.master-key]
 type = "file"
-path = "/k"`, "v6.1.7", keyMethod, ErrRaftEngineNonce, SeverityError},
+path = "/k"`, "v6.1.7", tikv.KeyMethod, tikv.ErrRaftEngineNonce, tikv.SeverityError},
 		{"unknown encryption key", `[security.encryption]
-data_encryption_method = "aes256-ctr"`, "", keyEncryption + ".data_encryption_method", "unknown key", SeverityError},
+data_encryption_method = "aes256-ctr"`, "", tikv.KeyEncryption + ".data_encryption_method", "unknown key", tikv.SeverityError},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -266,7 +266,7 @@ data_encryption_method = "aes256-ctr"`, "", keyEncryption + ".data_encryption_me
 			ps := c.Validate(tc.version)
 			if tc.key == "" {
 				for _, p := range ps {
-					if p.Severity == SeverityError {
+					if p.Severity == tikv.SeverityError {
 						t.Errorf("unexpected error: %v", p)
 					}
 				}
@@ -293,45 +293,11 @@ func TestUnknownKeyFixSuggestsKebabCase(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ps := problemsFor(c.Validate(""), keyMasterKey+".azure.client_certificate_path")
+	ps := problemsFor(c.Validate(""), tikv.KeyMasterKey+".azure.client_certificate_path")
 	if len(ps) != 1 || !strings.Contains(ps[0].Fix, "client-certificate-path") || ps[0].Line != 2 {
 		t.Fatalf("problems = %v", ps)
 	}
 	if got := ps[0].Error(); !strings.HasPrefix(got, "tikv.toml:2:1: error: security.encryption.master-key.azure.client_certificate_path: unknown key") {
 		t.Errorf("Error() = %q", got)
-	}
-}
-
-func TestParseReadableDuration(t *testing.T) {
-	good := map[string]time.Duration{
-		"7d": 7 * 24 * time.Hour, "168h": 168 * time.Hour, "1d12h": 36 * time.Hour, "1.5h": 90 * time.Minute,
-		"500ms": 500 * time.Millisecond, " 10m ": 10 * time.Minute, "1h30m15s": time.Hour + 30*time.Minute + 15*time.Second,
-		"3us": 3 * time.Microsecond, "": 0,
-	}
-	for in, want := range good {
-		got, err := ParseReadableDuration(in)
-		if err != nil || got != want {
-			t.Errorf("%q = %v, %v; want %v", in, got, err, want)
-		}
-	}
-	bad := map[string]string{"7": ErrDurationParse, "7w": ErrDurationParse, "1m1h": ErrDurationOrder, "d": ErrDurationParse,
-		"-1h": ErrDurationNegative, "1hh": ErrDurationOrder, "1x": ErrDurationParse, "5u": ErrDurationParse}
-	for in, want := range bad {
-		if _, err := ParseReadableDuration(in); err == nil || err.Error() != want {
-			t.Errorf("%q: err = %v, want %q", in, err, want)
-		}
-	}
-}
-
-func TestParseVersion(t *testing.T) {
-	v, err := ParseVersion("v9.0.0-beta.2")
-	if err != nil || v != (Version{9, 0, 0}) {
-		t.Errorf("got %v %v", v, err)
-	}
-	if _, err := ParseVersion("nightly"); err == nil {
-		t.Error("nightly parsed")
-	}
-	if KMSRotationBug(Version{7, 5, 4}) || !KMSRotationBug(Version{7, 5, 3}) || !KMSRotationBug(Version{8, 2, 0}) || KMSRotationBug(Version{8, 5, 0}) {
-		t.Error("KMSRotationBug gates wrong")
 	}
 }

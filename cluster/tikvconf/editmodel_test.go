@@ -1,15 +1,17 @@
-package tikv
+package tikvconf
 
 import (
 	"strings"
 	"testing"
+
+	"github.com/tikv-ear/tikv-ear/cluster/tikv"
 )
 
 func TestEncryptionEditsRoundTrip(t *testing.T) {
 	orig := []byte("# my tikv\n[server]\naddr = \"0.0.0.0:20160\"\n\n[security.encryption]\ndata-encryption-method = \"plaintext\"\n")
-	want := Encryption{Method: MethodAES256CTR, DataKeyRotationPeriod: "7d",
-		MasterKey:         MasterKey{Type: MasterKeyKMS, KeyID: "arn:aws:kms:us-west-2:111122223333:key/k2", Region: "us-west-2", Endpoint: "http://127.0.0.1:4566", Vendor: VendorAWS},
-		PreviousMasterKey: MasterKey{Type: MasterKeyFile, Path: "/run/tikv-keys/master-g1.key"}}
+	want := tikv.Encryption{Method: tikv.MethodAES256CTR, DataKeyRotationPeriod: "7d",
+		MasterKey:         tikv.MasterKey{Type: tikv.MasterKeyKMS, KeyID: "arn:aws:kms:us-west-2:111122223333:key/k2", Region: "us-west-2", Endpoint: "http://127.0.0.1:4566", Vendor: tikv.VendorAWS},
+		PreviousMasterKey: tikv.MasterKey{Type: tikv.MasterKeyFile, Path: "/run/tikv-keys/master-g1.key"}}
 	out, err := ApplyEdits(orig, EncryptionEdits(want)...)
 	if err != nil {
 		t.Fatal(err)
@@ -27,7 +29,7 @@ func TestEncryptionEditsRoundTrip(t *testing.T) {
 		t.Fatalf("re-parsed %+v", got)
 	}
 	// Dropping the previous key removes its table; applying twice changes nothing.
-	want.PreviousMasterKey = MasterKey{}
+	want.PreviousMasterKey = tikv.MasterKey{}
 	out2, err := ApplyEdits(out, EncryptionEdits(want)...)
 	if err != nil {
 		t.Fatal(err)

@@ -1,16 +1,18 @@
-package tikv
+package tikvconf
 
 import (
 	"strings"
 	"testing"
+
+	"github.com/tikv-ear/tikv-ear/cluster/tikv"
 )
 
 // enableEdits turns encryption on with a file master key.
 func enableEdits() []Edit {
 	return []Edit{
-		Set("security.encryption.data-encryption-method", MethodAES256CTR),
+		Set("security.encryption.data-encryption-method", tikv.MethodAES256CTR),
 		Set("security.encryption.data-key-rotation-period", "7d"),
-		SetTable("security.encryption.master-key", Field{"type", "file"}, Field{"path", "/secure/master.key"}),
+		SetTable("security.encryption.master-key", Field{Key: "type", Value: "file"}, Field{Key: "path", Value: "/secure/master.key"}),
 	}
 }
 
@@ -70,7 +72,7 @@ func TestApplyEditsTemplateRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	e := c.Encryption
-	if e.Method != MethodAES256CTR || e.DataKeyRotationPeriod != "7d" || e.MasterKey != (MasterKey{Type: "file", Path: "/secure/master.key"}) {
+	if e.Method != tikv.MethodAES256CTR || e.DataKeyRotationPeriod != "7d" || e.MasterKey != (tikv.MasterKey{Type: "file", Path: "/secure/master.key"}) {
 		t.Errorf("re-parsed encryption = %+v", e)
 	}
 	if ps := c.Validate("v8.5.2"); len(ps) != 0 {
@@ -84,18 +86,18 @@ func TestApplyEditsTemplateRoundTrip(t *testing.T) {
 func TestApplyEditsTemplateSwitchToKMSAndRotate(t *testing.T) {
 	data := mustApply(t, upstreamFile(t, "config-template.toml"), enableEdits()...)
 	out := mustApply(t, data,
-		SetTable("security.encryption.master-key", Field{"type", "kms"}, Field{"key-id", "alias/tikv"}, Field{"region", "us-west-2"}),
-		SetTable("security.encryption.previous-master-key", Field{"type", "file"}, Field{"path", "/secure/master.key"}),
+		SetTable("security.encryption.master-key", Field{Key: "type", Value: "kms"}, Field{Key: "key-id", Value: "alias/tikv"}, Field{Key: "region", Value: "us-west-2"}),
+		SetTable("security.encryption.previous-master-key", Field{Key: "type", Value: "file"}, Field{Key: "path", Value: "/secure/master.key"}),
 	)
 	c, err := ParseConfig("tikv.toml", out)
 	if err != nil {
 		t.Fatal(err)
 	}
 	e := c.Encryption
-	if e.MasterKey != (MasterKey{Type: "kms", KeyID: "alias/tikv", Region: "us-west-2"}) {
+	if e.MasterKey != (tikv.MasterKey{Type: "kms", KeyID: "alias/tikv", Region: "us-west-2"}) {
 		t.Errorf("master = %+v", e.MasterKey)
 	}
-	if e.PreviousMasterKey != (MasterKey{Type: "file", Path: "/secure/master.key"}) {
+	if e.PreviousMasterKey != (tikv.MasterKey{Type: "file", Path: "/secure/master.key"}) {
 		t.Errorf("previous = %+v", e.PreviousMasterKey)
 	}
 	got := changedLines(UnifiedDiff("a", "b", data, out))
@@ -125,7 +127,7 @@ func TestApplyEditsTiUPSample(t *testing.T) {
 	if added != want {
 		t.Errorf("appended:\n%q\nwant\n%q", added, want)
 	}
-	if !DetectTiUP(out) {
+	if !tikv.DetectTiUP(out) {
 		t.Error("TiUP header lost")
 	}
 }
@@ -138,15 +140,15 @@ func TestApplyEditsDottedAndInline(t *testing.T) {
 		{"dotted keys in [security]",
 			"[security]\nencryption.data-encryption-method = \"plaintext\" # off\nca-path = \"\"\n",
 			"[security]\nencryption.data-encryption-method = \"aes128-ctr\" # off\nencryption.master-key.type = \"file\"\nencryption.master-key.path = \"/k\"\nca-path = \"\"\n",
-			[]Edit{Set("security.encryption.data-encryption-method", "aes128-ctr"), SetTable("security.encryption.master-key", Field{"type", "file"}, Field{"path", "/k"})}},
+			[]Edit{Set("security.encryption.data-encryption-method", "aes128-ctr"), SetTable("security.encryption.master-key", Field{Key: "type", Value: "file"}, Field{Key: "path", Value: "/k"})}},
 		{"inline table",
 			"[security.encryption]\nmaster-key = { type = \"file\", path = \"/old\" }\n",
 			"[security.encryption]\nmaster-key = { type = \"kms\", key-id = \"k\" }\n",
-			[]Edit{SetTable("security.encryption.master-key", Field{"type", "kms"}, Field{"key-id", "k"})}},
+			[]Edit{SetTable("security.encryption.master-key", Field{Key: "type", Value: "kms"}, Field{Key: "key-id", Value: "k"})}},
 		{"empty inline table",
 			"[security.encryption]\nmaster-key = {}\n",
 			"[security.encryption]\nmaster-key = { type = \"file\", path = \"/k\" }\n",
-			[]Edit{SetTable("security.encryption.master-key", Field{"type", "file"}, Field{"path", "/k"})}},
+			[]Edit{SetTable("security.encryption.master-key", Field{Key: "type", Value: "file"}, Field{Key: "path", Value: "/k"})}},
 		{"remove inline member",
 			"a = { b = 1, c = 2, d = 3 }\n",
 			"a = { b = 1, d = 3 }\n",
@@ -162,7 +164,7 @@ func TestApplyEditsDottedAndInline(t *testing.T) {
 		{"aws sub-table removed on switch to file",
 			"[security.encryption.master-key]\ntype = \"kms\"\nkey-id = \"k\"\n\n[security.encryption.master-key.aws]\naccess-key = \"a\"\n",
 			"[security.encryption.master-key]\ntype = \"file\"\npath = \"/k\"\n\n",
-			[]Edit{SetTable("security.encryption.master-key", Field{"type", "file"}, Field{"path", "/k"})}},
+			[]Edit{SetTable("security.encryption.master-key", Field{Key: "type", Value: "file"}, Field{Key: "path", Value: "/k"})}},
 		{"quoting and CRLF kept",
 			"[security.encryption]\r\ndata-encryption-method = 'plaintext'\r\n",
 			"[security.encryption]\r\ndata-encryption-method = \"a\\\"b\"\r\ndata-key-rotation-period = \"7d\"\r\n",
@@ -207,7 +209,7 @@ func TestApplyEditsErrors(t *testing.T) {
 }
 
 func TestEditStringRedactsSecrets(t *testing.T) {
-	e := SetTable("security.encryption.master-key.aws", Field{"access-key", "AKIA1"}, Field{"secret-access-key", "SECRET1"})
+	e := SetTable("security.encryption.master-key.aws", Field{Key: "access-key", Value: "AKIA1"}, Field{Key: "secret-access-key", Value: "SECRET1"})
 	if s := e.String(); strings.Contains(s, "SECRET1") || strings.Contains(s, "AKIA1") {
 		t.Errorf("String() leaks: %s", s)
 	}

@@ -1,4 +1,4 @@
-package tikv
+package tikvstatus
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+	"github.com/tikv-ear/tikv-ear/cluster/tikv"
 )
 
 // Status-port paths (tikv/tikv src/server/status_server/mod.rs; reference
@@ -129,9 +130,9 @@ func ParseMetrics(r io.Reader) (Metrics, error) {
 	}
 	var m Metrics
 	leader := false
-	if f, ok := fams[MetricRegionCount]; ok {
+	if f, ok := fams[tikv.MetricRegionCount]; ok {
 		for _, s := range f.GetMetric() {
-			switch labelValue(s, LabelType) {
+			switch labelValue(s, tikv.LabelType) {
 			case RegionCountLeader:
 				m.LeaderCount, leader = gaugeValue(s), true
 			case RegionCountRegion:
@@ -150,20 +151,20 @@ func ParseMetrics(r io.Reader) (Metrics, error) {
 		return gaugeValue(f.GetMetric()[0]), true
 	}
 	var ok bool
-	m.IsInitialized, m.HasEncryption = single(MetricIsInitialized)
-	if m.DataKeyStorageTotal, ok = single(MetricDataKeyStorageTotal); ok {
+	m.IsInitialized, m.HasEncryption = single(tikv.MetricIsInitialized)
+	if m.DataKeyStorageTotal, ok = single(tikv.MetricDataKeyStorageTotal); ok {
 		m.HasEncryption = true
 	}
-	if m.FileNum, ok = single(MetricFileNum); ok {
+	if m.FileNum, ok = single(tikv.MetricFileNum); ok {
 		m.HasEncryption = true
 	}
-	if f, ok := fams[MetricMetaFileSizeBytes]; ok {
+	if f, ok := fams[tikv.MetricMetaFileSizeBytes]; ok {
 		m.MetaFileSizeBytes = map[string]float64{}
 		for _, s := range f.GetMetric() {
 			m.MetaFileSizeBytes[labelValue(s, "name")] = gaugeValue(s)
 		}
 	}
-	if f, ok := fams[MetricWriteReadFileDur]; ok {
+	if f, ok := fams[tikv.MetricWriteReadFileDur]; ok {
 		m.MetaFileOps = map[string]HistogramSummary{}
 		for _, s := range f.GetMetric() {
 			h := s.GetHistogram()
@@ -202,14 +203,14 @@ func gaugeValue(m *dto.Metric) float64 {
 // Config reads security.encryption from GET /config (kebab-case JSON, the
 // same shape as tikv.toml; reference tikv-encryption.md §4.2). The result may
 // hold KMS secrets: never log or report it whole.
-func (c StatusClient) Config(ctx context.Context) (Encryption, error) {
+func (c StatusClient) Config(ctx context.Context) (tikv.Encryption, error) {
 	body, err := c.get(ctx, StatusPathConfig)
 	if err != nil {
-		return Encryption{}, err
+		return tikv.Encryption{}, err
 	}
 	e, err := ParseConfigJSON(body)
 	if err != nil {
-		return Encryption{}, fmt.Errorf("%s%s: %w", strings.TrimRight(c.BaseURL, "/"), StatusPathConfig, err)
+		return tikv.Encryption{}, fmt.Errorf("%s%s: %w", strings.TrimRight(c.BaseURL, "/"), StatusPathConfig, err)
 	}
 	return e, nil
 }
@@ -250,40 +251,40 @@ type jsonMasterKey struct {
 	} `json:"gcp"`
 }
 
-func (j *jsonMasterKey) model() MasterKey {
+func (j *jsonMasterKey) model() tikv.MasterKey {
 	if j == nil {
-		return MasterKey{}
+		return tikv.MasterKey{}
 	}
-	k := MasterKey{Type: j.Type, Path: j.Path, KeyID: j.KeyID, Region: j.Region, Endpoint: j.Endpoint, Vendor: j.Vendor}
+	k := tikv.MasterKey{Type: j.Type, Path: j.Path, KeyID: j.KeyID, Region: j.Region, Endpoint: j.Endpoint, Vendor: j.Vendor}
 	if j.AWS != nil {
-		k.AWS = &AWSKMS{AccessKey: j.AWS.AccessKey, SecretAccessKey: j.AWS.SecretAccessKey}
+		k.AWS = &tikv.AWSKMS{AccessKey: j.AWS.AccessKey, SecretAccessKey: j.AWS.SecretAccessKey}
 	}
 	if a := j.Azure; a != nil {
-		k.Azure = &AzureKMS{TenantID: a.TenantID, ClientID: a.ClientID, KeyvaultURL: a.KeyvaultURL, HSMName: a.HSMName, HSMURL: a.HSMURL,
+		k.Azure = &tikv.AzureKMS{TenantID: a.TenantID, ClientID: a.ClientID, KeyvaultURL: a.KeyvaultURL, HSMName: a.HSMName, HSMURL: a.HSMURL,
 			ClientCertificate: a.ClientCertificate, ClientCertificatePath: a.ClientCertificatePath,
 			ClientCertificatePassword: a.ClientCertificatePassword, ClientSecret: a.ClientSecret}
 	}
 	if j.GCP != nil {
-		k.GCP = &GCPKMS{CredentialFilePath: j.GCP.CredentialFilePath}
+		k.GCP = &tikv.GCPKMS{CredentialFilePath: j.GCP.CredentialFilePath}
 	}
 	return k
 }
 
 // ParseConfigJSON extracts security.encryption from a /config response.
-func ParseConfigJSON(body []byte) (Encryption, error) {
+func ParseConfigJSON(body []byte) (tikv.Encryption, error) {
 	var doc struct {
 		Security *struct {
 			Encryption *jsonEncryption `json:"encryption"`
 		} `json:"security"`
 	}
 	if err := json.Unmarshal(body, &doc); err != nil {
-		return Encryption{}, fmt.Errorf("parsing config JSON: %w", err)
+		return tikv.Encryption{}, fmt.Errorf("parsing config JSON: %w", err)
 	}
 	if doc.Security == nil || doc.Security.Encryption == nil {
-		return Encryption{}, errors.New("config JSON has no security.encryption (is this a TiKV status port?)")
+		return tikv.Encryption{}, errors.New("config JSON has no security.encryption (is this a TiKV status port?)")
 	}
 	j := doc.Security.Encryption
-	return Encryption{
+	return tikv.Encryption{
 		Method:                         j.Method,
 		DataKeyRotationPeriod:          j.DataKeyRotationPeriod,
 		EnableFileDictionaryLog:        j.EnableFileDictionaryLog,

@@ -1,4 +1,4 @@
-package tikv
+package tikvdisk
 
 import (
 	"bufio"
@@ -11,10 +11,13 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/tikv-ear/tikv-ear/cluster/tikv"
 )
 
 // Titan blob files start with fixed32 LE kHeaderMagicNumber
@@ -121,7 +124,7 @@ func isSSTMagic(trailer []byte) bool {
 		return false
 	}
 	m := binary.LittleEndian.Uint64(trailer)
-	return m == SSTMagic || m == SSTLegacyMagic
+	return m == tikv.SSTMagic || m == tikv.SSTLegacyMagic
 }
 
 // classify says whether probe bytes show a plaintext file; ok is false when
@@ -135,8 +138,8 @@ func classify(kind string, probe []byte) (plaintext, ok bool) {
 		if len(probe) < 8 {
 			return false, false
 		}
-		n := min(len(probe), len(RaftLogHeader))
-		return string(probe[:n]) == RaftLogHeader[:n], true
+		n := min(len(probe), len(tikv.RaftLogHeader))
+		return string(probe[:n]) == tikv.RaftLogHeader[:n], true
 	case KindBlob:
 		if len(probe) < 4 {
 			return false, false
@@ -175,7 +178,7 @@ func ProveDir(root string, opts ProveOptions) (Proof, error) {
 		dirs = append(dirs, filepath.Join(abs, d))
 	}
 	for _, d := range opts.ExtraDirs {
-		if d = filepath.Clean(d); !containsStr(dirs, d) {
+		if d = filepath.Clean(d); !slices.Contains(dirs, d) {
 			dirs = append(dirs, d)
 		}
 	}
@@ -190,7 +193,7 @@ func ProveDir(root string, opts ProveOptions) (Proof, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			buf := make([]byte, len(RaftLogHeader))
+			buf := make([]byte, len(tikv.RaftLogHeader))
 			for j := range jobs {
 				size, probe, err := probeFile(j.path, j.kind, buf)
 				dictPath := j.path
@@ -318,7 +321,7 @@ func (a *proofAcc) record(path, dictPath, kind string, size int64, probe []byte,
 	kt := a.p.Kinds[kind]
 	onDisk := "encrypted"
 	if plaintext {
-		onDisk = MethodPlaintext
+		onDisk = tikv.MethodPlaintext
 		a.p.Plaintext.add(size)
 		kt.Plaintext.add(size)
 		a.p.PlaintextFiles = append(a.p.PlaintextFiles, path)
@@ -338,7 +341,7 @@ func (a *proofAcc) record(path, dictPath, kind string, size int64, probe []byte,
 	if found {
 		dict = e.Method
 	}
-	dictPlain := !found || e.Method == MethodPlaintext
+	dictPlain := !found || e.Method == tikv.MethodPlaintext
 	if dictPlain != plaintext {
 		a.p.Mismatches = append(a.p.Mismatches, Mismatch{Path: path, OnDisk: onDisk, Dict: dict})
 	}
@@ -362,7 +365,7 @@ func (a *proofAcc) dictPlain(dictPath string) bool {
 	if !found {
 		e, found = a.dict.Files[filepath.Clean(dictPath)]
 	}
-	return !found || e.Method == MethodPlaintext
+	return !found || e.Method == tikv.MethodPlaintext
 }
 
 func mergeProofs(parts []*proofAcc) Proof {
@@ -433,7 +436,7 @@ func RemoteProveDirs(dataDir string, extra ...string) []string {
 		out = append(out, strings.TrimRight(dataDir, "/")+"/"+d)
 	}
 	for _, d := range extra {
-		if d != "" && !containsStr(out, d) {
+		if d != "" && !slices.Contains(out, d) {
 			out = append(out, d)
 		}
 	}

@@ -1,4 +1,4 @@
-package tikv
+package tikvdisk
 
 import (
 	"encoding/binary"
@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/pingcap/kvproto/pkg/encryptionpb"
+	"github.com/tikv-ear/tikv-ear/cluster/tikv"
 )
 
 // Error texts of TiKV's dictionary readers, quoted so operators can match
@@ -41,25 +42,25 @@ type DictHeader struct {
 // parseDictHeader splits an encrypted_file into header, content and the rest
 // (log records, V2 only), checking size and crc32 as Header::parse does.
 func parseDictHeader(data []byte) (DictHeader, []byte, []byte, error) {
-	if len(data) < DictHeaderSize {
-		return DictHeader{}, nil, nil, fmt.Errorf(ErrDictHeaderSizeFmt, DictHeaderSize, len(data))
+	if len(data) < tikv.DictHeaderSize {
+		return DictHeader{}, nil, nil, fmt.Errorf(ErrDictHeaderSizeFmt, tikv.DictHeaderSize, len(data))
 	}
 	h := DictHeader{Version: data[0], CRC32: binary.BigEndian.Uint32(data[4:8]), Size: binary.BigEndian.Uint64(data[8:16])}
-	if h.Version != DictVersionV1 && h.Version != DictVersionV2 {
+	if h.Version != tikv.DictVersionV1 && h.Version != tikv.DictVersionV2 {
 		return h, nil, nil, fmt.Errorf(ErrDictUnknownVersionFmt, h.Version)
 	}
-	remained := uint64(len(data) - DictHeaderSize)
-	if h.Version == DictVersionV1 && remained != h.Size {
+	remained := uint64(len(data) - tikv.DictHeaderSize)
+	if h.Version == tikv.DictVersionV1 && remained != h.Size {
 		return h, nil, nil, fmt.Errorf(ErrDictContentSizeFmt, remained, h.Size)
 	}
-	if h.Version == DictVersionV2 && remained < h.Size {
+	if h.Version == tikv.DictVersionV2 && remained < h.Size {
 		return h, nil, nil, fmt.Errorf(ErrDictContentSmallFmt, remained, h.Size)
 	}
-	content := data[DictHeaderSize : DictHeaderSize+int(h.Size)]
+	content := data[tikv.DictHeaderSize : tikv.DictHeaderSize+int(h.Size)]
 	if sum := crc32.ChecksumIEEE(content); sum != h.CRC32 {
 		return h, nil, nil, fmt.Errorf(ErrDictCRCFmt, h.CRC32, sum)
 	}
-	return h, content, data[DictHeaderSize+int(h.Size):], nil
+	return h, content, data[tikv.DictHeaderSize+int(h.Size):], nil
 }
 
 // KeyDictMeta is what key.dict says about itself without the master key: its
@@ -90,36 +91,36 @@ type KeyDictMeta struct {
 func ReadKeyDictMeta(data []byte) (KeyDictMeta, error) {
 	h, content, _, err := parseDictHeader(data)
 	if err != nil {
-		return KeyDictMeta{}, fmt.Errorf("reading %s: %w", KeyDictName, err)
+		return KeyDictMeta{}, fmt.Errorf("reading %s: %w", tikv.KeyDictName, err)
 	}
-	if h.Version != DictVersionV1 {
-		return KeyDictMeta{}, fmt.Errorf("reading %s: header version %d, but key.dict is always written as version 1", KeyDictName, h.Version)
+	if h.Version != tikv.DictVersionV1 {
+		return KeyDictMeta{}, fmt.Errorf("reading %s: header version %d, but key.dict is always written as version 1", tikv.KeyDictName, h.Version)
 	}
 	var ec encryptionpb.EncryptedContent
 	if err := ec.Unmarshal(content); err != nil {
-		return KeyDictMeta{}, fmt.Errorf("reading %s: decoding EncryptedContent: %w", KeyDictName, err)
+		return KeyDictMeta{}, fmt.Errorf("reading %s: decoding EncryptedContent: %w", tikv.KeyDictName, err)
 	}
 	md := ec.GetMetadata()
-	m := KeyDictMeta{Header: h, Method: string(md[MetadataMethod]), KMSVendor: string(md[MetadataKMSVendor]), ContentSize: len(ec.GetContent())}
-	_, m.HasKMSCiphertextKey = md[MetadataKMSCiphertextKey]
-	_, m.HasIV = md[MetadataIV]
-	_, m.HasTag = md[MetadataAESGCMTag]
+	m := KeyDictMeta{Header: h, Method: string(md[tikv.MetadataMethod]), KMSVendor: string(md[tikv.MetadataKMSVendor]), ContentSize: len(ec.GetContent())}
+	_, m.HasKMSCiphertextKey = md[tikv.MetadataKMSCiphertextKey]
+	_, m.HasIV = md[tikv.MetadataIV]
+	_, m.HasTag = md[tikv.MetadataAESGCMTag]
 	switch m.Method {
-	case MetadataMethodAES256GCM:
-	case MetadataMethodPlaintext:
+	case tikv.MetadataMethodAES256GCM:
+	case tikv.MetadataMethodPlaintext:
 		m.KeysExposed = true
 		var kd encryptionpb.KeyDictionary
 		if err := kd.Unmarshal(ec.GetContent()); err != nil {
-			return KeyDictMeta{}, fmt.Errorf("reading %s: metadata says plaintext but the content is not a KeyDictionary: %w", KeyDictName, err)
+			return KeyDictMeta{}, fmt.Errorf("reading %s: metadata says plaintext but the content is not a KeyDictionary: %w", tikv.KeyDictName, err)
 		}
 		m.DataKeys, m.CurrentKeyID = len(kd.GetKeys()), kd.GetCurrentKeyId()
 		for _, k := range kd.GetKeys() {
 			clear(k.Key) // do not keep key bytes around
 		}
 	case "":
-		return KeyDictMeta{}, fmt.Errorf("reading %s: metadata has no %q entry", KeyDictName, MetadataMethod)
+		return KeyDictMeta{}, fmt.Errorf("reading %s: metadata has no %q entry", tikv.KeyDictName, tikv.MetadataMethod)
 	default:
-		return KeyDictMeta{}, fmt.Errorf("reading %s: unknown metadata method %q (want %s or %s)", KeyDictName, m.Method, MetadataMethodAES256GCM, MetadataMethodPlaintext)
+		return KeyDictMeta{}, fmt.Errorf("reading %s: unknown metadata method %q (want %s or %s)", tikv.KeyDictName, m.Method, tikv.MetadataMethodAES256GCM, tikv.MetadataMethodPlaintext)
 	}
 	return m, nil
 }
@@ -167,17 +168,17 @@ func (d FileDict) Paths() []string {
 func MethodFromPB(m encryptionpb.EncryptionMethod) string {
 	switch m {
 	case encryptionpb.EncryptionMethod_PLAINTEXT:
-		return MethodPlaintext
+		return tikv.MethodPlaintext
 	case encryptionpb.EncryptionMethod_AES128_CTR:
-		return MethodAES128CTR
+		return tikv.MethodAES128CTR
 	case encryptionpb.EncryptionMethod_AES192_CTR:
-		return MethodAES192CTR
+		return tikv.MethodAES192CTR
 	case encryptionpb.EncryptionMethod_AES256_CTR:
-		return MethodAES256CTR
+		return tikv.MethodAES256CTR
 	case encryptionpb.EncryptionMethod_SM4_CTR:
-		return MethodSM4CTR
+		return tikv.MethodSM4CTR
 	}
-	return methodUnknown
+	return tikv.MethodUnknown
 }
 
 func entryFromPB(fi *encryptionpb.FileInfo) FileEntry {
@@ -190,22 +191,22 @@ func entryFromPB(fi *encryptionpb.FileInfo) FileEntry {
 func ReadFileDict(data []byte) (FileDict, error) {
 	h, content, rest, err := parseDictHeader(data)
 	if err != nil {
-		return FileDict{}, fmt.Errorf("reading %s: %w", FileDictName, err)
+		return FileDict{}, fmt.Errorf("reading %s: %w", tikv.FileDictName, err)
 	}
 	d := FileDict{Header: h, Files: map[string]FileEntry{}}
 	var fd encryptionpb.FileDictionary
-	if h.Version == DictVersionV1 {
+	if h.Version == tikv.DictVersionV1 {
 		var ec encryptionpb.EncryptedContent
 		if err := ec.Unmarshal(content); err != nil {
-			return FileDict{}, fmt.Errorf("reading %s: decoding EncryptedContent: %w", FileDictName, err)
+			return FileDict{}, fmt.Errorf("reading %s: decoding EncryptedContent: %w", tikv.FileDictName, err)
 		}
-		if m := string(ec.GetMetadata()[MetadataMethod]); m != MetadataMethodPlaintext {
-			return FileDict{}, fmt.Errorf("reading %s: metadata method %q, but file.dict is always plaintext", FileDictName, m)
+		if m := string(ec.GetMetadata()[tikv.MetadataMethod]); m != tikv.MetadataMethodPlaintext {
+			return FileDict{}, fmt.Errorf("reading %s: metadata method %q, but file.dict is always plaintext", tikv.FileDictName, m)
 		}
 		content = ec.GetContent()
 	}
 	if err := fd.Unmarshal(content); err != nil {
-		return FileDict{}, fmt.Errorf("reading %s: decoding FileDictionary: %w", FileDictName, err)
+		return FileDict{}, fmt.Errorf("reading %s: decoding FileDictionary: %w", tikv.FileDictName, err)
 	}
 	for name, fi := range fd.GetFiles() {
 		d.Files[name] = entryFromPB(fi)
@@ -213,7 +214,7 @@ func ReadFileDict(data []byte) (FileDict, error) {
 	for len(rest) > 0 {
 		n, err := d.applyRecord(rest)
 		if err != nil {
-			return FileDict{}, fmt.Errorf("reading %s: record %d at byte %d: %w", FileDictName, d.Records+1, len(data)-len(rest), err)
+			return FileDict{}, fmt.Errorf("reading %s: record %d at byte %d: %w", tikv.FileDictName, d.Records+1, len(data)-len(rest), err)
 		}
 		if n == 0 {
 			d.TornTailBytes = len(rest)
@@ -250,13 +251,13 @@ func (d *FileDict) applyRecord(buf []byte) (int, error) {
 	}
 	name := string(nameBytes)
 	switch typ {
-	case FileDictRecordInsert:
+	case tikv.FileDictRecordInsert:
 		var fi encryptionpb.FileInfo
 		if err := fi.Unmarshal(body[nameLen : nameLen+infoLen]); err != nil {
 			return 0, fmt.Errorf("decoding FileInfo of %s: %w", name, err)
 		}
 		d.Files[name] = entryFromPB(&fi)
-	case FileDictRecordRemove:
+	case tikv.FileDictRecordRemove:
 		if _, ok := d.Files[name]; !ok {
 			return 0, fmt.Errorf(ErrRecordRemoveNullFmt, name)
 		}

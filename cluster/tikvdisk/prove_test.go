@@ -1,4 +1,4 @@
-package tikv
+package tikvdisk
 
 import (
 	"crypto/rand"
@@ -7,8 +7,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/tikv-ear/tikv-ear/cluster/tikv"
 )
 
 // writeSST writes a fake SST of size bytes: random body, and the block-based
@@ -20,7 +23,7 @@ func writeSST(t testing.TB, path string, size int, plaintext bool) {
 		t.Fatal(err)
 	}
 	if plaintext {
-		binary.LittleEndian.PutUint64(b[size-8:], SSTMagic)
+		binary.LittleEndian.PutUint64(b[size-8:], tikv.SSTMagic)
 	}
 	writeFile(t, path, b)
 }
@@ -42,7 +45,7 @@ func writeRaftLog(t testing.TB, path string, plaintext bool) {
 		t.Fatal(err)
 	}
 	if plaintext {
-		copy(b, RaftLogHeader)
+		copy(b, tikv.RaftLogHeader)
 	}
 	writeFile(t, path, b)
 }
@@ -57,7 +60,7 @@ func fixtureDataDir(t *testing.T) (string, *FileDict) {
 	writeSST(t, filepath.Join(root, "db", "000009.sst"), 300, false)
 	writeSST(t, filepath.Join(root, "import", "x.sst"), 500, false)
 	legacy := make([]byte, 64)
-	binary.LittleEndian.PutUint64(legacy[56:], SSTLegacyMagic)
+	binary.LittleEndian.PutUint64(legacy[56:], tikv.SSTLegacyMagic)
 	writeFile(t, filepath.Join(root, "snap", "rev_1_2_3_default.sst"), legacy)
 	writeRaftLog(t, filepath.Join(root, "raft-engine", "0000000000000001.raftlog"), true)
 	writeRaftLog(t, filepath.Join(root, "raft-engine", "0000000000000002.raftlog"), false)
@@ -66,12 +69,12 @@ func fixtureDataDir(t *testing.T) (string, *FileDict) {
 	writeFile(t, filepath.Join(root, "db", "CURRENT"), []byte("MANIFEST-000001\n"))
 	writeFile(t, filepath.Join(root, "db", "tiny.sst"), []byte{1, 2})
 	d := &FileDict{Files: map[string]FileEntry{
-		filepath.Join(root, "db", "000001.sst"):                        {Method: MethodPlaintext},
-		filepath.Join(root, "db", "000002.sst"):                        {KeyID: 7, Method: MethodAES256CTR},
-		filepath.Join(root, "import", "x.sst"):                         {KeyID: 7, Method: MethodAES256CTR},
-		filepath.Join(root, "raft-engine", "0000000000000002.raftlog"): {KeyID: 7, Method: MethodAES256CTR},
-		filepath.Join(root, "raft-engine", "0000000000000001.rewrite"): {KeyID: 7, Method: MethodAES256CTR},
-		filepath.Join(root, "raft-engine", "0000000000000001.raftlog"): {Method: MethodPlaintext},
+		filepath.Join(root, "db", "000001.sst"):                        {Method: tikv.MethodPlaintext},
+		filepath.Join(root, "db", "000002.sst"):                        {KeyID: 7, Method: tikv.MethodAES256CTR},
+		filepath.Join(root, "import", "x.sst"):                         {KeyID: 7, Method: tikv.MethodAES256CTR},
+		filepath.Join(root, "raft-engine", "0000000000000002.raftlog"): {KeyID: 7, Method: tikv.MethodAES256CTR},
+		filepath.Join(root, "raft-engine", "0000000000000001.rewrite"): {KeyID: 7, Method: tikv.MethodAES256CTR},
+		filepath.Join(root, "raft-engine", "0000000000000001.raftlog"): {Method: tikv.MethodPlaintext},
 	}}
 	return root, d
 }
@@ -133,7 +136,7 @@ func TestProveDirExtraAndDictRoot(t *testing.T) {
 	if err := os.Symlink(disk, extra); err != nil {
 		t.Fatal(err)
 	}
-	dict := &FileDict{Files: map[string]FileEntry{"/data/tikv/db/000002.sst": {KeyID: 1, Method: MethodAES256CTR}}}
+	dict := &FileDict{Files: map[string]FileEntry{"/data/tikv/db/000002.sst": {KeyID: 1, Method: tikv.MethodAES256CTR}}}
 	p, err := ProveDir(root, ProveOptions{ExtraDirs: []string{extra}, FileDict: dict, DictRoot: "/data/tikv"})
 	if err != nil {
 		t.Fatal(err)
@@ -141,7 +144,7 @@ func TestProveDirExtraAndDictRoot(t *testing.T) {
 	if k := p.Kinds[KindRaftLog]; k.Plaintext.Files != 2 {
 		t.Errorf("extra dir not walked: %+v", k)
 	}
-	if want := filepath.Join(extra, "0000000000000009.raftlog"); !containsStr(p.PlaintextFiles, want) {
+	if want := filepath.Join(extra, "0000000000000009.raftlog"); !slices.Contains(p.PlaintextFiles, want) {
 		t.Errorf("symlinked dir reported as %v, want %s", p.PlaintextFiles, want)
 	}
 	for _, m := range p.Mismatches {
@@ -162,7 +165,7 @@ func TestRemoteTrailerCommand(t *testing.T) {
 	if err := os.Symlink(disk, link); err != nil {
 		t.Fatal(err)
 	}
-	dict.Files[filepath.Join(link, "0000000000000005.raftlog")] = FileEntry{KeyID: 7, Method: MethodAES256CTR}
+	dict.Files[filepath.Join(link, "0000000000000005.raftlog")] = FileEntry{KeyID: 7, Method: tikv.MethodAES256CTR}
 	cmd := RemoteTrailerCommand(RemoteProveDirs(root, link)...)
 	out, err := exec.Command("/bin/sh", "-c", cmd).Output()
 	if err != nil {
@@ -196,7 +199,7 @@ func TestParseTrailerListing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(es) != 3 || es[0].Size != 1000 || !isSSTMagic(es[0].Probe) || es[1].Probe != nil || string(es[2].Probe) != RaftLogHeader[:16] {
+	if len(es) != 3 || es[0].Size != 1000 || !isSSTMagic(es[0].Probe) || es[1].Probe != nil || string(es[2].Probe) != tikv.RaftLogHeader[:16] {
 		t.Fatalf("entries = %+v", es)
 	}
 	p := ProveListing(es, ProveOptions{})
@@ -225,7 +228,7 @@ func BenchmarkProveDir(b *testing.B) {
 		}
 		clear(body)
 		if i%2 == 0 {
-			binary.LittleEndian.PutUint64(body[56:], SSTMagic)
+			binary.LittleEndian.PutUint64(body[56:], tikv.SSTMagic)
 		}
 		if err := os.WriteFile(filepath.Join(sub, fmt.Sprintf("%06d.sst", i)), body, 0o644); err != nil {
 			b.Fatal(err)

@@ -1,13 +1,14 @@
-package tikv
+package tikvconf
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
 	"github.com/pelletier/go-toml/v2"
+	"github.com/tikv-ear/tikv-ear/cluster/tikv"
 )
 
 // Config is what tikv-ear reads from one tikv.toml: the [security.encryption]
@@ -19,7 +20,7 @@ type Config struct {
 	// TiUP is true when the file carries TiUP's "auto-generated" header.
 	TiUP bool
 	// Encryption is [security.encryption].
-	Encryption Encryption
+	Encryption tikv.Encryption
 	// DataDir is storage.data-dir (key.dict and file.dict live there).
 	DataDir string
 	// RaftEngineEnable is raft-engine.enable; nil when unset (default true since v6.1.0).
@@ -35,83 +36,9 @@ type Config struct {
 
 	// masterKeyTables records which of master-key / previous-master-key had a table.
 	masterKeyTables map[string]bool
-	problems        []Problem      // found while reading (types, unknown keys)
+	problems        []tikv.Problem // found while reading (types, unknown keys)
 	positions       map[string]int // key path → byte offset
 	doc             *tomlDoc
-}
-
-// Severity grades a Problem.
-type Severity int
-
-const (
-	// SeverityError means TiKV would refuse the config or fail to start with it.
-	SeverityError Severity = iota
-	// SeverityWarning means TiKV starts, but the setting is risky or ignored.
-	SeverityWarning
-)
-
-// String returns "error" or "warning".
-func (s Severity) String() string {
-	if s == SeverityWarning {
-		return "warning"
-	}
-	return "error"
-}
-
-// Problem is one finding about a tikv.toml: where it is, which key, what is
-// wrong and how to fix it. File, Line and Column are zero when unknown.
-type Problem struct {
-	Severity Severity
-	File     string
-	Line     int
-	Column   int
-	Key      string // dotted key path, e.g. security.encryption.master-key.key-id
-	Message  string
-	Fix      string
-}
-
-// Error renders the problem on one line: "file:line:col: severity: key: message (fix: ...)".
-func (p Problem) Error() string {
-	var b strings.Builder
-	if p.File != "" {
-		b.WriteString(p.File)
-		if p.Line > 0 {
-			fmt.Fprintf(&b, ":%d:%d", p.Line, p.Column)
-		}
-		b.WriteString(": ")
-	}
-	b.WriteString(p.Severity.String())
-	b.WriteString(": ")
-	if p.Key != "" {
-		b.WriteString(p.Key)
-		b.WriteString(": ")
-	}
-	b.WriteString(p.Message)
-	if p.Fix != "" {
-		b.WriteString(" (fix: ")
-		b.WriteString(p.Fix)
-		b.WriteString(")")
-	}
-	return b.String()
-}
-
-// Key paths used in problems.
-const (
-	keyEncryption        = "security.encryption"
-	keyMethod            = keyEncryption + ".data-encryption-method"
-	keyRotationPeriod    = keyEncryption + ".data-key-rotation-period"
-	keyFileDictLog       = keyEncryption + ".enable-file-dictionary-log"
-	keyRewriteThreshold  = keyEncryption + ".file-dictionary-rewrite-threshold"
-	keyMasterKey         = keyEncryption + ".master-key"
-	keyPreviousMasterKey = keyEncryption + ".previous-master-key"
-)
-
-// DetectTiUP reports whether data is a tikv.toml rendered by TiUP: its first
-// line is TiUP's "auto-generated. Do not edit!" header (Merge2Toml).
-func DetectTiUP(data []byte) bool {
-	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
-	line, _, _ := bytes.Cut(data, []byte("\n"))
-	return string(bytes.TrimRight(line, "\r")) == TiUPHeader
 }
 
 // ParseConfig reads a tikv.toml. path is used in messages only. A TOML syntax
@@ -137,7 +64,7 @@ func ParseConfig(path string, data []byte) (*Config, error) {
 		// go-toml's decoder accepted it, so this is unexpected; keep going without positions.
 		doc = &tomlDoc{data: data}
 	}
-	c := &Config{Path: path, TiUP: DetectTiUP(data), doc: doc, positions: doc.keyPositions(), masterKeyTables: map[string]bool{}}
+	c := &Config{Path: path, TiUP: tikv.DetectTiUP(data), doc: doc, positions: doc.keyPositions(), masterKeyTables: map[string]bool{}}
 	r := reader{c: c}
 	c.DataDir = r.str(raw, "storage.data-dir")
 	c.RaftEngineEnable = r.boolPtr(raw, "raft-engine.enable")
@@ -148,11 +75,11 @@ func ParseConfig(path string, data []byte) (*Config, error) {
 		c.LogFile = r.str(raw, "log-file")
 	}
 	c.StatusAddr = r.str(raw, "server.status-addr")
-	if v, ok := lookup(raw, keyEncryption); ok {
+	if v, ok := lookup(raw, tikv.KeyEncryption); ok {
 		if m, ok := v.(map[string]any); ok {
 			c.Encryption = r.encryption(m)
 		} else {
-			r.typeProblem(keyEncryption, "a table", v)
+			r.typeProblem(tikv.KeyEncryption, "a table", v)
 		}
 	}
 	return c, nil
@@ -174,24 +101,24 @@ func (c *Config) Position(key string) (line, col int, ok bool) {
 // reading, Encryption.Validate, and file-wide rules (the Raft Engine gate).
 // Every problem carries the file, and the line and column of its key (or of
 // the nearest enclosing table when the key is missing).
-func (c *Config) Validate(version string) []Problem {
-	out := append([]Problem(nil), c.problems...)
+func (c *Config) Validate(version string) []tikv.Problem {
+	out := append([]tikv.Problem(nil), c.problems...)
 	out = append(out, c.Encryption.Validate(version)...)
-	if c.Encryption.MasterKey.Type == "" && c.masterKeyTables[keyMasterKey] {
-		out = append(out, Problem{Key: keyMasterKey + ".type", Message: "master-key table has no type (TiKV fails with missing field `type`)", Fix: `add type = "file" or type = "kms"`})
+	if c.Encryption.MasterKey.Type == "" && c.masterKeyTables[tikv.KeyMasterKey] {
+		out = append(out, tikv.Problem{Key: tikv.KeyMasterKey + ".type", Message: "master-key table has no type (TiKV fails with missing field `type`)", Fix: `add type = "file" or type = "kms"`})
 	}
-	if c.Encryption.PreviousMasterKey.Type == "" && c.masterKeyTables[keyPreviousMasterKey] {
-		out = append(out, Problem{Key: keyPreviousMasterKey + ".type", Message: "previous-master-key table has no type (TiKV fails with missing field `type`)", Fix: `add type = "file" or type = "kms"`})
+	if c.Encryption.PreviousMasterKey.Type == "" && c.masterKeyTables[tikv.KeyPreviousMasterKey] {
+		out = append(out, tikv.Problem{Key: tikv.KeyPreviousMasterKey + ".type", Message: "previous-master-key table has no type (TiKV fails with missing field `type`)", Fix: `add type = "file" or type = "kms"`})
 	}
-	if v, err := ParseVersion(version); err == nil && strings.ToLower(c.Encryption.EffectiveMethod()) != MethodPlaintext {
-		raftEngine := v.AtLeast(gate(GateRaftEngineDefault))
+	if v, err := tikv.ParseVersion(version); err == nil && strings.ToLower(c.Encryption.EffectiveMethod()) != tikv.MethodPlaintext {
+		raftEngine := v.AtLeast(tikv.MustVersion(tikv.GateRaftEngineDefault))
 		if c.RaftEngineEnable != nil {
 			raftEngine = *c.RaftEngineEnable
 		}
-		if raftEngine && v.AtLeast(gate(GateRaftEngineEncrypted)) && v.Less(gate(GateRaftEngineFix)) {
-			out = append(out, Problem{
-				Key:     keyMethod,
-				Message: fmt.Sprintf("on %s a node whose Raft Engine already holds plaintext files crashes at startup with %q (tikv/tikv#12162, #12919)", v, ErrRaftEngineNonce),
+		if raftEngine && v.AtLeast(tikv.MustVersion(tikv.GateRaftEngineEncrypted)) && v.Less(tikv.MustVersion(tikv.GateRaftEngineFix)) {
+			out = append(out, tikv.Problem{
+				Key:     tikv.KeyMethod,
+				Message: fmt.Sprintf("on %s a node whose Raft Engine already holds plaintext files crashes at startup with %q (tikv/tikv#12162, #12919)", v, tikv.ErrRaftEngineNonce),
 				Fix:     "upgrade TiKV to v6.2.0 or later before enabling encryption",
 			})
 		}
@@ -209,7 +136,7 @@ func (c *Config) Validate(version string) []Problem {
 }
 
 // locate fills File, Line and Column from the key (or its nearest written ancestor).
-func (c *Config) locate(p *Problem) {
+func (c *Config) locate(p *tikv.Problem) {
 	p.File = c.Path
 	if p.Line > 0 || c.doc == nil {
 		return
@@ -250,7 +177,7 @@ func lookup(m map[string]any, path string) (any, bool) {
 type reader struct{ c *Config }
 
 func (r reader) problem(key, msg, fix string) {
-	r.c.problems = append(r.c.problems, Problem{Key: key, Message: msg, Fix: fix})
+	r.c.problems = append(r.c.problems, tikv.Problem{Key: key, Message: msg, Fix: fix})
 }
 
 func (r reader) typeProblem(key, want string, v any) {
@@ -321,26 +248,17 @@ func (r reader) unknown(m map[string]any, base string, known ...string) {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		if containsStr(known, k) {
+		if slices.Contains(known, k) {
 			continue
 		}
 		fix := "remove it; known keys here: " + strings.Join(known, ", ")
-		if kebab := strings.ReplaceAll(k, "_", "-"); kebab != k && containsStr(known, kebab) {
+		if kebab := strings.ReplaceAll(k, "_", "-"); kebab != k && slices.Contains(known, kebab) {
 			fix = fmt.Sprintf("rename it to %s (TiKV's config keys are kebab-case)", kebab)
-		} else if lower := strings.ToLower(k); lower != k && containsStr(known, lower) {
+		} else if lower := strings.ToLower(k); lower != k && slices.Contains(known, lower) {
 			fix = fmt.Sprintf("rename it to %s (keys are case-sensitive)", lower)
 		}
 		r.problem(base+"."+k, "unknown key: TiKV does not read it", fix)
 	}
-}
-
-func containsStr(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func (r reader) table(m map[string]any, base, key string) (map[string]any, bool) {
@@ -356,17 +274,17 @@ func (r reader) table(m map[string]any, base, key string) (map[string]any, bool)
 	return t, true
 }
 
-func (r reader) encryption(m map[string]any) Encryption {
-	var e Encryption
-	r.unknown(m, keyEncryption, "data-encryption-method", "data-key-rotation-period", "enable-file-dictionary-log",
+func (r reader) encryption(m map[string]any) tikv.Encryption {
+	var e tikv.Encryption
+	r.unknown(m, tikv.KeyEncryption, "data-encryption-method", "data-key-rotation-period", "enable-file-dictionary-log",
 		"file-dictionary-rewrite-threshold", "master-key", "previous-master-key")
-	e.Method = r.field(m, keyEncryption, "data-encryption-method")
-	e.DataKeyRotationPeriod = r.field(m, keyEncryption, "data-key-rotation-period")
+	e.Method = r.field(m, tikv.KeyEncryption, "data-encryption-method")
+	e.DataKeyRotationPeriod = r.field(m, tikv.KeyEncryption, "data-key-rotation-period")
 	if v, ok := m["enable-file-dictionary-log"]; ok {
 		if b, ok := v.(bool); ok {
 			e.EnableFileDictionaryLog = &b
 		} else {
-			r.typeProblem(keyFileDictLog, "true or false", v)
+			r.typeProblem(tikv.KeyFileDictLog, "true or false", v)
 		}
 	}
 	if v, ok := m["file-dictionary-rewrite-threshold"]; ok {
@@ -374,22 +292,22 @@ func (r reader) encryption(m map[string]any) Encryption {
 			u := uint64(n)
 			e.FileDictionaryRewriteThreshold = &u
 		} else {
-			r.typeProblem(keyRewriteThreshold, "a non-negative integer", v)
+			r.typeProblem(tikv.KeyRewriteThreshold, "a non-negative integer", v)
 		}
 	}
-	if t, ok := r.table(m, keyEncryption, "master-key"); ok {
-		r.c.masterKeyTables[keyMasterKey] = true
-		e.MasterKey = r.masterKey(t, keyMasterKey)
+	if t, ok := r.table(m, tikv.KeyEncryption, "master-key"); ok {
+		r.c.masterKeyTables[tikv.KeyMasterKey] = true
+		e.MasterKey = r.masterKey(t, tikv.KeyMasterKey)
 	}
-	if t, ok := r.table(m, keyEncryption, "previous-master-key"); ok {
-		r.c.masterKeyTables[keyPreviousMasterKey] = true
-		e.PreviousMasterKey = r.masterKey(t, keyPreviousMasterKey)
+	if t, ok := r.table(m, tikv.KeyEncryption, "previous-master-key"); ok {
+		r.c.masterKeyTables[tikv.KeyPreviousMasterKey] = true
+		e.PreviousMasterKey = r.masterKey(t, tikv.KeyPreviousMasterKey)
 	}
 	return e
 }
 
-func (r reader) masterKey(m map[string]any, base string) MasterKey {
-	var k MasterKey
+func (r reader) masterKey(m map[string]any, base string) tikv.MasterKey {
+	var k tikv.MasterKey
 	r.unknown(m, base, "type", "path", "key-id", "region", "endpoint", "vendor", "aws", "azure", "gcp")
 	k.Type = r.field(m, base, "type")
 	k.Path = r.field(m, base, "path")
@@ -400,13 +318,13 @@ func (r reader) masterKey(m map[string]any, base string) MasterKey {
 	if t, ok := r.table(m, base, "aws"); ok {
 		b := base + ".aws"
 		r.unknown(t, b, "access-key", "secret-access-key")
-		k.AWS = &AWSKMS{AccessKey: r.field(t, b, "access-key"), SecretAccessKey: r.field(t, b, "secret-access-key")}
+		k.AWS = &tikv.AWSKMS{AccessKey: r.field(t, b, "access-key"), SecretAccessKey: r.field(t, b, "secret-access-key")}
 	}
 	if t, ok := r.table(m, base, "azure"); ok {
 		b := base + ".azure"
 		r.unknown(t, b, "tenant-id", "client-id", "keyvault-url", "hsm-name", "hsm-url", "client-certificate",
 			"client-certificate-path", "client-certificate-password", "client-secret")
-		k.Azure = &AzureKMS{
+		k.Azure = &tikv.AzureKMS{
 			TenantID:                  r.field(t, b, "tenant-id"),
 			ClientID:                  r.field(t, b, "client-id"),
 			KeyvaultURL:               r.field(t, b, "keyvault-url"),
@@ -421,7 +339,7 @@ func (r reader) masterKey(m map[string]any, base string) MasterKey {
 	if t, ok := r.table(m, base, "gcp"); ok {
 		b := base + ".gcp"
 		r.unknown(t, b, "credential-file-path")
-		k.GCP = &GCPKMS{CredentialFilePath: r.field(t, b, "credential-file-path")}
+		k.GCP = &tikv.GCPKMS{CredentialFilePath: r.field(t, b, "credential-file-path")}
 	}
 	return k
 }

@@ -1,4 +1,4 @@
-package tikv
+package tikvconf
 
 import (
 	"bytes"
@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/pelletier/go-toml/v2"
 	"github.com/pelletier/go-toml/v2/unstable"
+	"github.com/tikv-ear/tikv-ear/cluster/tikv"
 )
 
 // Edit is one change to a tikv.toml, applied by ApplyEdits. Build it with
@@ -32,12 +34,8 @@ const (
 	opRemove
 )
 
-// Field is one key of a table written by SetTable. Key is relative to the
-// table and may be dotted ("aws.access-key" writes a sub-table).
-type Field struct {
-	Key   string
-	Value any
-}
+// Field is one key of a table written by SetTable (tikv.Field).
+type Field = tikv.Field
 
 // Set sets the key at a dotted path (e.g. "security.encryption.data-encryption-method")
 // to value, which must be a string, bool, int, int64, uint64 or float64.
@@ -82,7 +80,7 @@ func redactedValue(key string, v any) string {
 	if i := strings.LastIndexByte(key, '.'); i >= 0 {
 		leaf = key[i+1:]
 	}
-	if containsStr(secretKeyNames(), leaf) {
+	if slices.Contains(secretKeyNames(), leaf) {
 		return `"<redacted>"`
 	}
 	s, err := encodeValue(v)
@@ -587,4 +585,28 @@ func (d *tomlDoc) hasKeysUnder(path []string) bool {
 		}
 	}
 	return false
+}
+
+// EncryptionEdits returns the edits that make a tikv.toml's [security.encryption]
+// say enc: the method and rotation period are set, the master-key table is
+// replaced whole, and previous-master-key is written when set or removed when not.
+func EncryptionEdits(enc tikv.Encryption) []Edit {
+	edits := []Edit{Set(tikv.KeyMethod, enc.EffectiveMethod())}
+	if enc.DataKeyRotationPeriod != "" {
+		edits = append(edits, Set(tikv.KeyRotationPeriod, enc.DataKeyRotationPeriod))
+	}
+	if enc.EnableFileDictionaryLog != nil {
+		edits = append(edits, Set(tikv.KeyFileDictLog, *enc.EnableFileDictionaryLog))
+	}
+	if enc.MasterKey.Type == "" {
+		edits = append(edits, Remove(tikv.KeyMasterKey))
+	} else {
+		edits = append(edits, SetTable(tikv.KeyMasterKey, tikv.MasterKeyFields(enc.MasterKey)...))
+	}
+	if enc.PreviousMasterKey.Type == "" {
+		edits = append(edits, Remove(tikv.KeyPreviousMasterKey))
+	} else {
+		edits = append(edits, SetTable(tikv.KeyPreviousMasterKey, tikv.MasterKeyFields(enc.PreviousMasterKey)...))
+	}
+	return edits
 }

@@ -1,4 +1,4 @@
-package tikv
+package tikvstatus
 
 import (
 	"context"
@@ -6,6 +6,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/tikv-ear/tikv-ear/cluster/tikv"
 )
 
 const sampleMetrics = `# HELP tikv_raftstore_region_count Number of regions collected in region_collection_observer
@@ -87,7 +89,7 @@ func TestStatusClientConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if e.Method != MethodAES256CTR || e.DataKeyRotationPeriod != "7d" || e.EnableFileDictionaryLog == nil || *e.FileDictionaryRewriteThreshold != 1000000 {
+	if e.Method != tikv.MethodAES256CTR || e.DataKeyRotationPeriod != "7d" || e.EnableFileDictionaryLog == nil || *e.FileDictionaryRewriteThreshold != 1000000 {
 		t.Errorf("encryption = %+v", e)
 	}
 	if e.MasterKey.Type != "kms" || e.MasterKey.KeyID != "alias/tikv" || e.MasterKey.AWS == nil || e.MasterKey.AWS.AccessKey != "AKIA" || e.PreviousMasterKey.Type != "plaintext" {
