@@ -231,6 +231,7 @@ func (c *Cluster) build(life context.Context) error {
 		}
 	}
 	mux.HandleFunc("POST /fault", c.handleFault)
+	mux.HandleFunc("GET /health", c.handleHealth)
 	mux.HandleFunc("GET /stores", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(c.Stores())
@@ -332,7 +333,7 @@ func (c *Cluster) Hosts() []*host.Host {
 	return out
 }
 
-// ControlURL returns the control server's base URL (POST /fault, GET /stores).
+// ControlURL returns the control server's base URL (POST /fault, GET /stores, GET /health).
 func (c *Cluster) ControlURL() string { return c.control }
 
 // Env returns the paths of the env files written by Start.

@@ -254,6 +254,13 @@ func KeyLabel(ref kms.KeyRef, withFP bool) string {
 // (all when ids is empty), e.g. after a reboot emptied a tmpfs key directory.
 // It returns how many stores it reached.
 func (s *Session) Deliver(ctx context.Context, ids []uint64) (int, error) {
+	if s.Engine.Desired.MasterKey.Type == tikv.MasterKeyFile { // a sealed Vault or an expired token: say so before any host
+		for _, c := range s.Backend.Preflight(ctx) {
+			if kc := KeyCheck(c, 0); kc.Status == Fail {
+				return 0, Failf(kc.Fix, "key backend preflight: %s; nothing delivered", kc.Message)
+			}
+		}
+	}
 	keys := &BackendKeys{B: s.Backend, Refs: PlanRefs(s.Plan), Hosts: s.Engine.KeyHosts}
 	delivered := 0
 	for _, n := range s.Plan.Nodes {
