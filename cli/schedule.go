@@ -16,6 +16,7 @@ import (
 
 	"github.com/tikv-ear/tikv-ear/cluster/gather"
 	"github.com/tikv-ear/tikv-ear/cluster/tikv"
+	"github.com/tikv-ear/tikv-ear/internal/shquote"
 	"github.com/tikv-ear/tikv-ear/kms"
 	"github.com/tikv-ear/tikv-ear/schedule"
 	"github.com/tikv-ear/tikv-ear/steps"
@@ -408,22 +409,22 @@ func activation(c *ScheduleInstallCmd, local []string) (do, undo []string) {
 	switch c.Runner {
 	case RunnerSystemd:
 		if !c.System {
-			do = append(do, "sudo install -m 0644 "+strings.Join(quoteAll(local), " ")+" "+systemdUnitDir+"/")
+			do = append(do, "sudo install -m 0644 "+shquote.Join(local...)+" "+systemdUnitDir+"/")
 		}
 		do = append(do, "sudo systemctl daemon-reload", "sudo systemctl enable --now "+unit+".timer")
 		undo = []string{"sudo systemctl disable --now " + unit + ".timer", "sudo rm -f " + systemdUnitDir + "/" + unit + ".service " + systemdUnitDir + "/" + unit + ".timer", "sudo systemctl daemon-reload"}
 	case RunnerCron:
 		if !c.System {
-			do = append(do, "sudo install -m 0644 "+shQuote(local[0])+" "+cronDir+"/"+unit)
+			do = append(do, "sudo install -m 0644 "+shquote.Quote(local[0])+" "+cronDir+"/"+unit)
 		}
 		undo = []string{"sudo rm -f " + cronDir + "/" + unit}
 	case RunnerKubernetes:
 		ns := ""
 		if c.Namespace != "" {
-			ns = " -n " + shQuote(c.Namespace)
+			ns = " -n " + shquote.Quote(c.Namespace)
 		}
-		do = append(do, "kubectl"+ns+" create configmap "+shQuote(c.PlanConfigMap)+" --from-file="+shQuote(c.Plan), "kubectl apply -f "+shQuote(local[0]))
-		undo = []string{"kubectl delete -f " + shQuote(local[0])}
+		do = append(do, "kubectl"+ns+" create configmap "+shquote.Quote(c.PlanConfigMap)+" --from-file="+shquote.Quote(c.Plan), "kubectl apply -f "+shquote.Quote(local[0]))
+		undo = []string{"kubectl delete -f " + shquote.Quote(local[0])}
 	}
 	if c.System {
 		// --system wrote the files; remove deletes them, the operator still stops the unit.
@@ -433,22 +434,6 @@ func activation(c *ScheduleInstallCmd, local []string) (do, undo []string) {
 		}
 	}
 	return do, undo
-}
-
-func quoteAll(ss []string) []string {
-	out := make([]string, len(ss))
-	for i, s := range ss {
-		out[i] = shQuote(s)
-	}
-	return out
-}
-
-// shQuote single-quotes s for a POSIX shell when it needs quoting.
-func shQuote(s string) string {
-	if s != "" && !strings.ContainsAny(s, " \t\n'\"\\$`;&|<>*?()[]{}#~!") {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 func sha256Hex(b []byte) string {

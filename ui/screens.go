@@ -11,6 +11,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/tikv-ear/tikv-ear/cluster/tikv"
+	"github.com/tikv-ear/tikv-ear/internal/shquote"
 	"github.com/tikv-ear/tikv-ear/steps"
 )
 
@@ -892,7 +893,7 @@ func reportFiles(st Styles, r ReportFiles, w int) string {
 	b.WriteString("\nAnyone can check it later with:\n")
 	cmd := r.VerifyCommand
 	if dir != "" && strings.Contains(cmd, dir+string(filepath.Separator)) {
-		b.WriteString("  " + st.Bold.Render(breakCommand("cd "+shellQuote(dir), w-2)) + "\n")
+		b.WriteString("  " + st.Bold.Render(breakCommand("cd "+shquote.Quote(dir), w-2)) + "\n")
 		cmd = strings.ReplaceAll(cmd, dir+string(filepath.Separator), "")
 	}
 	b.WriteString("  " + st.Bold.Render(breakCommand(cmd, w-2)) + "\n")
@@ -918,14 +919,6 @@ func commonDir(paths ...string) string {
 		return ""
 	}
 	return dir
-}
-
-// shellQuote quotes s for a POSIX shell when it needs it.
-func shellQuote(s string) string {
-	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-+:@%=,") == "" {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // breakCommand fits a shell command into w cells without changing what it

@@ -18,6 +18,7 @@ import (
 	"sync"
 
 	"github.com/tikv-ear/tikv-ear/cluster/tikv"
+	"github.com/tikv-ear/tikv-ear/internal/shquote"
 )
 
 // Titan blob files start with fixed32 LE kHeaderMagicNumber
@@ -423,7 +424,7 @@ const RemoteTrailerScript = `find -H %[1]s -type f \( -name '*.sst' -o -name '*.
 func RemoteTrailerCommand(dirs ...string) string {
 	q := make([]string, len(dirs))
 	for i, d := range dirs {
-		q[i] = shellQuote(d)
+		q[i] = shquote.Always(d)
 	}
 	return fmt.Sprintf(RemoteTrailerScript, strings.Join(q, " "))
 }
@@ -441,11 +442,6 @@ func RemoteProveDirs(dataDir string, extra ...string) []string {
 		}
 	}
 	return out
-}
-
-// shellQuote quotes s for POSIX sh.
-func shellQuote(s string) string {
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // TrailerEntry is one line of RemoteTrailerScript output.
