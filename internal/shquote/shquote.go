@@ -29,7 +29,7 @@ func Always(s string) string {
 }
 
 // Quote returns s as one shell word: as it is when it is safe, single-quoted
-// otherwise ("" becomes '').
+// otherwise ("" becomes ”).
 func Quote(s string) string {
 	if safe(s) {
 		return s
