@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/tikv-ear/tikv-ear/cluster/tikv"
 	"github.com/tikv-ear/tikv-ear/schedule"
 )
 
@@ -34,7 +35,7 @@ func PlanPolicy(path string, p *Plan) (schedule.Policy, []string, error) {
 		if f.val == "" {
 			continue
 		}
-		d, err := schedule.ParseTiKVDuration(f.val)
+		d, err := tikv.ParseReadableDuration(f.val)
 		if err == nil && (d < schedule.Day || d%schedule.Day != 0) {
 			err = fmt.Errorf("%q is not a whole number of days", f.val)
 		}

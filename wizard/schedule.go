@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/tikv-ear/tikv-ear/cluster/tikv"
 	"github.com/tikv-ear/tikv-ear/schedule"
 	"github.com/tikv-ear/tikv-ear/steps"
 	"github.com/tikv-ear/tikv-ear/ui"
@@ -21,7 +22,7 @@ func (d *Driver) ScheduleOptions(ctx context.Context, prev ui.PlanPreview) ([]ui
 		return nil, errors.New("no plan: build one first")
 	}
 	periodText := steps.FirstNonEmpty(p.Schedule.MasterKeyRotation, d.cfg.Rotation)
-	period, err := schedule.ParseTiKVDuration(periodText)
+	period, err := tikv.ParseReadableDuration(periodText)
 	if err != nil {
 		return nil, fmt.Errorf("plan [schedule] master-key-rotation %q: %w", periodText, err)
 	}
