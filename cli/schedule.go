@@ -8,7 +8,6 @@ import (
 
 	"github.com/tikv-ear/tikv-ear/cluster/gather"
 	"github.com/tikv-ear/tikv-ear/cluster/tikv"
-	"github.com/tikv-ear/tikv-ear/kms"
 	"github.com/tikv-ear/tikv-ear/schedule"
 	"github.com/tikv-ear/tikv-ear/steps"
 )
@@ -37,41 +36,6 @@ func PlanPolicy(path string, p *steps.Plan) (schedule.Policy, []string, error) {
 	return steps.PlanPolicy(path, p)
 }
 
-// MasterKeyAge works out where the plan's master-key generation stands
-// against period as of now. The last rotation is the generation's creation
-// time from the plan (ref.Created), else from the backend's evidence (ev may
-// be nil), else the newest "persisted result after replace master key." line
-// gathered from the stores (rep may be nil). The key's creation is preferred
-// to the log line because it is the earlier moment: the key's cryptoperiod
-// starts when it is made.
-func MasterKeyAge(rep *gather.Report, ref kms.KeyRef, ev *kms.Evidence, period time.Duration, now time.Time) *gather.MasterKeyAge {
-	age := &gather.MasterKeyAge{Generation: ref.Generation, Backend: ref.Backend, KeyID: ref.ID, PeriodDays: int(period / schedule.Day)}
-	var last time.Time
-	switch {
-	case !ref.Created.IsZero():
-		last, age.LastRotationSource = ref.Created, gather.RotationFromPlan
-	case ev != nil && !ev.Created.IsZero():
-		last, age.LastRotationSource = ev.Created, gather.RotationFromBackend
-	}
-	if rep != nil {
-		if at, store, ok := gather.LastReplaceMasterKey(rep); ok {
-			at = at.UTC()
-			age.LogConfirmed, age.LogConfirmedStore = &at, store
-			if last.IsZero() {
-				last, age.LastRotationSource = at, gather.RotationFromLog
-			}
-		}
-	}
-	due := schedule.Status(period, last, now)
-	age.Overdue = due.Overdue
-	if !last.IsZero() {
-		l, n := last.UTC(), due.NextDue.UTC()
-		age.LastRotation, age.NextDue = &l, &n
-		age.AgeDays = int(due.Age / schedule.Day)
-	}
-	return age
-}
-
 // keyAgeLine is "master key gen N, age D days, next due YYYY-MM-DD".
 func keyAgeLine(a *gather.MasterKeyAge) string {
 	if a.LastRotation == nil {
@@ -91,47 +55,6 @@ func overdueWarning(a *gather.MasterKeyAge) string {
 	return fmt.Sprintf("master key gen %d is overdue: %d days old, due %s under the %dd policy; rotate it with 'tikv-ear rotate <plan>'", a.Generation, a.AgeDays, a.NextDue.Format(time.DateOnly), a.PeriodDays)
 }
 
-// NativeOption is a key backend's own automatic rotation, with why it does
-// or does not touch TiKV.
-type NativeOption struct {
-	Backend string   `json:"backend"`
-	Setting string   `json:"setting"`
-	Value   string   `json:"value"`
-	Why     string   `json:"why"`
-	Notes   []string `json:"notes,omitempty"`
-}
-
-// NativeOptions lists the KMS-native rotation settings that fit the plan's
-// backend (Vault transit auto_rotate_period, AWS EnableKeyRotation); none for
-// file, GCP and Azure keys.
-func NativeOptions(p *steps.Plan, pol schedule.Policy) []NativeOption {
-	spec := p.Target.Key
-	switch {
-	case spec.Backend == "vault" && spec.Vault != nil:
-		kek := spec.Vault.KEK
-		if kek == "" {
-			kek = "tikv-" + spec.Vault.Cluster + "-kek" // kms/vault Config: default KEK tikv-<cluster>-kek
-		}
-		n, err := schedule.VaultTransitAutoRotate(kek, pol.MasterKeyPeriod)
-		if err != nil {
-			return nil
-		}
-		return []NativeOption{{Backend: n.Backend, Setting: n.Setting, Value: n.Value, Notes: n.Notes,
-			// kms-and-evidence.md §2.2 step 7: TiKV only ever sees the unwrapped file key.
-			Why: "The transit key only wraps the stored master key; TiKV gets the unwrapped file key and never talks to Vault, so transit rotation is invisible to TiKV. It does not replace the TiKV master key: keep the tikv-ear rotate schedule for that."}}
-	case spec.Backend == "aws" && spec.AWS != nil:
-		days := min(max(int(pol.MasterKeyPeriod/schedule.Day), schedule.AWSMinRotationDays), schedule.AWSMaxRotationDays)
-		n, err := schedule.AWSKeyRotation(spec.AWS.KeyID, days)
-		if err != nil {
-			return nil
-		}
-		return []NativeOption{{Backend: n.Backend, Setting: n.Setting, Value: n.Value, Notes: n.Notes,
-			// kms-and-evidence.md §2.1: TiKV uses only GenerateDataKey and Decrypt; old ciphertexts still decrypt.
-			Why: "TiKV keeps the KMS ciphertext of its key in each encrypted header and calls only GenerateDataKey and Decrypt; AWS keeps every older key material of the CMK for Decrypt, so automatic or on-demand rotation of the same CMK is transparent to TiKV (no restart, no re-wrap of key.dict). Moving to a different CMK still needs 'tikv-ear rotate' (previous-master-key and a rolling restart)."}}
-	}
-	return nil
-}
-
 // ScheduleShow is the `schedule show --output json` document.
 type ScheduleShow struct {
 	Plan                  string               `json:"plan"`
@@ -143,7 +66,7 @@ type ScheduleShow struct {
 	MasterKey             *gather.MasterKeyAge `json:"master_key"`
 	Runner                string               `json:"runner"`
 	ReportDir             string               `json:"report_dir,omitempty"`
-	Native                []NativeOption       `json:"kms_native"`
+	Native                []steps.NativeOption `json:"kms_native"`
 }
 
 // ScheduleShowCmd prints the rotation policy of a plan.
@@ -166,12 +89,12 @@ func (c *ScheduleShowCmd) Run(g *Globals) error {
 		Plan: c.Plan, ClusterID: p.Cluster.ClusterID,
 		MasterKeyPeriodDays: int(pol.MasterKeyPeriod / schedule.Day), DataKeyRotationPeriod: pol.DataKeyRotationPeriod,
 		SigningKeyPeriodDays: int(pol.SigningKeyPeriod / schedule.Day), Warnings: warnings,
-		MasterKey: MasterKeyAge(nil, p.Target.MasterKey, nil, pol.MasterKeyPeriod, time.Now()),
+		MasterKey: steps.MasterKeyAge(nil, p.Target.MasterKey, nil, pol.MasterKeyPeriod, time.Now()),
 		Runner:    steps.FirstNonEmpty(p.Schedule.Runner, RunnerManual), ReportDir: scheduleReportDir(p),
-		Native: NativeOptions(p, pol),
+		Native: steps.NativeOptions(p, pol),
 	}
 	if show.Native == nil {
-		show.Native = []NativeOption{}
+		show.Native = []steps.NativeOption{}
 	}
 	if c.Output == "json" {
 		return writeJSON(g.IO.Out, show)

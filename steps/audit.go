@@ -1,10 +1,9 @@
-package cli
+package steps
 
 import (
 	"context"
 	"fmt"
-	"io"
-	"path/filepath"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -14,21 +13,7 @@ import (
 	"github.com/tikv-ear/tikv-ear/kms"
 	"github.com/tikv-ear/tikv-ear/report"
 	"github.com/tikv-ear/tikv-ear/schedule"
-	"github.com/tikv-ear/tikv-ear/steps"
 )
-
-// AuditCmd is `tikv-ear audit`: a strictly read-only look at the cluster and
-// its key backend, written as a signed report of kind audit.
-//
-// Exit status: 0 when the audit found no high or critical finding; 1 when it
-// found one (the report is still written) or could not run; 2 for bad input.
-type AuditCmd struct {
-	Plan         string `arg:"" optional:"" type:"existingfile" help:"plan.toml of the cluster: adds the key backend's evidence and the rotation policy (and connects as the plan says when no --pd or --sim is given)."`
-	ConnectFlags `embed:""`
-	Dir          string `name:"dir" type:"path" help:"Report directory; each audit writes a subdirectory audit-<time> (default: the plan's [report] dir, else tikv-ear-reports)."`
-	ReportKey    string `name:"report-key" type:"path" help:"Report signing key (default: the plan's [report] key-file, else signing-key.pem in the report directory, generated when missing)."`
-	Output       string `name:"output" enum:"text,json" default:"text" help:"text, or json (a summary with the report's paths and findings)."`
-}
 
 // AuditKey is one key generation of the plan and what its backend says about it.
 type AuditKey struct {
@@ -42,7 +27,7 @@ type AuditKey struct {
 // AuditInput is what an audit saw besides the gathered status.
 type AuditInput struct {
 	// Plan is nil for an audit from connect flags alone.
-	Plan *steps.Plan
+	Plan *Plan
 	// Policy is the plan's rotation policy (schedule.DefaultPolicy without a plan).
 	Policy schedule.Policy
 	// Keys are the plan's key generations with their backend evidence.
@@ -52,105 +37,9 @@ type AuditInput struct {
 	Started, Finished time.Time
 }
 
-// AuditSummary is the `audit --output json` document.
-type AuditSummary struct {
-	ReportDir string               `json:"report_dir"`
-	Report    string               `json:"report"`
-	PublicKey string               `json:"public_key"`
-	Outcome   string               `json:"outcome"`
-	Stores    int                  `json:"stores"`
-	Encrypted int                  `json:"stores_encrypted"`
-	MasterKey *gather.MasterKeyAge `json:"master_key,omitempty"`
-	Findings  []report.Finding     `json:"findings"`
-	// Failing counts the high and critical findings; non-zero means exit 1.
-	Failing int `json:"failing"`
-}
-
-// Run audits and writes the signed report.
-func (c *AuditCmd) Run(g *Globals) error {
-	started := time.Now().UTC()
-	p, sess, err := connectOrPlan(g.Ctx, c.ConnectFlags, c.Plan)
-	if err != nil {
-		return err
-	}
-	defer sess.Close()
-	in := AuditInput{Plan: p, Policy: schedule.DefaultPolicy(), Started: started, RunID: "audit-" + started.Format("20060102T150405Z")}
-	if p != nil {
-		pol, warnings, err := PlanPolicy(c.Plan, p)
-		if err != nil {
-			return err
-		}
-		in.Policy = pol
-		for _, w := range warnings {
-			fmt.Fprintf(g.IO.Err, "tikv-ear: warning: %s\n", w)
-		}
-	}
-	rep, err := gatherSession(g, sess)
-	if err != nil {
-		return err
-	}
-	if p != nil {
-		in.Keys = auditKeys(g.Ctx, p)
-	}
-	in.Finished = time.Now().UTC()
-	r := BuildAudit(rep, in)
-
-	base := c.Dir
-	signPlan := &steps.Plan{Report: steps.ReportSection{KeyFile: c.ReportKey}}
-	if p != nil {
-		base = steps.FirstNonEmpty(c.Dir, p.Report.Dir)
-		signPlan.Report.KeyFile = steps.FirstNonEmpty(c.ReportKey, p.Report.KeyFile)
-	}
-	base = steps.FirstNonEmpty(base, "tikv-ear-reports")
-	signer, generated, err := steps.Signer(signPlan, base)
-	if err != nil {
-		return fmt.Errorf("report signing key: %w", err)
-	}
-	if generated != "" {
-		fmt.Fprintf(g.IO.Err, "tikv-ear: generated the report signing key %s (publish its pub.pem to your auditors)\n", generated)
-	}
-	dir := filepath.Join(base, r.RunID)
-	files, err := report.WriteSigned(context.WithoutCancel(g.Ctx), dir, r, signer)
-	if err != nil {
-		return fmt.Errorf("writing the signed audit report: %w", err)
-	}
-	sum := AuditSummary{ReportDir: dir, Report: files.Report, PublicKey: files.PublicKey, Outcome: r.Outcome,
-		Stores: len(r.Stores), Findings: r.Findings, MasterKey: auditAge(rep, in)}
-	if sum.Findings == nil {
-		sum.Findings = []report.Finding{}
-	}
-	for _, s := range r.Stores {
-		if s.After.Method != "" && s.After.Method != tikv.MethodPlaintext {
-			sum.Encrypted++
-		}
-	}
-	for _, f := range r.Findings {
-		if failing(f) {
-			sum.Failing++
-		}
-	}
-	if c.Output == "json" {
-		if err := writeJSON(g.IO.Out, sum); err != nil {
-			return err
-		}
-	} else {
-		writeAuditText(g.IO.Out, rep, sum)
-	}
-	fmt.Fprintf(g.IO.Err, "tikv-ear: signed report: %s\ntikv-ear: verify it: tikv-ear report verify %s --key %s\n", files.Report, files.Report, files.PublicKey)
-	if sum.Failing > 0 {
-		return &Error{Msg: fmt.Sprintf("audit found %d high or critical finding(s); the signed report is %s", sum.Failing, files.Report),
-			Hints: []string{"each finding names its fix; re-run 'tikv-ear audit' after fixing them"}, Code: ExitFailure}
-	}
-	return nil
-}
-
-func failing(f report.Finding) bool {
-	return f.Severity == report.SeverityHigh || f.Severity == report.SeverityCritical
-}
-
-// auditKeys asks the plan's backend about its key generations (read-only:
+// AuditKeys asks the plan's backend about its key generations (read-only:
 // Backend.Evidence describes a generation and changes nothing).
-func auditKeys(ctx context.Context, p *steps.Plan) []AuditKey {
+func AuditKeys(ctx context.Context, p *Plan) []AuditKey {
 	refs := []AuditKey{{Role: "master-key", Ref: p.Target.MasterKey}}
 	if p.Target.PreviousMasterKey != nil {
 		refs = append(refs, AuditKey{Role: "previous-master-key", Ref: *p.Target.PreviousMasterKey})
@@ -179,28 +68,13 @@ func auditKeys(ctx context.Context, p *steps.Plan) []AuditKey {
 	return refs
 }
 
-// auditAge is the master key's age: from the plan's generation when there is
-// a plan, else from the newest replace-master-key log line.
-func auditAge(rep *gather.Report, in AuditInput) *gather.MasterKeyAge {
-	now := in.Finished
-	if now.IsZero() {
-		now = rep.GatheredAt
-	}
-	var ref kms.KeyRef
-	var ev *kms.Evidence
-	if len(in.Keys) > 0 {
-		ref, ev = in.Keys[0].Ref, in.Keys[0].Evidence
-	}
-	return MasterKeyAge(rep, ref, ev, in.Policy.MasterKeyPeriod, now)
-}
-
 // BuildAudit maps a gathered status and the key backend's evidence to the
 // report model: each store's current state (before = after), what verifies
 // it, the findings, the key evidence, the schedule and the compliance mapping.
 func BuildAudit(rep *gather.Report, in AuditInput) *report.Report {
 	r := report.New(report.KindAudit, in.Started)
-	r.RunID, r.FinishedAt, r.Operator = in.RunID, in.Finished, steps.OperatorName()
-	r.Tool = report.Tool{Name: "tikv-ear", Version: Version}
+	r.RunID, r.FinishedAt, r.Operator = in.RunID, in.Finished, OperatorName()
+	r.Tool = report.Tool{Name: "tikv-ear", Version: ToolVersion}
 	r.Cluster = report.Cluster{PDClusterID: strconv.FormatUint(rep.Cluster.ID, 10), PDEndpoints: rep.Cluster.PDEndpoints}
 	if in.Plan != nil {
 		r.PlanDigest = in.Plan.Digest()
@@ -230,10 +104,10 @@ func BuildAudit(rep *gather.Report, in AuditInput) *report.Report {
 		ev := report.Event{At: in.Finished, Phase: "key-evidence", Status: "ok", Detail: fmt.Sprintf("%s generation %d read from the %s backend", k.Role, k.Ref.Generation, k.Ref.Backend)}
 		if k.Evidence != nil {
 			e := k.Evidence
-			ke.KeyID = steps.FirstNonEmpty(e.KeyID, k.Ref.ID)
+			ke.KeyID = FirstNonEmpty(e.KeyID, k.Ref.ID)
 			ke.RotationEnabled = e.RotationEnabled != nil && *e.RotationEnabled
 			ke.RotationPeriod, ke.NextRotation = e.RotationPeriod, e.NextRotation
-			ke.Versions = []report.KeyVersion{{Version: steps.FirstNonEmpty(e.KeyVersion, strconv.Itoa(k.Ref.Generation)), CreatedAt: e.Created, Fingerprint: steps.FirstNonEmpty(e.Fingerprint, k.Ref.Fingerprint)}}
+			ke.Versions = []report.KeyVersion{{Version: FirstNonEmpty(e.KeyVersion, strconv.Itoa(k.Ref.Generation)), CreatedAt: e.Created, Fingerprint: FirstNonEmpty(e.Fingerprint, k.Ref.Fingerprint)}}
 			if e.State != "" && e.State != "active" && !strings.EqualFold(e.State, "enabled") {
 				f.add(report.SeverityHigh, 0, fmt.Sprintf("the %s generation %d (%s) is %s in the %s backend", k.Role, k.Ref.Generation, ke.KeyID, e.State, k.Ref.Backend),
 					"TiKV needs the key at every start: restore it in the backend, or rotate to a new generation with 'tikv-ear rotate'")
@@ -246,14 +120,14 @@ func BuildAudit(rep *gather.Report, in AuditInput) *report.Report {
 		r.Timeline = append(r.Timeline, ev)
 		r.Keys = append(r.Keys, ke)
 	}
-	age := auditAge(rep, in)
+	age := AuditAge(rep, in)
 	sched := &report.Schedule{MasterKeyPeriodDays: int64(in.Policy.MasterKeyPeriod / schedule.Day), DataKeyRotationPeriod: in.Policy.DataKeyRotationPeriod,
 		SigningKeyPeriodDays: int64(in.Policy.SigningKeyPeriod / schedule.Day), Mechanism: RunnerManual}
 	if age.LastRotation != nil {
 		sched.LastMasterKeyRotation, sched.NextDue = *age.LastRotation, *age.NextDue
 	}
 	if in.Plan != nil {
-		sched.Mechanism = steps.FirstNonEmpty(in.Plan.Schedule.Runner, RunnerManual)
+		sched.Mechanism = FirstNonEmpty(in.Plan.Schedule.Runner, RunnerManual)
 		var native []string
 		for _, n := range NativeOptions(in.Plan, in.Policy) {
 			native = append(native, n.Backend+": "+n.Setting+" = "+n.Value)
@@ -396,7 +270,7 @@ func (f *findings) store(s gather.Store) {
 		if c.BytesPercent < 50 {
 			sev = report.SeverityHigh
 		}
-		f.add(sev, s.StoreID, fmt.Sprintf("%s: %d of %d data files are still plaintext on disk (%s of bytes encrypted)", who, c.Plaintext.Files, c.Plaintext.Files+c.Encrypted.Files, pctText(c.BytesPercent)),
+		f.add(sev, s.StoreID, fmt.Sprintf("%s: %d of %d data files are still plaintext on disk (%s of bytes encrypted)", who, c.Plaintext.Files, c.Plaintext.Files+c.Encrypted.Files, Percent(c.BytesPercent)),
 			"compaction rewrites old files over time (TiKV encrypts only new files); audit again later, or run a manual compaction")
 	}
 	if kd := s.KeyDict; kd != nil && kd.KeysExposed {
@@ -409,7 +283,7 @@ func (f *findings) store(s gather.Store) {
 			f.add(report.SeverityHigh, s.StoreID, fmt.Sprintf("%s: master key file %s does not exist; TiKV cannot start again until it is delivered", who, kf.Path), "run 'tikv-ear deliver <plan>'")
 		default:
 			if kf.FSType != "tmpfs" && kf.FSType != "ramfs" {
-				f.add(report.SeverityHigh, s.StoreID, fmt.Sprintf("%s: master key file %s is on %s, not tmpfs: the key persists on disk beside the data it protects", who, kf.Path, steps.FirstNonEmpty(kf.FSType, "an unknown file system")),
+				f.add(report.SeverityHigh, s.StoreID, fmt.Sprintf("%s: master key file %s is on %s, not tmpfs: the key persists on disk beside the data it protects", who, kf.Path, FirstNonEmpty(kf.FSType, "an unknown file system")),
 					"keep the key file on a tmpfs (e.g. /run/tikv-keys) and deliver it at boot with 'tikv-ear deliver'")
 			}
 			if mode, err := strconv.ParseUint(kf.Mode, 8, 32); err == nil && mode&^0o400 != 0 {
@@ -423,7 +297,7 @@ func (f *findings) store(s gather.Store) {
 	}
 	if s.Config != nil {
 		if prev := s.Config.PreviousMasterKey; prev != nil {
-			f.add(report.SeverityMedium, s.StoreID, fmt.Sprintf("%s: a previous-master-key (%s) is still configured: a leftover of a rotation keeps the old key in use", who, steps.FirstNonEmpty(prev.Path, prev.KeyID, prev.Type)),
+			f.add(report.SeverityMedium, s.StoreID, fmt.Sprintf("%s: a previous-master-key (%s) is still configured: a leftover of a rotation keeps the old key in use", who, FirstNonEmpty(prev.Path, prev.KeyID, prev.Type)),
 				"finish the rotation ('tikv-ear rotate <plan> --resume'), which removes it and shreds the old key file")
 		}
 		for _, p := range s.Config.Problems {
@@ -458,7 +332,7 @@ func (f *findings) cluster(rep *gather.Report) {
 		if pct < 50 {
 			sev = report.SeverityHigh
 		}
-		f.add(sev, 0, fmt.Sprintf("coverage: %d of %d data files encrypted on disk (%s of bytes); %d files are plaintext", enc, enc+plain, pctText(pct), plain),
+		f.add(sev, 0, fmt.Sprintf("coverage: %d of %d data files encrypted on disk (%s of bytes); %d files are plaintext", enc, enc+plain, Percent(pct), plain),
 			"encrypt every store, then let compaction rewrite the old files; audit again later")
 	}
 	c := rep.Cluster
@@ -467,7 +341,7 @@ func (f *findings) cluster(rep *gather.Report) {
 		for i, id := range c.EvictLeaderStores {
 			ids[i] = strconv.FormatUint(id, 10)
 		}
-		f.add(report.SeverityMedium, 0, fmt.Sprintf("evict-leader scheduler %s is present (stores %s): a leftover keeps those stores at 0 leaders", strings.Join(c.EvictLeaderSchedulers, ","), dash(strings.Join(ids, ","))),
+		f.add(report.SeverityMedium, 0, fmt.Sprintf("evict-leader scheduler %s is present (stores %s): a leftover keeps those stores at 0 leaders", strings.Join(c.EvictLeaderSchedulers, ","), FirstNonEmpty(strings.Join(ids, ","), "-")),
 			"if no rollout is running, remove it: 'tikv-ear apply <plan> --abort', or pd-ctl scheduler remove evict-leader-scheduler")
 	}
 	for _, rc := range []struct {
@@ -484,24 +358,24 @@ func (f *findings) cluster(rep *gather.Report) {
 	}
 }
 
-func pctText(v float64) string { return trimPct(v) }
+// Percent renders 0–100 rounded down to one decimal (so 99.96 is not shown
+// as 100), without the decimal when whole, and with a "%".
+func Percent(v float64) string {
+	s := strconv.FormatFloat(math.Floor(v*10)/10, 'f', 1, 64)
+	return strings.TrimSuffix(s, ".0") + "%"
+}
 
-// writeAuditText prints the audit's summary and findings.
-func writeAuditText(w io.Writer, rep *gather.Report, sum AuditSummary) {
-	fmt.Fprintf(w, "audit of cluster %d: %d of %d stores encrypted (%s)\n", rep.Cluster.ID, sum.Encrypted, sum.Stores, sum.Outcome)
-	if sum.MasterKey != nil {
-		printSchedule(w, sum.MasterKey)
+// AuditAge is the master key's age: from the plan's generation when there is
+// a plan, else from the newest replace-master-key log line.
+func AuditAge(rep *gather.Report, in AuditInput) *gather.MasterKeyAge {
+	now := in.Finished
+	if now.IsZero() {
+		now = rep.GatheredAt
 	}
-	if len(sum.Findings) == 0 {
-		fmt.Fprintln(w, "no findings")
-	} else {
-		fmt.Fprintf(w, "findings (%d high or critical):\n", sum.Failing)
-		for _, f := range sum.Findings {
-			fmt.Fprintf(w, "  %-8s %s\n", strings.ToUpper(f.Severity), f.Message)
-			if f.Fix != "" {
-				fmt.Fprintf(w, "           fix: %s\n", f.Fix)
-			}
-		}
+	var ref kms.KeyRef
+	var ev *kms.Evidence
+	if len(in.Keys) > 0 {
+		ref, ev = in.Keys[0].Ref, in.Keys[0].Evidence
 	}
-	fmt.Fprintf(w, "signed report: %s\n", sum.Report)
+	return MasterKeyAge(rep, ref, ev, in.Policy.MasterKeyPeriod, now)
 }
