@@ -13,13 +13,11 @@ import (
 
 // ApplyCmd executes a plan: prepare keys, stage, canary, batches, finalize, report.
 type ApplyCmd struct {
-	Plan    string `arg:"" type:"existingfile" help:"plan.toml written by 'tikv-ear plan'."`
-	Yes     bool   `name:"yes" short:"y" help:"Do not ask for confirmation (required without a terminal)."`
-	Resume  bool   `name:"resume" help:"Continue an interrupted run from the cluster's real state."`
-	Abort   bool   `name:"abort" help:"Stop an interrupted run safely: remove its evict-leader schedulers and close the journal."`
-	Journal string `name:"journal" type:"path" help:"Journal file (default: <plan>.journal beside the plan)."`
-	Output  string `name:"output" enum:"text,json" default:"text" help:"text (progress on stderr) or json (NDJSON events on stdout)."`
-	Verbose bool   `name:"verbose" short:"v" help:"Also print node log lines and metric samples."`
+	Plan        string `arg:"" type:"existingfile" help:"plan.toml written by 'tikv-ear plan'."`
+	Yes         bool   `name:"yes" short:"y" help:"Do not ask for confirmation (required without a terminal)."`
+	ResumeFlags `embed:""`
+	Journal     string `name:"journal" type:"path" help:"Journal file (default: <plan>.journal beside the plan)."`
+	EventFlags  `embed:""`
 }
 
 // openPlan loads the plan and connects to the cluster it names, refusing another cluster.
@@ -35,6 +33,20 @@ func openPlan(ctx context.Context, path string) (*steps.Plan, *Session, error) {
 func (c *ApplyCmd) Run(g *Globals) error {
 	return runPlan(g, runFlags{Plan: c.Plan, Journal: c.Journal, Output: c.Output, Verbose: c.Verbose, Yes: c.Yes, Abort: c.Abort},
 		steps.RunOptions{Kind: steps.KindApply, Resume: c.Resume})
+}
+
+// ResumeFlags go on with, or stop, an interrupted run: every command that
+// runs the engine embeds them.
+type ResumeFlags struct {
+	Resume bool `name:"resume" help:"Continue an interrupted run from the cluster's real state."`
+	Abort  bool `name:"abort" help:"Stop an interrupted run safely: remove its evict-leader schedulers and close the journal."`
+}
+
+// EventFlags say how a run's events are shown: every command that runs the
+// engine embeds them.
+type EventFlags struct {
+	Output  string `name:"output" enum:"text,json" default:"text" help:"text (progress on stderr) or json (NDJSON events on stdout)."`
+	Verbose bool   `name:"verbose" short:"v" help:"Also print node log lines and metric samples."`
 }
 
 // runFlags are the flags of the commands that run the engine.

@@ -51,10 +51,8 @@ type DisableCmd struct {
 	CompactTimeout  time.Duration `name:"compact-timeout" default:"12h" help:"Longest one tikv-ctl compaction command may run, for --compact."`
 	RemoveMasterKey bool          `name:"remove-master-key" help:"Second step, once no encrypted file is left: switch the master key to plaintext (TiKV marks every data key exposed)."`
 	Confirm         string        `name:"confirm" placeholder:"TEXT" help:"For --remove-master-key without a terminal: the consequence typed back, exactly \"expose every data key\" (--yes alone is not enough)."`
-	Resume          bool          `name:"resume" help:"Continue an interrupted run."`
-	Abort           bool          `name:"abort" help:"Stop an interrupted run safely."`
-	Output          string        `name:"output" enum:"text,json" default:"text" help:"text or json."`
-	Verbose         bool          `name:"verbose" short:"v" help:"Also print node log lines and metric samples."`
+	ResumeFlags     `embed:""`
+	EventFlags      `embed:""`
 }
 
 // Run disables encryption (step one, optionally followed by the forced

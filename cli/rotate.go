@@ -14,16 +14,14 @@ import (
 // second pass removes previous-master-key and the old key files. The old
 // generation is retired only after every store passed.
 type RotateCmd struct {
-	Plan      string `arg:"" type:"existingfile" help:"plan.toml of the cluster (updated with the new key generation)."`
-	Yes       bool   `name:"yes" short:"y" help:"Do not ask for confirmation (required without a terminal)."`
-	Incident  bool   `name:"incident" help:"Fastest safe path: zone batches where safe, no canary, tighter polls, and revocation of the old key once every store is on the new one."`
-	Retire    bool   `name:"retire-old" help:"Retire (revoke) the old generation after a successful rotation; --incident implies it."`
-	Resume    bool   `name:"resume" help:"Continue an interrupted rotation."`
-	Abort     bool   `name:"abort" help:"Stop an interrupted rotation safely."`
-	Journal   string `name:"journal" type:"path" help:"Journal file (default: <plan>.journal)."`
-	ReportDir string `name:"report-dir" type:"path" help:"Directory for the signed report (default: the plan's report dir)."`
-	Output    string `name:"output" enum:"text,json" default:"text" help:"text, or json (NDJSON events on stdout)."`
-	Verbose   bool   `name:"verbose" short:"v" help:"Also print node log lines and metric samples."`
+	Plan        string `arg:"" type:"existingfile" help:"plan.toml of the cluster (updated with the new key generation)."`
+	Yes         bool   `name:"yes" short:"y" help:"Do not ask for confirmation (required without a terminal)."`
+	Incident    bool   `name:"incident" help:"Fastest safe path: zone batches where safe, no canary, tighter polls, and revocation of the old key once every store is on the new one."`
+	Retire      bool   `name:"retire-old" help:"Retire (revoke) the old generation after a successful rotation; --incident implies it."`
+	ResumeFlags `embed:""`
+	Journal     string `name:"journal" type:"path" help:"Journal file (default: <plan>.journal)."`
+	ReportDir   string `name:"report-dir" type:"path" help:"Directory for the signed report (default: the plan's report dir)."`
+	EventFlags  `embed:""`
 }
 
 // Run rotates.
