@@ -8,65 +8,28 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/tikv-ear/tikv-ear/internal/realparts"
 )
 
-// baoDev is a real OpenBao dev server on loopback (`bao server -dev`), with
+// baoDev is a real OpenBao dev server on loopback (internal/realparts) with
 // the transit engine mounted.
 type baoDev struct {
 	URL   string
 	Token string
 }
 
-// startBao starts $TIKV_EAR_REALPARTS/bao (default /work/realparts/bao) as a
-// dev server with root token "root" on a free loopback port and mounts
-// transit. Without the binary the test fails naming the install step.
+// startBao starts OpenBao through internal/realparts (which fails the test
+// naming the install step when the binary is missing) and mounts transit.
 func startBao(t *testing.T) *baoDev {
 	t.Helper()
-	dir := os.Getenv("TIKV_EAR_REALPARTS")
-	if dir == "" {
-		dir = "/work/realparts"
-	}
-	bin := filepath.Join(dir, "bao")
-	if _, err := os.Stat(bin); err != nil {
-		t.Fatalf("OpenBao is not installed at %s (%v): install the bao binary there (see README, real parts) or set TIKV_EAR_REALPARTS", bin, err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	home := t.TempDir()
-	var logs bytes.Buffer
-	cmd := exec.Command(bin, "server", "-dev", "-dev-root-token-id=root", "-dev-listen-address="+addr)
-	cmd.Env = []string{"HOME=" + home, "PATH=" + os.Getenv("PATH")}
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting %s: %v", bin, err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
-	b := &baoDev{URL: "http://" + addr, Token: "root"}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		if code, _, err := b.call(http.MethodGet, "sys/health", nil); err == nil && code == http.StatusOK {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("OpenBao dev server on %s did not become healthy in 30s; its output:\n%s", addr, logs.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	srv := realparts.MustStartBao(t)
+	b := &baoDev{URL: srv.Addr, Token: srv.Token}
 	// A dev server mounts no transit engine (sys/mounts/:path, type transit).
 	if code, body, err := b.call(http.MethodPost, "sys/mounts/transit", map[string]any{"type": "transit"}); err != nil || code/100 != 2 {
 		t.Fatalf("enabling transit: %d %s %v", code, body, err)
@@ -124,11 +87,11 @@ func (b *baoDev) transitPublicKey(t *testing.T, name string, version int) []byte
 	return []byte(pub)
 }
 
-// TestVaultSignerRealOpenBao: a report signed with signer = "vault" against a
+// TestRealVaultSignerOpenBao: a report signed with signer = "vault" against a
 // real OpenBao verifies through sigstore-go with the transit key's public key
 // as the server returns it; after a key rotation the signer uses the new
 // version, and the old version's key no longer verifies the new report.
-func TestVaultSignerRealOpenBao(t *testing.T) {
+func TestRealVaultSignerOpenBao(t *testing.T) {
 	b := startBao(t)
 	if code, body, err := b.call(http.MethodPost, "transit/keys/tikv-ear-report", map[string]any{"type": "ecdsa-p256"}); err != nil || code/100 != 2 {
 		t.Fatalf("creating the transit key: %d %s %v", code, body, err)
