@@ -72,13 +72,16 @@ func (c *AuditCmd) Run(g *Globals) error {
 	r := steps.BuildAudit(rep, in)
 
 	base := c.Dir
-	signPlan := &steps.Plan{Report: steps.ReportSection{KeyFile: c.ReportKey}}
+	signPlan := &steps.Plan{}
 	if p != nil {
 		base = steps.FirstNonEmpty(c.Dir, p.Report.Dir)
-		signPlan.Report.KeyFile = steps.FirstNonEmpty(c.ReportKey, p.Report.KeyFile)
+		signPlan = p
+	}
+	if c.ReportKey != "" { // --report-key names a file key, whatever the plan's signer
+		signPlan = &steps.Plan{Report: steps.ReportSection{Signer: report.SignerFile, KeyFile: c.ReportKey}}
 	}
 	base = steps.FirstNonEmpty(base, "tikv-ear-reports")
-	signer, generated, err := steps.Signer(signPlan, base)
+	signer, generated, err := steps.Signer(g.Ctx, signPlan, base)
 	if err != nil {
 		return fmt.Errorf("report signing key: %w", err)
 	}
