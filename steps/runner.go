@@ -589,8 +589,8 @@ func (r *Runner) evict(ctx context.Context, batch int, n NodePlan, node Node) (i
 		return 0, r.fail(StepEvict, n.StoreID, batch, fmt.Errorf("reading leader count from %s/metrics: %w", n.StatusAddress, err))
 	}
 	before := s.Leaders
-	if before == 0 || len(r.Plan.Nodes) <= 1 {
-		r.emit(Event{Kind: StepSkipped, Step: StepEvict, StoreID: n.StoreID, Batch: batch, Message: "no leaders to move"})
+	if skip, why := r.evictionSkippable(ctx, n.StoreID, before); skip {
+		r.emit(Event{Kind: StepSkipped, Step: StepEvict, StoreID: n.StoreID, Batch: batch, Message: why})
 		r.phase(n.StoreID, StepEvict, start, true)
 		return before, nil
 	}
