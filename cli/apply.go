@@ -26,6 +26,8 @@ type ApplyCmd struct {
 	Journal string `name:"journal" type:"path" help:"Journal file (default: <plan>.journal beside the plan)."`
 	Output  string `name:"output" enum:"text,json" default:"text" help:"text (progress on stderr) or json (NDJSON events on stdout)."`
 	Verbose bool   `name:"verbose" short:"v" help:"Also print node log lines and metric samples."`
+	// BreakLock takes over the run lease of a run that died (never a live one).
+	BreakLock bool `name:"break-lock" help:"Take over the run lease of a run that is gone (asks for confirmation; a live run is never broken)."`
 }
 
 // planConnect returns the connection flags recorded in a plan.
@@ -68,7 +70,7 @@ func journalPath(plan, flag string) string {
 
 // Run executes the plan.
 func (c *ApplyCmd) Run(g *Globals) error {
-	return runPlan(g, runOptions{Plan: c.Plan, Journal: c.Journal, Output: c.Output, Verbose: c.Verbose, Yes: c.Yes, Resume: c.Resume, Abort: c.Abort, Kind: steps.KindApply})
+	return runPlan(g, runOptions{Plan: c.Plan, Journal: c.Journal, Output: c.Output, Verbose: c.Verbose, Yes: c.Yes, Resume: c.Resume, Abort: c.Abort, BreakLock: c.BreakLock, Kind: steps.KindApply})
 }
 
 // runOptions configure runPlan.
@@ -76,6 +78,7 @@ type runOptions struct {
 	Plan, Journal, Output string
 	Verbose, Yes          bool
 	Resume, Abort         bool
+	BreakLock             bool
 	Kind                  string
 	ReportDir             string
 	// Prepare edits the plan before the run and returns the key generations to
@@ -111,6 +114,18 @@ func runPlan(g *Globals, o runOptions) error {
 		return Usagef("fix [target.key] in "+planPath, "key backend: %v", err)
 	}
 	eng := NewEngine(s, p, backend)
+	// One run per cluster: the lease is taken before anything is read for the
+	// run and released on every exit path (steps/lease).
+	lreq := leaseRequest{Kind: kind, Plan: planPath, BreakLock: o.BreakLock, Yes: yes}
+	if hasLast && !last.Finished && (resume || abort) {
+		lreq.Last = &last
+	}
+	held, leaseCtx, releaseLease, err := takeLease(ctx, g, s, p, eng.PD, lreq)
+	if err != nil {
+		return err
+	}
+	defer releaseLease()
+	ctx = leaseCtx
 	if hasLast && !last.Finished {
 		switch {
 		case abort:
@@ -179,6 +194,8 @@ func runPlan(g *Globals, o runOptions) error {
 		sink = &steps.JSONSink{W: g.IO.Out}
 	}
 	runner := eng.Runner(p, kind, refs, journal, sink, steps.PolicyDecider{})
+	runner.RunID = held.Holder().Run
+	runner.LimitOriginal = leaseLimit(held, eng.PD)
 	res, runErr := runner.Run(ctx, batches)
 	if runErr == nil && o.After != nil {
 		runErr = o.After(ctx, p, eng, res)
