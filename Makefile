@@ -5,7 +5,7 @@ BIN       ?= bin/tikv-ear
 GOBIN     := $(shell $(GO) env GOPATH)/bin
 export PATH := $(GOBIN):$(PATH)
 
-.PHONY: build test demo bench lint tools
+.PHONY: build test test-real demo bench lint tools
 
 build:
 	$(GO) build -o $(BIN) .
@@ -15,6 +15,15 @@ build:
 # the tests fail, never skip, without them.
 test:
 	$(GO) test -race -count=1 -timeout 40m $(PKGS)
+
+# Tests against the real upstream servers (pd-server, OpenBao): files with the build tag
+# `realparts`, test names starting TestReal (internal/realparts checks both), only in the packages
+# that have such files so nothing else runs twice. Binaries come from TIKV_EAR_REALPARTS=DIR, filled
+# by ../shared/realparts/install DIR (README.md "Real parts"); without them the tests fail naming
+# that step, never skip.
+REAL_PKGS = $(sort $(dir $(shell grep -rl --include='*_test.go' '^//go:build realparts' .)))
+test-real:
+	$(GO) test -tags realparts -race -count=1 -timeout 40m -run '^TestReal' $(addprefix ./,$(REAL_PKGS:./%=%))
 
 # The whole job on an embedded simulated cluster.
 demo: build

@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tikv-ear/tikv-ear/internal/netport"
 	"github.com/tikv-ear/tikv-ear/sim/clock"
 	"github.com/tikv-ear/tikv-ear/sim/host"
 	"github.com/tikv-ear/tikv-ear/sim/node"
@@ -156,7 +157,7 @@ func (c *Cluster) build(life context.Context) error {
 	if err != nil {
 		return err
 	}
-	ports, err := freePorts(2 * opt.Stores)
+	ports, err := netport.Free(2 * opt.Stores)
 	if err != nil {
 		return err
 	}
@@ -255,56 +256,6 @@ func raftEngineDefault(version string) bool {
 	major, _ := strconv.Atoi(parts[0])
 	minor, _ := strconv.Atoi(parts[1])
 	return major > 6 || major == 6 && minor >= 1
-}
-
-// freePorts picks n distinct free ports on 127.0.0.1 for the nodes' main and
-// status ports. A node binds its ports again at every restart, so they come from
-// below the kernel's ephemeral range (as TiKV's 20160/20180 do): there no :0
-// listener and no outgoing connection's source port can take one while its node
-// is stopped. The scan starts at a random offset so parallel sims rarely meet.
-func freePorts(n int) ([]int, error) {
-	lo, hi := 20000, ephemeralLow()
-	if hi-lo < 4*n {
-		lo = 10000
-	}
-	var b [4]byte
-	_, _ = rand.Read(b[:])
-	span := hi - lo
-	start := int(binary.BigEndian.Uint32(b[:]) % uint32(span))
-	var lns []net.Listener
-	defer func() {
-		for _, l := range lns {
-			l.Close()
-		}
-	}()
-	ports := make([]int, 0, n)
-	for i := 0; i < span && len(ports) < n; i++ {
-		port := lo + (start+i)%span
-		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
-		if err != nil {
-			continue // taken
-		}
-		lns = append(lns, l)
-		ports = append(ports, port)
-	}
-	if len(ports) < n {
-		return nil, fmt.Errorf("finding %d free ports between %d and %d: only %d", n, lo, hi, len(ports))
-	}
-	return ports, nil
-}
-
-// ephemeralLow is the first port of the kernel's ephemeral range
-// (/proc/sys/net/ipv4/ip_local_port_range), 32768 when unreadable.
-func ephemeralLow() int {
-	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
-	if err == nil {
-		if f := strings.Fields(string(b)); len(f) == 2 {
-			if v, err := strconv.Atoi(f[0]); err == nil && v > 1024 {
-				return v
-			}
-		}
-	}
-	return 32768
 }
 
 // waitAllUp polls PD until every store is Up.
