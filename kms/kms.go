@@ -54,9 +54,7 @@ type Spec struct {
 	GCP     *gcpkms.Config   `toml:"gcp,omitempty"`
 	Azure   *azurekms.Config `toml:"azure,omitempty"`
 
-	// GCPClient and AzureClient wire live preflights for those vendors (no SDK
-	// ships in this build); nil means the preflight warns that it cannot check.
-	GCPClient   gcpkms.Client   `toml:"-"`
+	// AzureClient wires the live Azure preflight; nil means it warns that it cannot check.
 	AzureClient azurekms.Client `toml:"-"`
 }
 
@@ -85,7 +83,7 @@ func New(spec Spec) (Backend, error) {
 		if spec.GCP == nil {
 			return nil, missing()
 		}
-		return gcpkms.New(*spec.GCP, spec.GCPClient), nil
+		return gcpkms.New(*spec.GCP), nil
 	case core.BackendAzure:
 		if spec.Azure == nil {
 			return nil, missing()

@@ -26,7 +26,6 @@
 package awskms
 
 import (
-	"bufio"
 	"context"
 	"crypto/subtle"
 	"errors"
@@ -131,7 +130,7 @@ func NewWithClient(cfg Config, api API, rot RotationAPI) (*Backend, error) {
 		if profile == "" {
 			profile = "default"
 		}
-		c, err := readStaticCredentials(cfg.TiKVCredentialsFile, profile)
+		c, err := readStaticCredentials(context.Background(), cfg.TiKVCredentialsFile, profile)
 		if err != nil {
 			return nil, err
 		}
@@ -141,45 +140,28 @@ func NewWithClient(cfg Config, api API, rot RotationAPI) (*Backend, error) {
 }
 
 // readStaticCredentials reads aws_access_key_id and aws_secret_access_key of a
-// profile from an AWS shared-credentials file. Errors never contain the secret.
-func readStaticCredentials(path, profile string) (*tikv.AWSKMS, error) {
-	f, err := os.Open(path)
-	if err != nil {
+// profile from an AWS shared-credentials file with the SDK's own shared-config
+// loader (config.LoadSharedConfigProfile, only that file). Errors never contain
+// the secret: the loader's own error is summarised, not quoted.
+func readStaticCredentials(ctx context.Context, path, profile string) (*tikv.AWSKMS, error) {
+	if _, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("aws key backend: reading tikv-credentials-file %s: %w", path, err)
 	}
-	defer f.Close()
-	var c tikv.AWSKMS
-	section := ""
-	sc := bufio.NewScanner(f)
-	for line := 1; sc.Scan(); line++ {
-		t := strings.TrimSpace(sc.Text())
-		switch {
-		case t == "" || strings.HasPrefix(t, "#") || strings.HasPrefix(t, ";"):
-		case strings.HasPrefix(t, "["):
-			if !strings.HasSuffix(t, "]") {
-				return nil, fmt.Errorf("aws key backend: %s line %d: malformed section header: want [profile]", path, line)
-			}
-			section = strings.TrimSpace(t[1 : len(t)-1])
-		case section == profile:
-			k, v, ok := strings.Cut(t, "=")
-			if !ok {
-				return nil, fmt.Errorf("aws key backend: %s line %d: want key = value", path, line)
-			}
-			switch strings.TrimSpace(k) {
-			case "aws_access_key_id":
-				c.AccessKey = strings.TrimSpace(v)
-			case "aws_secret_access_key":
-				c.SecretAccessKey = strings.TrimSpace(v)
-			}
-		}
+	sc, err := config.LoadSharedConfigProfile(ctx, profile, func(o *config.LoadSharedConfigOptions) {
+		o.CredentialsFiles = []string{path}
+		o.ConfigFiles = []string{} // non-nil: do not read ~/.aws/config
+	})
+	var missing config.SharedConfigProfileNotExistError
+	switch {
+	case errors.As(err, &missing):
+		return nil, fmt.Errorf("aws key backend: %s has no profile [%s]", path, profile)
+	case err != nil:
+		return nil, fmt.Errorf("aws key backend: %s is not a valid shared-credentials file (profile [%s]); want lines key = value under [%s]", path, profile, profile)
 	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("aws key backend: reading tikv-credentials-file %s: %w", path, err)
-	}
-	if c.AccessKey == "" || c.SecretAccessKey == "" {
+	if sc.Credentials.AccessKeyID == "" || sc.Credentials.SecretAccessKey == "" {
 		return nil, fmt.Errorf("aws key backend: %s: profile [%s] needs aws_access_key_id and aws_secret_access_key", path, profile)
 	}
-	return &c, nil
+	return &tikv.AWSKMS{AccessKey: sc.Credentials.AccessKeyID, SecretAccessKey: sc.Credentials.SecretAccessKey}, nil
 }
 
 // Name implements core.Backend.

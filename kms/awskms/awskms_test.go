@@ -160,11 +160,15 @@ func TestStaticCredentialsAndVersionGates(t *testing.T) {
 	}
 
 	bad := filepath.Join(dir, "bad")
-	if err := os.WriteFile(bad, []byte("[default]\naws_access_key_id AKID\n"), 0o600); err != nil {
+	if err := os.WriteFile(bad, []byte("[default]\naws_access_key_id = AKID\naws_secret_access_key s3cr3t-value\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	_, err = NewWithClient(Config{TiKVCredentialsFile: bad}, nil, nil)
-	if err == nil || !strings.Contains(err.Error(), bad+" line 2") {
+	if err == nil || !strings.Contains(err.Error(), bad) || strings.Contains(err.Error(), "s3cr3t") {
 		t.Fatalf("malformed credentials error = %v", err)
+	}
+	_, err = NewWithClient(Config{TiKVCredentialsFile: creds, TiKVCredentialsProfile: "absent"}, nil, nil)
+	if err == nil || !strings.Contains(err.Error(), "no profile [absent]") {
+		t.Fatalf("missing profile error = %v", err)
 	}
 }
