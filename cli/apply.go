@@ -28,6 +28,8 @@ type ApplyCmd struct {
 	Verbose bool   `name:"verbose" short:"v" help:"Also print node log lines and metric samples."`
 	// BreakLock takes over the run lease of a run that died (never a live one).
 	BreakLock bool `name:"break-lock" help:"Take over the run lease of a run that is gone (asks for confirmation; a live run is never broken)."`
+	// Stores restricts the run to a subset of the cluster's stores.
+	Stores []uint64 `name:"stores" sep:"," placeholder:"ID,..." help:"Run on these store ids only (a plan that leaves out an Up store is refused without it; the report says partial: N of M)."`
 }
 
 // planConnect returns the connection flags recorded in a plan.
@@ -70,7 +72,7 @@ func journalPath(plan, flag string) string {
 
 // Run executes the plan.
 func (c *ApplyCmd) Run(g *Globals) error {
-	return runPlan(g, runOptions{Plan: c.Plan, Journal: c.Journal, Output: c.Output, Verbose: c.Verbose, Yes: c.Yes, Resume: c.Resume, Abort: c.Abort, BreakLock: c.BreakLock, Kind: steps.KindApply})
+	return runPlan(g, runOptions{Plan: c.Plan, Journal: c.Journal, Output: c.Output, Verbose: c.Verbose, Yes: c.Yes, Resume: c.Resume, Abort: c.Abort, BreakLock: c.BreakLock, Stores: c.Stores, Kind: steps.KindApply})
 }
 
 // runOptions configure runPlan.
@@ -79,7 +81,10 @@ type runOptions struct {
 	Verbose, Yes          bool
 	Resume, Abort         bool
 	BreakLock             bool
-	Kind                  string
+	// Stores limits the run to these store ids (a plan that leaves out Up
+	// stores is refused without it; the report then says the run was partial).
+	Stores []uint64
+	Kind   string
 	ReportDir             string
 	// Prepare edits the plan before the run and returns the key generations to
 	// deliver (rotation: a new generation, the old one as previous).
@@ -154,6 +159,15 @@ func runPlan(g *Globals, o runOptions) error {
 		o.Adjust(p)
 		eng = NewEngine(s, p, backend)
 	}
+	// The plan must be the cluster's, node by node, before the first change.
+	binding, err := bindPlan(ctx, eng, p, o.Stores)
+	if err != nil {
+		return err
+	}
+	if binding.Partial {
+		eng = NewEngine(s, p, backend)
+		fmt.Fprintf(g.IO.Err, "tikv-ear: %s\n", binding.Summary())
+	}
 	fmt.Fprintf(g.IO.Err, "tikv-ear: preflight of %d stores\n", len(p.Nodes))
 	if err := preflight(ctx, g, s, p, eng, backend); err != nil {
 		return err
@@ -201,7 +215,11 @@ func runPlan(g *Globals, o runOptions) error {
 		runErr = o.After(ctx, p, eng, res)
 		res.Err = runErr
 	}
-	if runErr == nil && p.Cluster.MetaYAML != "" {
+	if runErr == nil && p.Cluster.MetaYAML != "" && binding.Partial {
+		// server_configs.tikv is cluster-wide: the stores outside this run would
+		// get the master key at the next 'tiup cluster reload'.
+		fmt.Fprintf(g.IO.Err, "tikv-ear: warning: %s left unchanged: a partial run does not set the cluster-wide server_configs.tikv (stores %v are not encrypted); run the remaining stores with --stores, or without it, to sync it\n", p.Cluster.MetaYAML, binding.Outside)
+	} else if runErr == nil && p.Cluster.MetaYAML != "" {
 		// The plan may have moved on (rotation's second pass drops previous-master-key).
 		if err := syncTiUPMeta(p.Cluster.MetaYAML, NewEngine(s, p, backend).Desired); err != nil {
 			fmt.Fprintf(g.IO.Err, "tikv-ear: warning: %v (tiup cluster reload would revert the encryption keys)\n", err)
@@ -210,6 +228,7 @@ func runPlan(g *Globals, o runOptions) error {
 		}
 	}
 	rep := BuildReport(context.WithoutCancel(ctx), report.Kind(kind), p, res, eng, refs)
+	markPartial(rep, binding)
 	files, generated, err := WriteReport(context.WithoutCancel(ctx), p, rep, res.Run)
 	if err != nil {
 		fmt.Fprintf(g.IO.Err, "tikv-ear: error: writing the signed report: %v\n", err)

@@ -219,3 +219,45 @@ func waitJournal(t *testing.T, path, step, state string, p *proc) {
 	}
 	t.Fatalf("the journal never recorded %s/%s", step, state)
 }
+
+// editPlan loads a plan, lets edit change it and writes it to a new file.
+func editPlan(t *testing.T, from, to string, edit func(*steps.Plan)) string {
+	t.Helper()
+	p, err := steps.LoadPlan(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edit(p)
+	b, err := p.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return to
+}
+
+// configs returns every simulated store's tikv.toml.
+func configs(t *testing.T, cl *sim.Cluster) map[uint64]string {
+	t.Helper()
+	out := map[uint64]string{}
+	for _, n := range cl.Nodes() {
+		b, err := os.ReadFile(n.Paths.ConfigPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[n.StoreID] = string(b)
+	}
+	return out
+}
+
+// unchanged fails the test when any store's tikv.toml changed.
+func unchanged(t *testing.T, cl *sim.Cluster, before map[uint64]string, when string) {
+	t.Helper()
+	for id, b := range configs(t, cl) {
+		if b != before[id] {
+			t.Errorf("%s: store %d's tikv.toml changed", when, id)
+		}
+	}
+}
