@@ -83,9 +83,9 @@ type runOptions struct {
 	BreakLock             bool
 	// Stores limits the run to these store ids (a plan that leaves out Up
 	// stores is refused without it; the report then says the run was partial).
-	Stores []uint64
-	Kind   string
-	ReportDir             string
+	Stores    []uint64
+	Kind      string
+	ReportDir string
 	// Prepare edits the plan before the run and returns the key generations to
 	// deliver (rotation: a new generation, the old one as previous).
 	Prepare func(context.Context, *steps.Plan, kms.Backend) ([]kms.KeyRef, error)
