@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tikv-ear/tikv-ear/cluster/inventory"
+	"github.com/tikv-ear/tikv-ear/cluster/ssh"
 	"github.com/tikv-ear/tikv-ear/cluster/tikv"
 	"github.com/tikv-ear/tikv-ear/kms"
 	"github.com/tikv-ear/tikv-ear/report"
@@ -227,6 +228,9 @@ func runPlan(g *Globals, o runOptions) error {
 			fmt.Fprintf(g.IO.Err, "tikv-ear: wrote the encryption keys into %s server_configs.tikv (backup kept)\n", p.Cluster.MetaYAML)
 		}
 	}
+	if runErr == nil {
+		pruneBackups(context.WithoutCancel(ctx), g, p, eng)
+	}
 	rep := BuildReport(context.WithoutCancel(ctx), report.Kind(kind), p, res, eng, refs)
 	markPartial(rep, binding)
 	files, generated, err := WriteReport(context.WithoutCancel(ctx), p, rep, res.Run)
@@ -267,6 +271,7 @@ func abortRun(ctx context.Context, g *Globals, eng *Engine, jpath string, last s
 	if err != nil {
 		return err
 	}
+	restoreUnrestarted(ctx, g, eng, last)
 	if err := closeAbortedRun(jpath, last); err != nil {
 		return err
 	}
@@ -318,7 +323,7 @@ func syncTiUPMeta(path string, enc tikv.Encryption) error {
 	if err != nil {
 		return fmt.Errorf("editing %s: %w", path, err)
 	}
-	backup := path + ".tikv-ear.bak." + time.Now().UTC().Format("20060102T150405Z")
+	backup := path + ssh.BackupSuffix + time.Now().UTC().Format("20060102T150405Z")
 	if err := os.WriteFile(backup, data, 0o600); err != nil {
 		return fmt.Errorf("backing up %s: %w", path, err)
 	}
