@@ -18,6 +18,8 @@ type ApplyCmd struct {
 	ResumeFlags `embed:""`
 	Journal     string `name:"journal" type:"path" help:"Journal file (default: <plan>.journal beside the plan)."`
 	EventFlags  `embed:""`
+	// Stores restricts the run to a subset of the cluster's stores.
+	Stores []uint64 `name:"stores" sep:"," placeholder:"ID,..." help:"Run on these store ids only (a plan that leaves out an Up store is refused without it; the report says partial: N of M)."`
 }
 
 // openPlan loads the plan and connects to the cluster it names, refusing another cluster.
@@ -32,7 +34,7 @@ func openPlan(ctx context.Context, path string) (*steps.Plan, *Session, error) {
 // Run executes the plan.
 func (c *ApplyCmd) Run(g *Globals) error {
 	return runPlan(g, runFlags{Plan: c.Plan, Journal: c.Journal, Output: c.Output, Verbose: c.Verbose, Yes: c.Yes, Abort: c.Abort},
-		steps.RunOptions{Kind: steps.KindApply, Resume: c.Resume})
+		steps.RunOptions{Kind: steps.KindApply, Resume: c.Resume, BreakLock: c.BreakLock, Stores: c.Stores})
 }
 
 // ResumeFlags go on with, or stop, an interrupted run: every command that
@@ -40,6 +42,8 @@ func (c *ApplyCmd) Run(g *Globals) error {
 type ResumeFlags struct {
 	Resume bool `name:"resume" help:"Continue an interrupted run from the cluster's real state."`
 	Abort  bool `name:"abort" help:"Stop an interrupted run safely: remove its evict-leader schedulers and close the journal."`
+	// BreakLock takes over the run lease of a run that died (never a live one).
+	BreakLock bool `name:"break-lock" help:"Take over the run lease of a run that is gone (asks for confirmation; a live run is never broken)."`
 }
 
 // EventFlags say how a run's events are shown: every command that runs the
@@ -73,12 +77,12 @@ func runPlan(g *Globals, f runFlags, o steps.RunOptions) error {
 		return err
 	}
 	defer s.Close()
-	if f.Abort {
-		_, _, err := s.Abort(ctx)
-		return err
-	}
 	if !f.Yes {
 		o.Confirm = func(_ context.Context, question string) error { return confirm(g, question) }
+	}
+	if f.Abort {
+		_, _, err := s.Abort(ctx, o)
+		return err
 	}
 	res, runErr := s.Run(ctx, o)
 	var pe *steps.PreflightError

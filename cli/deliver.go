@@ -42,5 +42,5 @@ type ChangeMethodCmd struct {
 // Run changes the method through the engine.
 func (c *ChangeMethodCmd) Run(g *Globals) error {
 	return runPlan(g, runFlags{Plan: c.Plan, Output: c.Output, Verbose: c.Verbose, Yes: c.Yes, Abort: c.Abort},
-		steps.RunOptions{Kind: steps.KindChangeMethod, Resume: c.Resume, Method: c.To})
+		steps.RunOptions{Kind: steps.KindChangeMethod, Resume: c.Resume, BreakLock: c.BreakLock, Method: c.To})
 }

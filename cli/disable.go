@@ -40,7 +40,7 @@ type DisableCmd struct {
 // compaction) or removes the master key (step two).
 func (c *DisableCmd) Run(g *Globals) error {
 	f := runFlags{Plan: c.Plan, Output: c.Output, Verbose: c.Verbose, Yes: c.Yes, Abort: c.Abort}
-	o := steps.RunOptions{Kind: steps.KindDisable, Resume: c.Resume}
+	o := steps.RunOptions{Kind: steps.KindDisable, Resume: c.Resume, BreakLock: c.BreakLock}
 	if c.Compact && c.RemoveMasterKey {
 		return Usagef("compact first ('tikv-ear disable "+c.Plan+" --compact'), then remove the master key in a second run", "--compact and --remove-master-key are separate steps")
 	}

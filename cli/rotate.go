@@ -38,7 +38,7 @@ func (c *RotateCmd) Run(g *Globals) error {
 		fmt.Fprintln(g.IO.Err, "tikv-ear: INCIDENT ROTATION: new master key, fastest safe rollout, old key revoked at the end")
 	}
 	return runPlan(g, runFlags{Plan: c.Plan, Journal: c.Journal, Output: c.Output, Verbose: c.Verbose, Yes: c.Yes, Abort: c.Abort},
-		steps.RunOptions{Kind: steps.KindRotate, Resume: c.Resume, ReportDir: c.ReportDir, Incident: c.Incident, Retire: c.Retire})
+		steps.RunOptions{Kind: steps.KindRotate, Resume: c.Resume, BreakLock: c.BreakLock, ReportDir: c.ReportDir, Incident: c.Incident, Retire: c.Retire})
 }
 
 // keyLabel names a master key for people (steps.KeyLabel).

@@ -2,6 +2,7 @@ package steps
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -88,6 +89,9 @@ func (f ConnectOptions) Connect(ctx context.Context) (*Cluster, error) {
 // ~/.ssh/config when present), known_hosts, identities, sudo, and a per-command
 // timeout (long ones, such as a forced compaction, ask for more).
 func (f ConnectOptions) SSHClient(commandTimeout time.Duration) (*ssh.Client, error) {
+	if err := checkIdentities(f.Identity); err != nil {
+		return nil, err
+	}
 	var cfg *ssh.Config
 	cfgPath := f.SSHConfig
 	if cfgPath == "" {
@@ -143,4 +147,16 @@ func StatusClient(n NodePlan, timeout time.Duration) *tikvstatus.StatusClient {
 // HTTPClient is the client for TiKV status ports.
 func HTTPClient(timeout time.Duration) *http.Client {
 	return &http.Client{Timeout: timeout}
+}
+
+// checkIdentities refuses, before any host is contacted, an identity file
+// OpenSSH would refuse for its permissions (exit 2, the chmod in the hint).
+func checkIdentities(files []string) error {
+	for _, f := range files {
+		var perm *ssh.UnprotectedKeyError
+		if err := ssh.CheckIdentityFile(f); errors.As(err, &perm) {
+			return &Error{Msg: err.Error(), Hints: []string{perm.Hint()}, Code: ExitUsage, Err: err}
+		}
+	}
+	return nil
 }

@@ -38,6 +38,7 @@ type Session struct {
 	kind       string
 	refs       []kms.KeyRef
 	res        *Result
+	binding    Binding // the last Run's: partial when it covered part of the cluster
 }
 
 // OpenOptions say how to open a session.
@@ -187,10 +188,13 @@ func (s *Session) Unfinished() (RunState, bool, error) {
 	return last, true, nil
 }
 
-// Abort stops an interrupted run safely: the evict-leader schedulers it left
-// are removed, a leader-schedule-limit it raised is restored, and the journal
-// records the run aborted. It returns the run and how many schedulers went.
-func (s *Session) Abort(ctx context.Context) (RunState, int, error) {
+// Abort stops an interrupted run safely under the run lease: the
+// evict-leader schedulers it left are removed, a leader-schedule-limit it
+// raised is restored, a store whose config it swapped but never restarted gets
+// its previous tikv.toml back, and the journal records the run aborted. It
+// returns the run and how many schedulers went. o.BreakLock and o.Confirm
+// shape the lease as for Run.
+func (s *Session) Abort(ctx context.Context, o RunOptions) (RunState, int, error) {
 	last, ok, err := s.Unfinished()
 	if err != nil {
 		return RunState{}, 0, err
@@ -198,10 +202,16 @@ func (s *Session) Abort(ctx context.Context) (RunState, int, error) {
 	if !ok {
 		return RunState{}, 0, Usagef("", "%s records no unfinished run to abort", s.JournalPath)
 	}
+	_, ctx, release, err := s.takeLease(ctx, leaseRequest{Kind: FirstNonEmpty(o.Kind, last.Kind), Last: &last, BreakLock: o.BreakLock, Confirm: o.Confirm})
+	if err != nil {
+		return last, 0, err
+	}
+	defer release()
 	removed, err := RemoveLeftovers(ctx, s.Engine.PD, last)
 	if err != nil {
 		return last, removed, err
 	}
+	s.restoreUnrestarted(ctx, last)
 	if err := CloseAbortedRun(s.JournalPath, last); err != nil {
 		return last, removed, err
 	}
@@ -270,9 +280,14 @@ type RunOptions struct {
 	RemoveMasterKey bool
 	// Batches are batches already shown to the operator; nil plans them now.
 	Batches *BatchPlan
-	// Confirm is asked once the batches are known, before anything changes;
-	// nil starts without asking.
+	// Confirm is asked once the batches are known, before anything changes,
+	// and before a dead run's lease is broken; nil asks nothing (--yes).
 	Confirm func(ctx context.Context, question string) error
+	// BreakLock takes over the run lease of a run that is gone (never a live one).
+	BreakLock bool
+	// Stores limits the run to these store ids: a plan that leaves out an Up
+	// store is refused without it, and the report then says partial: N of M.
+	Stores []uint64
 }
 
 // Run makes one run of the plan: an unfinished run refuses or is resumed,
@@ -282,11 +297,23 @@ type RunOptions struct {
 // when the run failed; it is nil when the run stopped before the runner.
 func (s *Session) Run(ctx context.Context, o RunOptions) (*Result, error) {
 	p := s.Plan
-	s.kind, s.res = o.Kind, nil
+	s.kind, s.res, s.binding = o.Kind, nil, Binding{}
 	last, unfinished, err := s.Unfinished()
 	if err != nil {
 		return nil, err
 	}
+	// One run per cluster: the lease is taken before anything is read for the
+	// run and released on every exit path (steps/lease).
+	lreq := leaseRequest{Kind: o.Kind, BreakLock: o.BreakLock, Confirm: o.Confirm}
+	if unfinished && o.Resume {
+		lreq.Last = &last
+	}
+	held, leaseCtx, releaseLease, err := s.takeLease(ctx, lreq)
+	if err != nil {
+		return nil, err
+	}
+	defer releaseLease()
+	ctx = leaseCtx
 	switch {
 	case unfinished && !o.Resume:
 		return nil, Failf(fmt.Sprintf("run 'tikv-ear %s %s --resume' to continue, or '--abort' to stop safely", o.Kind, s.PlanPath),
@@ -312,6 +339,16 @@ func (s *Session) Run(ctx context.Context, o RunOptions) (*Result, error) {
 	if op.adjust != nil {
 		op.adjust(p)
 		s.rewire()
+	}
+	// The plan must be the cluster's, node by node, before the first change.
+	binding, err := s.bindPlan(ctx, o.Stores)
+	if err != nil {
+		return nil, err
+	}
+	s.binding = binding
+	if binding.Partial {
+		s.rewire()
+		s.emit(Event{Kind: Info, Step: StepPreflight, Message: binding.Summary()})
 	}
 	s.refs = PlanRefs(p)
 	if err := s.gate(ctx, fmt.Sprintf("preflight of %d stores", len(p.Nodes))); err != nil {
@@ -349,19 +386,29 @@ func (s *Session) Run(ctx context.Context, o RunOptions) (*Result, error) {
 		return nil, err
 	}
 	defer journal.Close()
-	res, runErr := s.Engine.Runner(p, o.Kind, s.refs, journal, s.sink(), s.decider()).Run(ctx, batches)
+	runner := s.Engine.Runner(p, o.Kind, s.refs, journal, s.sink(), s.decider())
+	runner.RunID = held.Holder().Run
+	runner.LimitOriginal = leaseLimit(held, s.Engine.PD)
+	res, runErr := runner.Run(ctx, batches)
 	s.res = res
 	if runErr == nil && op.after != nil {
 		runErr = op.after(ctx)
 		res.Err = runErr
 	}
-	if runErr == nil && p.Cluster.MetaYAML != "" {
+	if runErr == nil && p.Cluster.MetaYAML != "" && binding.Partial {
+		// server_configs.tikv is cluster-wide: the stores outside this run would
+		// get the master key at the next 'tiup cluster reload'.
+		s.emit(Event{Kind: Warning, Step: StepFinalize, Message: fmt.Sprintf("%s left unchanged: a partial run does not set the cluster-wide server_configs.tikv (stores %v are not encrypted); run the remaining stores with --stores, or without it, to sync it", p.Cluster.MetaYAML, binding.Outside)})
+	} else if runErr == nil && p.Cluster.MetaYAML != "" {
 		// The plan may have moved on (rotation's second pass drops previous-master-key).
 		if err := SyncTiUPMeta(p.Cluster.MetaYAML, NewEngine(s.Cluster, p, s.Backend).Desired); err != nil {
 			s.emit(Event{Kind: Warning, Step: StepFinalize, Message: err.Error() + " ('tiup cluster reload' would revert the encryption keys)"})
 		} else {
 			s.emit(Event{Kind: Info, Step: StepFinalize, Message: "wrote the encryption keys into " + p.Cluster.MetaYAML + " server_configs.tikv (backup kept)"})
 		}
+	}
+	if runErr == nil {
+		s.pruneBackups(context.WithoutCancel(ctx))
 	}
 	if runErr != nil && !errors.Is(runErr, context.Canceled) {
 		return res, &Error{Msg: runErr.Error(), Code: ExitFailure, Err: runErr,
@@ -387,6 +434,7 @@ func (s *Session) WriteReport(ctx context.Context, edit func(*report.Report)) (f
 		return report.Files{}, "", errors.New("no run to report on")
 	}
 	rep := BuildReport(ctx, report.Kind(s.kind), s.Plan, s.res, s.Engine, s.refs)
+	markPartial(rep, s.binding)
 	if edit != nil {
 		edit(rep)
 	}

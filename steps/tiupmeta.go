@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/tikv-ear/tikv-ear/cluster/inventory"
+	"github.com/tikv-ear/tikv-ear/cluster/ssh"
 	"github.com/tikv-ear/tikv-ear/cluster/tikv"
 )
 
@@ -38,7 +39,7 @@ func SyncTiUPMeta(path string, enc tikv.Encryption) error {
 	if err != nil {
 		return fmt.Errorf("editing %s: %w", path, err)
 	}
-	backup := path + ".tikv-ear.bak." + time.Now().UTC().Format("20060102T150405Z")
+	backup := path + ssh.BackupSuffix + time.Now().UTC().Format("20060102T150405Z")
 	if err := os.WriteFile(backup, data, 0o600); err != nil {
 		return fmt.Errorf("backing up %s: %w", path, err)
 	}

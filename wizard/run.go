@@ -234,7 +234,7 @@ func (d *Driver) AbortUnfinished(ctx context.Context, u ui.Unfinished) error {
 	if !ok || last.Run != u.Run {
 		return fmt.Errorf("%s no longer records run %s as unfinished", s.JournalPath, u.Run)
 	}
-	_, _, err = s.Abort(ctx)
+	_, _, err = s.Abort(ctx, steps.RunOptions{Kind: last.Kind})
 	return err
 }
 
