@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -135,7 +136,7 @@ func runPlan(g *Globals, o runOptions) error {
 	if hasLast && !last.Finished {
 		switch {
 		case abort:
-			return abortRun(ctx, g, eng, jpath, last)
+			return abortRun(ctx, g, p, eng, jpath, last)
 		case !resume:
 			return Failf(fmt.Sprintf("run 'tikv-ear %s %s --resume' to continue, or '--abort' to stop safely", kind, planPath),
 				"%s records an unfinished %s run (%s)", jpath, last.Kind, last.Run)
@@ -216,16 +217,20 @@ func runPlan(g *Globals, o runOptions) error {
 		runErr = o.After(ctx, p, eng, res)
 		res.Err = runErr
 	}
-	if runErr == nil && p.Cluster.MetaYAML != "" && binding.Partial {
-		// server_configs.tikv is cluster-wide: the stores outside this run would
-		// get the master key at the next 'tiup cluster reload'.
-		fmt.Fprintf(g.IO.Err, "tikv-ear: warning: %s left unchanged: a partial run does not set the cluster-wide server_configs.tikv (stores %v are not encrypted); run the remaining stores with --stores, or without it, to sync it\n", p.Cluster.MetaYAML, binding.Outside)
+	if p.Cluster.MetaYAML != "" && (runErr != nil || binding.Partial) {
+		// Every other exit path: server_configs.tikv is cluster-wide, so only
+		// the stores whose tikv.toml changed get their own config in meta.yaml
+		// (or a warning with the command that does it).
+		syncChangedStores(context.WithoutCancel(ctx), g, p, eng, changedStores(res))
 	} else if runErr == nil && p.Cluster.MetaYAML != "" {
 		// The plan may have moved on (rotation's second pass drops previous-master-key).
 		if err := syncTiUPMeta(p.Cluster.MetaYAML, NewEngine(s, p, backend).Desired); err != nil {
 			fmt.Fprintf(g.IO.Err, "tikv-ear: warning: %v (tiup cluster reload would revert the encryption keys)\n", err)
 		} else {
 			fmt.Fprintf(g.IO.Err, "tikv-ear: wrote the encryption keys into %s server_configs.tikv (backup kept)\n", p.Cluster.MetaYAML)
+			if err := clearInstanceEncryption(p.Cluster.MetaYAML, p.Nodes); err != nil {
+				fmt.Fprintf(g.IO.Err, "tikv-ear: warning: removing per-store encryption keys an earlier run left in %s: %v (they would override server_configs.tikv at the next reload)\n", p.Cluster.MetaYAML, err)
+			}
 		}
 	}
 	if runErr == nil {
@@ -266,12 +271,19 @@ func preflight(ctx context.Context, g *Globals, s *Session, p *steps.Plan, eng *
 }
 
 // abortRun removes the schedulers an interrupted run left and closes its journal.
-func abortRun(ctx context.Context, g *Globals, eng *Engine, jpath string, last steps.RunState) error {
+func abortRun(ctx context.Context, g *Globals, p *steps.Plan, eng *Engine, jpath string, last steps.RunState) error {
 	removed, err := removeEvicted(ctx, eng.PD, last)
 	if err != nil {
 		return err
 	}
-	restoreUnrestarted(ctx, g, eng, last)
+	restored := restoreUnrestarted(ctx, g, eng, last)
+	var changed []uint64
+	for id := range swappedStores(last) {
+		if !slices.Contains(restored, id) {
+			changed = append(changed, id)
+		}
+	}
+	syncChangedStores(ctx, g, p, eng, changed)
 	if err := closeAbortedRun(jpath, last); err != nil {
 		return err
 	}
@@ -302,23 +314,7 @@ func syncTiUPMeta(path string, enc tikv.Encryption) error {
 	if err != nil {
 		return fmt.Errorf("reading %s: %w", path, err)
 	}
-	kv := map[string]any{tikv.KeyMethod: enc.EffectiveMethod()}
-	if enc.DataKeyRotationPeriod != "" {
-		kv[tikv.KeyRotationPeriod] = enc.DataKeyRotationPeriod
-	}
-	for prefix, k := range map[string]tikv.MasterKey{tikv.KeyMasterKey: enc.MasterKey, tikv.KeyPreviousMasterKey: enc.PreviousMasterKey} {
-		for _, f := range []string{"type", "path", "key-id", "region", "endpoint", "vendor"} {
-			kv[prefix+"."+f] = nil
-		}
-		for _, f := range tikv.MasterKeyFields(k) {
-			if strings.Contains(f.Key, ".") { // vendor sub-tables may hold secrets: TiUP users keep them in meta by hand
-				continue
-			}
-			if k.Type != "" {
-				kv[prefix+"."+f.Key] = f.Value
-			}
-		}
-	}
+	kv := encryptionKV(enc)
 	out, err := inventory.SetServerConfigTiKV(data, kv)
 	if err != nil {
 		return fmt.Errorf("editing %s: %w", path, err)
