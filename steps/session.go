@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -211,7 +212,14 @@ func (s *Session) Abort(ctx context.Context, o RunOptions) (RunState, int, error
 	if err != nil {
 		return last, removed, err
 	}
-	s.restoreUnrestarted(ctx, last)
+	restored := s.restoreUnrestarted(ctx, last)
+	var changed []uint64
+	for id := range swappedStores(last) {
+		if !slices.Contains(restored, id) {
+			changed = append(changed, id)
+		}
+	}
+	s.syncChangedStores(ctx, changed)
 	if err := CloseAbortedRun(s.JournalPath, last); err != nil {
 		return last, removed, err
 	}
@@ -395,16 +403,20 @@ func (s *Session) Run(ctx context.Context, o RunOptions) (*Result, error) {
 		runErr = op.after(ctx)
 		res.Err = runErr
 	}
-	if runErr == nil && p.Cluster.MetaYAML != "" && binding.Partial {
-		// server_configs.tikv is cluster-wide: the stores outside this run would
-		// get the master key at the next 'tiup cluster reload'.
-		s.emit(Event{Kind: Warning, Step: StepFinalize, Message: fmt.Sprintf("%s left unchanged: a partial run does not set the cluster-wide server_configs.tikv (stores %v are not encrypted); run the remaining stores with --stores, or without it, to sync it", p.Cluster.MetaYAML, binding.Outside)})
+	if p.Cluster.MetaYAML != "" && (runErr != nil || binding.Partial) {
+		// Every other exit path: server_configs.tikv is cluster-wide, so only
+		// the stores whose tikv.toml changed get their own config in meta.yaml
+		// (or a warning with the command that does it).
+		s.syncChangedStores(context.WithoutCancel(ctx), changedStores(res))
 	} else if runErr == nil && p.Cluster.MetaYAML != "" {
 		// The plan may have moved on (rotation's second pass drops previous-master-key).
 		if err := SyncTiUPMeta(p.Cluster.MetaYAML, NewEngine(s.Cluster, p, s.Backend).Desired); err != nil {
 			s.emit(Event{Kind: Warning, Step: StepFinalize, Message: err.Error() + " ('tiup cluster reload' would revert the encryption keys)"})
 		} else {
 			s.emit(Event{Kind: Info, Step: StepFinalize, Message: "wrote the encryption keys into " + p.Cluster.MetaYAML + " server_configs.tikv (backup kept)"})
+			if err := clearInstanceEncryption(p.Cluster.MetaYAML, p.Nodes); err != nil {
+				s.emit(Event{Kind: Warning, Step: StepFinalize, Message: fmt.Sprintf("removing per-store encryption keys an earlier run left in %s: %v (they would override server_configs.tikv at the next reload)", p.Cluster.MetaYAML, err)})
+			}
 		}
 	}
 	if runErr == nil {

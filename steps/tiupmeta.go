@@ -3,7 +3,6 @@ package steps
 import (
 	"fmt"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/tikv-ear/tikv-ear/cluster/inventory"
@@ -18,23 +17,7 @@ func SyncTiUPMeta(path string, enc tikv.Encryption) error {
 	if err != nil {
 		return fmt.Errorf("reading %s: %w", path, err)
 	}
-	kv := map[string]any{tikv.KeyMethod: enc.EffectiveMethod()}
-	if enc.DataKeyRotationPeriod != "" {
-		kv[tikv.KeyRotationPeriod] = enc.DataKeyRotationPeriod
-	}
-	for prefix, k := range map[string]tikv.MasterKey{tikv.KeyMasterKey: enc.MasterKey, tikv.KeyPreviousMasterKey: enc.PreviousMasterKey} {
-		for _, f := range []string{"type", "path", "key-id", "region", "endpoint", "vendor"} {
-			kv[prefix+"."+f] = nil
-		}
-		for _, f := range tikv.MasterKeyFields(k) {
-			if strings.Contains(f.Key, ".") { // vendor sub-tables may hold secrets: TiUP users keep them in meta by hand
-				continue
-			}
-			if k.Type != "" {
-				kv[prefix+"."+f.Key] = f.Value
-			}
-		}
-	}
+	kv := encryptionKV(enc)
 	out, err := inventory.SetServerConfigTiKV(data, kv)
 	if err != nil {
 		return fmt.Errorf("editing %s: %w", path, err)
