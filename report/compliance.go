@@ -266,7 +266,7 @@ func facts(r *Report) evidenceFacts {
 				f.fingerprinted++
 			}
 		}
-		if s.After.PreviousMasterKey != nil {
+		if s.After.HasPreviousMasterKey() {
 			f.prevLeft++
 		}
 		v := s.Verification
