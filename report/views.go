@@ -147,7 +147,6 @@ func summaryRows(r *Report) [][2]string {
 	return rows
 }
 
-
 func policyString(days int64) string {
 	if days <= 0 {
 		return ""
