@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tikv-ear/tikv-ear/cluster/tikv"
+	"github.com/tikv-ear/tikv-ear/cluster/tikvconf"
 	"github.com/tikv-ear/tikv-ear/kms"
 	"github.com/tikv-ear/tikv-ear/report"
 )
@@ -115,7 +116,7 @@ func LiveEncryption(ctx context.Context, node *SSHNode, n NodePlan) (tikv.Encryp
 	if !ok {
 		return tikv.Encryption{}, fmt.Errorf("store %d: %s does not exist on %s", n.StoreID, n.ConfigPath, n.Host)
 	}
-	cfg, err := tikv.ParseConfig(n.ConfigPath, data)
+	cfg, err := tikvconf.ParseConfig(n.ConfigPath, data)
 	if err != nil {
 		return tikv.Encryption{}, fmt.Errorf("store %d: %w", n.StoreID, err)
 	}
