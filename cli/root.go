@@ -13,10 +13,12 @@ import (
 	"syscall"
 
 	"github.com/alecthomas/kong"
+
+	"github.com/tikv-ear/tikv-ear/steps"
 )
 
-// Version is the tool version, stamped by the Makefile with -ldflags.
-const Version = "0.1.0-dev"
+// Version is the tool version (steps.ToolVersion, which reports record).
+const Version = steps.ToolVersion
 
 // Root is the kong command tree.
 type Root struct {
@@ -33,6 +35,7 @@ type Root struct {
 	Status       StatusCmd       `cmd:"" help:"Show each store's encryption state, keys, on-disk coverage and the cluster's health (read-only)."`
 	Audit        AuditCmd        `cmd:"" help:"Read-only audit of the cluster and its key backend: findings and a signed report (exit 1 on a high or critical finding)."`
 	Schedule     ScheduleCmd     `cmd:"" help:"Show, install or remove the scheduled master-key rotation (systemd timer, cron, Kubernetes CronJob)."`
+	KEK          KEKCmd          `cmd:"" name:"kek" help:"Vault only: rotate the transit key that wraps the master key, raise its min_decryption_version, set its auto_rotate_period."`
 
 	Sim     SimCmd     `cmd:"" help:"Run the embedded simulated TiKV cluster, or inject faults into it."`
 	Version VersionCmd `cmd:"" help:"Print the tool version."`

@@ -8,6 +8,7 @@ import (
 
 	"github.com/tikv-ear/tikv-ear/cluster/ssh"
 	"github.com/tikv-ear/tikv-ear/cluster/tikv"
+	"github.com/tikv-ear/tikv-ear/cluster/tikvconf"
 )
 
 // GatherFacts reads what preflight needs from PD and from every host (over
@@ -30,6 +31,8 @@ func GatherFacts(ctx context.Context, p *Plan, pdc PD, nodes map[uint64]*SSHNode
 	if ev, err := pdc.EvictLeaderStores(ctx); err == nil {
 		f.EvictStores = ev
 	}
+	sc := SignerCheck(ctx, p)
+	f.Signer = &sc
 	var mu sync.Mutex
 	sem := make(chan struct{}, max(concurrency, 1))
 	var wg sync.WaitGroup
@@ -96,7 +99,7 @@ func hostFacts(ctx context.Context, n NodePlan, node *SSHNode) HostFacts {
 		hf.ConfigErr = fmt.Sprintf("%s does not exist on %s", n.ConfigPath, n.Host)
 	} else {
 		hf.ConfigTiUP = tikv.DetectTiUP(data)
-		cfg, err := tikv.ParseConfig(n.ConfigPath, data)
+		cfg, err := tikvconf.ParseConfig(n.ConfigPath, data)
 		if err != nil {
 			hf.ConfigErr = err.Error()
 		} else {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/tikv-ear/tikv-ear/cluster/tikv"
 	"github.com/tikv-ear/tikv-ear/kms"
+	"github.com/tikv-ear/tikv-ear/report"
 )
 
 // PlanSchema is the version of the plan.toml schema this build reads and writes (docs/plan.md).
@@ -136,6 +137,10 @@ type ReportSection struct {
 	Dir     string `toml:"dir"`
 	Signer  string `toml:"signer" comment:"file | vault | aws"`
 	KeyFile string `toml:"key-file,omitempty" comment:"signing key (tikv-ear keygen)"`
+	// Vault is the transit key that signs when signer = "vault".
+	Vault *report.VaultSignerConfig `toml:"vault,omitempty"`
+	// AWS is the KMS key that signs when signer = "aws".
+	AWS *report.AWSSignerConfig `toml:"aws,omitempty"`
 }
 
 // ScheduleSection is the key-rotation policy and how scheduled rotations run
@@ -221,14 +226,14 @@ func ParsePlan(path string, data []byte) (*Plan, error) {
 	var p Plan
 	dec := toml.NewDecoder(bytes.NewReader(data)).DisallowUnknownFields()
 	if err := dec.Decode(&p); err != nil {
+		var sm *toml.StrictMissingError
+		if errors.As(err, &sm) {
+			return nil, unknownKeys(path, sm)
+		}
 		var de *toml.DecodeError
 		if errors.As(err, &de) {
 			row, col := de.Position()
 			return nil, &PlanError{File: fmt.Sprintf("%s:%d:%d", path, row, col), Msg: de.Error(), Fix: "fix the TOML syntax at that line"}
-		}
-		var sm *toml.StrictMissingError
-		if errors.As(err, &sm) {
-			return nil, &PlanError{File: path, Msg: strings.TrimSpace(sm.String()), Fix: "remove or rename the unknown key (docs/plan.md lists every key)"}
 		}
 		return nil, &PlanError{File: path, Msg: err.Error()}
 	}
@@ -236,6 +241,27 @@ func ParsePlan(path string, data []byte) (*Plan, error) {
 		return nil, err
 	}
 	return &p, nil
+}
+
+// unknownKeys names every key of the plan the schema does not know, with its
+// line, e.g. "unknown key cluster.pd-endpoint (line 4)".
+func unknownKeys(path string, sm *toml.StrictMissingError) *PlanError {
+	var names []string
+	first := ""
+	for _, de := range sm.Errors {
+		k := strings.Join(de.Key(), ".")
+		row, _ := de.Position()
+		names = append(names, fmt.Sprintf("%s (line %d)", k, row))
+		if first == "" {
+			first = k
+		}
+	}
+	word := "key"
+	if len(names) > 1 {
+		word = "keys"
+	}
+	return &PlanError{File: path, Key: first, Msg: fmt.Sprintf("unknown %s %s", word, strings.Join(names, ", ")),
+		Fix: "remove or rename the unknown key (docs/plan.md lists every key)"}
 }
 
 // Validate checks the plan for values that would be unsafe or that TiKV rejects.
@@ -262,6 +288,9 @@ func (p *Plan) Validate(path string) error {
 	}
 	if p.Target.MasterKey.ID == "" && p.Target.MasterKey.Backend != "" {
 		return bad("target.master-key.id", "the key generation has no id", "re-create the plan with 'tikv-ear plan'")
+	}
+	if err := p.Report.validate(bad); err != nil {
+		return err
 	}
 	if !slices.Contains([]string{BatchSerial, BatchZone}, p.Strategy.Batching) {
 		return bad("strategy.batching", fmt.Sprintf("%q is not a batching strategy", p.Strategy.Batching), "use serial or zone")
