@@ -13,6 +13,7 @@ import (
 	"github.com/tikv-ear/tikv-ear/sim"
 	"github.com/tikv-ear/tikv-ear/steps"
 	"github.com/tikv-ear/tikv-ear/ui"
+	"github.com/tikv-ear/tikv-ear/wizard"
 )
 
 // DemoCmd starts an embedded simulated cluster and walks the wizard on it.
@@ -74,11 +75,15 @@ func (c *DemoCmd) Run(g *Globals) error {
 	defer cl.Close()
 	env := cl.Env()
 	planPath := filepath.Join(dir, "plan.toml")
-	d := newWizardDriver(wizardConfig{
-		Base:      ConnectFlags{Sim: env.Dir},
+	base, err := ConnectFlags{Sim: env.Dir, Timeout: 10 * time.Second, Concurrency: 20}.Options()
+	if err != nil {
+		return err
+	}
+	d := wizard.New(wizard.Config{
+		Base:      base,
 		PlanPath:  planPath,
 		ReportDir: filepath.Join(dir, "reports"),
-		Strategy:  demoStrategy(),
+		Strategy:  wizard.DemoStrategy(),
 		Policies:  steps.DefaultPolicies(),
 		AWS:       awsCfg,
 	})
@@ -92,9 +97,7 @@ func (c *DemoCmd) Run(g *Globals) error {
 			Identity: env.Identity, KnownHosts: env.KnownHosts, SSHConfig: env.SSHConfig},
 	})
 	fmt.Fprintf(g.IO.Err, "tikv-ear: the demo's plan, journal, schedule files and report are in %s\n", dir)
-	if r := d.lastReport(); r != nil { // full paths here: the wizard's screen may have cut them to fit
-		fmt.Fprintf(g.IO.Err, "tikv-ear: signed report: %s (html: %s)\ntikv-ear: verify it: %s\n", r.JSON, r.HTML, r.VerifyCommand)
-	}
+	printWizardReport(g, d)
 	if errors.Is(runErr, ui.ErrClosed) {
 		fmt.Fprintln(g.IO.Err, "tikv-ear: closed before the rollout; the simulated cluster was not changed")
 		return nil
@@ -104,19 +107,6 @@ func (c *DemoCmd) Run(g *Globals) error {
 			Hints: []string{"the engine removed every evict-leader scheduler it added; stores it finished keep encryption, the rest are unchanged"}}
 	}
 	return runErr
-}
-
-// demoStrategy is the production strategy with timeouts and polls suited to
-// the sim's fast clock, batching by zone where PD's regions prove it safe.
-func demoStrategy() steps.Strategy {
-	s := steps.DefaultStrategy()
-	s.Batching = steps.BatchZone
-	s.EvictTimeout, s.EvictPoll = steps.D(45*time.Second), steps.D(200*time.Millisecond)
-	s.RestartTimeout = steps.D(30 * time.Second)
-	s.ReadyTimeout, s.ReadyPoll = steps.D(45*time.Second), steps.D(200*time.Millisecond)
-	s.VerifyTimeout = steps.D(30 * time.Second)
-	s.SettleTimeout, s.SettlePoll = steps.D(45*time.Second), steps.D(200*time.Millisecond)
-	return s
 }
 
 // startLocalKMS runs local-kms (package localkms) with one seeded key,

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"math"
 	"strconv"
 	"strings"
 	"sync"
@@ -101,7 +100,7 @@ func (c *StatusCmd) Run(g *Globals) error {
 		for _, w := range warnings {
 			fmt.Fprintf(g.IO.Err, "tikv-ear: warning: %s\n", w)
 		}
-		rep.MasterKey = MasterKeyAge(rep, p.Target.MasterKey, nil, pol.MasterKeyPeriod, rep.GatheredAt)
+		rep.MasterKey = steps.MasterKeyAge(rep, p.Target.MasterKey, nil, pol.MasterKeyPeriod, rep.GatheredAt)
 		if wn := overdueWarning(rep.MasterKey); wn != "" {
 			fmt.Fprintf(g.IO.Err, "tikv-ear: warning: %s\n", strings.Replace(wn, "<plan>", c.Plan, 1))
 		}
@@ -340,12 +339,5 @@ func coverageCell(c *gather.Coverage) string {
 	if c.Encrypted.Files+c.Plaintext.Files == 0 {
 		return "no files"
 	}
-	return fmt.Sprintf("%s/%s", trimPct(c.FilesPercent), trimPct(c.BytesPercent))
-}
-
-// trimPct renders 0–100 rounded down to one decimal (so 99.96 is not shown
-// as 100), without the decimal when whole.
-func trimPct(v float64) string {
-	s := strconv.FormatFloat(math.Floor(v*10)/10, 'f', 1, 64)
-	return strings.TrimSuffix(s, ".0") + "%"
+	return fmt.Sprintf("%s/%s", steps.Percent(c.FilesPercent), steps.Percent(c.BytesPercent))
 }

@@ -109,7 +109,7 @@ func Judge(rep *gather.Report, wantMethod string) VerifyResult {
 			v.Method = st.Running.Method
 			switch {
 			case v.Method == "" || v.Method == tikv.MethodPlaintext:
-				bad("running data-encryption-method is %q", firstNonEmpty(v.Method, tikv.MethodPlaintext))
+				bad("running data-encryption-method is %q", steps.FirstNonEmpty(v.Method, tikv.MethodPlaintext))
 			case wantMethod != "" && v.Method != wantMethod:
 				bad("running method %s, the plan wants %s", v.Method, wantMethod)
 			}
@@ -217,7 +217,7 @@ func printVerify(w io.Writer, res VerifyResult, round int) {
 			files = fmt.Sprintf("%.1f%% (%d/%d)", c.FilesPercent, c.Encrypted.Files, c.Encrypted.Files+c.Plaintext.Files)
 			bytes = fmt.Sprintf("%.1f%%", c.BytesPercent)
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", s.StoreID, s.Address, verdict, firstNonEmpty(s.Method, "-"), firstNonEmpty(s.KeyDict, "-"), files, bytes)
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", s.StoreID, s.Address, verdict, steps.FirstNonEmpty(s.Method, "-"), steps.FirstNonEmpty(s.KeyDict, "-"), files, bytes)
 	}
 	tw.Flush()
 	for _, s := range res.Stores {

@@ -15,6 +15,9 @@ import (
 
 	"github.com/tikv-ear/tikv-ear/cluster/ssh"
 	"github.com/tikv-ear/tikv-ear/cluster/tikv"
+	"github.com/tikv-ear/tikv-ear/cluster/tikvconf"
+	"github.com/tikv-ear/tikv-ear/cluster/tikvdisk"
+	"github.com/tikv-ear/tikv-ear/cluster/tikvstatus"
 	"github.com/tikv-ear/tikv-ear/kms"
 )
 
@@ -22,11 +25,11 @@ import (
 type SSHNode struct {
 	N      ssh.Node
 	Plan   NodePlan
-	Status *tikv.StatusClient
+	Status *tikvstatus.StatusClient
 }
 
 // NewSSHNode builds the node for one plan entry.
-func NewSSHNode(exec ssh.Executor, n NodePlan, status *tikv.StatusClient) *SSHNode {
+func NewSSHNode(exec ssh.Executor, n NodePlan, status *tikvstatus.StatusClient) *SSHNode {
 	return &SSHNode{N: ssh.Node{Exec: exec, Host: SSHTarget(n)}, Plan: n, Status: status}
 }
 
@@ -124,7 +127,7 @@ func (in SSHInspector) KeyDict(ctx context.Context, n NodePlan, _ Node) (KeyDict
 	if err != nil || !ok {
 		return KeyDictState{}, err
 	}
-	meta, err := tikv.ReadKeyDictMeta(b)
+	meta, err := tikvdisk.ReadKeyDictMeta(b)
 	clear(b)
 	if err != nil {
 		return KeyDictState{}, fmt.Errorf("%s on %s: %w", tikv.KeyDictName, n.Host, err)
@@ -254,25 +257,25 @@ func (k *BackendKeys) Cleanup(ctx context.Context, n NodePlan) error {
 
 // TOMLEditor applies the encryption edits with cluster/tikv's comment-preserving editor.
 func TOMLEditor(orig []byte, enc tikv.Encryption) ([]byte, error) {
-	return tikv.ApplyEdits(orig, tikv.EncryptionEdits(enc)...)
+	return tikvconf.ApplyEdits(orig, tikvconf.EncryptionEdits(enc)...)
 }
 
 // Prove runs the on-disk proof on the host in one command (SST trailers and
 // Raft Engine headers only) and cross-checks file.dict when it is readable.
-func (s *SSHNode) Prove(ctx context.Context, dataDir string) (tikv.Proof, error) {
-	res, err := s.N.Exec.Run(ctx, s.N.Host, tikv.RemoteTrailerCommand(tikv.RemoteProveDirs(dataDir)...), nil)
+func (s *SSHNode) Prove(ctx context.Context, dataDir string) (tikvdisk.Proof, error) {
+	res, err := s.N.Exec.Run(ctx, s.N.Host, tikvdisk.RemoteTrailerCommand(tikvdisk.RemoteProveDirs(dataDir)...), nil)
 	if err != nil {
-		return tikv.Proof{}, fmt.Errorf("proving %s on %s: %w", dataDir, s.N.Host, err)
+		return tikvdisk.Proof{}, fmt.Errorf("proving %s on %s: %w", dataDir, s.N.Host, err)
 	}
-	entries, err := tikv.ParseTrailerListing(bytes.NewReader(res.Stdout))
+	entries, err := tikvdisk.ParseTrailerListing(bytes.NewReader(res.Stdout))
 	if err != nil {
-		return tikv.Proof{}, fmt.Errorf("proving %s on %s: %w", dataDir, s.N.Host, err)
+		return tikvdisk.Proof{}, fmt.Errorf("proving %s on %s: %w", dataDir, s.N.Host, err)
 	}
-	var opts tikv.ProveOptions
+	var opts tikvdisk.ProveOptions
 	if b, ok, err := s.ReadFile(ctx, path.Join(dataDir, tikv.FileDictName)); err == nil && ok {
-		if fd, err := tikv.ReadFileDict(b); err == nil {
+		if fd, err := tikvdisk.ReadFileDict(b); err == nil {
 			opts.FileDict = &fd
 		}
 	}
-	return tikv.ProveListing(entries, opts), nil
+	return tikvdisk.ProveListing(entries, opts), nil
 }

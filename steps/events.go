@@ -7,6 +7,8 @@ import (
 	"io"
 	"sync"
 	"time"
+
+	"github.com/tikv-ear/tikv-ear/cluster/tikv"
 )
 
 // Step names, in the order a store goes through them.
@@ -61,6 +63,46 @@ type Event struct {
 	Metrics  *Sample   `json:"metrics,omitempty"`
 	Decision *Decision `json:"decision,omitempty"`
 	Error    string    `json:"error,omitempty"`
+	// Log is a node-log event's line, classified by the engine.
+	Log *LogLine `json:"log,omitempty"`
+}
+
+// LogLine is one line of a node's TiKV log as the engine classified it, so
+// that no face parses TiKV's log format itself.
+type LogLine struct {
+	// Text is "15:04:05 LEVEL message" when the line is in TiKV's unified
+	// format, else the line as it was.
+	Text  string `json:"text"`
+	Level string `json:"level,omitempty"`
+	// Catalog names the catalogue message (an encryption line) it matches.
+	Catalog string `json:"catalog,omitempty"`
+	Fatal   bool   `json:"fatal,omitempty"`
+}
+
+// ClassifyLog parses one TiKV log line (tikv.ParseLogLine, the unified log
+// format) and marks it when it is one of the catalogue's encryption messages
+// or FATAL.
+func ClassifyLog(line string) LogLine {
+	l := LogLine{Text: line}
+	msg := line
+	if pl, err := tikv.ParseLogLine(line); err == nil {
+		msg, l.Level = pl.Message, pl.Level
+		l.Text = pl.Time.Format("15:04:05") + " " + pl.Level + " " + pl.Message
+	}
+	if m, ok := tikv.Lookup(msg); ok {
+		l.Catalog = m.Name
+		if l.Level == "" {
+			l.Level = m.Level
+		}
+	}
+	l.Fatal = l.Level == "FATAL"
+	return l
+}
+
+// NodeLogEvent is the node-log event of one line of a store's TiKV log.
+func NodeLogEvent(store uint64, line string) Event {
+	l := ClassifyLog(line)
+	return Event{Kind: NodeLog, StoreID: store, Message: l.Text, Log: &l}
 }
 
 // Sample is a metric reading from a store's status port.

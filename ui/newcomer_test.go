@@ -236,8 +236,11 @@ func TestStorePaneShowsItsStepsAndHighlightsEncryptionLogLines(t *testing.T) {
 		}
 	}
 	line := fmt.Sprintf("[%s] [INFO] [mod.rs:496] [%q]", at.Format(tikv.LogTimeLayout), tikv.MsgBeingEnabled.Format("Aes256Ctr"))
-	d.apply(steps.Event{Time: at, Kind: steps.NodeLog, StoreID: 2, Message: line})
-	d.apply(steps.Event{Time: at, Kind: steps.NodeLog, StoreID: 2, Message: fmt.Sprintf("[%s] [INFO] [server.rs:1] [\"Welcome to TiKV\"]", at.Format(tikv.LogTimeLayout))})
+	for _, l := range []string{line, fmt.Sprintf("[%s] [INFO] [server.rs:1] [\"Welcome to TiKV\"]", at.Format(tikv.LogTimeLayout))} {
+		e := steps.NodeLogEvent(2, l) // classified by the engine, as the runner's log events are
+		e.Time = at
+		d.apply(e)
+	}
 	pane = d.logPane(st, 80, 8)
 	plain := ansi.Strip(pane)
 	if !strings.Contains(plain, "store 2 127.0.0.1:41432 · steps and TiKV log") || !strings.Contains(plain, "INFO encryption is being enabled. method = Aes256Ctr") {

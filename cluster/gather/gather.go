@@ -18,6 +18,9 @@ import (
 	"github.com/tikv-ear/tikv-ear/cluster/pd"
 	"github.com/tikv-ear/tikv-ear/cluster/ssh"
 	"github.com/tikv-ear/tikv-ear/cluster/tikv"
+	"github.com/tikv-ear/tikv-ear/cluster/tikvconf"
+	"github.com/tikv-ear/tikv-ear/cluster/tikvdisk"
+	"github.com/tikv-ear/tikv-ear/cluster/tikvstatus"
 )
 
 // Defaults of Options fields left zero.
@@ -316,7 +319,7 @@ func (g gatherer) running(ctx context.Context, n inventory.Node, acc *storeAcc) 
 	if !strings.Contains(base, "://") {
 		base = "http://" + base
 	}
-	sc := tikv.StatusClient{BaseURL: base, HTTP: g.src.HTTP}
+	sc := tikvstatus.StatusClient{BaseURL: base, HTTP: g.src.HTTP}
 	var rf RunningFacts
 	got := false
 	if m, err := sc.Metrics(ctx); err != nil {
@@ -360,7 +363,7 @@ func (g gatherer) onHost(ctx context.Context, n inventory.Node, acc *storeAcc) {
 		return
 	}
 	node := ssh.Node{Exec: g.src.SSH, Host: st.SSHTarget}
-	var cfg *tikv.Config
+	var cfg *tikvconf.Config
 	if n.ConfigPath == "" {
 		acc.fail(SourceConfig, errors.New("no tikv.toml path known for this store: pass --meta, --tiup-cluster or a manual --inventory"))
 		// Probe the host so its reachability is still known.
@@ -393,8 +396,8 @@ func (g gatherer) onHost(ctx context.Context, n inventory.Node, acc *storeAcc) {
 		logFile = absUnder(n.DeployDir, cfg.LogFile)
 	}
 	var wg sync.WaitGroup
-	var fileDict *tikv.FileDict
-	var listing []tikv.TrailerEntry
+	var fileDict *tikvdisk.FileDict
+	var listing []tikvdisk.TrailerEntry
 	var listErr error
 	var dirs []string
 	if dataDir == "" {
@@ -410,7 +413,7 @@ func (g gatherer) onHost(ctx context.Context, n inventory.Node, acc *storeAcc) {
 				}
 			}
 		}
-		dirs = tikv.RemoteProveDirs(dataDir, extra...)
+		dirs = tikvdisk.RemoteProveDirs(dataDir, extra...)
 		wg.Go(func() { listing, listErr = g.listing(ctx, node, dirs) })
 	}
 	if logFile == "" {
@@ -429,7 +432,7 @@ func (g gatherer) onHost(ctx context.Context, n inventory.Node, acc *storeAcc) {
 		acc.fail(SourceDisk, listErr)
 		return
 	}
-	proof := tikv.ProveListing(listing, tikv.ProveOptions{FileDict: fileDict})
+	proof := tikvdisk.ProveListing(listing, tikvdisk.ProveOptions{FileDict: fileDict})
 	acc.mu.Lock()
 	st.Coverage = coverage(proof, dirs)
 	acc.mu.Unlock()
@@ -447,7 +450,7 @@ func absUnder(dir, p string) string {
 }
 
 // config parses tikv.toml into ConfigFacts (no secret values).
-func (g gatherer) config(n inventory.Node, data []byte, acc *storeAcc) *tikv.Config {
+func (g gatherer) config(n inventory.Node, data []byte, acc *storeAcc) *tikvconf.Config {
 	cf := &ConfigFacts{Path: n.ConfigPath, TiUP: tikv.DetectTiUP(data)}
 	defer func() {
 		acc.mu.Lock()
@@ -457,7 +460,7 @@ func (g gatherer) config(n inventory.Node, data []byte, acc *storeAcc) *tikv.Con
 		}
 		acc.mu.Unlock()
 	}()
-	cfg, err := tikv.ParseConfig(n.ConfigPath, data)
+	cfg, err := tikvconf.ParseConfig(n.ConfigPath, data)
 	if err != nil {
 		// ParseConfig's error names file:line:col and the key.
 		cf.Problems = append(cf.Problems, Problem{Severity: tikv.SeverityError.String(), File: n.ConfigPath, Message: err.Error(), Fix: "fix the TOML syntax at that position"})
@@ -494,7 +497,7 @@ func (g gatherer) keyDict(ctx context.Context, node ssh.Node, dataDir string, ac
 		acc.fail(SourceKeyDict, err)
 		return
 	default:
-		meta, err := tikv.ReadKeyDictMeta(data)
+		meta, err := tikvdisk.ReadKeyDictMeta(data)
 		if err != nil {
 			acc.fail(SourceKeyDict, fmt.Errorf("%s on %s: %w", p, node.Host, err))
 			return
@@ -509,20 +512,20 @@ func (g gatherer) keyDict(ctx context.Context, node ssh.Node, dataDir string, ac
 	acc.mu.Unlock()
 }
 
-func (g gatherer) fileDict(ctx context.Context, node ssh.Node, dataDir string, acc *storeAcc) *tikv.FileDict {
+func (g gatherer) fileDict(ctx context.Context, node ssh.Node, dataDir string, acc *storeAcc) *tikvdisk.FileDict {
 	p := path.Join(dataDir, tikv.FileDictName)
 	data, err := node.ReadFile(ctx, p)
 	fd := &FileDictFacts{}
-	var dict *tikv.FileDict
+	var dict *tikvdisk.FileDict
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		// No file.dict: TiKV treats every file as plaintext, and so does the proof.
-		dict = &tikv.FileDict{Files: map[string]tikv.FileEntry{}}
+		dict = &tikvdisk.FileDict{Files: map[string]tikvdisk.FileEntry{}}
 	case err != nil:
 		acc.fail(SourceFileDict, err)
 		return nil
 	default:
-		d, err := tikv.ReadFileDict(data)
+		d, err := tikvdisk.ReadFileDict(data)
 		if err != nil {
 			acc.fail(SourceFileDict, fmt.Errorf("%s on %s: %w", p, node.Host, err))
 			return nil
@@ -536,20 +539,20 @@ func (g gatherer) fileDict(ctx context.Context, node ssh.Node, dataDir string, a
 	return dict
 }
 
-func (g gatherer) listing(ctx context.Context, node ssh.Node, dirs []string) ([]tikv.TrailerEntry, error) {
-	res, err := node.Exec.Run(ctx, node.Host, tikv.RemoteTrailerCommand(dirs...), nil)
+func (g gatherer) listing(ctx context.Context, node ssh.Node, dirs []string) ([]tikvdisk.TrailerEntry, error) {
+	res, err := node.Exec.Run(ctx, node.Host, tikvdisk.RemoteTrailerCommand(dirs...), nil)
 	if err != nil {
 		return nil, fmt.Errorf("listing data files on %s: %w", node.Host, err)
 	}
 	// find exits non-zero when a directory does not exist; the listing of the rest is still good.
-	entries, err := tikv.ParseTrailerListing(bytes.NewReader(res.Stdout))
+	entries, err := tikvdisk.ParseTrailerListing(bytes.NewReader(res.Stdout))
 	if err != nil {
 		return nil, fmt.Errorf("data file listing from %s: %w", node.Host, err)
 	}
 	return entries, nil
 }
 
-func coverage(p tikv.Proof, dirs []string) *Coverage {
+func coverage(p tikvdisk.Proof, dirs []string) *Coverage {
 	c := &Coverage{
 		Dirs:      dirs,
 		Encrypted: Tally{Files: p.Encrypted.Files, Bytes: p.Encrypted.Bytes},

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -65,7 +66,7 @@ func ParseLogLine(line string) (LogLine, error) {
 	if l.Level, err = p.bare("level"); err != nil {
 		return l, err
 	}
-	if !containsStr(LogLevels(), l.Level) {
+	if !slices.Contains(LogLevels(), l.Level) {
 		return l, fmt.Errorf("log line: unknown level %q", l.Level)
 	}
 	if err := p.space(); err != nil {

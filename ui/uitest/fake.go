@@ -159,6 +159,11 @@ func Script(p ui.PlanPreview) []steps.Event {
 			ev := func(kind steps.EventKind, step, msg string) steps.Event {
 				return steps.Event{Kind: kind, Step: step, StoreID: id, Store: n.Address, Batch: b.Index, Message: msg}
 			}
+			logEv := func(line string) steps.Event { // classified by the engine, as the runner's log events are
+				e := steps.NodeLogEvent(id, line)
+				e.Store, e.Batch = n.Address, b.Index
+				return e
+			}
 			add(ev(steps.StepStarted, steps.StepEvict, "moving 42 leaders away"))
 			s := steps.Sample{Leaders: 20, Regions: 120}
 			e := ev(steps.MetricSample, steps.StepEvict, "")
@@ -169,9 +174,9 @@ func Script(p ui.PlanPreview) []steps.Event {
 			add(ev(steps.StepDone, steps.StepSwap, "config in place"))
 			add(ev(steps.StepStarted, steps.StepRestart, n.Service))
 			add(ev(steps.StepDone, steps.StepRestart, ""))
-			add(ev(steps.NodeLog, "", LogLine(t, "INFO", "Welcome to TiKV")))
-			add(ev(steps.NodeLog, "", LogLine(t, "INFO", tikv.MsgNoDicts.Text)))
-			add(ev(steps.NodeLog, "", LogLine(t, "INFO", tikv.MsgBeingEnabled.Format("Aes256Ctr"))))
+			add(logEv(LogLine(t, "INFO", "Welcome to TiKV")))
+			add(logEv(LogLine(t, "INFO", tikv.MsgNoDicts.Text)))
+			add(logEv(LogLine(t, "INFO", tikv.MsgBeingEnabled.Format("Aes256Ctr"))))
 			add(ev(steps.StepDone, steps.StepReady, "port listening, PD Up, status port answering"))
 			vs := steps.Sample{Leaders: 0, Regions: 120, Initialized: true, FileNum: 31, DataKeys: 1}
 			e = ev(steps.MetricSample, steps.StepVerify, "")
