@@ -10,6 +10,7 @@ import (
 
 	"github.com/tikv-ear/tikv-ear/kms/awskms"
 	"github.com/tikv-ear/tikv-ear/kms/localkms"
+	"github.com/tikv-ear/tikv-ear/kms/vault"
 	"github.com/tikv-ear/tikv-ear/sim"
 	"github.com/tikv-ear/tikv-ear/steps"
 	"github.com/tikv-ear/tikv-ear/ui"
@@ -63,6 +64,7 @@ func (c *DemoCmd) Run(g *Globals) error {
 		defer lk.Stop()
 		awsCfg = &awskms.Config{KeyID: lk.Aliases[0], Region: lk.Region, Endpoint: lk.Endpoint, CredentialsFile: lk.CredentialsFile}
 	}
+	vaultCfg := demoVault(g)
 	fmt.Fprintf(g.IO.Err, "tikv-ear: starting a simulated cluster: 6 stores in 3 zones, clock ×%g\n", c.Speed)
 	opts := sim.Options{Stores: 6, Zones: 3, Speed: c.Speed}
 	if awsCfg != nil {
@@ -86,6 +88,7 @@ func (c *DemoCmd) Run(g *Globals) error {
 		Strategy:  wizard.DemoStrategy(),
 		Policies:  steps.DefaultPolicies(),
 		AWS:       awsCfg,
+		Vault:     vaultCfg,
 	})
 	defer d.Close()
 	accessible := c.Accessible || (g.IO.Getenv != nil && g.IO.Getenv("ACCESSIBLE") != "") // huh's convention: any non-empty value
@@ -125,4 +128,23 @@ func startLocalKMS(ctx context.Context, bin, dir string) (*localkms.Server, erro
 		return nil, fmt.Errorf("%w (see %s)", err, logf.Name())
 	}
 	return s, nil
+}
+
+// demoVault offers the Vault backend first when VAULT_ADDR (else BAO_ADDR)
+// names a server: the token comes from VAULT_TOKEN/BAO_TOKEN or the token-file
+// field, and the KEK is created when missing. Transit must be mounted there
+// (preflight says how when it is not).
+func demoVault(g *Globals) *vault.Config {
+	if g.IO.Getenv == nil {
+		return nil
+	}
+	addr := g.IO.Getenv("VAULT_ADDR")
+	if addr == "" {
+		addr = g.IO.Getenv("BAO_ADDR")
+	}
+	if addr == "" {
+		return nil
+	}
+	fmt.Fprintf(g.IO.Err, "tikv-ear: offering the Vault backend first: %s (a transit mount is needed: vault secrets enable transit)\n", addr)
+	return &vault.Config{Address: addr, Cluster: "tikv-ear-demo", CreateKEK: true}
 }

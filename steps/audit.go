@@ -101,14 +101,10 @@ func BuildAudit(rep *gather.Report, in AuditInput) *report.Report {
 	r.Timeline = append(r.Timeline, report.Event{At: rep.GatheredAt, Phase: "gather", Status: map[bool]string{true: "ok", false: "failed"}[rep.Complete],
 		Detail: fmt.Sprintf("read %d stores (PD, tikv.toml, status port, key.dict, file.dict, tikv.log, data files, key file); %d source(s) unreadable", len(rep.Stores), len(rep.Partial))})
 	for _, k := range in.Keys {
-		ke := report.KeyEvidence{Role: k.Role, Backend: k.Ref.Backend, KeyID: k.Ref.ID, LatestVersion: k.Ref.Version}
+		ke := KeyEvidence(k.Role, k.Ref, k.Evidence, k.Err)
 		ev := report.Event{At: in.Finished, Phase: "key-evidence", Status: "ok", Detail: fmt.Sprintf("%s generation %d read from the %s backend", k.Role, k.Ref.Generation, k.Ref.Backend)}
 		if k.Evidence != nil {
 			e := k.Evidence
-			ke.KeyID = FirstNonEmpty(e.KeyID, k.Ref.ID)
-			ke.RotationEnabled = e.RotationEnabled != nil && *e.RotationEnabled
-			ke.RotationPeriod, ke.NextRotation = e.RotationPeriod, e.NextRotation
-			ke.Versions = []report.KeyVersion{{Version: FirstNonEmpty(e.KeyVersion, strconv.Itoa(k.Ref.Generation)), CreatedAt: e.Created, Fingerprint: FirstNonEmpty(e.Fingerprint, k.Ref.Fingerprint)}}
 			if e.State != "" && e.State != "active" && !strings.EqualFold(e.State, "enabled") {
 				f.add(report.SeverityHigh, 0, fmt.Sprintf("the %s generation %d (%s) is %s in the %s backend", k.Role, k.Ref.Generation, ke.KeyID, e.State, k.Ref.Backend),
 					"TiKV needs the key at every start: restore it in the backend, or rotate to a new generation with 'tikv-ear rotate'")

@@ -26,7 +26,7 @@ func OperatorName() string {
 func stateOf(e tikv.Encryption, version string) report.StoreState {
 	st := report.StoreState{Version: version, Method: e.EffectiveMethod(), DataKeyRotationPeriod: e.DataKeyRotationPeriod,
 		MasterKey: report.MasterKeyFromConfig(e.MasterKey, "", "")}
-	if e.PreviousMasterKey.Type != "" {
+	if e.PreviousMasterKey.EffectiveType() != tikv.MasterKeyPlaintext { // type plaintext (TiKV's default) is no previous key
 		pk := report.MasterKeyFromConfig(e.PreviousMasterKey, "", "")
 		st.PreviousMasterKey = &pk
 	}
@@ -52,8 +52,18 @@ func BuildReport(ctx context.Context, kind report.Kind, p *Plan, res *Result, en
 			seenVersion[n.Version] = true
 			r.Cluster.TiKVVersions = append(r.Cluster.TiKVVersions, n.Version)
 		}
-		st := report.Store{ID: sr.StoreID, Address: sr.Address, Zone: sr.Zone, Before: stateOf(sr.Before, n.Version), After: stateOf(sr.After, n.Version)}
-		if sr.After.MasterKey.Type != "" && len(refs) > 0 {
+		// After is the store's config as it is now on the host, after every pass
+		// of the run (a rotation's second pass removes previous-master-key).
+		after := sr.After
+		if live, err := LiveEncryption(ctx, eng.Nodes[sr.StoreID], n); err == nil {
+			after = live
+		} else {
+			r.Findings = append(r.Findings, report.Finding{Severity: report.SeverityMedium, Store: sr.StoreID,
+				Message: "the config could not be re-read after the run (" + err.Error() + "); the after state shown is the one the run wrote",
+				Fix:     "run 'tikv-ear verify --plan' to read every store's state"})
+		}
+		st := report.Store{ID: sr.StoreID, Address: sr.Address, Zone: sr.Zone, Before: stateOf(sr.Before, n.Version), After: stateOf(after, n.Version)}
+		if after.MasterKey.Type != "" && len(refs) > 0 {
 			st.After.MasterKey.Fingerprint = refs[0].Fingerprint
 			st.After.MasterKey.KeyVersion = refs[0].Version
 		}
@@ -85,7 +95,7 @@ func BuildReport(ctx context.Context, kind report.Kind, p *Plan, res *Result, en
 					BytesEncrypted: proof.Encrypted.Bytes, BytesPlaintext: proof.Plaintext.Bytes,
 					Note: "only files written after enabling are encrypted; compaction rewrites the rest over time"}
 			}
-			if mk := sr.After.MasterKey; mk.Type == tikv.MasterKeyFile {
+			if mk := after.MasterKey; mk.Type == tikv.MasterKeyFile {
 				if fi, err := node.N.Stat(ctx, mk.Path); err == nil && fi.Exists {
 					v.KeyFile = &report.KeyFile{Path: mk.Path, Mode: fmt.Sprintf("%04o", fi.Mode.Perm()), Owner: fi.Owner, FSType: fi.FSType}
 				}
@@ -118,13 +128,12 @@ func BuildReport(ctx context.Context, kind report.Kind, p *Plan, res *Result, en
 		if i > 0 {
 			role = "previous-master-key"
 		}
-		ke := report.KeyEvidence{Role: role, Backend: ref.Backend, KeyID: ref.ID, LatestVersion: ref.Version}
-		if ev, err := eng.Backend.Evidence(ctx, ref); err == nil {
-			ke.RotationEnabled = ev.RotationEnabled != nil && *ev.RotationEnabled
-			ke.KeyID = FirstNonEmpty(ev.KeyID, ref.ID)
-			ke.Versions = append(ke.Versions, report.KeyVersion{Version: FirstNonEmpty(ev.KeyVersion, strconv.Itoa(ref.Generation)), CreatedAt: ev.Created, Fingerprint: ev.Fingerprint})
+		ev, err := eng.Backend.Evidence(ctx, ref)
+		if err != nil {
+			r.Keys = append(r.Keys, KeyEvidence(role, ref, nil, err))
+			continue
 		}
-		r.Keys = append(r.Keys, ke)
+		r.Keys = append(r.Keys, KeyEvidence(role, ref, &ev, nil))
 	}
 	pol, _, err := PlanPolicy("plan", p)
 	if err != nil {

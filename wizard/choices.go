@@ -181,10 +181,21 @@ func (d *Driver) Backends(ctx context.Context, disc ui.Discovery, env string) ([
 		Fields: []ui.BackendField{
 			{Key: "address", Label: "Vault address", Placeholder: "https://vault:8200", Required: true, Pattern: `^https?://`, PatternHelp: "use an http(s):// URL"},
 			{Key: "cluster", Label: "Cluster name", Help: "names the transit key and the KV path", Required: true},
-			{Key: "token-file", Label: "Token file", Help: "file holding the Vault token (VAULT_TOKEN otherwise)"},
+			{Key: "token-file", Label: "Token file", Help: "file holding the Vault token (VAULT_TOKEN, else BAO_TOKEN, otherwise)"},
+			{Key: "namespace", Label: "Namespace", Help: "optional: Vault Enterprise / OpenBao namespace (VAULT_NAMESPACE otherwise)"},
+			{Key: "create-kek", Label: "Create the KEK", Help: "yes: create the transit key when it is missing (the token needs update on transit/keys/<kek>)", Value: "no", Pattern: `^(yes|no)$`, PatternHelp: "answer yes or no"},
 			{Key: "host-key-dir", Label: "Host key directory", Value: hostDir, Pattern: `^/`, PatternHelp: "use an absolute path, e.g. /run/tikv-keys"},
 			{Key: "owner", Label: "Key file owner", Value: owner},
 		}}
+	if v := d.cfg.Vault; v != nil {
+		vals := map[string]string{"address": v.Address, "cluster": v.Cluster, "token-file": v.TokenFile, "namespace": v.Namespace, "create-kek": map[bool]string{true: "yes", false: "no"}[v.CreateKEK]}
+		for i := range vlt.Fields {
+			if val, ok := vals[vlt.Fields[i].Key]; ok && val != "" {
+				vlt.Fields[i].Value = val
+			}
+		}
+		vlt.Summary = "Vault at " + v.Address
+	}
 	gcp := ui.BackendOption{Name: "gcp", Title: "Google Cloud KMS", Summary: "experimental upstream",
 		Fields: []ui.BackendField{
 			{Key: "key-id", Label: "Key name", Placeholder: "projects/P/locations/L/keyRings/R/cryptoKeys/K", Required: true, Pattern: gcpkms.KeyIDPattern, PatternHelp: "use projects/P/locations/L/keyRings/R/cryptoKeys/K"},
@@ -202,6 +213,8 @@ func (d *Driver) Backends(ctx context.Context, disc ui.Discovery, env string) ([
 	gateBackend(&azure, disc, tikv.GateAzure)
 	order := []ui.BackendOption{aws, vlt, gcp, azure, file}
 	switch {
+	case d.cfg.Vault != nil:
+		order = []ui.BackendOption{vlt, aws, gcp, azure, file}
 	case d.cfg.AWS != nil:
 	case env != steps.EnvProduction:
 		order = []ui.BackendOption{file, aws, vlt, gcp, azure}
@@ -232,7 +245,8 @@ func keySpec(backend string, f map[string]string) (kms.Spec, error) {
 	case "aws":
 		spec.AWS = &awskms.Config{KeyID: f["key-id"], Region: f["region"], Endpoint: f["endpoint"], CredentialsFile: f["credentials-file"]}
 	case "vault":
-		spec.Vault = &vault.Config{Address: f["address"], Cluster: f["cluster"], TokenFile: f["token-file"], HostKeyDir: f["host-key-dir"], Owner: f["owner"]}
+		spec.Vault = &vault.Config{Address: f["address"], Cluster: f["cluster"], TokenFile: f["token-file"], Namespace: f["namespace"],
+			CreateKEK: f["create-kek"] == "yes", HostKeyDir: f["host-key-dir"], Owner: f["owner"]}
 	case "gcp":
 		spec.GCP = &gcpkms.Config{KeyID: f["key-id"], CredentialFilePath: f["credential-file-path"]}
 	case "azure":

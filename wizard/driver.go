@@ -17,6 +17,7 @@ import (
 
 	"github.com/tikv-ear/tikv-ear/cluster/tikv"
 	"github.com/tikv-ear/tikv-ear/kms/awskms"
+	"github.com/tikv-ear/tikv-ear/kms/vault"
 	"github.com/tikv-ear/tikv-ear/steps"
 	"github.com/tikv-ear/tikv-ear/ui"
 )
@@ -37,6 +38,9 @@ type Config struct {
 	Rotation string
 	// AWS pre-fills the AWS backend (the demo's local-kms) and offers it first; nil for none.
 	AWS *awskms.Config
+	// Vault pre-fills the Vault backend (the demo when VAULT_ADDR or BAO_ADDR
+	// names a server) and offers it first; nil for none.
+	Vault *vault.Config
 	// Journal overrides the journal path (default PlanPath + ".journal").
 	Journal string
 	// Incident and Retire shape a rotation (tikv-ear rotate --incident,
