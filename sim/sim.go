@@ -46,6 +46,9 @@ type Options struct {
 	Versions               []string // one for all nodes, or one per node; default "8.5.2"
 	Layout                 string   // host.LayoutTiUP (default) or host.LayoutSystemd
 	KMSEndpoint            string   // optional KMS endpoint (e.g. local-kms), recorded in sim.env
+	// GCPKMSEndpoint stands in for name resolution of TiKV's hard-coded Cloud KMS
+	// endpoint on the stores (e.g. an in-process fake's URL + "/v1/"); "" keeps it.
+	GCPKMSEndpoint string
 }
 
 func (o Options) withDefaults() (Options, error) {
@@ -220,7 +223,7 @@ func (c *Cluster) build(life context.Context) error {
 		n.Proc = node.New(node.Spec{
 			StoreID: n.StoreID, Version: n.Version, Addr: n.Addr(), StatusAddr: n.StatusAddr(),
 			ConfigPath: paths.ConfigPath, DataDir: paths.DataDir, LogFile: paths.LogFile,
-			RaftEngine: raftEngineDefault(n.Version),
+			RaftEngine: raftEngineDefault(n.Version), GCPKMSEndpoint: opt.GCPKMSEndpoint,
 		}, c.clk, c.pd)
 		n.Host.AddUnit(host.UnitSpec{
 			Name: paths.UnitName, UnitFile: paths.UnitFile, Listen: []string{n.Addr(), n.StatusAddr()},
