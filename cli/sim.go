@@ -26,7 +26,7 @@ type SimUpCmd struct {
 	Versions    []string `default:"8.5.2" sep:"," help:"TiKV version for all stores, or one per store (comma-separated)."`
 	Layout      string   `default:"tiup" enum:"tiup,systemd" help:"Host layout: TiUP tree with meta.yaml, or a hand-made systemd deployment."`
 	KMSEndpoint string   `name:"kms-endpoint" help:"KMS endpoint the stores may use (e.g. a local-kms URL), recorded in sim.env."`
-	CloudKMS    string   `name:"cloud-kms" enum:",gcp" default:"" help:"Also run an in-process cloud KMS the stores reach offline (gcp) and write <dir>/key-<vendor>.toml for plan --key-config."`
+	CloudKMS    string   `name:"cloud-kms" enum:",gcp,azure" default:"" help:"Also run an in-process cloud KMS the stores reach offline (gcp or azure) and write <dir>/key-<vendor>.toml for plan --key-config."`
 }
 
 // Run starts the sim, prints how to reach it and waits for an interrupt.

@@ -11,6 +11,8 @@ import (
 	toml "github.com/pelletier/go-toml/v2"
 
 	"github.com/tikv-ear/tikv-ear/kms"
+	"github.com/tikv-ear/tikv-ear/kms/azurekms"
+	"github.com/tikv-ear/tikv-ear/kms/azurekms/azurekmsfake"
 	"github.com/tikv-ear/tikv-ear/kms/gcpkms"
 	"github.com/tikv-ear/tikv-ear/kms/gcpkms/gcpkmsfake"
 	"github.com/tikv-ear/tikv-ear/sim"
@@ -34,6 +36,8 @@ func startSimCloud(vendor, dir string, opts *sim.Options) (*simCloud, error) {
 		return nil, nil
 	case "gcp":
 		return startSimGCP(dir, opts)
+	case "azure":
+		return startSimAzure(dir, opts)
 	}
 	return nil, fmt.Errorf("unknown cloud KMS %q", vendor)
 }
@@ -75,6 +79,46 @@ func startSimGCP(dir string, opts *sim.Options) (*simCloud, error) {
 		return fail(err)
 	}
 	opts.GCPKMSEndpoint = f.URL + "/v1/"
+	return &simCloud{keyConfig: kc, close: f.Close}, nil
+}
+
+// SimAzureKey is the Key Vault key the offline Azure demo creates in its fake.
+const SimAzureKey = "tikv-master"
+
+// startSimAzure runs the HTTPS Entra + Key Vault + Managed HSM fake, creates
+// an RSA key and an application with a client secret, and writes a
+// [key.azure] table (create-keys on, so rotate makes "tikv-master-g2").
+func startSimAzure(dir string, opts *sim.Options) (*simCloud, error) {
+	f, err := azurekmsfake.Start()
+	if err != nil {
+		return nil, err
+	}
+	fail := func(err error) (*simCloud, error) { f.Close(); return nil, err }
+	if err := f.CreateKey(SimAzureKey); err != nil {
+		return fail(err)
+	}
+	adir := filepath.Join(dir, "azure")
+	if err := os.MkdirAll(adir, 0o700); err != nil {
+		return fail(err)
+	}
+	const clientID = "5a1ba7e0-0000-4000-8000-00000000a2ce"
+	files := map[string][]byte{"ca.pem": f.CAPEM, "client-secret": []byte(f.AddClientSecret(clientID) + "\n")}
+	for name, data := range files {
+		if err := os.WriteFile(filepath.Join(adir, name), data, 0o600); err != nil {
+			return fail(err)
+		}
+	}
+	spec := kms.Spec{Backend: "azure", Azure: &azurekms.Config{
+		KeyID: SimAzureKey, TenantID: azurekmsfake.Tenant, ClientID: clientID,
+		KeyvaultURL: f.VaultURL, HSMName: "tikv-ear-sim-hsm", HSMURL: f.HSMURL,
+		ClientSecretFile: filepath.Join(adir, "client-secret"), CreateKeys: true,
+		AuthorityHost: f.AuthorityHost, CAFile: filepath.Join(adir, "ca.pem"), DisableChallengeResourceVerification: true,
+	}}
+	kc, err := writeKeyConfig(filepath.Join(dir, "key-azure.toml"), spec)
+	if err != nil {
+		return fail(err)
+	}
+	opts.AzureAuthorityHost, opts.CloudCAFile = f.AuthorityHost, filepath.Join(adir, "ca.pem")
 	return &simCloud{keyConfig: kc, close: f.Close}, nil
 }
 

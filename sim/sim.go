@@ -49,6 +49,9 @@ type Options struct {
 	// GCPKMSEndpoint stands in for name resolution of TiKV's hard-coded Cloud KMS
 	// endpoint on the stores (e.g. an in-process fake's URL + "/v1/"); "" keeps it.
 	GCPKMSEndpoint string
+	// AzureAuthorityHost and CloudCAFile do the same for Azure: the Entra authority
+	// the stores sign in at, and a PEM bundle they trust for cloud KMS calls.
+	AzureAuthorityHost, CloudCAFile string
 }
 
 func (o Options) withDefaults() (Options, error) {
@@ -224,6 +227,7 @@ func (c *Cluster) build(life context.Context) error {
 			StoreID: n.StoreID, Version: n.Version, Addr: n.Addr(), StatusAddr: n.StatusAddr(),
 			ConfigPath: paths.ConfigPath, DataDir: paths.DataDir, LogFile: paths.LogFile,
 			RaftEngine: raftEngineDefault(n.Version), GCPKMSEndpoint: opt.GCPKMSEndpoint,
+			AzureAuthorityHost: opt.AzureAuthorityHost, CloudCAFile: opt.CloudCAFile,
 		}, c.clk, c.pd)
 		n.Host.AddUnit(host.UnitSpec{
 			Name: paths.UnitName, UnitFile: paths.UnitFile, Listen: []string{n.Addr(), n.StatusAddr()},

@@ -289,17 +289,6 @@ func (e simError) Error() string { return string(e) }
 // errKMSDown is what every KMS call returns while the KMS-unreachable fault is on.
 const errKMSDown simError = "simulated fault: KMS endpoint unreachable"
 
-// unreachableProvider stands for Azure and GCP: no cloud is reachable from the sim.
-type unreachableProvider struct{ vendor string }
-
-func (u unreachableProvider) name() string { return u.vendor }
-func (u unreachableProvider) generate(context.Context) ([]byte, []byte, error) {
-	return nil, nil, fmt.Errorf("%s KMS is not reachable from the simulated cluster", u.vendor)
-}
-func (u unreachableProvider) unwrap(context.Context, []byte) ([]byte, error) {
-	return nil, fmt.Errorf("%s KMS is not reachable from the simulated cluster", u.vendor)
-}
-
 // gcpKeyID is KEY_ID_PATTERN of the GCP KMS backend (components/cloud/gcp/src/kms.rs; tikv-encryption.md §1.2).
 var gcpKeyID = regexp.MustCompile(`^projects/([^/]+)/locations/([^/]+)/keyRings/([^/]+)/cryptoKeys/([^/]+)/?$`)
 
@@ -359,7 +348,11 @@ func (n *Node) newKMSBackend(mk masterKeyConfig, v semver) (backend, *encErr) {
 			// through cloud_convert_error("new Azure KMS") (tikv/tikv 8e964719).
 			return nil, cloudErr("Key error: Kms error "+boxErr(srcAzureKms, 141, tikv.ErrAzureInvalid), "new Azure KMS")
 		}
-		p = unreachableProvider{vendor: tikv.StoredVendorAzure}
+		ap, err := n.newAzureProvider(mk)
+		if err != nil {
+			return nil, err
+		}
+		p = ap
 	case mk.Vendor == tikv.VendorGCP && v.hasGCP():
 		if mk.KeyID == "" {
 			return nil, otherErr(srcConfigRs, 120, tikv.ErrKeyIDEmpty)
