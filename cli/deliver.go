@@ -28,6 +28,13 @@ func (c *DeliverCmd) Run(g *Globals) error {
 		return Usagef("fix [target.key] in "+c.Plan, "key backend: %v", err)
 	}
 	eng := NewEngine(s, p, backend)
+	if eng.Desired.MasterKey.Type == tikv.MasterKeyFile { // a sealed Vault or an expired token: say so before any host
+		for _, c := range backend.Preflight(g.Ctx) {
+			if kc := keyCheck(c, 0); kc.Status == steps.Fail {
+				return Failf(kc.Fix, "key backend preflight: %s; nothing delivered", kc.Message)
+			}
+		}
+	}
 	refs := []kms.KeyRef{p.Target.MasterKey}
 	if p.Target.PreviousMasterKey != nil {
 		refs = append(refs, *p.Target.PreviousMasterKey)

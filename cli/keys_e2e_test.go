@@ -879,6 +879,8 @@ func TestKeysVaultApplyPreflight(t *testing.T) {
 	vs.Seal(true)
 	r := keRun(t, "apply", plan, "--yes")
 	keRefused(t, r, ExitFailure, "is sealed", "preflight failed with 1 blocking finding(s); nothing changed", "hint: unseal Vault")
+	r = keRun(t, "deliver", plan)
+	keRefused(t, r, ExitFailure, "is sealed", "nothing delivered", "hint: unseal Vault")
 	keUnchanged(t, cl, before)
 	if got := keDirFiles(t, hostKeys); len(got) != 0 {
 		t.Errorf("keys reached the hosts: %v", got)
@@ -890,6 +892,8 @@ func TestKeysVaultApplyPreflight(t *testing.T) {
 	keRefused(t, r, ExitFailure, "token rejected", "nothing changed", "hint: log in again")
 	r = keRun(t, "rotate", plan, "--yes")
 	keRefused(t, r, ExitFailure, "token rejected", "nothing changed", "hint: log in again")
+	r = keRun(t, "deliver", plan)
+	keRefused(t, r, ExitFailure, "token rejected", "nothing delivered", "hint: log in again")
 	keUnchanged(t, cl, before)
 	if got := keDirFiles(t, hostKeys); len(got) != 0 {
 		t.Errorf("keys reached the hosts: %v", got)

@@ -27,6 +27,8 @@ type SimUpCmd struct {
 	Layout      string   `default:"tiup" enum:"tiup,systemd" help:"Host layout: TiUP tree with meta.yaml, or a hand-made systemd deployment."`
 	KMSEndpoint string   `name:"kms-endpoint" help:"KMS endpoint the stores may use (e.g. a local-kms URL), recorded in sim.env."`
 	CloudKMS    string   `name:"cloud-kms" enum:",gcp,azure" default:"" help:"Also run an in-process cloud KMS the stores reach offline (gcp or azure) and write <dir>/key-<vendor>.toml for plan --key-config."`
+	PDServer    string   `name:"pd-server" type:"path" help:"Run this real pd-server instead of the in-process PD; the stores join it over gRPC (README: Real parts)."`
+	PDMembers   int      `name:"pd-members" default:"1" help:"Real PD members to run with --pd-server: 1 or 3."`
 }
 
 // Run starts the sim, prints how to reach it and waits for an interrupt.
@@ -41,10 +43,17 @@ func (c *SimUpCmd) Run(g *Globals) error {
 		return Usagef("give one version for all stores or exactly one per store",
 			"--versions has %d entries for %d stores", len(c.Versions), c.Stores)
 	}
+	if c.PDMembers != 0 && c.PDMembers != 1 && c.PDMembers != 3 {
+		return Usagef("give --pd-members 1 or 3", "--pd-members %d: PD runs 1 or 3 members here", c.PDMembers)
+	}
+	if c.PDMembers > 1 && c.PDServer == "" {
+		return Usagef("add --pd-server PATH to run real PD members", "--pd-members %d needs --pd-server", c.PDMembers)
+	}
 	fmt.Fprintf(g.IO.Err, "tikv-ear: starting %d simulated stores in %s\n", c.Stores, c.Dir)
 	opts := sim.Options{
 		Stores: c.Stores, Zones: c.Zones, Regions: c.Regions, Speed: c.Speed, Dir: c.Dir,
 		Versions: c.Versions, Layout: c.Layout, KMSEndpoint: c.KMSEndpoint,
+		PDServer: c.PDServer, PDMembers: c.PDMembers,
 	}
 	if err := os.MkdirAll(c.Dir, 0o700); err != nil {
 		return Failf("check that "+c.Dir+" is writable", "creating %s: %v", c.Dir, err)

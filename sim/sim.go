@@ -52,6 +52,12 @@ type Options struct {
 	// AzureAuthorityHost and CloudCAFile do the same for Azure: the Entra authority
 	// the stores sign in at, and a PEM bundle they trust for cloud KMS calls.
 	AzureAuthorityHost, CloudCAFile string
+	// PDServer is the path of a real pd-server: the sim starts PDMembers of it
+	// (1 or 3) instead of the in-process sim/pd, and every node is its gRPC
+	// client (sim/realpd). PDConfig is extra TOML for every member.
+	PDServer  string
+	PDMembers int
+	PDConfig  string
 }
 
 func (o Options) withDefaults() (Options, error) {
@@ -67,6 +73,12 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.Speed <= 0 {
 		o.Speed = DefaultSpeed
+	}
+	if o.PDMembers == 0 {
+		o.PDMembers = 1
+	}
+	if o.PDMembers != 1 && o.PDMembers != 3 {
+		return o, fmt.Errorf("%d PD members asked for: use 1 or 3", o.PDMembers)
 	}
 	if o.Layout == "" {
 		o.Layout = host.LayoutTiUP
@@ -110,7 +122,8 @@ func (n *Node) StatusAddr() string { return "127.0.0.1:" + strconv.Itoa(n.Status
 type Cluster struct {
 	opt     Options
 	clk     *clock.Clock
-	pd      *pd.Cluster
+	pd      *pd.Cluster // nil with a real PD
+	real    *realPD     // nil with the in-process PD
 	pdURLs  []string
 	nodes   []*Node
 	control string
@@ -176,10 +189,19 @@ func (c *Cluster) build(life context.Context) error {
 	c.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go c.srv.Serve(ln) //nolint:errcheck // returns when Close shuts the server
 
+	storeIDs := make([]uint64, opt.Stores)
+	for i := range storeIDs {
+		storeIDs[i] = uint64(i + 1)
+	}
+	if opt.PDServer != "" {
+		if storeIDs, err = c.startRealPD(life); err != nil {
+			return err
+		}
+	}
 	specs := make([]pd.StoreSpec, opt.Stores)
 	for i := range opt.Stores {
 		n := &Node{
-			Index: i + 1, Name: fmt.Sprintf("tikv-%d", i+1), StoreID: uint64(i + 1),
+			Index: i + 1, Name: fmt.Sprintf("tikv-%d", i+1), StoreID: storeIDs[i],
 			Version: opt.Versions[min(i, len(opt.Versions)-1)],
 			Zone:    fmt.Sprintf("z%d", i%opt.Zones+1),
 			Port:    ports[2*i], StatusPort: ports[2*i+1],
@@ -204,11 +226,20 @@ func (c *Cluster) build(life context.Context) error {
 		}
 		c.nodes = append(c.nodes, n)
 	}
-	c.pd = pd.New(pd.Config{ClusterID: newClusterID(c.clk.Now()), Regions: opt.Regions, Version: opt.Versions[0]}, c.clk, specs)
-	go c.pd.Run(life)
-	c.pdURLs, err = c.pd.Serve(life)
-	if err != nil {
-		return err
+	var storePD node.PD
+	if c.real != nil {
+		if err := c.bootstrapRealPD(life, specs); err != nil {
+			return err
+		}
+		c.pdURLs, storePD = c.real.members.ClientURLs(), c.real.stores
+	} else {
+		c.pd = pd.New(pd.Config{ClusterID: newClusterID(c.clk.Now()), Regions: opt.Regions, Version: opt.Versions[0]}, c.clk, specs)
+		go c.pd.Run(life)
+		c.pdURLs, err = c.pd.Serve(life)
+		if err != nil {
+			return err
+		}
+		storePD = c.pd
 	}
 	pdAddrs := make([]string, len(c.pdURLs))
 	for i, u := range c.pdURLs {
@@ -228,7 +259,7 @@ func (c *Cluster) build(life context.Context) error {
 			ConfigPath: paths.ConfigPath, DataDir: paths.DataDir, LogFile: paths.LogFile,
 			RaftEngine: raftEngineDefault(n.Version), GCPKMSEndpoint: opt.GCPKMSEndpoint,
 			AzureAuthorityHost: opt.AzureAuthorityHost, CloudCAFile: opt.CloudCAFile,
-		}, c.clk, c.pd)
+		}, c.clk, storePD)
 		n.Host.AddUnit(host.UnitSpec{
 			Name: paths.UnitName, UnitFile: paths.UnitFile, Listen: []string{n.Addr(), n.StatusAddr()},
 			Service: &service{proc: n.Proc, fault: n.fault},
@@ -238,6 +269,7 @@ func (c *Cluster) build(life context.Context) error {
 		}
 	}
 	mux.HandleFunc("POST /fault", c.handleFault)
+	mux.HandleFunc("GET /health", c.handleHealth)
 	mux.HandleFunc("GET /stores", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(c.Stores())
@@ -272,7 +304,7 @@ func (c *Cluster) waitAllUp(ctx context.Context) error {
 	deadline := time.NewTimer(c.clk.Wall(10*time.Minute) + 30*time.Second)
 	defer deadline.Stop()
 	for {
-		snap := c.pd.Snapshot()
+		snap := c.storeStates()
 		up := 0
 		for _, s := range snap {
 			if s.StateName == pd.StateUp && s.Alive {
@@ -309,6 +341,9 @@ func (c *Cluster) Close() {
 		if c.srv != nil {
 			c.srv.Close()
 		}
+		if c.real != nil {
+			c.real.close()
+		}
 		if c.tempDir {
 			os.RemoveAll(c.opt.Dir)
 		}
@@ -321,7 +356,8 @@ func (c *Cluster) Options() Options { return c.opt }
 // Clock returns the sim clock.
 func (c *Cluster) Clock() *clock.Clock { return c.clk }
 
-// PD returns the simulated PD.
+// PD returns the simulated PD, nil when the sim runs a real pd-server
+// (RealPD, RealStores).
 func (c *Cluster) PD() *pd.Cluster { return c.pd }
 
 // PDURLs returns the PD members' base URLs (http://127.0.0.1:port).
@@ -339,7 +375,7 @@ func (c *Cluster) Hosts() []*host.Host {
 	return out
 }
 
-// ControlURL returns the control server's base URL (POST /fault, GET /stores).
+// ControlURL returns the control server's base URL (POST /fault, GET /stores, GET /health).
 func (c *Cluster) ControlURL() string { return c.control }
 
 // Env returns the paths of the env files written by Start.
@@ -363,7 +399,7 @@ type StoreRow struct {
 // Stores returns the store table: PD's view joined with the hosts' units.
 func (c *Cluster) Stores() []StoreRow {
 	byID := map[uint64]pd.StoreState{}
-	for _, s := range c.pd.Snapshot() {
+	for _, s := range c.storeStates() {
 		byID[s.ID] = s
 	}
 	rows := make([]StoreRow, 0, len(c.nodes))
@@ -460,11 +496,15 @@ func (c *Cluster) Inject(f Fault) error {
 		return err
 	}
 	switch f.Kind {
-	case FaultPDUnavailable:
-		c.pd.SetUnavailable(!f.Off)
-		return nil
-	case FaultPDNoLeader:
-		c.pd.SetNoLeader(!f.Off)
+	case FaultPDUnavailable, FaultPDNoLeader:
+		if c.real != nil {
+			return fmt.Errorf("fault %s is for the in-process PD: with a real pd-server, stop or kill its members (RealPD)", f.Kind)
+		}
+		if f.Kind == FaultPDUnavailable {
+			c.pd.SetUnavailable(!f.Off)
+		} else {
+			c.pd.SetNoLeader(!f.Off)
+		}
 		return nil
 	}
 	for _, n := range targets {
@@ -508,7 +548,11 @@ func (c *Cluster) Inject(f Fault) error {
 			}
 			n.Proc.SetDiskFull(prefix)
 		case FaultEvictionStuck:
-			c.pd.SetEvictionStuck(n.StoreID, !f.Off)
+			if c.real != nil {
+				c.real.stores.SetRefuseTransferLeader(n.StoreID, !f.Off)
+			} else {
+				c.pd.SetEvictionStuck(n.StoreID, !f.Off)
+			}
 		case FaultKMSUnreachable:
 			n.Proc.SetKMSUnreachable(!f.Off)
 		default:

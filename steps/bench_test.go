@@ -3,52 +3,223 @@ package steps_test
 import (
 	"context"
 	"fmt"
+	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/tikv-ear/tikv-ear/bench/tiupseq"
+	"github.com/tikv-ear/tikv-ear/cluster/pd"
 	"github.com/tikv-ear/tikv-ear/sim"
+	simpd "github.com/tikv-ear/tikv-ear/sim/pd"
 	"github.com/tikv-ear/tikv-ear/steps"
 )
 
-// Benchmark cluster: 30 stores over 3 zones with 3000 regions (300 replicas
-// and 100 leaders per store). Sim time runs benchSpeed times faster than wall
-// time; the plan's polls are the production 2s scaled the same way. At ×40 a
-// 10 s restart takes 250 ms of wall time, so the fixed real-time cost of SSH
-// on this machine (staging 30 hosts: ~0.6 s) does not dominate the figures.
+// The rollout benchmark's cluster: 3 zones, benchLeaders leaders per store
+// (3 replicas, so regions = stores × benchLeaders), sim clock ×benchSpeed,
+// every TiKV start taking benchRestart of sim time (slow-start on every node,
+// as issue 17 measured). Every figure is sim time (wall time × speed).
 const (
-	benchStores  = 30
 	benchZones   = 3
-	benchRegions = 3000
-	benchSpeed   = 40
-	// benchRestart is the fixed (sim) time every TiKV start takes (slow-start on every node).
+	benchLeaders = 20
+	benchSpeed   = 10
 	benchRestart = 10 * time.Second
 )
 
-// rolloutFigures is what one rollout measured.
-type rolloutFigures struct {
-	wall, floor time.Duration
-	batches     []batchFigures
-	steps       map[string]time.Duration // run-wide steps: stage, finalize
+// benchSizes are the store counts compared; TIKV_EAR_BENCH_SIZES="9,30" narrows them.
+func benchSizes(b *testing.B) []int {
+	v := os.Getenv("TIKV_EAR_BENCH_SIZES")
+	if v == "" {
+		return []int{9, 30, 100}
+	}
+	var out []int
+	for _, f := range strings.Split(v, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 3 {
+			b.Fatalf("TIKV_EAR_BENCH_SIZES=%q: want store counts of at least 3, comma-separated", v)
+		}
+		out = append(out, n)
+	}
+	return out
 }
 
-type batchFigures struct {
-	index  int
-	stores int
-	wall   time.Duration            // first phase start to last phase end of the batch
-	floor  time.Duration            // the slowest store's evict + restart + ready + settle
-	phases map[string]time.Duration // the slowest store's time in each step
+// measured is one rollout on a fresh sim.
+type measured struct {
+	wall  time.Duration // sim time, first action to last
+	floor steps.Floor
+	ticks simpd.TickStats // the sim's PD ticks during the rollout
+	note  string
 }
 
-// floorOf computes, from the runner's per-store Phase records, Σ over batches
-// of the slowest store's eviction + restart + ready (the start) + settle
-// (catch-up and leaders back): the time no runner can go below.
-func floorOf(res *steps.Result) rolloutFigures {
+func (m measured) ratioToFloor() float64 { return m.wall.Seconds() / m.floor.Total().Seconds() }
+
+// benchEnv starts a fresh sim of n stores for one rollout.
+func benchEnv(b *testing.B, stores int, batching string) *simEnv {
+	b.Helper()
+	// The production strategy (steps.DefaultStrategy), every duration on the sim's clock.
+	e := startSim(b, simConfig{Stores: stores, Zones: benchZones, Regions: stores * benchLeaders, Speed: benchSpeed,
+		Batching: batching, Canary: 1, Strategy: func(s *steps.Strategy) {
+			def := steps.DefaultStrategy()
+			scale := func(d steps.Duration) steps.Duration { return steps.D(d.Duration / benchSpeed) }
+			s.EvictTimeout, s.EvictPoll = scale(def.EvictTimeout), scale(def.EvictPoll)
+			s.RestartTimeout = scale(def.RestartTimeout)
+			s.ReadyTimeout, s.ReadyPoll = scale(def.ReadyTimeout), scale(def.ReadyPoll)
+			s.SettleTimeout, s.SettlePoll = scale(def.SettleTimeout), scale(def.SettlePoll)
+			s.VerifyTimeout = scale(def.VerifyTimeout)
+		}})
+	if err := e.c.Inject(sim.Fault{Kind: sim.FaultSlowStart, Duration: benchRestart}); err != nil {
+		b.Fatal(err)
+	}
+	return e
+}
+
+// simFloor is the floor from the sim's own parameters: leaders per store from
+// PD, PD's evict-leader batch per scheduling tick, the nodes' start time and
+// the ticks restarted peers stay pending (sim/pd Config defaults).
+func (e *simEnv) simFloor(ctx context.Context, bp steps.BatchPlan) steps.Floor {
+	stores, err := e.pdc.Stores(ctx, false)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	leaders := map[uint64]int{}
+	for _, s := range stores {
+		leaders[s.Store.Id] = s.Status.LeaderCount
+	}
+	const evictBatch, tick, catchUpTicks = 3, time.Second, 3 // sim/pd config.go defaults
+	return steps.PhysicalFloor(bp, steps.FloorParams{Leaders: leaders, EvictRate: evictBatch / tick.Seconds(),
+		Restart: benchRestart, CatchUp: catchUpTicks * tick})
+}
+
+// runTiKVEar is what apply does between the confirmation and the report:
+// preflight, then the runner (stage, batches, finalize).
+func runTiKVEar(b *testing.B, stores int, batching string) measured {
+	e := benchEnv(b, stores, batching)
+	ctx := context.Background()
+	bp := e.batches(ctx)
+	if bp.Strategy != batching {
+		b.Fatalf("batching %s, want %s: %s", bp.Strategy, batching, bp.Reason)
+	}
+	floor := e.simFloor(ctx, bp)
+	ticks := e.c.PD().Ticks()
+	start := time.Now()
+	if blocking := steps.Blocking(steps.RunPreflight(steps.GatherFacts(ctx, e.plan, steps.PDClient{C: e.pdc}, e.nodes, 20))); len(blocking) > 0 {
+		b.Fatalf("preflight: %+v", blocking)
+	}
+	preflight := time.Since(start)
+	r := e.runner(e.openJournal(), nil)
+	res, err := r.Run(ctx, bp)
+	wall := time.Since(start)
+	if err != nil {
+		b.Fatalf("%s rollout of %d stores: %v", batching, stores, err)
+	}
+	m := measured{wall: simTime(wall), floor: floor, ticks: e.c.PD().Ticks().Since(ticks)}
+	e.assertSafe(ctx, batching+" rollout")
+	e.assertAllVerified(res)
+	m.note = fmt.Sprintf("preflight %s, %d batches, %s", simTime(preflight).Round(100*time.Millisecond), len(bp.Batches), phaseSummary(res))
+	return m
+}
+
+// runTiUP runs the TiUP sequence (bench/tiupseq) on a fresh sim: the same
+// config edit and key delivery as tikv-ear's staging as its config refresh,
+// then the rolling restart of every store in topology order.
+func runTiUP(b *testing.B, stores int) measured {
+	e := benchEnv(b, stores, steps.BatchSerial)
+	ctx := context.Background()
+	bp := steps.BatchPlan{Strategy: steps.BatchSerial}
+	for i, n := range e.plan.Nodes {
+		bp.Batches = append(bp.Batches, steps.Batch{Index: i + 1, Stores: []uint64{n.StoreID}})
+	}
+	floor := e.simFloor(ctx, bp)
+	keys := &steps.BackendKeys{B: e.backend, Refs: e.refs, Hosts: e.hosts}
+	var instances []tiupseq.Instance
+	for _, n := range e.plan.Nodes {
+		node := e.nodes[n.StoreID]
+		instances = append(instances, tiupseq.Instance{
+			Address: n.Address, Port: n.Port,
+			Leaders: func(ctx context.Context) (int, error) {
+				s, err := node.Metrics(ctx)
+				return s.Leaders, err
+			},
+			Restart:       node.Restart,
+			PortListening: node.PortListening,
+			Refresh: func(ctx context.Context) error {
+				live, _, err := node.ReadFile(ctx, n.ConfigPath)
+				if err != nil {
+					return err
+				}
+				edited, err := steps.TOMLEditor(live, e.desired)
+				if err != nil {
+					return err
+				}
+				if err := keys.Stage(ctx, n); err != nil {
+					return err
+				}
+				_, err = node.WriteFile(ctx, n.ConfigPath, edited)
+				return err
+			},
+		})
+	}
+	ticks := e.c.PD().Ticks()
+	res, err := tiupseq.Run(ctx, tiupPD{e.pdc}, instances, tiupseq.Options{Scale: benchSpeed})
+	if err != nil {
+		b.Fatalf("TiUP sequence on %d stores: %v", stores, err)
+	}
+	m := measured{wall: simTime(res.Wall()), floor: floor, ticks: e.c.PD().Ticks().Since(ticks)}
+	e.assertSafe(ctx, "TiUP sequence")
+	m.note = res.Summary(benchSpeed)
+	if len(res.Warnings) > 0 {
+		m.note += "; warnings: " + strings.Join(res.Warnings, "; ")
+	}
+	return m
+}
+
+// tiupPD is TiUP's PD client calls over cluster/pd.
+type tiupPD struct{ c *pd.Client }
+
+func (p tiupPD) Leader(ctx context.Context) error { _, err := p.c.Leader(ctx); return err }
+func (p tiupPD) Stores(ctx context.Context) ([]tiupseq.Store, error) {
+	infos, err := p.c.Stores(ctx, false)
+	var out []tiupseq.Store
+	for _, in := range infos {
+		out = append(out, tiupseq.Store{ID: in.Store.Id, Address: in.Store.Address})
+	}
+	return out, err
+}
+func (p tiupPD) AddEvictLeader(ctx context.Context, id uint64) error {
+	return p.c.AddEvictLeader(ctx, id)
+}
+func (p tiupPD) RemoveEvictLeader(ctx context.Context, id uint64) error {
+	return p.c.RemoveEvictLeader(ctx, id)
+}
+
+// sim converts a wall duration of the benchmark to the sim time it represents.
+func simTime(wall time.Duration) time.Duration { return wall * benchSpeed }
+
+// phaseSummary is the slowest store's time per step, summed over batches.
+func phaseSummary(res *steps.Result) string {
 	byID := map[uint64]*steps.StoreResult{}
 	for _, sr := range res.Stores {
 		byID[sr.StoreID] = sr
 	}
-	f := rolloutFigures{wall: res.Finished.Sub(res.Started), steps: map[string]time.Duration{}}
+	sum := map[string]time.Duration{}
+	for _, b := range res.Batches.Batches {
+		slowest := map[string]time.Duration{}
+		for _, id := range b.Stores {
+			if sr := byID[id]; sr != nil {
+				for _, p := range sr.Phases {
+					slowest[p.Step] = max(slowest[p.Step], p.End.Sub(p.Start))
+				}
+			}
+		}
+		for k, v := range slowest {
+			sum[k] += v
+		}
+	}
+	var parts []string
+	for _, s := range []string{steps.StepEvict, steps.StepSwap, steps.StepRestart, steps.StepReady, steps.StepVerify, steps.StepSettle} {
+		parts = append(parts, fmt.Sprintf("%s %s", s, simTime(sum[s]).Round(100*time.Millisecond)))
+	}
 	started := map[string]time.Time{}
 	for _, ev := range res.Timeline {
 		if ev.StoreID != 0 || (ev.Step != steps.StepStage && ev.Step != steps.StepFinalize) {
@@ -58,108 +229,67 @@ func floorOf(res *steps.Result) rolloutFigures {
 		case steps.StepStarted:
 			started[ev.Step] = ev.Time
 		case steps.StepDone:
-			f.steps[ev.Step] = ev.Time.Sub(started[ev.Step])
+			parts = append(parts, fmt.Sprintf("run-wide %s %s", ev.Step, simTime(ev.Time.Sub(started[ev.Step])).Round(100*time.Millisecond)))
 		}
 	}
-	for _, b := range res.Batches.Batches {
-		bf := batchFigures{index: b.Index, stores: len(b.Stores), phases: map[string]time.Duration{}}
-		var first, last time.Time
-		for _, id := range b.Stores {
-			sr := byID[id]
-			if sr == nil {
-				continue
-			}
-			var sum time.Duration
-			for _, p := range sr.Phases {
-				bf.phases[p.Step] = max(bf.phases[p.Step], p.End.Sub(p.Start))
-				switch p.Step {
-				case steps.StepEvict, steps.StepRestart, steps.StepReady, steps.StepSettle:
-					sum += p.End.Sub(p.Start)
-				}
-				if first.IsZero() || p.Start.Before(first) {
-					first = p.Start
-				}
-				if p.End.After(last) {
-					last = p.End
-				}
-			}
-			bf.floor = max(bf.floor, sum)
-		}
-		bf.wall = last.Sub(first)
-		f.floor += bf.floor
-		f.batches = append(f.batches, bf)
-	}
-	return f
+	return "slowest store per batch, summed: " + strings.Join(parts, ", ")
 }
 
-// rollout starts a fresh benchmark cluster and times one rollout with batching.
-func rollout(b *testing.B, batching string) rolloutFigures {
-	b.StopTimer()
-	poll := 2 * time.Second / benchSpeed
-	e := startSim(b, simConfig{Stores: benchStores, Zones: benchZones, Regions: benchRegions, Speed: benchSpeed,
-		Batching: batching, Canary: 1, Strategy: func(s *steps.Strategy) {
-			s.EvictTimeout, s.EvictPoll = steps.D(time.Minute), steps.D(poll)
-			s.ReadyTimeout, s.ReadyPoll = steps.D(time.Minute), steps.D(poll)
-			s.SettleTimeout, s.SettlePoll = steps.D(time.Minute), steps.D(poll)
-			s.VerifyTimeout = steps.D(30 * time.Second)
-		}})
-	if err := e.c.Inject(sim.Fault{Kind: sim.FaultSlowStart, Duration: benchRestart}); err != nil {
-		b.Fatal(err)
-	}
-	ctx := context.Background()
-	bp := e.batches(ctx)
-	if bp.Strategy != batching {
-		b.Fatalf("batching %s, want %s: %s", bp.Strategy, batching, bp.Reason)
-	}
-	// apply runs preflight over the same SSH client first, so the runner finds
-	// its connections pooled; so does the benchmark.
-	if blocking := steps.Blocking(steps.RunPreflight(steps.GatherFacts(ctx, e.plan, steps.PDClient{C: e.pdc}, e.nodes, 20))); len(blocking) > 0 {
-		b.Fatalf("preflight: %+v", blocking)
-	}
-	r := e.runner(e.openJournal(), nil)
-	b.StartTimer()
-	res, err := r.Run(ctx, bp)
-	b.StopTimer()
-	if err != nil {
-		b.Fatalf("%s rollout: %v", batching, err)
-	}
-	e.assertSafe(ctx, batching+" rollout")
-	e.assertAllVerified(res)
-	return floorOf(res)
-}
-
-func (f rolloutFigures) String() string {
-	var sb strings.Builder
-	var inBatches time.Duration
-	for _, bf := range f.batches {
-		inBatches += bf.wall
-	}
-	fmt.Fprintf(&sb, "wall %s, floor %s, wall/floor %.2f; stage %s, finalize %s, outside batches %s\n", f.wall.Round(time.Millisecond), f.floor.Round(time.Millisecond), f.wall.Seconds()/f.floor.Seconds(),
-		f.steps[steps.StepStage].Round(time.Millisecond), f.steps[steps.StepFinalize].Round(time.Millisecond), (f.wall - inBatches).Round(time.Millisecond))
-	for _, bf := range f.batches {
-		fmt.Fprintf(&sb, "  batch %2d (%2d stores): wall %s floor %s; slowest", bf.index, bf.stores, bf.wall.Round(time.Millisecond), bf.floor.Round(time.Millisecond))
-		for _, step := range []string{steps.StepEvict, steps.StepSwap, steps.StepRestart, steps.StepReady, steps.StepVerify, steps.StepSettle} {
-			fmt.Fprintf(&sb, " %s %s", step, bf.phases[step].Round(time.Millisecond))
-		}
-		sb.WriteString("\n")
-	}
-	return sb.String()
-}
-
-// BenchmarkRollout times a rollout of a 30-store / 3-zone / 3000-region sim
-// with serial and with zone batching and reports wall time, the floor (Σ of
-// each batch's slowest eviction + restart + catch-up) and their ratios. The
-// issue's targets: zone ≤ 0.4× serial, wall/floor ≤ 1.10. No timed assertions.
+// BenchmarkRollout measures, in one run and each on a fresh sim, the TiUP
+// sequence (`tiup cluster reload -R tikv`, bench/tiupseq), tikv-ear serial and
+// tikv-ear zone at each size, and prints their walls, their ratios, the
+// physical floor and the sim's tick ratio beside each. Issue 17's targets:
+// serial ≤ 0.90× TiUP at every size; zone ≤ 0.35× TiUP at 30 stores and
+// ≤ 0.15× at 100; zone at 100 ≤ 1.3× zone at 9; wall ≤ 1.25× floor. Nothing
+// here asserts a time.
 func BenchmarkRollout(b *testing.B) {
 	for i := 0; i < b.N; i++ {
-		serial := rollout(b, steps.BatchSerial)
-		zone := rollout(b, steps.BatchZone)
-		b.Logf("serial: %s", serial)
-		b.Logf("zone: %s", zone)
-		b.ReportMetric(serial.wall.Seconds(), "serial-s")
-		b.ReportMetric(zone.wall.Seconds(), "zone-s")
-		b.ReportMetric(zone.wall.Seconds()/serial.wall.Seconds(), "zone/serial")
-		b.ReportMetric(serial.wall.Seconds()/serial.floor.Seconds(), "serial-wall/floor")
-		b.ReportMetric(zone.wall.Seconds()/zone.floor.Seconds(), "zone-wall/floor")
+		var lines []string
+		zoneWall := map[int]time.Duration{}
+		for _, n := range benchSizes(b) {
+			tiup := runTiUP(b, n)
+			serial := runTiKVEar(b, n, steps.BatchSerial)
+			zone := runTiKVEar(b, n, steps.BatchZone)
+			zoneWall[n] = zone.wall
+			for _, r := range []struct {
+				name string
+				m    measured
+			}{{"tiup", tiup}, {"serial", serial}, {"zone", zone}} {
+				b.Logf("%d stores, %s: wall %s, floor %s, ticks %d/%d (%.3f); %s", n, r.name, r.m.wall.Round(100*time.Millisecond),
+					r.m.floor.Total().Round(100*time.Millisecond), r.m.ticks.Run, r.m.ticks.Due, r.m.ticks.Ratio, r.m.note)
+			}
+			lines = append(lines, fmt.Sprintf("| %d | %.1f s (%.2f) | %.1f s | %.2f | %.2f (%.2f) | %.1f s | %.2f | %.2f (%.2f) | %.3f / %.3f / %.3f |",
+				n, tiup.wall.Seconds(), tiup.ratioToFloor(),
+				serial.wall.Seconds(), serial.wall.Seconds()/tiup.wall.Seconds(), serial.ratioToFloor(), serial.floor.Total().Seconds(),
+				zone.wall.Seconds(), zone.wall.Seconds()/tiup.wall.Seconds(), zone.ratioToFloor(), zone.floor.Total().Seconds(),
+				tiup.ticks.Ratio, serial.ticks.Ratio, zone.ticks.Ratio))
+			b.ReportMetric(serial.wall.Seconds()/tiup.wall.Seconds(), fmt.Sprintf("serial/tiup@%d", n))
+			b.ReportMetric(zone.wall.Seconds()/tiup.wall.Seconds(), fmt.Sprintf("zone/tiup@%d", n))
+			b.ReportMetric(zone.ratioToFloor(), fmt.Sprintf("zone-wall/floor@%d", n))
+			b.ReportMetric(min(tiup.ticks.Ratio, serial.ticks.Ratio, zone.ticks.Ratio), fmt.Sprintf("min-tick-ratio@%d", n))
+		}
+		fmt.Printf("\nRollout, sim ×%d, %d zones, %d leaders per store, %s start per TiKV; sim seconds (load: %s)\n", benchSpeed, benchZones, benchLeaders, benchRestart, loadAvg())
+		fmt.Println("| stores | TiUP wall (÷floor) | serial wall | serial/TiUP | serial ÷floor (floor) | zone wall | zone/TiUP | zone ÷floor (floor) | tick ratio tiup/serial/zone |")
+		fmt.Println("|---|---|---|---|---|---|---|---|---|")
+		for _, l := range lines {
+			fmt.Println(l)
+		}
+		if z9, z100 := zoneWall[9], zoneWall[100]; z9 > 0 && z100 > 0 {
+			fmt.Printf("zone wall at 100 stores / at 9: %.2f\n", z100.Seconds()/z9.Seconds())
+			b.ReportMetric(z100.Seconds()/z9.Seconds(), "zone100/zone9")
+		}
 	}
+}
+
+// loadAvg is /proc/loadavg's first three fields (the machine is shared).
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
 }

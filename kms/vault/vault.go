@@ -28,11 +28,16 @@
 //     versions up to the oldest one still referenced by a live KV version.
 //   - Auth: token (token-file or VAULT_TOKEN) or AppRole (role id + secret-id
 //     file). VAULT_ADDR, VAULT_TOKEN, VAULT_CACERT and VAULT_NAMESPACE are honoured
-//     through api.DefaultConfig. Evidence records the token accessor, never the token.
+//     through api.DefaultConfig, then OpenBao's BAO_* twins for what they leave
+//     unset. Evidence records the token accessor, never the token.
+//   - Preflight (preflight.go): sys/health without the namespace header, auth,
+//     sys/capabilities-self on every path, the transit mount and the KEK, the KV
+//     mount (KV v2 only). API failures come back as *Error: one line and a fix.
 //   - Policy returns the Vault policy HCL for the operator and for hosts.
 package vault
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -40,7 +45,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -150,20 +154,53 @@ type Backend struct {
 
 var _ core.Backend = (*Backend)(nil)
 
+// Environment variables. The Vault client reads VAULT_* (api.DefaultConfig,
+// api.NewClient); OpenBao's own client reads BAO_* instead (openbao/openbao
+// api/client.go at v2.6.2: EnvVaultAddress = "BAO_ADDR", EnvVaultToken =
+// "BAO_TOKEN", EnvVaultNamespace = "BAO_NAMESPACE", EnvVaultCACert =
+// "BAO_CACERT"). Each BAO_* variable applies only when its VAULT_* twin is unset.
+var envFallbacks = [...][2]string{
+	{"VAULT_ADDR", "BAO_ADDR"},
+	{"VAULT_TOKEN", "BAO_TOKEN"},
+	{"VAULT_NAMESPACE", "BAO_NAMESPACE"},
+	{"VAULT_CACERT", "BAO_CACERT"},
+}
+
+// fromEnv returns the VAULT_* variable vaultName, else its BAO_* twin.
+func fromEnv(vaultName string) string {
+	if v := os.Getenv(vaultName); v != "" {
+		return v
+	}
+	for _, f := range envFallbacks {
+		if f[0] == vaultName {
+			return os.Getenv(f[1])
+		}
+	}
+	return ""
+}
+
 // New builds the backend and its Vault client (api.DefaultConfig, so VAULT_*
-// variables apply, then the plan's overrides). No request is sent.
+// variables apply, then BAO_* ones for what VAULT_* leaves unset, then the
+// plan's overrides). No request is sent.
 func New(cfg Config) (*Backend, error) {
 	cfg.defaults()
 	vc := api.DefaultConfig()
 	if vc.Error != nil {
 		return nil, fmt.Errorf("vault key backend: reading VAULT_* environment: %w", vc.Error)
 	}
-	if cfg.Address != "" {
+	switch {
+	case cfg.Address != "":
 		vc.Address = cfg.Address
+	case os.Getenv("VAULT_ADDR") == "" && os.Getenv("BAO_ADDR") != "":
+		vc.Address = os.Getenv("BAO_ADDR")
 	}
-	if cfg.CACert != "" {
-		if err := vc.ConfigureTLS(&api.TLSConfig{CACert: cfg.CACert}); err != nil {
-			return nil, fmt.Errorf("vault key backend: reading ca-cert %s: %w", cfg.CACert, err)
+	caCert := cfg.CACert
+	if caCert == "" && os.Getenv("VAULT_CACERT") == "" {
+		caCert = os.Getenv("BAO_CACERT")
+	}
+	if caCert != "" {
+		if err := vc.ConfigureTLS(&api.TLSConfig{CACert: caCert}); err != nil {
+			return nil, fmt.Errorf("vault key backend: reading ca-cert %s: %w", caCert, err)
 		}
 	}
 	vc.MaxRetries = 0
@@ -171,8 +208,11 @@ func New(cfg Config) (*Backend, error) {
 	if err != nil {
 		return nil, fmt.Errorf("vault key backend: creating client: %w", err)
 	}
-	if cfg.Namespace != "" {
-		c.SetNamespace(cfg.Namespace)
+	if ns := cmp.Or(cfg.Namespace, fromEnv("VAULT_NAMESPACE")); ns != "" {
+		c.SetNamespace(ns)
+	}
+	if c.Token() == "" {
+		c.SetToken(fromEnv("VAULT_TOKEN"))
 	}
 	if cfg.Auth == "token" && cfg.TokenFile != "" {
 		tok, err := os.ReadFile(cfg.TokenFile)
@@ -246,145 +286,10 @@ func (b *Backend) ensureAuth(ctx context.Context) error {
 		return fmt.Errorf("vault approle: %w", err)
 	}
 	if _, err := b.client.Auth().Login(ctx, ar); err != nil {
-		return fmt.Errorf("vault approle login at auth/%s/login: %w", b.cfg.AppRoleMount, err)
+		return b.explain("vault approle login at auth/"+b.cfg.AppRoleMount+"/login", err)
 	}
 	b.loggedIn = true
 	return nil
-}
-
-func isForbidden(err error) bool {
-	var re *api.ResponseError
-	return errors.As(err, &re) && re.StatusCode == http.StatusForbidden
-}
-
-// CAS conflicts are reported by KV v2 as 400 "check-and-set parameter did not
-// match the current version" (hashicorp/vault-plugin-secrets-kv path_data.go).
-func isCASConflict(err error) bool {
-	var re *api.ResponseError
-	return errors.As(err, &re) && re.StatusCode == http.StatusBadRequest &&
-		slices.ContainsFunc(re.Errors, func(e string) bool { return strings.Contains(e, "check-and-set parameter did not match") })
-}
-
-// ---- preflight ----
-
-// neededPaths maps each path the operator token uses to the capability it needs.
-func (b *Backend) neededPaths() [][2]string {
-	t, k := b.cfg.TransitMount, b.cfg.KEK
-	m, p := b.cfg.KVMount, b.cfg.KVPath
-	return [][2]string{
-		{t + "/keys/" + k, "read"},
-		{t + "/datakey/wrapped/" + k, "update"},
-		{t + "/decrypt/" + k, "update"},
-		{m + "/data/" + p, "create,read,update"},
-		{m + "/metadata/" + p, "read"},
-		{m + "/destroy/" + p, "update"},
-	}
-}
-
-// Preflight implements core.Backend: seal status, token validity (accessor
-// recorded), capabilities on every needed path, and the KEK's settings.
-func (b *Backend) Preflight(ctx context.Context) []core.Check {
-	addr := b.client.Address()
-	h, err := b.client.Sys().HealthWithContext(ctx)
-	switch {
-	case err != nil:
-		return []core.Check{{Name: "vault health", Status: core.StatusFail, Reason: fmt.Sprintf("GET %s/v1/sys/health: %v", addr, err), Fix: "check VAULT_ADDR / [key.vault] address and TLS (VAULT_CACERT)"}}
-	case !h.Initialized:
-		return []core.Check{{Name: "vault health", Status: core.StatusFail, Reason: "vault at " + addr + " is not initialized", Fix: "initialize and unseal Vault"}}
-	case h.Sealed:
-		return []core.Check{{Name: "vault health", Status: core.StatusFail, Reason: "vault at " + addr + " is sealed", Fix: "unseal Vault (vault operator unseal) and retry"}}
-	}
-	checks := []core.Check{{Name: "vault health", Status: core.StatusPass, Reason: fmt.Sprintf("vault %s at %s is initialized and unsealed", h.Version, addr)}}
-
-	if err := b.ensureAuth(ctx); err != nil {
-		return append(checks, core.Check{Name: "vault auth", Status: core.StatusFail, Reason: err.Error(), Fix: "check role-id and secret-id-file; generate a new secret id if it expired"})
-	}
-	self, err := b.client.Auth().Token().LookupSelfWithContext(ctx)
-	if err != nil {
-		c := core.Check{Name: "vault auth", Status: core.StatusFail, Reason: "token lookup-self: " + err.Error(), Fix: "check the token"}
-		if isForbidden(err) {
-			c.Reason = "token rejected (permission denied): it is missing, expired or revoked"
-			c.Fix = "log in again (vault login) or set VAULT_TOKEN / [key.vault] token-file to a valid token"
-		}
-		return append(checks, c)
-	}
-	acc, _ := self.TokenAccessor()
-	ttl, _ := self.TokenTTL()
-	checks = append(checks, core.Check{Name: "vault auth", Status: core.StatusPass, Reason: fmt.Sprintf("token accessor %s, ttl %s", acc, ttl)})
-
-	var missing []string
-	for _, np := range b.neededPaths() {
-		caps, err := b.client.Sys().CapabilitiesSelfWithContext(ctx, np[0])
-		if err != nil {
-			return append(checks, core.Check{Name: "vault capabilities", Status: core.StatusFail, Reason: "sys/capabilities-self: " + err.Error()})
-		}
-		if !hasCap(caps, np[1]) {
-			missing = append(missing, fmt.Sprintf("%s needs %s (has %s)", np[0], np[1], strings.Join(caps, ",")))
-		}
-	}
-	if len(missing) > 0 {
-		checks = append(checks, core.Check{Name: "vault capabilities", Status: core.StatusFail, Reason: strings.Join(missing, "; "),
-			Fix: "attach the operator policy from docs/backend-vault.md to this token or AppRole"})
-	} else {
-		checks = append(checks, core.Check{Name: "vault capabilities", Status: core.StatusPass, Reason: "token can read the KEK, wrap and unwrap datakeys and write the KV record"})
-	}
-	return append(checks, b.kekCheck(ctx))
-}
-
-// hasCap reports whether caps grant every capability in want (comma-separated).
-func hasCap(caps []string, want string) bool {
-	if slices.Contains(caps, "deny") {
-		return false
-	}
-	if slices.Contains(caps, "root") {
-		return true
-	}
-	for _, w := range strings.Split(want, ",") {
-		if !slices.Contains(caps, w) {
-			return false
-		}
-	}
-	return true
-}
-
-func (b *Backend) kekCheck(ctx context.Context) core.Check {
-	name := "vault kek " + b.cfg.TransitMount + "/keys/" + b.cfg.KEK
-	s, err := b.client.Logical().ReadWithContext(ctx, b.cfg.TransitMount+"/keys/"+b.cfg.KEK)
-	if err != nil {
-		return core.Check{Name: name, Status: core.StatusFail, Reason: err.Error()}
-	}
-	if s == nil {
-		if b.cfg.CreateKEK {
-			return core.Check{Name: name, Status: core.StatusWarn, Reason: "the KEK does not exist yet; prepare will create it (aes256-gcm96, non-exportable)"}
-		}
-		return core.Check{Name: name, Status: core.StatusFail, Reason: "the KEK does not exist", Fix: "set [key.vault] create-kek = true, or create it: vault write -f " + b.cfg.TransitMount + "/keys/" + b.cfg.KEK + " type=aes256-gcm96"}
-	}
-	var problems []string
-	if t, _ := s.Data["type"].(string); t != "aes256-gcm96" {
-		problems = append(problems, "type is "+t+", want aes256-gcm96")
-	}
-	if e, _ := s.Data["exportable"].(bool); e {
-		problems = append(problems, "exportable is true (one-way: the KEK can be exported)")
-	}
-	if e, _ := s.Data["allow_plaintext_backup"].(bool); e {
-		problems = append(problems, "allow_plaintext_backup is true")
-	}
-	if e, _ := s.Data["deletion_allowed"].(bool); e {
-		problems = append(problems, "deletion_allowed is true: deleting the KEK makes every TiKV data unrecoverable")
-	}
-	if len(problems) > 0 {
-		st := core.StatusWarn
-		if t, _ := s.Data["type"].(string); t != "aes256-gcm96" {
-			st = core.StatusFail
-		}
-		return core.Check{Name: name, Status: st, Reason: strings.Join(problems, "; "), Fix: "use a dedicated aes256-gcm96 KEK that is not exportable; set deletion_allowed=false"}
-	}
-	return core.Check{Name: name, Status: core.StatusPass, Reason: fmt.Sprintf("aes256-gcm96, not exportable, latest version %v", s.Data["latest_version"])}
-}
-
-// HostPreflight implements core.Backend: the key directory must be tmpfs.
-func (b *Backend) HostPreflight(ctx context.Context, h core.Host) []core.Check {
-	return core.HostKeyChecks(ctx, h, b.cfg.HostKeyDir)
 }
 
 // ---- generations ----
@@ -444,7 +349,7 @@ func (b *Backend) latest(ctx context.Context) (record, bool, error) {
 		return record{}, false, nil
 	}
 	if err != nil {
-		return record{}, false, fmt.Errorf("reading %s: %w", b.kvLocation(), err)
+		return record{}, false, b.explain(fmt.Sprintf("reading %s", b.kvLocation()), err)
 	}
 	r, err := parseRecord(s)
 	if err != nil {
@@ -468,6 +373,9 @@ func (b *Backend) Prepare(ctx context.Context, purpose core.Purpose) (core.KeyRe
 	if ok && purpose == core.PurposeCurrent {
 		return b.ref(cur), nil
 	}
+	if err := b.requireKVv2(ctx); err != nil {
+		return core.KeyRef{}, err
+	}
 	next, cas := 1, 0
 	if ok {
 		next, cas = cur.generation+1, cur.kvVersion
@@ -477,7 +385,7 @@ func (b *Backend) Prepare(ctx context.Context, purpose core.Purpose) (core.KeyRe
 	}
 	dk, err := b.client.Logical().WriteWithContext(ctx, b.cfg.TransitMount+"/datakey/wrapped/"+b.cfg.KEK, map[string]any{"bits": 256})
 	if err != nil {
-		return core.KeyRef{}, fmt.Errorf("vault transit datakey/wrapped/%s: %w", b.cfg.KEK, err)
+		return core.KeyRef{}, b.explain(fmt.Sprintf("vault transit datakey/wrapped/%s", b.cfg.KEK), err)
 	}
 	if dk == nil || dk.Data["ciphertext"] == nil {
 		return core.KeyRef{}, fmt.Errorf("vault transit datakey/wrapped/%s: empty response", b.cfg.KEK)
@@ -495,9 +403,10 @@ func (b *Backend) Prepare(ctx context.Context, purpose core.Purpose) (core.KeyRe
 	}
 	if _, err := b.client.KVv2(b.cfg.KVMount).Put(ctx, b.cfg.KVPath, rec, api.WithCheckAndSet(cas)); err != nil {
 		if isCASConflict(err) {
-			return core.KeyRef{}, fmt.Errorf("writing generation %d to %s: another run changed the record since version %d (check-and-set conflict); retry once the other run has finished: %w", next, b.kvLocation(), cas, err)
+			return core.KeyRef{}, &Error{Msg: fmt.Sprintf("writing generation %d to %s: another run changed the record since version %d (check-and-set conflict); retry once the other run has finished: %s",
+				next, b.kvLocation(), cas, textCASConflict+" the current version"), Status: http.StatusBadRequest, err: err}
 		}
-		return core.KeyRef{}, fmt.Errorf("writing generation %d to %s: %w", next, b.kvLocation(), err)
+		return core.KeyRef{}, b.explain(fmt.Sprintf("writing generation %d to %s", next, b.kvLocation()), err)
 	}
 	r, ok, err := b.latest(ctx)
 	if err != nil {
@@ -511,9 +420,12 @@ func (b *Backend) Prepare(ctx context.Context, purpose core.Purpose) (core.KeyRe
 
 func (b *Backend) ensureKEK(ctx context.Context) error {
 	p := b.cfg.TransitMount + "/keys/" + b.cfg.KEK
-	s, err := b.client.Logical().ReadWithContext(ctx, p)
+	s, err := b.read(ctx, p)
+	if isNoHandler(err) {
+		return &Error{Msg: "creating vault kek " + p + ": transit is not mounted at " + b.cfg.TransitMount + "/", Fix: b.enableFix("transit", b.cfg.TransitMount), err: err}
+	}
 	if err != nil {
-		return fmt.Errorf("reading vault kek %s: %w", p, err)
+		return b.explain(fmt.Sprintf("reading vault kek %s", p), err)
 	}
 	if s != nil {
 		return nil
@@ -526,7 +438,7 @@ func (b *Backend) ensureKEK(ctx context.Context) error {
 		body["auto_rotate_period"] = b.cfg.KEKAutoRotatePeriod
 	}
 	if _, err := b.client.Logical().WriteWithContext(ctx, p, body); err != nil {
-		return fmt.Errorf("creating vault kek %s: %w", p, err)
+		return b.explain(fmt.Sprintf("creating vault kek %s", p), err)
 	}
 	return nil
 }
@@ -536,7 +448,7 @@ func (b *Backend) ensureKEK(ctx context.Context) error {
 func (b *Backend) unwrap(ctx context.Context, ciphertext string) ([]byte, error) {
 	s, err := b.client.Logical().WriteWithContext(ctx, b.cfg.TransitMount+"/decrypt/"+b.cfg.KEK, map[string]any{"ciphertext": ciphertext})
 	if err != nil {
-		return nil, fmt.Errorf("vault transit decrypt/%s: %w", b.cfg.KEK, err)
+		return nil, b.explain(fmt.Sprintf("vault transit decrypt/%s", b.cfg.KEK), err)
 	}
 	if s == nil {
 		return nil, fmt.Errorf("vault transit decrypt/%s: empty response", b.cfg.KEK)
@@ -572,7 +484,7 @@ func (b *Backend) record(ctx context.Context, ref core.KeyRef) (record, error) {
 	}
 	s, err := b.client.KVv2(b.cfg.KVMount).GetVersion(ctx, b.cfg.KVPath, v)
 	if err != nil {
-		return record{}, fmt.Errorf("reading %s version %d: %w", b.kvLocation(), v, err)
+		return record{}, b.explain(fmt.Sprintf("reading %s version %d", b.kvLocation(), v), err)
 	}
 	r, err := parseRecord(s)
 	if err != nil {
@@ -655,8 +567,8 @@ func (b *Backend) Policy(role string) (string, error) {
 		return "# TiKV host (Vault Agent): unwrap the master key only.\n" + line(t+"/decrypt/"+k, "update"), nil
 	case "operator":
 		kek := []string{"read"}
-		if b.cfg.CreateKEK {
-			kek = []string{"create", "read", "update"}
+		if b.cfg.CreateKEK { // creating a transit key is an update (see neededPaths)
+			kek = []string{"read", "update"}
 		}
 		return "# tikv-ear operator: manage the TiKV master key for cluster " + b.cfg.Cluster + ".\n" +
 			line(t+"/keys/"+k, kek...) +
@@ -676,7 +588,7 @@ func (b *Backend) Policy(role string) (string, error) {
 func (b *Backend) versions(ctx context.Context) ([]record, error) {
 	md, err := b.client.KVv2(b.cfg.KVMount).GetMetadata(ctx, b.cfg.KVPath)
 	if err != nil {
-		return nil, fmt.Errorf("reading metadata of %s/metadata/%s: %w", b.cfg.KVMount, b.cfg.KVPath, err)
+		return nil, b.explain(fmt.Sprintf("reading metadata of %s/metadata/%s", b.cfg.KVMount, b.cfg.KVPath), err)
 	}
 	var out []record
 	for n := 1; n <= md.CurrentVersion; n++ {
@@ -686,7 +598,7 @@ func (b *Backend) versions(ctx context.Context) ([]record, error) {
 		}
 		s, err := b.client.KVv2(b.cfg.KVMount).GetVersion(ctx, b.cfg.KVPath, n)
 		if err != nil {
-			return nil, fmt.Errorf("reading %s version %d: %w", b.kvLocation(), n, err)
+			return nil, b.explain(fmt.Sprintf("reading %s version %d", b.kvLocation(), n), err)
 		}
 		r, err := parseRecord(s)
 		if err != nil {
@@ -742,7 +654,7 @@ func (b *Backend) Retire(ctx context.Context, ref core.KeyRef, opts core.RetireO
 	}
 	if len(doomed) > 0 {
 		if err := b.client.KVv2(b.cfg.KVMount).Destroy(ctx, b.cfg.KVPath, doomed); err != nil {
-			return ev, fmt.Errorf("destroying %s versions %v: %w", b.kvLocation(), doomed, err)
+			return ev, b.explain(fmt.Sprintf("destroying %s versions %v", b.kvLocation(), doomed), err)
 		}
 		ev.Actions = append(ev.Actions, fmt.Sprintf("destroyed %s/%s versions %v", b.cfg.KVMount, b.cfg.KVPath, doomed))
 	}
@@ -763,7 +675,7 @@ func (b *Backend) Evidence(ctx context.Context, ref core.KeyRef) (core.Evidence,
 	}
 	md, err := b.client.KVv2(b.cfg.KVMount).GetMetadata(ctx, b.cfg.KVPath)
 	if err != nil {
-		return ev, fmt.Errorf("reading metadata of %s/metadata/%s: %w", b.cfg.KVMount, b.cfg.KVPath, err)
+		return ev, b.explain(fmt.Sprintf("reading metadata of %s/metadata/%s", b.cfg.KVMount, b.cfg.KVPath), err)
 	}
 	if v, ok := md.Versions[ref.Version]; ok {
 		ev.Attrs["kv_created"] = v.CreatedTime.UTC().Format(time.RFC3339)
@@ -772,9 +684,9 @@ func (b *Backend) Evidence(ctx context.Context, ref core.KeyRef) (core.Evidence,
 		}
 	}
 	ev.Attrs["kv_current_version"] = strconv.Itoa(md.CurrentVersion)
-	k, err := b.client.Logical().ReadWithContext(ctx, b.cfg.TransitMount+"/keys/"+b.cfg.KEK)
+	k, err := b.read(ctx, b.cfg.TransitMount+"/keys/"+b.cfg.KEK)
 	if err != nil {
-		return ev, fmt.Errorf("reading vault kek %s: %w", b.cfg.KEK, err)
+		return ev, b.explain(fmt.Sprintf("reading vault kek %s", b.cfg.KEK), err)
 	}
 	if k != nil {
 		ev.Attrs["kek"] = b.cfg.TransitMount + "/keys/" + b.cfg.KEK
@@ -812,18 +724,21 @@ func (b *Backend) RotateKEK(ctx context.Context) (core.KeyRef, error) {
 		return core.KeyRef{}, fmt.Errorf("rotating kek: %s holds no generation yet", b.kvLocation())
 	}
 	if _, err := b.client.Logical().WriteWithContext(ctx, b.cfg.TransitMount+"/keys/"+b.cfg.KEK+"/rotate", nil); err != nil {
-		return core.KeyRef{}, fmt.Errorf("rotating vault kek %s: %w", b.cfg.KEK, err)
+		return core.KeyRef{}, b.explain(fmt.Sprintf("rotating vault kek %s", b.cfg.KEK), err)
 	}
 	s, err := b.client.Logical().WriteWithContext(ctx, b.cfg.TransitMount+"/rewrap/"+b.cfg.KEK, map[string]any{"ciphertext": cur.ciphertext})
-	if err != nil || s == nil {
-		return core.KeyRef{}, fmt.Errorf("rewrapping generation %d with %s: %w", cur.generation, b.cfg.KEK, err)
+	if err != nil {
+		return core.KeyRef{}, b.explain(fmt.Sprintf("rewrapping generation %d with %s", cur.generation, b.cfg.KEK), err)
+	}
+	if s == nil || s.Data["ciphertext"] == nil {
+		return core.KeyRef{}, fmt.Errorf("rewrapping generation %d with %s: empty response", cur.generation, b.cfg.KEK)
 	}
 	rec := map[string]any{
 		"ciphertext": fmt.Sprint(s.Data["ciphertext"]), "transit_key": b.cfg.KEK, "transit_key_version": anyInt(s.Data["key_version"]),
 		"generation": cur.generation, "created_at": cur.createdAt.UTC().Format(time.RFC3339), "fingerprint": cur.fingerprint,
 	}
 	if _, err := b.client.KVv2(b.cfg.KVMount).Put(ctx, b.cfg.KVPath, rec, api.WithCheckAndSet(cur.kvVersion)); err != nil {
-		return core.KeyRef{}, fmt.Errorf("writing rewrapped generation %d to %s: %w", cur.generation, b.kvLocation(), err)
+		return core.KeyRef{}, b.explain(fmt.Sprintf("writing rewrapped generation %d to %s", cur.generation, b.kvLocation()), err)
 	}
 	r, _, err := b.latest(ctx)
 	if err != nil {
@@ -851,7 +766,7 @@ func (b *Backend) RaiseMinDecryptionVersion(ctx context.Context) (int, error) {
 		lowest = min(lowest, r.transitKeyVersion)
 	}
 	if _, err := b.client.Logical().WriteWithContext(ctx, b.cfg.TransitMount+"/keys/"+b.cfg.KEK+"/config", map[string]any{"min_decryption_version": lowest}); err != nil {
-		return 0, fmt.Errorf("setting min_decryption_version of %s to %d: %w", b.cfg.KEK, lowest, err)
+		return 0, b.explain(fmt.Sprintf("setting min_decryption_version of %s to %d", b.cfg.KEK, lowest), err)
 	}
 	return lowest, nil
 }
@@ -862,7 +777,7 @@ func (b *Backend) SetAutoRotate(ctx context.Context, period string) error {
 		return err
 	}
 	if _, err := b.client.Logical().WriteWithContext(ctx, b.cfg.TransitMount+"/keys/"+b.cfg.KEK+"/config", map[string]any{"auto_rotate_period": period}); err != nil {
-		return fmt.Errorf("setting auto_rotate_period of %s: %w", b.cfg.KEK, err)
+		return b.explain(fmt.Sprintf("setting auto_rotate_period of %s", b.cfg.KEK), err)
 	}
 	return nil
 }

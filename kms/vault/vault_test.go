@@ -10,9 +10,6 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/hashicorp/vault/api"
 
 	"github.com/tikv-ear/tikv-ear/cluster/tikv"
 	"github.com/tikv-ear/tikv-ear/kms/core"
@@ -29,20 +26,11 @@ func writeFile(t *testing.T, name, content string) string {
 	return p
 }
 
+// newBackend is a backend for the fake's default mounts (transit/, secret/) and cluster c1.
 func newBackend(t *testing.T, s *vaulttest.Server, token string, mod func(*Config)) *Backend {
 	t.Helper()
-	t.Setenv("VAULT_TOKEN", "")
-	t.Setenv("VAULT_NAMESPACE", "")
-	cfg := Config{Cluster: "c1", Address: s.URL, TokenFile: writeFile(t, "token", token+"\n"), CreateKEK: true}
-	if mod != nil {
-		mod(&cfg)
-	}
-	b, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b.SetClock(func() time.Time { return time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC) })
-	return b
+	sp := &space{srv: fakeServer{s}, cluster: "c1", transit: "transit", kv: "secret"}
+	return sp.backend(t, token, mod)
 }
 
 func failed(checks []core.Check) (core.Check, bool) {
@@ -68,8 +56,8 @@ func TestPushFlow(t *testing.T) {
 	if !strings.Contains(checks[1].Reason, "token accessor "+s.Accessor(s.RootToken)) || strings.Contains(checks[1].Reason, s.RootToken) {
 		t.Fatalf("auth check = %+v, want the accessor and never the token", checks[1])
 	}
-	if last := checks[len(checks)-1]; last.Status != core.StatusWarn || !strings.Contains(last.Reason, "will create") && !strings.Contains(last.Reason, "prepare will create") {
-		t.Fatalf("kek check = %+v, want warn that prepare creates it", last)
+	if c := check(t, checks, "vault kek"); c.Status != core.StatusWarn || !strings.Contains(c.Reason, "prepare will create") {
+		t.Fatalf("kek check = %+v, want warn that prepare creates it", c)
 	}
 
 	g1, err := b.Prepare(ctx, core.PurposeCurrent)
@@ -156,65 +144,16 @@ func TestPushFlow(t *testing.T) {
 	if err := b.Deliver(ctx, h, g1); err == nil {
 		t.Fatal("delivering a destroyed generation succeeded")
 	}
-
-	// KEK rotation rewraps the current generation; the unwrapped key is unchanged.
-	g2r, err := b.RotateKEK(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if g2r.Generation != 2 || g2r.Version != "3" || g2r.Attrs["transit_key_version"] != "2" || g2r.Fingerprint != g2.Fingerprint {
-		t.Fatalf("rewrapped ref = %+v", g2r)
-	}
-	h2 := kmstest.NewHost("tikv-2")
-	if err := b.Deliver(ctx, h2, g2r); err != nil {
-		t.Fatal(err)
-	}
-	if k, _, _, _ := h2.File("/run/tikv-keys/master-g2.key"); !bytes.Equal(k, k2) {
-		t.Fatal("rewrapped generation unwraps to a different key")
-	}
-	// KV version 2 (generation 2 under KEK v1) is still live, so the minimum stays 1.
-	if m, err := b.RaiseMinDecryptionVersion(ctx); err != nil || m != 1 {
-		t.Fatalf("min decryption = %d, %v; want 1", m, err)
-	}
 }
 
-func TestSealedAndExpiredToken(t *testing.T) {
-	ctx := context.Background()
+// TestPolicy: the generated policies name the right paths (the realparts
+// suite writes the operator policy into OpenBao and runs PreflightKEK with it).
+func TestPolicy(t *testing.T) {
 	s := vaulttest.New(t)
-
-	s.Seal(true)
 	b := newBackend(t, s, s.RootToken, nil)
-	c, bad := failed(b.Preflight(ctx))
-	if !bad || !strings.Contains(c.Reason, "is sealed") || !strings.Contains(c.Fix, "unseal") {
-		t.Fatalf("sealed preflight = %+v", c)
-	}
-	if _, err := b.Prepare(ctx, core.PurposeCurrent); err == nil || !strings.Contains(err.Error(), "Vault is sealed") {
-		t.Fatalf("prepare on sealed vault: %v", err)
-	}
-	s.Seal(false)
-
-	tok := s.AddToken(vaulttest.Policy{"*": {"root"}}, time.Hour)
-	b = newBackend(t, s, tok, nil)
-	if _, bad := failed(b.Preflight(ctx)); bad {
-		t.Fatal("preflight with a fresh token failed")
-	}
-	s.ExpireToken(tok)
-	c, bad = failed(b.Preflight(ctx))
-	if !bad || c.Name != "vault auth" || !strings.Contains(c.Reason, "permission denied") || !strings.Contains(c.Reason, "expired") {
-		t.Fatalf("expired token preflight = %+v", c)
-	}
-}
-
-func TestMissingCapabilities(t *testing.T) {
-	s := vaulttest.New(t)
-	tok := s.AddToken(vaulttest.Policy{"transit/*": {"read", "update", "create"}}, 0)
-	b := newBackend(t, s, tok, nil)
-	c, bad := failed(b.Preflight(context.Background()))
-	if !bad || c.Name != "vault capabilities" || !strings.Contains(c.Reason, "secret/data/tikv/c1/master-key needs create,read,update") {
-		t.Fatalf("preflight = %+v", c)
-	}
 	op, err := b.Policy("operator")
-	if err != nil || !strings.Contains(op, `path "secret/data/tikv/c1/master-key" {`) || !strings.Contains(op, `path "transit/datakey/wrapped/tikv-c1-kek"`) {
+	if err != nil || !strings.Contains(op, `path "secret/data/tikv/c1/master-key" {`) || !strings.Contains(op, `path "transit/datakey/wrapped/tikv-c1-kek"`) ||
+		!strings.Contains(op, "path \"transit/keys/tikv-c1-kek\" {\n  capabilities = [\"read\", \"update\"]") {
 		t.Fatalf("operator policy:\n%s", op)
 	}
 	host, _ := b.Policy("host")
@@ -230,67 +169,10 @@ type raceTransport struct {
 }
 
 func (r raceTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if strings.Contains(req.URL.Path, "/transit/datakey/") && r.onKey != nil {
+	if strings.Contains(req.URL.Path, "/datakey/") && r.onKey != nil {
 		r.onKey()
 	}
 	return r.base.RoundTrip(req)
-}
-
-func TestCASConflict(t *testing.T) {
-	ctx := context.Background()
-	s := vaulttest.New(t)
-	b := newBackend(t, s, s.RootToken, nil)
-	if _, err := b.Prepare(ctx, core.PurposeCurrent); err != nil {
-		t.Fatal(err)
-	}
-	cfg := api.DefaultConfig()
-	cfg.Address = s.URL
-	cfg.MaxRetries = 0
-	cfg.HttpClient = &http.Client{Transport: raceTransport{base: http.DefaultTransport, onKey: func() {
-		s.PutKV("tikv/c1/master-key", map[string]any{"ciphertext": "vault:v1:other", "generation": 2})
-	}}}
-	c, err := api.NewClient(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.SetToken(s.RootToken)
-	b.client = c
-	_, err = b.Prepare(ctx, core.PurposeNew)
-	if err == nil || !strings.Contains(err.Error(), "check-and-set conflict") || !strings.Contains(err.Error(), "check-and-set parameter did not match the current version") {
-		t.Fatalf("prepare under a concurrent write: %v", err)
-	}
-}
-
-func TestAppRole(t *testing.T) {
-	ctx := context.Background()
-	s := vaulttest.New(t)
-	s.AddAppRole("tikv-ear", "role-123", "secret-456", vaulttest.Policy{"*": {"create", "read", "update"}})
-	mk := func(secret string) *Backend {
-		return newBackend(t, s, "", func(c *Config) {
-			c.TokenFile = ""
-			c.Auth = "approle"
-			c.RoleIDFile = writeFile(t, "role", "role-123\n")
-			c.SecretIDFile = writeFile(t, "secret", secret+"\n")
-		})
-	}
-	b := mk("secret-456")
-	if fs := b.Validate(core.EnvProduction, []string{"v8.5.0"}); len(fs) != 0 {
-		t.Fatalf("validate = %+v", fs)
-	}
-	checks := b.Preflight(ctx)
-	if c, bad := failed(checks); bad {
-		t.Fatalf("approle preflight: %+v", c)
-	}
-	if _, err := b.Prepare(ctx, core.PurposeCurrent); err != nil {
-		t.Fatal(err)
-	}
-	c, bad := failed(mk("wrong").Preflight(ctx))
-	if !bad || !strings.Contains(c.Reason, "invalid role or secret ID") {
-		t.Fatalf("wrong secret id preflight = %+v", c)
-	}
-	if strings.Contains(c.Reason, "wrong") {
-		t.Fatal("secret id leaked into the check")
-	}
 }
 
 func TestAgentDelivery(t *testing.T) {

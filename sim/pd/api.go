@@ -200,8 +200,9 @@ func (c *Cluster) ready(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, ReadyStatus{RegionLoaded: true, IsBootstrapped: true})
 }
 
-// storeInfo builds pkg/response/store.go BuildStoreInfo for one store; c.mu is held.
-func (c *Cluster) storeInfo(id uint64, now time.Time, counts map[uint64]int) *StoreInfo {
+// storeInfo builds pkg/response/store.go BuildStoreInfo for one store from
+// the store's own counts (O(1): no walk over the regions); c.mu is held.
+func (c *Cluster) storeInfo(id uint64, now time.Time) *StoreInfo {
 	s := c.stores[id]
 	meta := &metapb.Store{
 		Id: id, Address: s.spec.Address, Version: s.version, PeerAddress: s.spec.PeerAddress,
@@ -212,22 +213,11 @@ func (c *Cluster) storeInfo(id uint64, now time.Time, counts map[uint64]int) *St
 	for _, l := range s.spec.Labels {
 		meta.Labels = append(meta.Labels, &metapb.StoreLabel{Key: l.Key, Value: l.Value})
 	}
-	st := &StoreStatus{LeaderCount: counts[id], LeaderWeight: 1, RegionWeight: 1, PauseLeaderTransferIn: c.pausedIn(id)}
-	for _, r := range c.regions {
-		for k, p := range r.peers {
-			if p.storeID != id {
-				continue
-			}
-			st.RegionCount++
-			st.RegionSize += regionApproximateSizeMiB
-			if k == r.leader {
-				st.LeaderSize += regionApproximateSizeMiB
-			}
-			if c.isPending(p) {
-				st.PendingPeerCount++
-			}
-		}
-	}
+	st := &StoreStatus{LeaderCount: s.leaders, LeaderWeight: 1, RegionWeight: 1, PauseLeaderTransferIn: c.pausedIn(id)}
+	st.RegionCount = len(s.peers)
+	st.RegionSize = int64(st.RegionCount) * regionApproximateSizeMiB
+	st.LeaderSize = int64(st.LeaderCount) * regionApproximateSizeMiB
+	st.PendingPeerCount = s.pendingPeers()
 	// leader-schedule-policy "count": score = count / weight; region score simplified to region size.
 	st.LeaderScore = float64(st.LeaderCount)
 	st.RegionScore = float64(st.RegionSize)
@@ -261,14 +251,14 @@ func (c *Cluster) getStores(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	now, counts := c.now(), c.leaderCounts()
+	now := c.now()
 	out := StoresInfo{Stores: []*StoreInfo{}}
 	for _, id := range c.storeIDs {
 		if slices.Contains(accept, metapb.StoreState_Up) { // every sim store is metapb Up
-			out.Stores = append(out.Stores, c.storeInfo(id, now, counts))
+			out.Stores = append(out.Stores, c.storeInfo(id, now))
 		}
 	}
+	c.mu.Unlock() // rendered outside the lock: the tick loop does not wait on JSON
 	out.Count = len(out.Stores)
 	writeJSON(w, http.StatusOK, out)
 }
@@ -288,16 +278,16 @@ func (c *Cluster) getStoresByState(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	now, counts := c.now(), c.leaderCounts()
+	now := c.now()
 	out := StoresInfo{Stores: []*StoreInfo{}}
 	for _, id := range c.storeIDs {
-		info := c.storeInfo(id, now, counts)
+		info := c.storeInfo(id, now)
 		if want != nil && !slices.Contains(want, strings.ToLower(info.Store.StateName)) {
 			continue
 		}
 		out.Stores = append(out.Stores, info)
 	}
+	c.mu.Unlock()
 	out.Count = len(out.Stores)
 	writeJSON(w, http.StatusOK, out)
 }
@@ -310,12 +300,14 @@ func (c *Cluster) getStore(w http.ResponseWriter, raw string) {
 		return
 	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if _, ok := c.stores[id]; !ok {
+		c.mu.Unlock()
 		writeJSON(w, http.StatusNotFound, fmt.Sprintf(errStoreNotFoundFmt, id))
 		return
 	}
-	writeJSON(w, http.StatusOK, c.storeInfo(id, c.now(), c.leaderCounts()))
+	info := c.storeInfo(id, c.now())
+	c.mu.Unlock()
+	writeJSON(w, http.StatusOK, info)
 }
 
 // setConfig is server/api/config.go SetConfig.
@@ -538,31 +530,36 @@ func (c *Cluster) updateEvictConfig(w http.ResponseWriter, r *http.Request) {
 // regionCheck serves /regions/check/<kind> with pkg/statistics region_collection rules.
 func (c *Cluster) regionCheck(w http.ResponseWriter, kind string) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	now := c.now()
 	want := int(c.replication.MaxReplicas)
-	var keep func(*region) bool
+	var regions []*region
 	switch kind {
 	case "miss-peer":
-		keep = func(r *region) bool { return len(r.peers) < want }
+		regions = c.sortedRegions(func(r *region) bool { return len(r.peers) < want })
 	case "extra-peer":
-		keep = func(r *region) bool { return len(r.peers) > want }
+		regions = c.sortedRegions(func(r *region) bool { return len(r.peers) > want })
 	case "pending-peer":
-		keep = func(r *region) bool { return len(c.pendingPeers(r)) > 0 }
+		// Only a restarted, alive store has pending peers: visit its regions only.
+		regions = c.regionsOfStores(func(s *store) bool { return s.pendingPeers() > 0 },
+			func(r *region) bool { return len(c.pendingPeers(r)) > 0 })
 	case "down-peer":
-		keep = func(r *region) bool { return len(c.downPeers(r, now)) > 0 }
+		// Only a store stopped for max-peer-down-duration has down peers.
+		regions = c.regionsOfStores(func(s *store) bool { return !s.alive && now.Sub(s.stoppedAt) >= c.cfg.MaxPeerDownDuration },
+			func(r *region) bool { return len(c.downPeers(r, now)) > 0 })
 	case "all":
-		keep = func(*region) bool { return true }
+		regions = c.regions // kept in id order
 	case "learner-peer", "empty-region", "offline-peer", "oversized-region", "undersized-region":
-		keep = func(*region) bool { return false } // all voters, 96MiB, no offline stores
+		// all voters, 96MiB, no offline stores
 	default:
+		c.mu.Unlock()
 		http.Error(w, "404 page not found", http.StatusNotFound)
 		return
 	}
-	out := RegionsInfo{Regions: []RegionInfo{}}
-	for _, r := range c.sortedRegions(keep) {
+	out := RegionsInfo{Regions: make([]RegionInfo, 0, len(regions))}
+	for _, r := range regions {
 		out.Regions = append(out.Regions, c.regionInfo(r, now))
 	}
+	c.mu.Unlock()
 	out.Count = len(out.Regions)
 	// response.MarshalRegionsInfoJSON writes compact easyjson.
 	b, err := json.Marshal(out)
@@ -572,6 +569,27 @@ func (c *Cluster) regionCheck(w http.ResponseWriter, kind string) {
 	}
 	w.Header().Set("Content-Type", "application/json; charset=UTF-8")
 	w.Write(b) //nolint:errcheck // the client went away
+}
+
+// regionsOfStores returns, by id and once each, the regions with a replica on
+// a store matching pick that also match keep; c.mu is held.
+func (c *Cluster) regionsOfStores(pick func(*store) bool, keep func(*region) bool) []*region {
+	seen := map[*region]bool{}
+	var out []*region
+	for _, id := range c.storeIDs {
+		s := c.stores[id]
+		if !pick(s) {
+			continue
+		}
+		for _, sp := range s.peers {
+			if !seen[sp.r] && keep(sp.r) {
+				seen[sp.r] = true
+				out = append(out, sp.r)
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b *region) int { return cmpID(a.id, b.id) })
+	return out
 }
 
 func (c *Cluster) pendingPeers(r *region) []*peer {
@@ -591,7 +609,7 @@ func (c *Cluster) downPeers(r *region, now time.Time) []*peer {
 	}
 	var out []*peer
 	for _, p := range r.peers {
-		if s := c.stores[p.storeID]; !s.alive && now.Sub(s.stoppedAt) >= c.cfg.MaxPeerDownDuration {
+		if s := p.st; !s.alive && now.Sub(s.stoppedAt) >= c.cfg.MaxPeerDownDuration {
 			out = append(out, p)
 		}
 	}

@@ -56,10 +56,24 @@ type store struct {
 	lastHeartbeat time.Time
 	alive         bool // the process runs
 	stoppedAt     time.Time
+
+	// The per-store index, kept up to date by every change so that no read
+	// (PD's /stores, a node's /metrics) and no tick walks every region.
+	peers        []storePeer // this store's replicas, in region order
+	leaders      int         // regions whose leader is on this store
+	pending      int         // peers with a non-zero pendingUntil
+	pendingUntil time.Time   // when the pending peers catch up (all at once: one restart)
+}
+
+// storePeer is one replica of a store: its region and the peer's index in it.
+type storePeer struct {
+	r *region
+	k int
 }
 
 type peer struct {
 	id, storeID  uint64
+	st           *store
 	applied      uint64    // last log index this replica holds
 	pendingUntil time.Time // non-zero while catching up after a restart
 }
@@ -104,6 +118,9 @@ type Cluster struct {
 	memberURLs  []string
 	writeDebt   float64
 	writeNext   int
+	// leaderless holds the regions without a leader (elect visits only these).
+	leaderless map[*region]struct{}
+	ticks      tickStats
 }
 
 // New builds a bootstrapped cluster whose stores all run (as if their TiKV
@@ -115,12 +132,13 @@ func New(cfg Config, clk *clock.Clock, stores []StoreSpec) *Cluster {
 func newCluster(cfg Config, clk *clock.Clock, stores []StoreSpec, now func() time.Time) *Cluster {
 	cfg = cfg.withDefaults()
 	c := &Cluster{
-		cfg:      cfg,
-		clk:      clk,
-		now:      now,
-		stores:   map[uint64]*store{},
-		stuck:    map[uint64]bool{},
-		schedule: defaultScheduleConfig(Duration{cfg.MaxStoreDownTime}),
+		cfg:        cfg,
+		clk:        clk,
+		now:        now,
+		stores:     map[uint64]*store{},
+		stuck:      map[uint64]bool{},
+		leaderless: map[*region]struct{}{},
+		schedule:   defaultScheduleConfig(Duration{cfg.MaxStoreDownTime}),
 		replication: ReplicationConfig{
 			MaxReplicas:          uint64(cfg.MaxReplicas),
 			LocationLabels:       StringSlice(slices.Clone(cfg.LocationLabels)),
@@ -176,20 +194,44 @@ func (c *Cluster) placeRegions() {
 		}
 		slices.Sort(chosen)
 		for _, id := range chosen {
-			r.peers = append(r.peers, &peer{id: nextPeer, storeID: id})
+			st := c.stores[id]
+			r.peers = append(r.peers, &peer{id: nextPeer, storeID: id, st: st})
+			st.peers = append(st.peers, storePeer{r: r, k: len(r.peers) - 1})
 			nextPeer++
 		}
+		lead := -1
 		for k, p := range r.peers {
-			if r.leader < 0 || leaders[p.storeID] < leaders[r.peers[r.leader].storeID] {
-				r.leader = k
+			if lead < 0 || leaders[p.storeID] < leaders[r.peers[lead].storeID] {
+				lead = k
 			}
 		}
-		if r.leader >= 0 {
-			leaders[r.peers[r.leader].storeID]++
+		if lead >= 0 {
+			leaders[r.peers[lead].storeID]++
+			c.setLeader(r, lead)
+		} else {
+			c.leaderless[r] = struct{}{}
 		}
 		c.regions = append(c.regions, r)
 	}
 }
+
+// setLeader makes peer k (-1: none) the region's leader and keeps the
+// per-store leader counts and the leaderless set in step; c.mu is held.
+func (c *Cluster) setLeader(r *region, k int) {
+	if r.leader >= 0 {
+		r.peers[r.leader].st.leaders--
+	}
+	r.leader = k
+	if k >= 0 {
+		r.peers[k].st.leaders++
+		delete(c.leaderless, r)
+	} else {
+		c.leaderless[r] = struct{}{}
+	}
+}
+
+// isLeader reports whether the region's leader is on the store.
+func isLeader(sp storePeer) bool { return sp.r.leader == sp.k }
 
 func (c *Cluster) label(id uint64, key string) string {
 	for _, l := range c.stores[id].spec.Labels {
@@ -205,29 +247,37 @@ func (c *Cluster) majority(r *region) int { return len(r.peers)/2 + 1 }
 func (c *Cluster) aliveVoters(r *region) int {
 	n := 0
 	for _, p := range r.peers {
-		if c.stores[p.storeID].alive {
+		if p.st.alive {
 			n++
 		}
 	}
 	return n
 }
 
-// Run drives the cluster until ctx is done: one scheduling tick every TickInterval of sim time.
+// Run drives the cluster until ctx is done: one scheduling tick every
+// TickInterval of sim time. A tick that cannot start before the next one is
+// due is dropped (time.Ticker drops ticks for slow receivers), so the sim
+// falls behind its clock exactly when Ticks shows Run < Due.
 func (c *Cluster) Run(ctx context.Context) {
 	t := c.clk.NewTicker(c.cfg.TickInterval)
 	defer t.Stop()
+	c.ticks.begin(time.Now(), c.clk.Wall(c.cfg.TickInterval))
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+			waited := time.Now()
 			c.tick()
+			c.ticks.ran(time.Since(waited))
 		}
 	}
 }
 
 // tick runs one scheduling round: elections, catch-up, the evict-leader and
-// balance-leader schedulers, ledger writes and the quorum tracker.
+// balance-leader schedulers and ledger writes. The quorum tracker runs where
+// voters stop and start (StoreStopped, StoreHeartbeat), the only places its
+// answer can change.
 func (c *Cluster) tick() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -237,44 +287,64 @@ func (c *Cluster) tick() {
 	c.evictLeaders(now)
 	c.balanceLeaders(now)
 	c.write(now)
-	c.trackQuorum(now)
 }
 
 // elect gives a leader to every region leaderless for at least ElectionTimeout
 // whose alive voters form a majority: the alive voter with the longest log
 // wins (Raft's up-to-date rule), ties to the store with the fewest leaders.
 func (c *Cluster) elect(now time.Time) {
-	counts := c.leaderCounts()
-	for _, r := range c.regions {
-		if r.leader >= 0 || now.Sub(r.leaderless) < c.cfg.ElectionTimeout || c.aliveVoters(r) < c.majority(r) {
-			continue
+	if len(c.leaderless) == 0 {
+		return
+	}
+	// In region order, as a walk over every region would visit them.
+	due := make([]*region, 0, len(c.leaderless))
+	for r := range c.leaderless {
+		if now.Sub(r.leaderless) >= c.cfg.ElectionTimeout && c.aliveVoters(r) >= c.majority(r) {
+			due = append(due, r)
 		}
+	}
+	slices.SortFunc(due, func(a, b *region) int { return cmpID(a.id, b.id) })
+	for _, r := range due {
 		best := -1
 		for k, p := range r.peers {
-			if !c.stores[p.storeID].alive {
+			if !p.st.alive {
 				continue
 			}
 			if best < 0 || p.applied > r.peers[best].applied ||
-				(p.applied == r.peers[best].applied && counts[p.storeID] < counts[r.peers[best].storeID]) {
+				(p.applied == r.peers[best].applied && p.st.leaders < r.peers[best].st.leaders) {
 				best = k
 			}
 		}
-		r.leader = best
 		// The new leader's log is the region's log: entries it lacks are gone.
 		r.commit = r.peers[best].applied
-		counts[r.peers[best].storeID]++
+		c.setLeader(r, best)
 	}
+}
+
+func cmpID(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
 }
 
 // catchUp ends the pending state of restarted peers once their catch-up time has passed.
 func (c *Cluster) catchUp(now time.Time) {
-	for _, r := range c.regions {
-		for _, p := range r.peers {
-			if !p.pendingUntil.IsZero() && !now.Before(p.pendingUntil) && c.stores[p.storeID].alive {
+	for _, id := range c.storeIDs {
+		s := c.stores[id]
+		if s.pending == 0 || !s.alive || now.Before(s.pendingUntil) {
+			continue
+		}
+		for _, sp := range s.peers {
+			if p := sp.r.peers[sp.k]; !p.pendingUntil.IsZero() {
 				p.pendingUntil = time.Time{}
-				p.applied = r.commit
+				p.applied = sp.r.commit
 			}
 		}
+		s.pending = 0
 	}
 }
 
@@ -282,7 +352,7 @@ func (c *Cluster) catchUp(now time.Time) {
 // store runs and heartbeats, it is not paused for transfer-in, and it is not
 // behind (TiKV rejects a transfer to a peer with a log gap).
 func (c *Cluster) canTakeLeader(p *peer, r *region, now time.Time) bool {
-	s := c.stores[p.storeID]
+	s := p.st
 	return s.alive && now.Sub(s.lastHeartbeat) <= c.cfg.DisconnectAfter &&
 		!c.pausedIn(p.storeID) && p.pendingUntil.IsZero() && p.applied == r.commit
 }
@@ -291,7 +361,7 @@ func (c *Cluster) pausedIn(id uint64) bool { return c.evict != nil && c.evict.st
 
 // transferLeader moves the region's leader to the eligible follower whose
 // store has the fewest leaders; it reports whether it did.
-func (c *Cluster) transferLeader(r *region, counts map[uint64]int, now time.Time) bool {
+func (c *Cluster) transferLeader(r *region, now time.Time) bool {
 	if r.leader < 0 || c.stuck[r.peers[r.leader].storeID] {
 		return false
 	}
@@ -300,16 +370,14 @@ func (c *Cluster) transferLeader(r *region, counts map[uint64]int, now time.Time
 		if k == r.leader || !c.canTakeLeader(p, r, now) {
 			continue
 		}
-		if best < 0 || counts[p.storeID] < counts[r.peers[best].storeID] {
+		if best < 0 || p.st.leaders < r.peers[best].st.leaders {
 			best = k
 		}
 	}
 	if best < 0 {
 		return false
 	}
-	counts[r.peers[r.leader].storeID]--
-	counts[r.peers[best].storeID]++
-	r.leader = best
+	c.setLeader(r, best)
 	return true
 }
 
@@ -319,14 +387,13 @@ func (c *Cluster) evictLeaders(now time.Time) {
 	if c.evict == nil {
 		return
 	}
-	counts := c.leaderCounts()
 	for _, id := range c.evictStoresLocked() {
 		moved := 0
-		for _, r := range c.regions {
+		for _, sp := range c.stores[id].peers {
 			if moved >= c.evict.batch {
 				break
 			}
-			if r.leader >= 0 && r.peers[r.leader].storeID == id && c.transferLeader(r, counts, now) {
+			if isLeader(sp) && c.transferLeader(sp.r, now) {
 				moved++
 			}
 		}
@@ -341,16 +408,15 @@ func (c *Cluster) balanceLeaders(now time.Time) {
 		return
 	}
 	for moved := 0; moved < int(c.schedule.LeaderScheduleLimit); moved++ {
-		counts := c.leaderCounts()
-		var dst uint64
+		var dst *store
 		for _, id := range c.storeIDs {
 			s := c.stores[id]
 			if s.alive && now.Sub(s.lastHeartbeat) <= c.cfg.DisconnectAfter && !c.pausedIn(id) &&
-				(dst == 0 || counts[id] < counts[dst]) {
-				dst = id
+				(dst == nil || s.leaders < dst.leaders) {
+				dst = s
 			}
 		}
-		if dst == 0 || !c.moveOneLeader(dst, counts, now) {
+		if dst == nil || !c.moveOneLeader(dst, now) {
 			return
 		}
 	}
@@ -358,28 +424,27 @@ func (c *Cluster) balanceLeaders(now time.Time) {
 
 // moveOneLeader moves to dst the leader of a region that has a caught-up peer
 // on dst, from the most loaded eligible source; it reports whether it did.
-func (c *Cluster) moveOneLeader(dst uint64, counts map[uint64]int, now time.Time) bool {
-	var best *region
-	bestK := -1
-	for _, r := range c.regions {
+// Only dst's own replicas can take a leader, so only they are visited.
+func (c *Cluster) moveOneLeader(dst *store, now time.Time) bool {
+	var best storePeer
+	var bestSrc *store
+	for _, sp := range dst.peers {
+		r := sp.r
 		if r.leader < 0 {
 			continue
 		}
-		src := r.peers[r.leader].storeID
-		if c.stuck[src] || counts[src]-counts[dst] < 2 {
+		src := r.peers[r.leader].st
+		if c.stuck[src.spec.ID] || src.leaders-dst.leaders < 2 {
 			continue
 		}
-		for k, p := range r.peers {
-			if p.storeID == dst && c.canTakeLeader(p, r, now) &&
-				(best == nil || counts[src] > counts[best.peers[best.leader].storeID]) {
-				best, bestK = r, k
-			}
+		if c.canTakeLeader(r.peers[sp.k], r, now) && (bestSrc == nil || src.leaders > bestSrc.leaders) {
+			best, bestSrc = sp, src
 		}
 	}
-	if best == nil {
+	if bestSrc == nil {
 		return false
 	}
-	best.leader = bestK
+	c.setLeader(best.r, best.k)
 	return true
 }
 
@@ -399,7 +464,7 @@ func (c *Cluster) write(now time.Time) {
 		}
 		var upToDate []*peer
 		for _, p := range r.peers {
-			if c.stores[p.storeID].alive && p.pendingUntil.IsZero() && p.applied == r.commit {
+			if p.st.alive && p.pendingUntil.IsZero() && p.applied == r.commit {
 				upToDate = append(upToDate, p)
 			}
 		}
@@ -414,9 +479,12 @@ func (c *Cluster) write(now time.Time) {
 	}
 }
 
-// trackQuorum opens a QuorumLoss for every region below a majority of alive voters and closes recovered ones.
-func (c *Cluster) trackQuorum(now time.Time) {
-	for _, r := range c.regions {
+// trackQuorum opens a QuorumLoss for every region of the store below a
+// majority of alive voters and closes its recovered ones. Only a store that
+// stops or starts changes any region's alive voters, and only its own regions.
+func (c *Cluster) trackQuorum(s *store, now time.Time) {
+	for _, sp := range s.peers {
+		r := sp.r
 		alive := c.aliveVoters(r)
 		switch {
 		case alive < c.majority(r) && r.lossIdx < 0:
@@ -431,16 +499,6 @@ func (c *Cluster) trackQuorum(now time.Time) {
 	}
 }
 
-func (c *Cluster) leaderCounts() map[uint64]int {
-	counts := map[uint64]int{}
-	for _, r := range c.regions {
-		if r.leader >= 0 {
-			counts[r.peers[r.leader].storeID]++
-		}
-	}
-	return counts
-}
-
 // StoreHeartbeat records a store heartbeat from a running TiKV process started
 // at start (sim time). The first heartbeat after StoreStopped is a restart:
 // the store's peers come back pending and catch up over CatchUpTicks ticks.
@@ -452,19 +510,19 @@ func (c *Cluster) StoreHeartbeat(id uint64, version, gitHash string, start time.
 		return
 	}
 	now := c.now()
-	if !s.alive {
+	restarted := !s.alive
+	if restarted {
 		until := now.Add(time.Duration(c.cfg.CatchUpTicks) * c.cfg.TickInterval)
-		for _, r := range c.regions {
-			for _, p := range r.peers {
-				if p.storeID == id {
-					p.pendingUntil = until
-				}
-			}
+		for _, sp := range s.peers {
+			sp.r.peers[sp.k].pendingUntil = until
 		}
+		s.pending, s.pendingUntil = len(s.peers), until
 	}
 	s.alive = true
 	s.version, s.gitHash, s.start, s.lastHeartbeat = version, gitHash, start, now
-	c.trackQuorum(now)
+	if restarted {
+		c.trackQuorum(s, now)
+	}
 }
 
 // StoreStopped records that the store's process exited: its peers stop at
@@ -479,30 +537,24 @@ func (c *Cluster) StoreStopped(id uint64) {
 	now := c.now()
 	s.alive = false
 	s.stoppedAt = now
-	for _, r := range c.regions {
-		if r.leader >= 0 && r.peers[r.leader].storeID == id {
-			r.leader = -1
-			r.leaderless = now
+	for _, sp := range s.peers {
+		if isLeader(sp) {
+			c.setLeader(sp.r, -1)
+			sp.r.leaderless = now
 		}
 	}
-	c.trackQuorum(now)
+	c.trackQuorum(s, now)
 }
 
 // StoreCounts returns the leaders and regions the store holds, as its /metrics would report.
 func (c *Cluster) StoreCounts(id uint64) (leaders, regions int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for _, r := range c.regions {
-		for k, p := range r.peers {
-			if p.storeID == id {
-				regions++
-				if k == r.leader {
-					leaders++
-				}
-			}
-		}
+	s, ok := c.stores[id]
+	if !ok {
+		return 0, 0
 	}
-	return leaders, regions
+	return s.leaders, len(s.peers)
 }
 
 // SetUnavailable makes every route answer 503 (etcd unavailable).
@@ -568,32 +620,29 @@ func (c *Cluster) Snapshot() []StoreState {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	now := c.now()
-	counts := c.leaderCounts()
 	out := make([]StoreState, 0, len(c.storeIDs))
 	for _, id := range c.storeIDs {
 		s := c.stores[id]
-		st := StoreState{
+		out = append(out, StoreState{
 			ID: id, Address: s.spec.Address, StateName: c.stateName(s, now), Alive: s.alive,
-			Leaders: counts[id], PauseLeaderTransferIn: c.pausedIn(id),
-			LastHeartbeat: s.lastHeartbeat, Start: s.start,
-		}
-		for _, r := range c.regions {
-			for _, p := range r.peers {
-				if p.storeID == id {
-					st.Regions++
-					if c.isPending(p) {
-						st.PendingPeers++
-					}
-				}
-			}
-		}
-		out = append(out, st)
+			Leaders: s.leaders, Regions: len(s.peers), PendingPeers: s.pendingPeers(),
+			PauseLeaderTransferIn: c.pausedIn(id), LastHeartbeat: s.lastHeartbeat, Start: s.start,
+		})
 	}
 	return out
 }
 
 func (c *Cluster) isPending(p *peer) bool {
-	return !p.pendingUntil.IsZero() && c.stores[p.storeID].alive
+	return !p.pendingUntil.IsZero() && p.st.alive
+}
+
+// pendingPeers is the number of the store's peers PD reports pending: they
+// catch up after a restart, and a stopped store reports none.
+func (s *store) pendingPeers() int {
+	if !s.alive {
+		return 0
+	}
+	return s.pending
 }
 
 // stateName follows pkg/response/store.go BuildStoreInfo: Down beyond

@@ -1,22 +1,53 @@
 // Package vaulttest is an in-process fake of the HashiCorp Vault HTTP API for
-// tests, driven through the real github.com/hashicorp/vault/api client. No Vault
-// binary can be built here (reference kms-and-evidence.md §1.5), so it implements
-// exactly the endpoints that section lists, with Vault's documented shapes:
+// tests, driven through the real github.com/hashicorp/vault/api client. The
+// same suite in kms/vault runs against it and against a real OpenBao dev server
+// (build tag realparts), and every difference found there is reproduced here.
+// Facts marked "OpenBao v2.6.2" were measured against that server
+// (../shared/realparts/README.md) and read in its source (openbao/openbao tag
+// v2.6.2, commit dd9c19c37a878cf4a81b18efb8d6f0599c7da923).
+//
+// It serves:
 //
 //   - sys/health (503 when sealed unless sealedcode is given, as the api client does)
-//   - auth/approle/login, auth/token/lookup-self, sys/capabilities-self
-//   - transit/keys/:name (GET, POST), …/rotate, …/config, transit/datakey/{plaintext,wrapped}/:name,
-//     transit/encrypt/:name, transit/decrypt/:name, transit/rewrap/:name, transit/sign/:name
-//   - secret/data/:path (GET with ?version, POST/PUT with options.cas),
-//     secret/metadata/:path (GET), secret/destroy/:path (POST)
+//   - auth/approle/login, auth/token/lookup-self, sys/capabilities-self,
+//     sys/internal/ui/mounts/:path (what `vault kv` uses to find a mount's type
+//     and KV version: command/kv_helpers.go kvPreflightVersionRequest)
+//   - a transit mount: keys/:name (GET, POST), …/rotate, …/config,
+//     datakey/{plaintext,wrapped}/:name, encrypt/:name, decrypt/:name,
+//     rewrap/:name, sign/:name
+//   - KV v2 mounts: data/:path (GET with ?version, POST/PUT with options.cas),
+//     metadata/:path (GET), destroy/:path (POST); KV v1 mounts: :path (GET, POST)
 //
-// Errors are {"errors":[...]}; numbers are JSON numbers; a sealed server answers
-// 503 "Vault is sealed"; a missing, unknown or expired token gets 403
-// "permission denied"; a KV v2 check-and-set mismatch gets 400 "check-and-set
-// parameter did not match the current version". Transit is real: AES-256-GCM
-// with a 12-byte nonce, ciphertext "vault:v<N>:" + base64(nonce‖sealed), datakeys
-// encrypt the raw key bytes. Signing supports ecdsa-p256 (ASN.1, SHA-256) and
-// ed25519. The listener binds 127.0.0.1 only.
+// New starts with KV v2 at secret/ (as a dev server has) and transit at
+// transit/ (which a dev server does NOT have: `vault secrets enable transit`);
+// Mount and Unmount change that, AddNamespace adds namespaces with no mounts.
+//
+// Behaviour copied from OpenBao v2.6.2:
+//   - Errors are {"errors":[...]}; numbers are JSON numbers.
+//   - A sealed server answers 503 "Vault is sealed" (sdk/helper/consts/error.go ErrSealed).
+//   - A missing, unknown or expired token gets 403 "permission denied"; an ACL
+//     refusal gets 403 "1 error occurred:\n\t* permission denied\n\n".
+//   - A path under no mount: 404 "no handler for route \"<path>\". route entry
+//     not found." (vault/routing/router.go) when the policy lets the caller try,
+//     else 403; a missing transit key or KV secret: 404 with no error text.
+//   - POST to transit/keys/:name needs "update" even to create the key (the path
+//     has no existence check: builtin/logical/transit/path_keys.go); POST to a
+//     KV path needs "create" when the secret does not exist and "update" when
+//     it does (builtin/logical/kv/path_data.go dataExistenceCheck).
+//   - With an X-Vault-Namespace header, sys/health and sys/seal answer 400
+//     "operation unavailable in namespaces" (http/handler.go
+//     restrictedSysAPIsNonLogical); an unknown namespace answers 404
+//     "namespace not found".
+//   - sys/internal/ui/mounts/:path answers 403 "preflight capability check
+//     returned 403, please ensure client's policies grant access to path
+//     \"<path>/\"" when nothing is mounted there or the token has no capability
+//     on it (vault/logical_system.go pathInternalUIMountRead).
+//   - A KV v2 check-and-set mismatch gets 400 "check-and-set parameter did not
+//     match the current version" (builtin/logical/kv/path_data.go).
+//
+// Transit is real: AES-256-GCM with a 12-byte nonce, ciphertext "vault:v<N>:" +
+// base64(nonce‖sealed), datakeys encrypt the raw key bytes. Signing supports
+// ecdsa-p256 (ASN.1, SHA-256) and ed25519. The listener binds 127.0.0.1 only.
 package vaulttest
 
 import (
@@ -36,6 +67,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -46,29 +78,46 @@ import (
 
 // Policy maps a path (exact, or a prefix ending in "*") to capabilities
 // ("create", "read", "update", "delete", "list", "sudo", "root", "deny").
+// Paths are relative to the namespace the token was created in.
 type Policy map[string][]string
+
+// Mount types.
+const (
+	TypeTransit = "transit"
+	TypeKV      = "kv"
+)
 
 // Server is a running fake Vault.
 type Server struct {
 	// URL is http://127.0.0.1:PORT.
 	URL string
-	// RootToken has every capability.
+	// RootToken has every capability in every namespace.
 	RootToken string
 
 	srv *httptest.Server
 	mu  sync.Mutex
 	now func() time.Time
 
-	sealed   bool
-	tokens   map[string]*token
-	approles map[string]approle // role_id -> role
-	keys     map[string]*transitKey
-	kv       map[string]*kvSecret // "secret/<path>" -> secret
-	requests []string             // "METHOD /v1/path" in arrival order (no bodies)
+	sealed     bool
+	namespaces map[string]bool              // "" is the root namespace
+	mounts     map[string]map[string]*mount // namespace -> "transit/" -> mount
+	tokens     map[string]*token
+	approles   map[string]approle // "<ns>|<role_id>" -> role
+	requests   []string           // "METHOD /v1/path" in arrival order (no bodies)
+}
+
+type mount struct {
+	typ     string
+	version int                       // KV only: 1 or 2
+	keys    map[string]*transitKey    // transit
+	kv      map[string]*kvSecret      // KV v2
+	kv1     map[string]map[string]any // KV v1
+	created time.Time
 }
 
 type token struct {
 	id, accessor string
+	ns           string
 	policy       Policy
 	created      time.Time
 	ttl          time.Duration // 0 = never expires
@@ -121,14 +170,16 @@ type kvSecret struct {
 func New(t testing.TB) *Server {
 	t.Helper()
 	s := &Server{
-		tokens:   map[string]*token{},
-		approles: map[string]approle{},
-		keys:     map[string]*transitKey{},
-		kv:       map[string]*kvSecret{},
+		namespaces: map[string]bool{"": true},
+		mounts:     map[string]map[string]*mount{"": {}},
+		tokens:     map[string]*token{},
+		approles:   map[string]approle{},
 	}
 	clock := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
 	s.now = func() time.Time { clock = clock.Add(time.Second); return clock }
-	s.RootToken = s.addToken(Policy{"*": {"root"}}, 0, "root", []string{"root"})
+	s.RootToken = s.addToken("", Policy{"*": {"root"}}, 0, "root", []string{"root"})
+	s.mount("", "secret", TypeKV, 2)
+	s.mount("", "transit", TypeTransit, 0)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -155,6 +206,44 @@ func (s *Server) Seal(sealed bool) {
 	s.sealed = sealed
 }
 
+// AddNamespace creates a child namespace of the root namespace; like a real
+// one it starts with no secrets engine and no auth method mounted.
+func (s *Server) AddNamespace(name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	name = strings.Trim(name, "/")
+	s.namespaces[name] = true
+	if s.mounts[name] == nil {
+		s.mounts[name] = map[string]*mount{}
+	}
+}
+
+func mountPath(path string) string { return strings.Trim(path, "/") + "/" }
+
+func (s *Server) mount(ns, path, typ string, version int) {
+	ns = strings.Trim(ns, "/")
+	if s.mounts[ns] == nil {
+		s.mounts[ns] = map[string]*mount{}
+	}
+	s.mounts[ns][mountPath(path)] = &mount{typ: typ, version: version, keys: map[string]*transitKey{},
+		kv: map[string]*kvSecret{}, kv1: map[string]map[string]any{}, created: s.now()}
+}
+
+// Mount mounts a secrets engine at path in namespace ns ("" = root): typ is
+// TypeTransit or TypeKV with version 1 or 2. It replaces what was there.
+func (s *Server) Mount(ns, path, typ string, version int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.mount(ns, path, typ, version)
+}
+
+// Unmount removes the engine at path in namespace ns with all its data.
+func (s *Server) Unmount(ns, path string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.mounts[strings.Trim(ns, "/")], mountPath(path))
+}
+
 func randHex(n int) string {
 	b := make([]byte, n)
 	if _, err := rand.Read(b); err != nil {
@@ -164,17 +253,22 @@ func randHex(n int) string {
 }
 
 // addToken must be called with s.mu held or before the server starts.
-func (s *Server) addToken(p Policy, ttl time.Duration, name string, policies []string) string {
+func (s *Server) addToken(ns string, p Policy, ttl time.Duration, name string, policies []string) string {
 	id := "hvs." + randHex(12)
-	s.tokens[id] = &token{id: id, accessor: randHex(12), policy: p, created: s.now(), ttl: ttl, displayName: name, policies: policies}
+	s.tokens[id] = &token{id: id, accessor: randHex(12), ns: ns, policy: p, created: s.now(), ttl: ttl, displayName: name, policies: policies}
 	return id
 }
 
-// AddToken creates a token with the given policy and TTL (0 = no expiry).
+// AddToken creates a root-namespace token with the given policy and TTL (0 = no expiry).
 func (s *Server) AddToken(p Policy, ttl time.Duration) string {
+	return s.AddTokenNS("", p, ttl)
+}
+
+// AddTokenNS creates a token in namespace ns whose policy paths are relative to ns.
+func (s *Server) AddTokenNS(ns string, p Policy, ttl time.Duration) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.addToken(p, ttl, "token", []string{"tikv-ear"})
+	return s.addToken(strings.Trim(ns, "/"), p, ttl, "token", []string{"tikv-ear"})
 }
 
 // ExpireToken makes a token invalid, as when its TTL ran out.
@@ -197,11 +291,16 @@ func (s *Server) Accessor(id string) string {
 	return ""
 }
 
-// AddAppRole registers an AppRole login (mount "approle").
+// AddAppRole registers an AppRole login at auth/approle in the root namespace.
 func (s *Server) AddAppRole(name, roleID, secretID string, p Policy) {
+	s.AddAppRoleNS("", name, roleID, secretID, p)
+}
+
+// AddAppRoleNS registers an AppRole login at auth/approle in namespace ns.
+func (s *Server) AddAppRoleNS(ns, name, roleID, secretID string, p Policy) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.approles[roleID] = approle{secretID: secretID, policy: p, name: name}
+	s.approles[strings.Trim(ns, "/")+"|"+roleID] = approle{secretID: secretID, policy: p, name: name}
 }
 
 // Requests returns "METHOD /v1/path" for every request so far.
@@ -211,33 +310,54 @@ func (s *Server) Requests() []string {
 	return append([]string(nil), s.requests...)
 }
 
-// KeyInfo reports a transit key's latest and minimum decryption versions.
+// KeyInfo reports a transit key's latest and minimum decryption versions
+// (root namespace, mount transit/).
 func (s *Server) KeyInfo(name string) (latest, minDecryption int, ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	k, ok := s.keys[name]
+	m := s.mounts[""]["transit/"]
+	if m == nil {
+		return 0, 0, false
+	}
+	k, ok := m.keys[name]
 	if !ok {
 		return 0, 0, false
 	}
 	return k.latest, k.minDecryption, true
 }
 
-// KVVersionDestroyed reports whether version v of secret/<path> is destroyed.
+// KVVersionDestroyed reports whether version v of secret/<path> (root
+// namespace) is destroyed.
 func (s *Server) KVVersionDestroyed(path string, v int) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	sec, ok := s.kv[path]
+	m := s.mounts[""]["secret/"]
+	if m == nil {
+		return false
+	}
+	sec, ok := m.kv[path]
 	if !ok || sec.versions[v] == nil {
 		return false
 	}
 	return sec.versions[v].destroyed
 }
 
-// PutKV writes a KV v2 secret directly (test setup, bypassing CAS).
+// PutKV writes a KV v2 secret at secret/<path> in the root namespace directly
+// (test setup, bypassing CAS).
 func (s *Server) PutKV(path string, data map[string]any) int {
+	return s.PutKVAt("", "secret", path, data)
+}
+
+// PutKVAt writes a KV v2 secret at <mount>/<path> in namespace ns directly
+// and returns its new version (0 when no KV v2 is mounted there).
+func (s *Server) PutKVAt(ns, mountDir, path string, data map[string]any) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.kvWrite(path, data)
+	m := s.mounts[strings.Trim(ns, "/")][mountPath(mountDir)]
+	if m == nil || m.typ != TypeKV || m.version != 2 {
+		return 0
+	}
+	return s.kvWrite(m, path, data)
 }
 
 // ---- HTTP plumbing ----
@@ -254,6 +374,9 @@ func fail(code int, msgs ...string) *apiError {
 	return &apiError{code: code, msgs: msgs}
 }
 
+// aclDenied is the text of an ACL refusal (OpenBao v2.6.2, measured).
+const aclDenied = "1 error occurred:\n\t* permission denied\n\n"
+
 func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
@@ -267,6 +390,11 @@ func envelope(data map[string]any) map[string]any {
 		"data": data, "wrap_info": nil, "warnings": nil, "auth": nil,
 	}
 }
+
+// restrictedInNamespace are the sys/ paths refused with a namespace header
+// (OpenBao v2.6.2 http/handler.go restrictedSysAPIsNonLogical, the ones the
+// fake serves).
+var restrictedInNamespace = []string{"sys/health", "sys/seal", "sys/unseal"}
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
@@ -286,6 +414,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	ns := strings.Trim(r.Header.Get("X-Vault-Namespace"), "/")
+	if ns != "" && slices.Contains(restrictedInNamespace, p) {
+		writeJSON(w, http.StatusBadRequest, map[string]any{"errors": []string{"operation unavailable in namespaces"}})
+		return
+	}
 	if p == "sys/health" {
 		s.health(w, r)
 		return
@@ -294,7 +427,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"errors": []string{"Vault is sealed"}})
 		return
 	}
-	data, status, aerr := s.route(r, method, p, body)
+	if !s.namespaces[ns] {
+		writeJSON(w, http.StatusNotFound, map[string]any{"errors": []string{"namespace not found"}})
+		return
+	}
+	data, status, aerr := s.route(r, ns, method, p, body)
 	switch {
 	case aerr != nil:
 		writeJSON(w, aerr.code, map[string]any{"errors": aerr.msgs})
@@ -305,16 +442,21 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// health answers like OpenBao v2.6.2 (measured): a sealed server reports
+// standby true and replication modes "unknown".
 func (s *Server) health(w http.ResponseWriter, r *http.Request) {
-	code := http.StatusOK
 	if s.sealed {
-		code = http.StatusServiceUnavailable
+		code := http.StatusServiceUnavailable
 		if c, err := strconv.Atoi(r.URL.Query().Get("sealedcode")); err == nil {
 			code = c
 		}
+		writeJSON(w, code, map[string]any{"initialized": true, "sealed": true, "standby": true,
+			"replication_performance_mode": "unknown", "replication_dr_mode": "unknown",
+			"server_time_utc": s.now().Unix(), "version": "1.21.4"})
+		return
 	}
-	writeJSON(w, code, map[string]any{
-		"initialized": true, "sealed": s.sealed, "standby": false, "performance_standby": false,
+	writeJSON(w, http.StatusOK, map[string]any{
+		"initialized": true, "sealed": false, "standby": false, "performance_standby": false,
 		"replication_performance_mode": "disabled", "replication_dr_mode": "disabled",
 		"server_time_utc": s.now().Unix(), "version": "1.21.4", "enterprise": false,
 		"cluster_name": "vault-cluster-fake", "cluster_id": "00000000-0000-0000-0000-000000000000",
@@ -331,42 +473,80 @@ func (s *Server) auth(r *http.Request) (*token, *apiError) {
 	return t, nil
 }
 
-// capabilities resolves a token's capabilities on path (longest match wins).
-func capabilities(p Policy, path string) []string {
+// capabilities resolves a token's capabilities on path p of namespace ns
+// (longest match wins). A token sees its own namespace and, from the root
+// namespace, its children as "<ns>/<path>".
+func capabilities(t *token, ns, p string) []string {
+	switch {
+	case t.ns == ns:
+	case t.ns == "":
+		p = ns + "/" + p
+	default:
+		return []string{"deny"}
+	}
 	best, bestLen := []string{"deny"}, -1
-	for pat, caps := range p {
+	for pat, caps := range t.policy {
 		prefix, glob := strings.CutSuffix(pat, "*")
-		if (glob && strings.HasPrefix(path, prefix) || !glob && pat == path) && len(pat) > bestLen {
+		if (glob && strings.HasPrefix(p, prefix) || !glob && pat == p) && len(pat) > bestLen {
 			best, bestLen = caps, len(pat)
 		}
 	}
 	return best
 }
 
-func allowed(p Policy, path, method string) bool {
-	need := map[string][]string{
-		http.MethodGet: {"read"}, http.MethodPost: {"create", "update"}, http.MethodPut: {"create", "update"},
-		http.MethodDelete: {"delete"}, "LIST": {"list"},
-	}[method]
-	for _, c := range capabilities(p, path) {
-		if c == "root" {
-			return true
+// allowed reports whether caps grant op ("create", "read", "update", "delete", "list").
+func allowed(caps []string, op string) bool {
+	if slices.Contains(caps, "deny") {
+		return false
+	}
+	return slices.Contains(caps, "root") || slices.Contains(caps, op)
+}
+
+// findMount returns the mount holding p in namespace ns, its path ("transit/")
+// and p relative to it (with a trailing slash).
+func (s *Server) findMount(ns, p string) (*mount, string, string) {
+	best := ""
+	for mp := range s.mounts[ns] {
+		if strings.HasPrefix(p+"/", mp) && len(mp) > len(best) {
+			best = mp
 		}
-		if c == "deny" {
-			return false
-		}
-		for _, n := range need {
-			if c == n {
-				return true
+	}
+	if best == "" {
+		return nil, "", ""
+	}
+	return s.mounts[ns][best], best, strings.TrimPrefix(p+"/", best)
+}
+
+// operation is the ACL operation a request needs: POST/PUT is "create" only
+// on paths with an existence check whose target does not exist yet.
+func (m *mount) operation(method, rel string) string {
+	switch method {
+	case http.MethodGet:
+		return "read"
+	case "LIST":
+		return "list"
+	case http.MethodDelete:
+		return "delete"
+	}
+	rel = strings.TrimSuffix(rel, "/")
+	if m.typ == TypeKV && m.version == 2 {
+		if path, ok := strings.CutPrefix(rel, "data/"); ok {
+			if _, exists := m.kv[path]; !exists {
+				return "create"
 			}
 		}
 	}
-	return false
+	if m.typ == TypeKV && m.version == 1 {
+		if _, exists := m.kv1[rel]; !exists {
+			return "create"
+		}
+	}
+	return "update"
 }
 
-func (s *Server) route(r *http.Request, method, p string, body map[string]any) (any, int, *apiError) {
+func (s *Server) route(r *http.Request, ns, method, p string, body map[string]any) (any, int, *apiError) {
 	if p == "auth/approle/login" && method != http.MethodGet {
-		return s.approleLogin(body)
+		return s.approleLogin(ns, body)
 	}
 	t, aerr := s.auth(r)
 	if aerr != nil {
@@ -376,28 +556,86 @@ func (s *Server) route(r *http.Request, method, p string, body map[string]any) (
 	case "auth/token/lookup-self":
 		return s.lookupSelf(t), http.StatusOK, nil
 	case "sys/capabilities-self":
-		return s.capabilitiesSelf(t, body)
+		return s.capabilitiesSelf(t, ns, body)
 	}
-	if !allowed(t.policy, p, method) {
-		return nil, 0, fail(http.StatusForbidden, "1 error occurred:\n\t* permission denied\n\n")
+	if mp, ok := strings.CutPrefix(p, "sys/internal/ui/mounts/"); ok && method == http.MethodGet {
+		return s.uiMount(t, ns, mp)
 	}
+	m, _, rel := s.findMount(ns, p)
+	if m == nil {
+		op := map[string]string{http.MethodGet: "read", "LIST": "list", http.MethodDelete: "delete"}[method]
+		if op == "" {
+			op = "update"
+		}
+		if !allowed(capabilities(t, ns, p), op) {
+			return nil, 0, fail(http.StatusForbidden, aclDenied)
+		}
+		return nil, 0, fail(http.StatusNotFound, "no handler for route \""+p+"\". route entry not found.")
+	}
+	if !allowed(capabilities(t, ns, p), m.operation(method, rel)) {
+		return nil, 0, fail(http.StatusForbidden, aclDenied)
+	}
+	rel = strings.TrimSuffix(rel, "/")
 	switch {
-	case strings.HasPrefix(p, "transit/"):
-		return s.transit(method, strings.TrimPrefix(p, "transit/"), body)
-	case strings.HasPrefix(p, "secret/"):
-		return s.kvRoute(r, method, strings.TrimPrefix(p, "secret/"), body)
+	case m.typ == TypeTransit:
+		return s.transit(m, method, rel, body)
+	case m.typ == TypeKV && m.version == 2:
+		return s.kvRoute(m, r, method, rel, body)
+	case m.typ == TypeKV:
+		return s.kv1Route(m, method, rel, body)
 	}
 	return nil, 0, fail(http.StatusNotFound, "no handler for route \""+p+"\". route entry not found.")
 }
 
-func (s *Server) approleLogin(body map[string]any) (any, int, *apiError) {
+// uiMount answers sys/internal/ui/mounts/<path> with the mount's type and options.
+func (s *Server) uiMount(t *token, ns, p string) (any, int, *apiError) {
+	p = strings.Trim(p, "/")
+	denied := fail(http.StatusForbidden, fmt.Sprintf("preflight capability check returned 403, please ensure client's policies grant access to path %q", p+"/"))
+	m, mp, _ := s.findMount(ns, p)
+	if m == nil {
+		return nil, 0, denied
+	}
+	// Access is judged on the mount path: a capability on it or on any
+	// policy path below it (vault/logical_system.go hasMountAccess).
+	if caps := capabilities(t, ns, mp); slices.Contains(caps, "deny") && !s.anyCapBelow(t, ns, mp) {
+		return nil, 0, denied
+	}
+	var options any
+	if m.typ == TypeKV {
+		options = map[string]any{"version": strconv.Itoa(m.version)}
+	}
+	return envelope(map[string]any{
+		"accessor": m.typ + "_" + randHex(4), "config": map[string]any{"default_lease_ttl": 0, "force_no_cache": false, "max_lease_ttl": 0},
+		"description": "", "external_entropy_access": false, "local": false, "options": options, "path": mp,
+		"plugin_version": "", "seal_wrap": false, "type": m.typ, "uuid": "00000000-0000-0000-0000-" + randHex(6),
+	}), http.StatusOK, nil
+}
+
+// anyCapBelow reports whether some policy path of t lies under p.
+func (s *Server) anyCapBelow(t *token, ns, p string) bool {
+	full := p
+	if t.ns != ns {
+		if t.ns != "" {
+			return false
+		}
+		full = ns + "/" + p
+	}
+	for pat, caps := range t.policy {
+		if strings.HasPrefix(strings.TrimSuffix(pat, "*"), full) && !slices.Contains(caps, "deny") {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Server) approleLogin(ns string, body map[string]any) (any, int, *apiError) {
 	roleID, _ := body["role_id"].(string)
 	secretID, _ := body["secret_id"].(string)
-	role, ok := s.approles[roleID]
+	role, ok := s.approles[ns+"|"+roleID]
 	if !ok || role.secretID != secretID {
 		return nil, 0, fail(http.StatusBadRequest, "invalid role or secret ID")
 	}
-	id := s.addToken(role.policy, time.Hour, "approle", []string{"default", role.name})
+	id := s.addToken(ns, role.policy, time.Hour, "approle", []string{"default", role.name})
 	tk := s.tokens[id]
 	return map[string]any{
 		"request_id": randHex(8), "lease_id": "", "renewable": false, "lease_duration": 0, "data": nil,
@@ -425,7 +663,9 @@ func (s *Server) lookupSelf(t *token) map[string]any {
 	})
 }
 
-func (s *Server) capabilitiesSelf(t *token, body map[string]any) (any, int, *apiError) {
+// capabilitiesSelf answers like OpenBao v2.6.2 (measured): one key per path,
+// plus "capabilities" only when a single path was asked.
+func (s *Server) capabilitiesSelf(t *token, ns string, body map[string]any) (any, int, *apiError) {
 	var paths []string
 	if p, ok := body["path"].(string); ok && p != "" {
 		paths = append(paths, p)
@@ -441,18 +681,45 @@ func (s *Server) capabilitiesSelf(t *token, body map[string]any) (any, int, *api
 		return nil, 0, fail(http.StatusBadRequest, "missing paths")
 	}
 	data := map[string]any{}
-	var all []string
 	for _, p := range paths {
-		caps := capabilities(t.policy, p)
+		caps := capabilities(t, ns, p)
+		if slices.Contains(caps, "root") {
+			caps = []string{"root"}
+		}
 		data[p] = caps
-		all = append(all, caps...)
 	}
-	data["capabilities"] = all
+	if len(paths) == 1 {
+		data["capabilities"] = data[paths[0]]
+	}
 	resp := envelope(data)
 	for k, v := range data { // Vault repeats the map at the top level
 		resp[k] = v
 	}
 	return resp, http.StatusOK, nil
+}
+
+// kv1Route serves a KV v1 mount: the body is stored as given, reads return it.
+func (s *Server) kv1Route(m *mount, method, p string, body map[string]any) (any, int, *apiError) {
+	switch method {
+	case http.MethodGet:
+		d, ok := m.kv1[p]
+		if !ok {
+			return nil, 0, fail(http.StatusNotFound)
+		}
+		resp := envelope(d)
+		resp["lease_duration"] = 2764800 // OpenBao v2.6.2 (measured): KV v1 reads carry the mount's 768h lease
+		return resp, http.StatusOK, nil
+	case http.MethodPost, http.MethodPut:
+		if body == nil {
+			body = map[string]any{}
+		}
+		m.kv1[p] = body
+		return nil, http.StatusNoContent, nil
+	case http.MethodDelete:
+		delete(m.kv1, p)
+		return nil, http.StatusNoContent, nil
+	}
+	return nil, 0, fail(http.StatusMethodNotAllowed, "unsupported operation")
 }
 
 // ---- transit ----
@@ -549,12 +816,12 @@ func (s *Server) keyData(k *transitKey) map[string]any {
 	}
 }
 
-func (s *Server) transit(method, p string, body map[string]any) (any, int, *apiError) {
+func (s *Server) transit(m *mount, method, p string, body map[string]any) (any, int, *apiError) {
 	parts := strings.Split(p, "/")
 	switch {
 	case parts[0] == "keys" && len(parts) == 2:
 		name := parts[1]
-		k, ok := s.keys[name]
+		k, ok := m.keys[name]
 		if method == http.MethodGet {
 			if !ok {
 				return nil, 0, fail(http.StatusNotFound)
@@ -589,10 +856,10 @@ func (s *Server) transit(method, p string, body map[string]any) (any, int, *apiE
 		if err := s.newVersion(k); err != nil {
 			return nil, 0, fail(http.StatusInternalServerError, err.Error())
 		}
-		s.keys[name] = k
+		m.keys[name] = k
 		return envelope(s.keyData(k)), http.StatusOK, nil
 	case parts[0] == "keys" && len(parts) == 3 && parts[2] == "rotate":
-		k, ok := s.keys[parts[1]]
+		k, ok := m.keys[parts[1]]
 		if !ok {
 			return nil, 0, fail(http.StatusBadRequest, "key not found")
 		}
@@ -601,15 +868,15 @@ func (s *Server) transit(method, p string, body map[string]any) (any, int, *apiE
 		}
 		return envelope(s.keyData(k)), http.StatusOK, nil
 	case parts[0] == "keys" && len(parts) == 3 && parts[2] == "config":
-		return s.keyConfig(parts[1], body)
+		return s.keyConfig(m, parts[1], body)
 	case (parts[0] == "datakey") && len(parts) == 3:
-		return s.datakey(parts[1], parts[2], body)
+		return s.datakey(m, parts[1], parts[2], body)
 	case parts[0] == "encrypt" && len(parts) == 2:
 		pt, err := base64.StdEncoding.DecodeString(str(body["plaintext"]))
 		if err != nil {
 			return nil, 0, fail(http.StatusBadRequest, "failed to base64-decode plaintext")
 		}
-		k, aerr := s.encKey(parts[1])
+		k, aerr := s.encKey(m, parts[1])
 		if aerr != nil {
 			return nil, 0, aerr
 		}
@@ -619,7 +886,7 @@ func (s *Server) transit(method, p string, body map[string]any) (any, int, *apiE
 		}
 		return envelope(map[string]any{"ciphertext": ct, "key_version": k.latest}), http.StatusOK, nil
 	case parts[0] == "decrypt" && len(parts) == 2:
-		k, ok := s.keys[parts[1]]
+		k, ok := m.keys[parts[1]]
 		if !ok {
 			return nil, 0, fail(http.StatusBadRequest, "encryption key not found")
 		}
@@ -629,7 +896,7 @@ func (s *Server) transit(method, p string, body map[string]any) (any, int, *apiE
 		}
 		return envelope(map[string]any{"plaintext": base64.StdEncoding.EncodeToString(pt)}), http.StatusOK, nil
 	case parts[0] == "rewrap" && len(parts) == 2:
-		k, ok := s.keys[parts[1]]
+		k, ok := m.keys[parts[1]]
 		if !ok {
 			return nil, 0, fail(http.StatusBadRequest, "encryption key not found")
 		}
@@ -643,15 +910,15 @@ func (s *Server) transit(method, p string, body map[string]any) (any, int, *apiE
 		}
 		return envelope(map[string]any{"ciphertext": ct, "key_version": k.latest}), http.StatusOK, nil
 	case parts[0] == "sign" && (len(parts) == 2 || len(parts) == 3):
-		return s.sign(parts[1], body)
+		return s.sign(m, parts[1], body)
 	}
 	return nil, 0, fail(http.StatusNotFound, "no handler for route \"transit/"+p+"\". route entry not found.")
 }
 
 func str(v any) string { s, _ := v.(string); return s }
 
-func (s *Server) keyConfig(name string, body map[string]any) (any, int, *apiError) {
-	k, ok := s.keys[name]
+func (s *Server) keyConfig(m *mount, name string, body map[string]any) (any, int, *apiError) {
+	k, ok := m.keys[name]
 	if !ok {
 		return nil, 0, fail(http.StatusBadRequest, "no existing key named "+name+" could be found")
 	}
@@ -693,8 +960,8 @@ func (s *Server) keyConfig(name string, body map[string]any) (any, int, *apiErro
 	return envelope(s.keyData(k)), http.StatusOK, nil
 }
 
-func (s *Server) encKey(name string) (*transitKey, *apiError) {
-	k, ok := s.keys[name]
+func (s *Server) encKey(m *mount, name string) (*transitKey, *apiError) {
+	k, ok := m.keys[name]
 	if !ok {
 		return nil, fail(http.StatusBadRequest, "encryption key not found")
 	}
@@ -704,7 +971,7 @@ func (s *Server) encKey(name string) (*transitKey, *apiError) {
 	return k, nil
 }
 
-func (s *Server) datakey(kind, name string, body map[string]any) (any, int, *apiError) {
+func (s *Server) datakey(m *mount, kind, name string, body map[string]any) (any, int, *apiError) {
 	if kind != "plaintext" && kind != "wrapped" {
 		return nil, 0, fail(http.StatusBadRequest, "invalid path: plaintext or wrapped expected")
 	}
@@ -715,7 +982,7 @@ func (s *Server) datakey(kind, name string, body map[string]any) (any, int, *api
 	if bits != 128 && bits != 256 && bits != 512 {
 		return nil, 0, fail(http.StatusBadRequest, "invalid bits value")
 	}
-	k, aerr := s.encKey(name)
+	k, aerr := s.encKey(m, name)
 	if aerr != nil {
 		return nil, 0, aerr
 	}
@@ -785,8 +1052,8 @@ func open(k *transitKey, ct string) ([]byte, *apiError) {
 	return pt, nil
 }
 
-func (s *Server) sign(name string, body map[string]any) (any, int, *apiError) {
-	k, ok := s.keys[name]
+func (s *Server) sign(m *mount, name string, body map[string]any) (any, int, *apiError) {
+	k, ok := m.keys[name]
 	if !ok {
 		return nil, 0, fail(http.StatusBadRequest, "signing key not found")
 	}
@@ -818,12 +1085,12 @@ func (s *Server) sign(name string, body map[string]any) (any, int, *apiError) {
 
 func timeStr(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 
-func (s *Server) kvWrite(path string, data map[string]any) int {
-	sec, ok := s.kv[path]
+func (s *Server) kvWrite(m *mount, path string, data map[string]any) int {
+	sec, ok := m.kv[path]
 	now := s.now()
 	if !ok {
 		sec = &kvSecret{versions: map[int]*kvVersion{}, created: now}
-		s.kv[path] = sec
+		m.kv[path] = sec
 	}
 	sec.current++
 	sec.updated = now
@@ -835,14 +1102,14 @@ func versionMeta(n int, v *kvVersion) map[string]any {
 	return map[string]any{"created_time": timeStr(v.created), "custom_metadata": nil, "deletion_time": "", "destroyed": v.destroyed, "version": n}
 }
 
-func (s *Server) kvRoute(r *http.Request, method, p string, body map[string]any) (any, int, *apiError) {
+func (s *Server) kvRoute(m *mount, r *http.Request, method, p string, body map[string]any) (any, int, *apiError) {
 	kind, path, ok := strings.Cut(p, "/")
 	if !ok || path == "" {
 		return nil, 0, fail(http.StatusNotFound)
 	}
 	switch {
 	case kind == "data" && method == http.MethodGet:
-		sec, ok := s.kv[path]
+		sec, ok := m.kv[path]
 		if !ok {
 			return nil, 0, fail(http.StatusNotFound)
 		}
@@ -867,7 +1134,7 @@ func (s *Server) kvRoute(r *http.Request, method, p string, body map[string]any)
 			if c, ok := opts["cas"]; ok {
 				want, _ := num(c)
 				cur := 0
-				if sec, ok := s.kv[path]; ok {
+				if sec, ok := m.kv[path]; ok {
 					cur = sec.current
 				}
 				if want != cur {
@@ -875,10 +1142,10 @@ func (s *Server) kvRoute(r *http.Request, method, p string, body map[string]any)
 				}
 			}
 		}
-		n := s.kvWrite(path, data)
-		return envelope(versionMeta(n, s.kv[path].versions[n])), http.StatusOK, nil
+		n := s.kvWrite(m, path, data)
+		return envelope(versionMeta(n, m.kv[path].versions[n])), http.StatusOK, nil
 	case kind == "metadata" && method == http.MethodGet:
-		sec, ok := s.kv[path]
+		sec, ok := m.kv[path]
 		if !ok {
 			return nil, 0, fail(http.StatusNotFound)
 		}
@@ -902,7 +1169,7 @@ func (s *Server) kvRoute(r *http.Request, method, p string, body map[string]any)
 			"updated_time": timeStr(sec.updated), "versions": versions,
 		}), http.StatusOK, nil
 	case kind == "destroy" && method != http.MethodGet:
-		sec, ok := s.kv[path]
+		sec, ok := m.kv[path]
 		vs, _ := body["versions"].([]any)
 		if len(vs) == 0 {
 			return nil, 0, fail(http.StatusBadRequest, "no version number provided")

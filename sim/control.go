@@ -1,0 +1,98 @@
+package sim
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/tikv-ear/tikv-ear/sim/pd"
+)
+
+// Health is what the control server's GET /health reports: whether the sim
+// keeps its clock (PD's scheduling ticks run against due) and the two
+// invariants a rollout must keep (the quorum tracker and the write ledger).
+// Benchmarks print the tick ratio beside their figures; the e2e suite
+// asserts on the invariants.
+type Health struct {
+	Ticks        TickHealth      `json:"ticks"`
+	QuorumLosses []pd.QuorumLoss `json:"quorum_losses"`
+	Ledger       LedgerHealth    `json:"ledger"`
+	Stores       int             `json:"stores"`
+	Regions      int             `json:"regions"`
+	Speed        float64         `json:"speed"`
+}
+
+// TickHealth is pd.TickStats in the control server's JSON.
+type TickHealth struct {
+	Run        int64   `json:"run"`
+	Due        int64   `json:"due"`
+	Ratio      float64 `json:"ratio"`
+	IntervalMS float64 `json:"interval_ms"`
+	MeanCostMS float64 `json:"mean_cost_ms"`
+	MaxCostMS  float64 `json:"max_cost_ms"`
+}
+
+// LedgerHealth is the write ledger: acknowledged writes and how many of them are lost.
+type LedgerHealth struct {
+	Acked int `json:"acked"`
+	Lost  int `json:"lost"`
+}
+
+// OK reports whether no region lost its quorum and no acknowledged write was lost.
+func (h Health) OK() bool { return len(h.QuorumLosses) == 0 && h.Ledger.Lost == 0 }
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// TickHealthOf renders pd.TickStats for the control server.
+func TickHealthOf(t pd.TickStats) TickHealth {
+	return TickHealth{Run: t.Run, Due: t.Due, Ratio: t.Ratio, IntervalMS: ms(t.Interval), MeanCostMS: ms(t.MeanCost), MaxCostMS: ms(t.MaxCost)}
+}
+
+// Health returns the sim's clock and invariants now.
+func (c *Cluster) Health() Health {
+	acked, lost := c.pd.LedgerCheck()
+	losses := c.pd.QuorumLosses()
+	if losses == nil {
+		losses = []pd.QuorumLoss{}
+	}
+	return Health{
+		Ticks: TickHealthOf(c.pd.Ticks()), QuorumLosses: losses, Ledger: LedgerHealth{Acked: acked, Lost: lost},
+		Stores: c.opt.Stores, Regions: c.opt.Regions, Speed: c.opt.Speed,
+	}
+}
+
+func (c *Cluster) handleHealth(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(c.Health())
+}
+
+// ReadHealth reads GET /health from a running sim's control server (what a
+// benchmark or test outside the sim's process does).
+func ReadHealth(ctx context.Context, controlURL string) (Health, error) {
+	var h Health
+	u, err := url.JoinPath(controlURL, "health")
+	if err != nil {
+		return h, fmt.Errorf("control url %q: %w", controlURL, err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return h, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return h, fmt.Errorf("reading %s: %w", u, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		return h, fmt.Errorf("reading %s: %s: %s", u, resp.Status, msg)
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<20)).Decode(&h); err != nil {
+		return h, fmt.Errorf("decoding %s: %w", u, err)
+	}
+	return h, nil
+}

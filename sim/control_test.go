@@ -1,0 +1,38 @@
+package sim
+
+import (
+	"context"
+	"testing"
+	"time"
+)
+
+// TestHealthReportsTicksQuorumAndLedger reads GET /health from the control
+// server: ticks run and due are counted, the ledger acknowledges writes, and
+// stopping two of three voters' processes shows up as quorum losses.
+func TestHealthReportsTicksQuorumAndLedger(t *testing.T) {
+	c := startSim(t, Options{Stores: 3, Regions: 6})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var h Health
+	var err error
+	for h.Ticks.Run == 0 || h.Ledger.Acked == 0 {
+		if h, err = ReadHealth(ctx, c.ControlURL()); err != nil {
+			t.Fatal(err)
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("no tick or ledger write reported: %+v", h)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if h.Stores != 3 || h.Regions != 6 || h.Ticks.Due == 0 || h.Ticks.Ratio <= 0 || !h.OK() {
+		t.Fatalf("health = %+v, want 3 stores, 6 regions, ticks due, no loss", h)
+	}
+	c.Nodes()[0].Proc.Stop()
+	c.Nodes()[1].Proc.Stop()
+	if h, err = ReadHealth(ctx, c.ControlURL()); err != nil {
+		t.Fatal(err)
+	}
+	if len(h.QuorumLosses) != 6 || h.OK() {
+		t.Fatalf("with 2 of 3 voters stopped: %d quorum losses (want 6), OK %v", len(h.QuorumLosses), h.OK())
+	}
+}

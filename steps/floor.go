@@ -1,0 +1,150 @@
+package steps
+
+import (
+	"fmt"
+	"math"
+	"sync"
+	"time"
+)
+
+// FloorParams are the cluster's own parameters that bound how fast any tool,
+// however clever, can take a batch through a restart. Nothing the tool does
+// (polling, SSH, staging, reporting) appears in them.
+type FloorParams struct {
+	// Leaders is each store's leader count before the run (PD /stores leader_count).
+	Leaders map[uint64]int
+	// EvictRate is how many leaders per second PD moves off one evicted store:
+	// the evict-leader scheduler's batch per scheduling round (tikv/pd
+	// pkg/schedule/schedulers/evict_leader.go EvictLeaderBatchSize, default 3).
+	EvictRate float64
+	// Restart is TiKV's own start: from the stop to serving again.
+	Restart time.Duration
+	// CatchUp is how long the restarted peers stay behind (PD pending peers)
+	// before the next batch may restart without risking a quorum.
+	CatchUp time.Duration
+}
+
+// BatchFloor is one batch's floor and its parts.
+type BatchFloor struct {
+	Index                   int
+	Stores                  int
+	Leaders                 int // the most leaders on one store of the batch
+	Evict, Restart, CatchUp time.Duration
+}
+
+// Total is the batch's floor: evicting its most loaded store, the restart and the catch-up.
+func (b BatchFloor) Total() time.Duration { return b.Evict + b.Restart + b.CatchUp }
+
+// Floor is the physical floor of a whole rollout: Σ over its batches.
+type Floor struct {
+	Batches []BatchFloor
+	Params  FloorParams
+}
+
+// Total is the sum of the batches' floors.
+func (f Floor) Total() time.Duration {
+	var t time.Duration
+	for _, b := range f.Batches {
+		t += b.Total()
+	}
+	return t
+}
+
+// PhysicalFloor computes the floor of a batch plan: per batch, the leaders of
+// its most loaded store at PD's eviction rate (the stores of a batch are
+// evicted at once, each by its own scheduler entry), then one restart and
+// one catch-up (the batch's stores restart together). A store without
+// leaders costs no eviction.
+func PhysicalFloor(bp BatchPlan, p FloorParams) Floor {
+	f := Floor{Params: p}
+	for _, b := range bp.Batches {
+		bf := BatchFloor{Index: b.Index, Stores: len(b.Stores), Restart: p.Restart, CatchUp: p.CatchUp}
+		for _, id := range b.Stores {
+			bf.Leaders = max(bf.Leaders, p.Leaders[id])
+		}
+		if bf.Leaders > 0 && p.EvictRate > 0 {
+			bf.Evict = time.Duration(math.Ceil(float64(bf.Leaders)/p.EvictRate*1e3)) * time.Millisecond
+		}
+		f.Batches = append(f.Batches, bf)
+	}
+	return f
+}
+
+// FloorObserver is a Sink that keeps what a run shows of the cluster's own
+// speed (the leader-count samples of every eviction), so that a floor can be
+// computed when the parameters cannot be read from the cluster. Put it in a
+// Fanout with the run's other sinks.
+type FloorObserver struct {
+	mu      sync.Mutex
+	leaders map[uint64]int
+	rate    float64
+	last    map[uint64]floorSample
+}
+
+type floorSample struct {
+	t       time.Time
+	leaders int
+}
+
+// Emit records eviction samples.
+func (o *FloorObserver) Emit(e Event) {
+	if e.Kind != MetricSample || e.Step != StepEvict || e.Metrics == nil {
+		return
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.leaders == nil {
+		o.leaders, o.last = map[uint64]int{}, map[uint64]floorSample{}
+	}
+	o.leaders[e.StoreID] = max(o.leaders[e.StoreID], e.Total)
+	if prev, ok := o.last[e.StoreID]; ok {
+		if dt := e.Time.Sub(prev.t).Seconds(); dt > 0 && e.Metrics.Leaders < prev.leaders {
+			o.rate = max(o.rate, float64(prev.leaders-e.Metrics.Leaders)/dt)
+		}
+	}
+	o.last[e.StoreID] = floorSample{e.Time, e.Metrics.Leaders}
+}
+
+// Params derives the floor's parameters from what the run saw: the leaders
+// each store had before its eviction, PD's fastest eviction rate between two
+// leader-count samples, and TiKV's fastest restart-to-ready of any store.
+// Each is the cluster's best observed performance, so the floor stays a lower
+// bound: the tool's polling can only make an observed rate lower or a restart
+// longer. The catch-up is not observed per store and is left at zero.
+func (o *FloorObserver) Params(res *Result) FloorParams {
+	o.mu.Lock()
+	p := FloorParams{Leaders: map[uint64]int{}, EvictRate: o.rate}
+	for id, n := range o.leaders {
+		p.Leaders[id] = n
+	}
+	o.mu.Unlock()
+	if res == nil {
+		return p
+	}
+	for _, sr := range res.Stores {
+		var restart time.Duration
+		var ready bool
+		for _, ph := range sr.Phases {
+			if (ph.Step == StepRestart || ph.Step == StepReady) && ph.OK {
+				restart += ph.End.Sub(ph.Start)
+				ready = ready || ph.Step == StepReady
+			}
+		}
+		if ready && (p.Restart == 0 || restart < p.Restart) {
+			p.Restart = restart
+		}
+	}
+	return p
+}
+
+// FloorLine is what apply prints at the end: the run's wall time, its floor and the ratio.
+func FloorLine(wall time.Duration, f Floor) string {
+	total := f.Total()
+	ratio := "n/a"
+	if total > 0 {
+		ratio = fmt.Sprintf("%.2f", wall.Seconds()/total.Seconds())
+	}
+	return fmt.Sprintf("wall %s, physical floor %s (%d batches: eviction at %.1f leaders/s, restart %s, catch-up %s), wall/floor %s",
+		wall.Round(100*time.Millisecond), total.Round(100*time.Millisecond), len(f.Batches), f.Params.EvictRate,
+		f.Params.Restart.Round(100*time.Millisecond), f.Params.CatchUp.Round(100*time.Millisecond), ratio)
+}

@@ -1,0 +1,51 @@
+package steps
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestPhysicalFloor: per batch, the most loaded store's leaders at PD's
+// eviction rate, one restart and one catch-up; a batch without leaders costs
+// no eviction.
+func TestPhysicalFloor(t *testing.T) {
+	bp := BatchPlan{Batches: []Batch{{Index: 1, Stores: []uint64{1}}, {Index: 2, Stores: []uint64{2, 3}}, {Index: 3, Stores: []uint64{4}}}}
+	f := PhysicalFloor(bp, FloorParams{Leaders: map[uint64]int{1: 30, 2: 12, 3: 60, 4: 0}, EvictRate: 3, Restart: 10 * time.Second, CatchUp: 3 * time.Second})
+	want := []time.Duration{10*time.Second + 13*time.Second, 20*time.Second + 13*time.Second, 13 * time.Second}
+	for i, b := range f.Batches {
+		if b.Total() != want[i] {
+			t.Errorf("batch %d floor %s, want %s", b.Index, b.Total(), want[i])
+		}
+	}
+	if f.Total() != 69*time.Second {
+		t.Errorf("floor %s, want 1m9s", f.Total())
+	}
+	if line := FloorLine(138*time.Second, f); !strings.Contains(line, "wall/floor 2.00") {
+		t.Errorf("line %q does not say wall/floor 2.00", line)
+	}
+}
+
+// TestFloorObserverTakesTheClustersBest: the fastest eviction between two
+// samples, the leaders before eviction, and the fastest restart-to-ready.
+func TestFloorObserverTakesTheClustersBest(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	var o FloorObserver
+	for _, s := range []struct {
+		id      uint64
+		at      time.Duration
+		leaders int
+	}{{1, 0, 30}, {1, 2 * time.Second, 24}, {1, 4 * time.Second, 12}, {2, 0, 9}, {2, 3 * time.Second, 0}} {
+		o.Emit(Event{Kind: MetricSample, Step: StepEvict, StoreID: s.id, Time: t0.Add(s.at), Total: map[uint64]int{1: 30, 2: 9}[s.id], Metrics: &Sample{Leaders: s.leaders}})
+	}
+	o.Emit(Event{Kind: MetricSample, Step: StepSettle, StoreID: 1, Time: t0, Metrics: &Sample{Leaders: 99}, Total: 99})
+	res := &Result{Stores: []*StoreResult{
+		{StoreID: 1, Phases: []Phase{{Step: StepRestart, Start: t0, End: t0.Add(time.Second), OK: true}, {Step: StepReady, Start: t0.Add(time.Second), End: t0.Add(12 * time.Second), OK: true}}},
+		{StoreID: 2, Phases: []Phase{{Step: StepRestart, Start: t0, End: t0.Add(time.Second), OK: true}, {Step: StepReady, Start: t0.Add(time.Second), End: t0.Add(10 * time.Second), OK: true}}},
+		{StoreID: 3, Phases: []Phase{{Step: StepRestart, Start: t0, End: t0.Add(time.Second), OK: true}}}, // never ready: not a restart
+	}}
+	p := o.Params(res)
+	if p.EvictRate != 6 || p.Leaders[1] != 30 || p.Leaders[2] != 9 || p.Restart != 10*time.Second {
+		t.Errorf("params %+v, want rate 6/s, leaders 30 and 9, restart 10s", p)
+	}
+}
