@@ -5,15 +5,14 @@ package cli
 // TiKV does, and plan / apply / verify / rotate / deliver through cli.Main.
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/tikv-ear/tikv-ear/cluster/tikv"
 	"github.com/tikv-ear/tikv-ear/sim"
+	"github.com/tikv-ear/tikv-ear/steps"
 )
 
 // keStartCloudSim starts the small fast cluster with the cloud KMS fake of
@@ -27,42 +26,46 @@ func keStartCloudSim(t *testing.T, vendor string) (*sim.Cluster, string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(cloud.close)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	cl, err := sim.Start(ctx, opts)
-	if err != nil {
-		t.Fatalf("starting the sim: %v", err)
-	}
-	t.Cleanup(cl.Close)
-	keWait(t, "every simulated store to serve", func() bool {
-		for _, n := range cl.Nodes() {
-			if !n.Proc.Running() {
-				return false
-			}
-		}
-		return true
-	})
+	cl := keStartSimWith(t, opts)
 	return cl, cloud.keyConfig
 }
 
-func TestKeysGCPLifecycle(t *testing.T) {
-	cl, keyConfig := keStartCloudSim(t, "gcp")
+// keCloudPlan starts the cloud sim of vendor and runs plan (production) on it;
+// the plan's output must contain every want. It returns the cluster, the
+// plan's path and the plan.
+func keCloudPlan(t *testing.T, vendor string, wants ...string) (*sim.Cluster, string, *steps.Plan) {
+	t.Helper()
+	cl, keyConfig := keStartCloudSim(t, vendor)
 	dir := t.TempDir()
-	plan := filepath.Join(dir, "plan.toml")
-
 	r := keMust(t, kePlanArgs(cl, dir, "--env", "production", "--key-config", keyConfig, "--output", "json")...)
-	for _, want := range []string{"primary version 1 ENABLED, protection level HSM", "absent; apply delivers credentials-file there"} {
+	for _, want := range wants {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("plan lacks %q:\n%s", want, r)
 		}
 	}
-	p := keLoadPlan(t, plan)
+	plan := filepath.Join(dir, "plan.toml")
+	return cl, plan, keLoadPlan(t, plan)
+}
+
+// keKMSDicts requires every store's key.dict to be wrapped by vendor's KMS.
+func keKMSDicts(t *testing.T, cl *sim.Cluster, vendor string) {
+	t.Helper()
+	for _, n := range cl.Nodes() {
+		m, err := tikv.ReadKeyDictMeta(keReadFile(t, filepath.Join(n.Paths.DataDir, "key.dict")))
+		if err != nil || m.KMSVendor != vendor || !m.HasKMSCiphertextKey {
+			t.Fatalf("store %d key.dict: %+v, %v", n.StoreID, m, err)
+		}
+	}
+}
+
+func TestKeysGCPLifecycle(t *testing.T) {
+	cl, plan, p := keCloudPlan(t, "gcp", "primary version 1 ENABLED, protection level HSM", "absent; apply delivers credentials-file there")
 	if p.Target.MasterKey.ID != SimGCPKeyID || p.Target.MasterKey.Version != "1" {
 		t.Fatalf("planned key %+v", p.Target.MasterKey)
 	}
 	credPath := p.Target.Key.GCP.CredentialFilePath
 
-	r = keMust(t, "apply", plan, "--yes")
+	r := keMust(t, "apply", plan, "--yes")
 	keReportVerified(t, r)
 	keVerify(t, plan)
 	for _, e := range keMasterKeys(t, cl) {
@@ -75,12 +78,7 @@ func TestKeysGCPLifecycle(t *testing.T) {
 	if err != nil || fi.Mode().Perm() != 0o400 {
 		t.Fatalf("delivered credential file: %v, %v", fi, err)
 	}
-	for _, n := range cl.Nodes() {
-		m, err := tikv.ReadKeyDictMeta(keReadFile(t, filepath.Join(n.Paths.DataDir, "key.dict")))
-		if err != nil || m.KMSVendor != tikv.StoredVendorGCP || !m.HasKMSCiphertextKey {
-			t.Fatalf("store %d key.dict: %+v, %v", n.StoreID, m, err)
-		}
-	}
+	keKMSDicts(t, cl, tikv.StoredVendorGCP)
 
 	// Rotation makes a new primary CryptoKeyVersion; TiKV's key-id stays.
 	r = keMust(t, "rotate", plan, "--yes")
@@ -97,23 +95,13 @@ func TestKeysGCPLifecycle(t *testing.T) {
 }
 
 func TestKeysAzureLifecycle(t *testing.T) {
-	cl, keyConfig := keStartCloudSim(t, "azure")
-	dir := t.TempDir()
-	plan := filepath.Join(dir, "plan.toml")
-
-	r := keMust(t, kePlanArgs(cl, dir, "--env", "production", "--key-config", keyConfig, "--output", "json")...)
-	for _, want := range []string{"enabled RSA key, version", "32 HSM random bytes encrypted and decrypted with RSA-OAEP-256"} {
-		if !strings.Contains(r.stdout, want) {
-			t.Errorf("plan lacks %q:\n%s", want, r)
-		}
-	}
-	p := keLoadPlan(t, plan)
+	cl, plan, p := keCloudPlan(t, "azure", "enabled RSA key, version", "32 HSM random bytes encrypted and decrypted with RSA-OAEP-256")
 	first := p.Target.MasterKey
 	if first.ID != SimAzureKey || first.Version == "" {
 		t.Fatalf("planned key %+v", first)
 	}
 
-	r = keMust(t, "apply", plan, "--yes")
+	r := keMust(t, "apply", plan, "--yes")
 	keReportVerified(t, r)
 	keVerify(t, plan)
 	for _, e := range keMasterKeys(t, cl) {
@@ -123,12 +111,7 @@ func TestKeysAzureLifecycle(t *testing.T) {
 			t.Fatalf("tikv.toml after apply: %+v", mk)
 		}
 	}
-	for _, n := range cl.Nodes() {
-		m, err := tikv.ReadKeyDictMeta(keReadFile(t, filepath.Join(n.Paths.DataDir, "key.dict")))
-		if err != nil || m.KMSVendor != tikv.StoredVendorAzure || !m.HasKMSCiphertextKey {
-			t.Fatalf("store %d key.dict: %+v, %v", n.StoreID, m, err)
-		}
-	}
+	keKMSDicts(t, cl, tikv.StoredVendorAzure)
 
 	// Rotation creates a new key (a new version would strand key.dict) and
 	// TiKV moves to it through previous-master-key.
