@@ -18,6 +18,11 @@ import (
 // Benchmarks print the tick ratio beside their figures; the e2e suite
 // asserts on the invariants.
 type Health struct {
+	// PD is "sim" for the in-process PD, "pd-server" for real members: then
+	// the ticks, the quorum tracker and the ledger are not the sim's to know
+	// (Known false), and OK is false: unknown is never healthy.
+	PD           string          `json:"pd"`
+	Known        bool            `json:"known"`
 	Ticks        TickHealth      `json:"ticks"`
 	QuorumLosses []pd.QuorumLoss `json:"quorum_losses"`
 	Ledger       LedgerHealth    `json:"ledger"`
@@ -42,8 +47,9 @@ type LedgerHealth struct {
 	Lost  int `json:"lost"`
 }
 
-// OK reports whether no region lost its quorum and no acknowledged write was lost.
-func (h Health) OK() bool { return len(h.QuorumLosses) == 0 && h.Ledger.Lost == 0 }
+// OK reports whether the invariants are known and hold: no region lost its
+// quorum and no acknowledged write was lost.
+func (h Health) OK() bool { return h.Known && len(h.QuorumLosses) == 0 && h.Ledger.Lost == 0 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
@@ -54,13 +60,16 @@ func TickHealthOf(t pd.TickStats) TickHealth {
 
 // Health returns the sim's clock and invariants now.
 func (c *Cluster) Health() Health {
+	if c.pd == nil {
+		return Health{PD: "pd-server", QuorumLosses: []pd.QuorumLoss{}, Stores: c.opt.Stores, Regions: c.opt.Regions, Speed: c.opt.Speed}
+	}
 	acked, lost := c.pd.LedgerCheck()
 	losses := c.pd.QuorumLosses()
 	if losses == nil {
 		losses = []pd.QuorumLoss{}
 	}
 	return Health{
-		Ticks: TickHealthOf(c.pd.Ticks()), QuorumLosses: losses, Ledger: LedgerHealth{Acked: acked, Lost: lost},
+		PD: "sim", Known: true, Ticks: TickHealthOf(c.pd.Ticks()), QuorumLosses: losses, Ledger: LedgerHealth{Acked: acked, Lost: lost},
 		Stores: c.opt.Stores, Regions: c.opt.Regions, Speed: c.opt.Speed,
 	}
 }

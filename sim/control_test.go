@@ -24,7 +24,7 @@ func TestHealthReportsTicksQuorumAndLedger(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	if h.Stores != 3 || h.Regions != 6 || h.Ticks.Due == 0 || h.Ticks.Ratio <= 0 || !h.OK() {
+	if h.PD != "sim" || !h.Known || h.Stores != 3 || h.Regions != 6 || h.Ticks.Due == 0 || h.Ticks.Ratio <= 0 || !h.OK() {
 		t.Fatalf("health = %+v, want 3 stores, 6 regions, ticks due, no loss", h)
 	}
 	c.Nodes()[0].Proc.Stop()

@@ -55,9 +55,40 @@ func hostFacts(ctx context.Context, n NodePlan, node *SSHNode) HostFacts {
 		hf.Err = "no SSH access configured"
 		return hf
 	}
-	data, ok, err := node.ReadFile(ctx, n.ConfigPath)
-	if err != nil {
-		hf.Err = err.Error()
+	// The reads are independent: one round trip of latency per host, not six.
+	var (
+		data               []byte
+		ok                 bool
+		readErr, statusErr error
+		aes                bool
+		aesErr, freeErr    error
+		free               uint64
+		dict, dictErr      = false, error(nil)
+		raftData           bool
+		wg                 sync.WaitGroup
+	)
+	wg.Go(func() { data, ok, readErr = node.ReadFile(ctx, n.ConfigPath) })
+	// PD can still show a store Up for its heartbeat window after the process
+	// stopped; the status port tells whether it serves now.
+	wg.Go(func() { _, statusErr = node.Metrics(ctx) })
+	wg.Go(func() { aes, aesErr = node.N.CPUHasAES(ctx) })
+	if n.DataDir != "" {
+		wg.Go(func() {
+			ds, err := node.N.FreeSpace(ctx, n.DataDir)
+			free, freeErr = uint64(ds.Available), err
+		})
+		wg.Go(func() {
+			fi, err := node.N.Stat(ctx, path.Join(n.DataDir, tikv.KeyDictName))
+			dict, dictErr = fi.Exists, err
+		})
+		wg.Go(func() {
+			res, err := node.N.Exec.Run(ctx, node.N.Host, "ls -A -- "+ssh.Quote(path.Join(n.DataDir, "raft-engine"))+" 2>/dev/null | head -1", nil)
+			raftData = err == nil && len(res.Stdout) > 0
+		})
+	}
+	wg.Wait()
+	if readErr != nil {
+		hf.Err = readErr.Error()
 		return hf
 	}
 	hf.Reachable = true
@@ -78,23 +109,20 @@ func hostFacts(ctx context.Context, n NodePlan, node *SSHNode) HostFacts {
 			}
 		}
 	}
-	// PD can still show a store Up for its heartbeat window after the process
-	// stopped; the status port tells whether it serves now.
-	if _, err := node.Metrics(ctx); err != nil {
-		hf.StatusErr = err.Error()
+	if statusErr != nil {
+		hf.StatusErr = statusErr.Error()
 	}
-	if aes, err := node.N.CPUHasAES(ctx); err == nil {
+	if aesErr == nil {
 		hf.AESNI = &aes
 	}
 	if n.DataDir != "" {
-		if ds, err := node.N.FreeSpace(ctx, n.DataDir); err == nil {
-			hf.FreeBytes = int64(ds.Available)
+		if freeErr == nil {
+			hf.FreeBytes = int64(free)
 		}
-		if fi, err := node.N.Stat(ctx, path.Join(n.DataDir, tikv.KeyDictName)); err == nil {
-			hf.KeyDictExists = fi.Exists
+		if dictErr == nil {
+			hf.KeyDictExists = dict
 		}
-		res, err := node.N.Exec.Run(ctx, node.N.Host, "ls -A -- "+ssh.Quote(path.Join(n.DataDir, "raft-engine"))+" 2>/dev/null | head -1", nil)
-		hf.RaftEngineData = err == nil && len(res.Stdout) > 0
+		hf.RaftEngineData = raftData
 	}
 	return hf
 }

@@ -3,6 +3,7 @@ package steps
 import (
 	"context"
 	"fmt"
+	"sync"
 
 	"github.com/tikv-ear/tikv-ear/cluster/pd"
 )
@@ -43,18 +44,30 @@ func (p PDClient) EvictLeaderStores(ctx context.Context) ([]uint64, error) {
 	return p.C.EvictLeaderStores(ctx)
 }
 
-// RegionHealth counts the region checks.
+// RegionHealth counts the region checks, all four asked at once.
 func (p PDClient) RegionHealth(ctx context.Context) (RegionHealth, error) {
 	var h RegionHealth
-	for kind, dst := range map[pd.RegionCheck]*int{
-		pd.CheckMissPeer: &h.MissPeer, pd.CheckPendingPeer: &h.PendingPeer,
-		pd.CheckDownPeer: &h.DownPeer, pd.CheckOfflinePeer: &h.OfflinePeer,
-	} {
-		rc, err := p.C.RegionsCheck(ctx, kind)
+	checks := []struct {
+		kind pd.RegionCheck
+		dst  *int
+	}{{pd.CheckMissPeer, &h.MissPeer}, {pd.CheckPendingPeer, &h.PendingPeer}, {pd.CheckDownPeer, &h.DownPeer}, {pd.CheckOfflinePeer, &h.OfflinePeer}}
+	errs := make([]error, len(checks))
+	var wg sync.WaitGroup
+	for i, c := range checks {
+		wg.Go(func() {
+			rc, err := p.C.RegionsCheck(ctx, c.kind)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			*c.dst = rc.Count
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
 		if err != nil {
 			return h, err
 		}
-		*dst = rc.Count
 	}
 	return h, nil
 }

@@ -90,6 +90,8 @@ type Runner struct {
 	timeline     []Event
 	// limitOriginal is PD's leader-schedule-limit before the run raised it; -1 when not raised.
 	limitOriginal int
+	// pace holds the shared PD store poll and the learned start time (pace.go).
+	pace pace
 }
 
 // DefaultCleanupTimeout is Runner.CleanupTimeout's default: a scheduler left
@@ -233,16 +235,30 @@ func (r *Runner) Run(ctx context.Context, batches BatchPlan) (res *Result, err e
 	}
 	r.emit(Event{Kind: Info, Step: StepRun, Message: fmt.Sprintf("%s: %d stores in %d batches (%s)", r.Kind, len(r.Plan.Nodes), len(batches.Batches), batches.Reason)})
 
-	if err := r.stage(ctx); err != nil {
-		return res, err
-	}
+	// Staging (key material beside the live one, nothing live) runs beside
+	// the first batch's eviction: every swap and every restart waits for it,
+	// so a staging failure still leaves every store on its original config.
+	r.pace.staging = r.stageAsync(ctx)
 	if err := r.raiseScheduleLimit(ctx); err != nil {
+		_ = r.pace.staging.wait()
 		return res, err
 	}
+	// A batch's settle (leaders back, peers caught up) runs while the next
+	// batch evicts its leaders; the next restart waits for it (runBatch).
+	var settling *settleFuture
 	for _, b := range batches.Batches {
-		if err := r.runBatch(ctx, b); err != nil {
+		next, err := r.runBatch(ctx, b, settling)
+		if err != nil {
+			_ = settling.wait() // its events belong to this run
+			if serr := r.pace.staging.wait(); serr != nil {
+				return res, serr // the cause: the stores only waited for it
+			}
 			return res, err
 		}
+		settling = next
+	}
+	if err := errors.Join(r.pace.staging.wait(), settling.wait()); err != nil {
+		return res, err
 	}
 	if err := r.finalize(ctx); err != nil {
 		return res, err
@@ -391,8 +407,11 @@ func sameKey(a, b tikv.MasterKey) bool {
 	return true
 }
 
-// runBatch takes one batch of stores through the whole sequence.
-func (r *Runner) runBatch(ctx context.Context, b Batch) error {
+// runBatch takes one batch of stores through the whole sequence. Its
+// eviction may overlap the previous batch's settle (prev); no store of the
+// batch restarts before that settle is over and the gate finds the cluster
+// safe. It returns the batch's own settle, running.
+func (r *Runner) runBatch(ctx context.Context, b Batch, prev *settleFuture) (*settleFuture, error) {
 	label := fmt.Sprintf("batch %d (%d store(s)", b.Index, len(b.Stores))
 	if b.Zone != "" {
 		label += ", zone " + b.Zone
@@ -422,11 +441,27 @@ func (r *Runner) runBatch(ctx context.Context, b Batch) error {
 		todo = append(todo, id)
 	}
 	if len(todo) == 0 {
-		return nil
+		return prev, nil
 	}
-	if err := r.gate(ctx, b.Index, todo); err != nil {
-		return err
+	if prev == nil {
+		// Nothing is settling: check before any leader moves, so that an
+		// unhealthy cluster is refused with nothing changed.
+		if err := r.gate(ctx, b.Index, todo); err != nil {
+			return nil, err
+		}
+	} else if err := r.awaitStoresUp(ctx, b.Index, append(slices.Clone(prev.ids), todo...)); err != nil {
+		// The previous batch is still catching up, so its pending peers are
+		// expected; PD must answer and every other store be Up.
+		return nil, err
 	}
+	// Before the first restart of the batch: the previous batch has settled
+	// and the cluster is (still) safe. Checked once for the whole batch.
+	beforeRestart := sync.OnceValue(func() error {
+		if err := errors.Join(r.pace.staging.wait(), prev.wait()); err != nil {
+			return err
+		}
+		return r.gate(ctx, b.Index, todo)
+	})
 	leadersBefore := map[uint64]int{}
 	var mu sync.Mutex
 	errs := make([]error, len(todo))
@@ -443,7 +478,7 @@ func (r *Runner) runBatch(ctx context.Context, b Batch) error {
 				}
 			}()
 			n, _ := r.Plan.Node(id)
-			before, err := r.storeSequence(ctx, b.Index, n)
+			before, err := r.storeSequence(ctx, b.Index, n, beforeRestart)
 			mu.Lock()
 			leadersBefore[id] = before
 			mu.Unlock()
@@ -451,14 +486,12 @@ func (r *Runner) runBatch(ctx context.Context, b Batch) error {
 		}()
 	}
 	wg.Wait()
-	// Release every scheduler of the batch, whatever happened.
-	for _, id := range todo {
-		r.release(ctx, b.Index, id)
-	}
+	// Release every scheduler of the batch, whatever happened, a few at a time.
+	r.fanOut(todo, func(id uint64) { r.release(ctx, b.Index, id) })
 	if err := errors.Join(errs...); err != nil {
-		return err
+		return nil, err
 	}
-	return r.settle(ctx, b.Index, todo, leadersBefore)
+	return r.settleAsync(ctx, b.Index, todo, leadersBefore), nil
 }
 
 // gate waits until restarting the batch cannot cost any region its quorum:
@@ -508,8 +541,9 @@ func (r *Runner) unsafeToRestart(ctx context.Context, ids []uint64) (string, err
 }
 
 // storeSequence runs evict → swap → restart → ready → verify for one store and
-// returns its leader count before eviction.
-func (r *Runner) storeSequence(ctx context.Context, batch int, n NodePlan) (int, error) {
+// returns its leader count before eviction. beforeRestart runs between the
+// eviction and the restart (the batch's gate).
+func (r *Runner) storeSequence(ctx context.Context, batch int, n NodePlan, beforeRestart func() error) (int, error) {
 	node := r.Nodes[n.StoreID]
 	// The config is swapped while the leaders move (off the critical path: the
 	// running process does not read it again), and put back if the eviction
@@ -529,6 +563,9 @@ func (r *Runner) storeSequence(ctx context.Context, batch int, n NodePlan) (int,
 			}
 			swapc <- sw
 		}()
+		if sw.err = r.pace.staging.wait(); sw.err != nil {
+			return // no key material staged: the config stays as it is
+		}
 		sw.prevStart, sw.logOffset, sw.backup, sw.original, sw.err = r.swap(ctx, batch, n, node)
 	}()
 	leaders, err := r.evict(ctx, batch, n, node)
@@ -546,6 +583,10 @@ func (r *Runner) storeSequence(ctx context.Context, batch int, n NodePlan) (int,
 		return leaders, sw.err
 	}
 	prevStart, logOffset, backup, original := sw.prevStart, sw.logOffset, sw.backup, sw.original
+	if err := beforeRestart(); err != nil {
+		r.unswap(ctx, batch, n, node, original, backup)
+		return leaders, err
+	}
 	if err := r.restart(ctx, batch, n, node); err != nil {
 		return leaders, r.recover(ctx, batch, n, node, original, backup, err)
 	}
@@ -604,7 +645,9 @@ func (r *Runner) evict(ctx context.Context, batch int, n NodePlan, node Node) (i
 	if err := r.PD.AddEvictLeader(ctx, n.StoreID); err != nil {
 		return before, r.fail(StepEvict, n.StoreID, batch, fmt.Errorf("adding the evict-leader scheduler: %w", err))
 	}
-	deadline := r.now().Add(r.Plan.Strategy.EvictTimeout.Duration)
+	added := r.now()
+	left := before
+	deadline := added.Add(r.Plan.Strategy.EvictTimeout.Duration)
 	for {
 		s, err := node.Metrics(ctx)
 		if err == nil {
@@ -612,6 +655,7 @@ func (r *Runner) evict(ctx context.Context, batch int, n NodePlan, node Node) (i
 			if s.Leaders == 0 {
 				break
 			}
+			left = s.Leaders
 		}
 		if r.now().After(deadline) {
 			left := -1
@@ -639,7 +683,7 @@ func (r *Runner) evict(ctx context.Context, batch int, n NodePlan, node Node) (i
 				return before, r.fail(StepEvict, n.StoreID, batch, fmt.Errorf("eviction timed out with %d leaders left; aborted by %s", left, "policy"))
 			}
 		}
-		if err := r.sleep(ctx, r.Plan.Strategy.EvictPoll.Duration); err != nil {
+		if err := r.sleep(ctx, r.evictWait(added, before, left)); err != nil {
 			return before, err
 		}
 	}
@@ -706,7 +750,7 @@ func (r *Runner) store(ctx context.Context, id uint64) (Store, bool) {
 
 // storeErr reads one store from PD; err is set when PD did not answer.
 func (r *Runner) storeErr(ctx context.Context, id uint64) (Store, bool, error) {
-	stores, err := r.PD.Stores(ctx)
+	stores, err := r.sharedStores(ctx)
 	if err != nil {
 		return Store{}, false, err
 	}
@@ -747,13 +791,33 @@ func (r *Runner) ready(ctx context.Context, batch int, n NodePlan, node Node, pr
 	start := r.now()
 	r.emit(Event{Kind: StepStarted, Step: StepReady, StoreID: n.StoreID, Batch: batch})
 	deadline := start.Add(r.Plan.Strategy.ReadyTimeout.Duration)
+	var checked time.Time
 	for {
-		_, fatal, err := r.Inspector.LogSince(ctx, n, node, logOffset)
-		if err == nil && fatal != "" {
+		// Between full checks (every ReadyPoll) only PD's store list is read,
+		// shared by the whole batch: when it shows the new process Up, the full
+		// check runs at once. The host is not asked over SSH more often than before.
+		if !checked.IsZero() && r.now().Sub(checked) < r.Plan.Strategy.ReadyPoll.Duration && !r.pdSeesNewProcess(ctx, n.StoreID, prevStart) {
+			if r.now().After(deadline) {
+				checked = time.Time{} // one last full check decides
+				continue
+			}
+			if err := r.sleep(ctx, r.readyWait(start)); err != nil {
+				return err
+			}
+			continue
+		}
+		checked = r.now()
+		// The log and the readiness checks are read at once: one round trip, not four.
+		var fatal string
+		var logErr error
+		var wg sync.WaitGroup
+		wg.Go(func() { _, fatal, logErr = r.Inspector.LogSince(ctx, n, node, logOffset) })
+		why, pdDown := r.notReady(ctx, n, node, prevStart)
+		wg.Wait()
+		if logErr == nil && fatal != "" {
 			r.phase(n.StoreID, StepReady, start, false)
 			return r.fail(StepReady, n.StoreID, batch, fmt.Errorf("TiKV failed to start: %s", fatal))
 		}
-		why, pdDown := r.notReady(ctx, n, node, prevStart)
 		if why == "" {
 			break
 		}
@@ -767,10 +831,11 @@ func (r *Runner) ready(ctx context.Context, batch int, n NodePlan, node Node, pr
 			}
 			return r.fail(StepReady, n.StoreID, batch, err)
 		}
-		if err := r.sleep(ctx, r.Plan.Strategy.ReadyPoll.Duration); err != nil {
+		if err := r.sleep(ctx, r.readyWait(start)); err != nil {
 			return err
 		}
 	}
+	r.learnStart(r.now().Sub(start))
 	_ = r.journal(StepReady, n.StoreID, batch, StateDone, nil)
 	r.emit(Event{Kind: StepDone, Step: StepReady, StoreID: n.StoreID, Batch: batch, Message: "port listening, PD Up, status port answering"})
 	r.phase(n.StoreID, StepReady, start, true)
@@ -779,14 +844,22 @@ func (r *Runner) ready(ctx context.Context, batch int, n NodePlan, node Node, pr
 
 // notReady says why the store is not ready yet ("" when it is); pdDown is set
 // when the store answers on its own ports and only PD could not be read.
+// The three checks run at once; the answer is the first failing one in this order.
 func (r *Runner) notReady(ctx context.Context, n NodePlan, node Node, prevStart int64) (why string, pdDown bool) {
-	if ok, err := node.PortListening(ctx, n.Port); err != nil || !ok {
+	var listening, ok bool
+	var portErr, metricsErr, err error
+	var s Store
+	var wg sync.WaitGroup
+	wg.Go(func() { listening, portErr = node.PortListening(ctx, n.Port) })
+	wg.Go(func() { _, metricsErr = node.Metrics(ctx) })
+	wg.Go(func() { s, ok, err = r.storeErr(ctx, n.StoreID) })
+	wg.Wait()
+	if portErr != nil || !listening {
 		return fmt.Sprintf("port %d not listening", n.Port), false
 	}
-	if _, err := node.Metrics(ctx); err != nil {
+	if metricsErr != nil {
 		return "status port not answering", false
 	}
-	s, ok, err := r.storeErr(ctx, n.StoreID)
 	switch {
 	case err != nil:
 		return "reading the store from PD: " + err.Error(), true
