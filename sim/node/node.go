@@ -36,6 +36,13 @@ type Spec struct {
 	RaftEngine        bool   // Raft Engine enabled with data present (default on from 6.1)
 	SM4Build          bool   // statically linked OpenSSL (sm4 feature); false => sm4-ctr fails
 	HeartbeatInterval time.Duration
+	// GCPKMSEndpoint replaces TiKV's hard-coded https://cloudkms.googleapis.com/v1/
+	// (name resolution on an offline machine); "" keeps it. Ends in "/v1/".
+	GCPKMSEndpoint string
+	// AzureAuthorityHost replaces the Microsoft Entra authority the same way; "" keeps it.
+	AzureAuthorityHost string
+	// CloudCAFile is a PEM bundle the node trusts for cloud KMS calls (an offline fake's certificate).
+	CloudCAFile string
 }
 
 // Node is one simulated TiKV server process. It is safe for concurrent use.

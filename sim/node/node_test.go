@@ -82,19 +82,22 @@ func TestStartupMatrix(t *testing.T) {
 		}, want: tikv.ErrKeyIDEmpty, code: tikv.CodeUnknown},
 		{name: "azure without table", version: "8.5.2", config: func(*env) string {
 			return "[security.encryption]\ndata-encryption-method = \"aes256-ctr\"\n[security.encryption.master-key]\ntype = \"kms\"\nkey-id = \"k\"\nvendor = \"azure\"\n"
-		}, want: tikv.ErrAzureInvalid, code: tikv.CodeCloudUnknown},
+		}, want: "Other error [components/encryption/export/src/lib.rs:67]: " + tikv.ErrAzureInvalid, code: tikv.CodeUnknown},
+		{name: "azure without credential", version: "8.5.2", config: func(*env) string {
+			return "[security.encryption]\ndata-encryption-method = \"aes256-ctr\"\n[security.encryption.master-key]\ntype = \"kms\"\nkey-id = \"k\"\nvendor = \"azure\"\n[security.encryption.master-key.azure]\ntenant-id = \"t\"\nclient-id = \"c\"\n"
+		}, want: "Cloud KMS error Key error: Kms error [components/cloud/azure/src/kms.rs:141]: " + tikv.ErrAzureInvalid + " new Azure KMS", code: tikv.CodeCloudUnknown},
 		{name: "azure before 7.2", version: "7.1.6", config: func(*env) string {
 			return "[security.encryption]\ndata-encryption-method = \"aes256-ctr\"\n[security.encryption.master-key]\ntype = \"kms\"\nkey-id = \"k\"\nvendor = \"azure\"\n[security.encryption.master-key.azure]\nclient-secret = \"s\"\n"
 		}, want: "provider not found azure", code: tikv.CodeUnknown},
 		{name: "gcp without table", version: "8.5.2", config: func(*env) string {
 			return "[security.encryption]\ndata-encryption-method = \"aes256-ctr\"\n[security.encryption.master-key]\ntype = \"kms\"\nkey-id = \"" + gcpKeyOK + "\"\nvendor = \"gcp\"\n"
-		}, want: tikv.ErrGCPInvalid, code: tikv.CodeCloudUnknown},
+		}, want: "Other error [components/encryption/export/src/lib.rs:80]: " + tikv.ErrGCPInvalid, code: tikv.CodeUnknown},
 		{name: "gcp bad key id", version: "8.5.2", config: func(*env) string {
 			return "[security.encryption]\ndata-encryption-method = \"aes256-ctr\"\n[security.encryption.master-key]\ntype = \"kms\"\nkey-id = \"bad\"\nvendor = \"gcp\"\n[security.encryption.master-key.gcp]\ncredential-file-path = \"/x\"\n"
 		}, want: "invalid key: 'bad'", code: tikv.CodeCloudUnknown},
-		{name: "gcp unreachable", version: "8.5.2", config: func(*env) string {
+		{name: "gcp credential file missing", version: "8.5.2", config: func(*env) string {
 			return "[security.encryption]\ndata-encryption-method = \"aes256-ctr\"\n[security.encryption.master-key]\ntype = \"kms\"\nkey-id = \"" + gcpKeyOK + "\"\nvendor = \"gcp\"\n[security.encryption.master-key.gcp]\ncredential-file-path = \"/x\"\n"
-		}, want: "Cloud KMS error ", code: tikv.CodeCloudUnknown},
+		}, want: "Cloud KMS error IO error No such file or directory (os error 2) new GCP KMS", code: tikv.CodeCloudUnknown},
 		{name: "gcp before 8.0", version: "7.5.4", config: func(*env) string {
 			return "[security.encryption]\ndata-encryption-method = \"aes256-ctr\"\n[security.encryption.master-key]\ntype = \"kms\"\nkey-id = \"" + gcpKeyOK + "\"\nvendor = \"gcp\"\n[security.encryption.master-key.gcp]\ncredential-file-path = \"/x\"\n"
 		}, want: "provider not found gcp", code: tikv.CodeUnknown},
