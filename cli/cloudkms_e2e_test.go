@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/tikv-ear/tikv-ear/cluster/tikv"
+	"github.com/tikv-ear/tikv-ear/cluster/tikvdisk"
 	"github.com/tikv-ear/tikv-ear/sim"
 	"github.com/tikv-ear/tikv-ear/steps"
 )
@@ -51,7 +52,7 @@ func keCloudPlan(t *testing.T, vendor string, wants ...string) (*sim.Cluster, st
 func keKMSDicts(t *testing.T, cl *sim.Cluster, vendor string) {
 	t.Helper()
 	for _, n := range cl.Nodes() {
-		m, err := tikv.ReadKeyDictMeta(keReadFile(t, filepath.Join(n.Paths.DataDir, "key.dict")))
+		m, err := tikvdisk.ReadKeyDictMeta(keReadFile(t, filepath.Join(n.Paths.DataDir, "key.dict")))
 		if err != nil || m.KMSVendor != vendor || !m.HasKMSCiphertextKey {
 			t.Fatalf("store %d key.dict: %+v, %v", n.StoreID, m, err)
 		}
