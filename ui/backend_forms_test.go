@@ -62,7 +62,9 @@ func (h *harness) typeText(s string) {
 
 func (h *harness) preflightDone() {
 	h.t.Helper()
-	h.until("preflight", func(m *ui.Model) bool { return m.Busy() == "" && m.Screen() == ui.ScreenBackend && h.m.Err() != nil || strings.Contains(h.view(), "Preflight") })
+	h.until("preflight", func(m *ui.Model) bool {
+		return m.Busy() == "" && m.Screen() == ui.ScreenBackend && h.m.Err() != nil || strings.Contains(h.view(), "Preflight")
+	})
 }
 
 // TestBackendFormsKeepTheirOwnAnswers: a GCP key name typed in the GCP form
@@ -192,7 +194,7 @@ func TestPreflightHeaderCountsTheRowsShown(t *testing.T) {
 	h.press("enter")
 	h.preflightDone()
 	v := h.view()
-	contains(t, v, "Preflight 2 pass · 1 warn · 0 fail", "(7 results over 3 stores, one row per check)")
+	contains(t, v, "Preflight 2 pass · 1 warn · 0 fail", "(7 results, 3 stores)")
 	rows := 0
 	for _, l := range strings.Split(v, "\n") {
 		if strings.HasPrefix(l, "✓ ") || strings.HasPrefix(l, "! ") || strings.HasPrefix(l, "✗ ") {

@@ -101,10 +101,21 @@ func (m *Model) viewBackend(w, h int) string {
 				lw = max(lw, min(26, ansi.StringWidth(f.Label)))
 			}
 		}
+		shown, set := 0, 0
+		limit := max(2, h/5) // the preflight below matters more than the settings the form showed
 		for _, f := range fs {
-			if v := m.fields[f.Key]; v != "" {
-				b.WriteString(ansi.Truncate(fmt.Sprintf("  %-*s  %s", lw, ansi.Truncate(f.Label, lw, "…"), v), w, "…") + "\n")
+			v := m.fields[f.Key]
+			if v == "" {
+				continue
 			}
+			set++
+			if shown < limit {
+				b.WriteString(ansi.Truncate(fmt.Sprintf("  %-*s  %s", lw, ansi.Truncate(f.Label, lw, "…"), v), w, "…") + "\n")
+				shown++
+			}
+		}
+		if set > shown {
+			b.WriteString(st.Subtle.Render(fmt.Sprintf("  … %d more settings (e to see and edit them)", set-shown)) + "\n")
 		}
 	}
 	if m.checked {
@@ -112,7 +123,7 @@ func (m *Model) viewBackend(w, h int) string {
 		fmt.Fprintf(&b, "\n%s %s %s", st.Bold.Render("Preflight"), st.Pass.Render(fmt.Sprintf("%d pass", pass)),
 			st.Subtle.Render("·")+" "+st.Warn.Render(fmt.Sprintf("%d warn", warn))+" "+st.Subtle.Render("·")+" "+st.Fail.Render(fmt.Sprintf("%d fail", fail)))
 		if n := len(m.checks); n != pass+warn+fail {
-			b.WriteString(st.Subtle.Render(fmt.Sprintf("  (%d results over %d stores, one row per check)", n, storeCount(m.checks))))
+			b.WriteString(st.Subtle.Render(fmt.Sprintf("  (%d results, %d stores)", n, storeCount(m.checks))))
 		}
 		b.WriteString("\n")
 		b.WriteString(checkList(st, m.checks, w, max(1, h-lipHeight(b.String()))))
