@@ -37,6 +37,7 @@ package azurekms
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/subtle"
 	"crypto/tls"
@@ -315,10 +316,13 @@ func (b *Backend) Validate(env core.Environment, tikvVersions []string) []core.F
 		switch {
 		case f.Required && v == "":
 			fs = append(fs, core.Finding{Severity: core.SeverityError, Code: "azure-field",
-				Message: "[key.azure] " + f.Key + " is empty", Fix: "set " + f.Key + " (" + f.Help + "); TiKV needs both a Key Vault key and a Managed HSM"})
+				Message: "[key.azure] " + f.Key + " is empty", Fix: "set " + f.Key + " (" + cmp.Or(f.Help, "e.g. "+f.Placeholder) + "); TiKV needs both a Key Vault key and a Managed HSM"})
+		case f.Format == core.FormatHTTPS && v != "" && !strings.HasPrefix(v, "https://"):
+			fs = append(fs, core.Finding{Severity: core.SeverityError, Code: "azure-field",
+				Message: fmt.Sprintf("[key.azure] %s = %q is not an https URL", f.Key, v), Fix: "use e.g. " + f.Placeholder})
 		case f.Pattern != "" && v != "" && !regexp.MustCompile(f.Pattern).MatchString(v):
 			fs = append(fs, core.Finding{Severity: core.SeverityError, Code: "azure-field",
-				Message: fmt.Sprintf("[key.azure] %s = %q is not an https URL", f.Key, v), Fix: "use " + f.Help})
+				Message: fmt.Sprintf("[key.azure] %s = %q: %s", f.Key, v, f.PatternHelp), Fix: "use e.g. " + f.Placeholder})
 		}
 	}
 	set := 0
