@@ -165,6 +165,15 @@ type BackendField struct {
 	Required    bool
 	Pattern     string // a regular expression the value must match, when set
 	PatternHelp string // what the pattern means, shown when it does not match
+	// Format is a check beyond Pattern (kms/core Format*: url, https, yesno, abspath).
+	Format string
+	// OneOf names a group of fields of which at least one must be set.
+	OneOf string
+	// Secret marks a path to a file holding a secret: the form asks for the
+	// path, never the secret.
+	Secret bool
+	// Advanced fields are asked last, in their own group.
+	Advanced bool
 }
 
 // Choices is everything the operator chose.

@@ -128,9 +128,12 @@ type Model struct {
 	rotIdx     int
 	backends   []BackendOption
 	backendIdx int
-	fields     map[string]string
+	fields     map[string]string // the selected backend's answers
 	checks     []steps.Check
 	checked    bool
+	// backendSaved keeps each other backend's answers, preflight and error
+	// (selectBackend), so no form shows another backend's state.
+	backendSaved map[string]backendState
 
 	preview      *PlanPreview
 	diffIdx      int

@@ -1,6 +1,7 @@
 package wizard
 
 import (
+	"cmp"
 	"context"
 	"crypto/aes"
 	"crypto/cipher"
@@ -17,11 +18,6 @@ import (
 	"github.com/tikv-ear/tikv-ear/cluster/ssh"
 	"github.com/tikv-ear/tikv-ear/cluster/tikv"
 	"github.com/tikv-ear/tikv-ear/kms"
-	"github.com/tikv-ear/tikv-ear/kms/awskms"
-	"github.com/tikv-ear/tikv-ear/kms/azurekms"
-	"github.com/tikv-ear/tikv-ear/kms/filekey"
-	"github.com/tikv-ear/tikv-ear/kms/gcpkms"
-	"github.com/tikv-ear/tikv-ear/kms/vault"
 	"github.com/tikv-ear/tikv-ear/steps"
 	"github.com/tikv-ear/tikv-ear/ui"
 )
@@ -141,74 +137,60 @@ func measureCTR(keyLen, total int) float64 {
 	return float64(total) / 1e6 / el
 }
 
-// Backends implements ui.Driver: every backend with its settings; a file key
-// is refused in production.
+// Backends implements ui.Driver: every backend with its settings, generated
+// from the backend's own field list (kms.Fields) and pre-filled from the
+// demo's key services (Config.AWS, Vault, GCP, Azure) or the sim's
+// directories; a file key is refused in production.
 func (d *Driver) Backends(ctx context.Context, disc ui.Discovery, env string) ([]ui.BackendOption, error) {
 	d.mu.Lock()
 	s := d.sess
 	d.mu.Unlock()
-	keyDir, hostDir, owner := "", "/run/tikv-keys", "tidb" // kms/core DefaultHostKeyDir, DefaultOwner
+	sim := map[string]string{} // a sim's hosts are directories on this machine, run as the operator
 	if s != nil && s.Flags.Sim != "" {
 		spec := kms.Spec{Backend: "file"}
 		steps.SimKeyDefaults(s, &spec)
-		keyDir, hostDir, owner = spec.File.KeyDir, spec.File.HostKeyDir, spec.File.Owner
+		sim = map[string]string{"key-dir": spec.File.KeyDir, "host-key-dir": spec.File.HostKeyDir, "owner": spec.File.Owner}
 	}
-	file := ui.BackendOption{Name: "file", Title: "Key file on every host", Summary: "generated here, copied to each host",
-		Fields: []ui.BackendField{
-			{Key: "key-dir", Label: "Key directory", Help: "private directory on this machine that keeps the generated keys", Value: keyDir, Required: true},
-			{Key: "host-key-dir", Label: "Host key directory", Help: "where the key file goes on the TiKV hosts (tmpfs)", Value: hostDir, Required: true, Pattern: `^/`, PatternHelp: "use an absolute path, e.g. /run/tikv-keys"},
-			{Key: "owner", Label: "Key file owner", Help: "the user TiKV runs as", Value: owner, Required: true},
-		}}
+	opt := func(name, title, summary string, prefill *kms.Spec) ui.BackendOption {
+		vals := map[string]string{}
+		if prefill != nil {
+			vals = kms.FieldValues(*prefill)
+		}
+		return ui.BackendOption{Name: name, Title: title, Summary: summary, Fields: formFields(kms.Fields(name), vals, sim)}
+	}
+	file := opt("file", "Key file on every host", "generated here, copied to each host", nil)
 	if env == steps.EnvProduction {
 		file.Disabled, file.Reason = true, "refused for production: the master key would be generated and kept outside any key service"
 	}
-	aws := ui.BackendOption{Name: "aws", Title: "AWS KMS", Summary: "TiKV calls KMS itself at start",
-		Fields: []ui.BackendField{
-			{Key: "key-id", Label: "Key ID", Help: "CMK key id, key ARN or alias/NAME", Placeholder: "alias/tikv-master", Required: true,
-				Pattern: `^(alias/.+|arn:aws[a-z-]*:kms:.+|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})$`, PatternHelp: "use alias/NAME, a key ARN or a key id"},
-			{Key: "region", Label: "Region", Placeholder: "us-west-2", Required: true},
-			{Key: "endpoint", Label: "Endpoint", Help: "optional: a VPC endpoint (written into tikv.toml too)", Pattern: `^https?://`, PatternHelp: "use an http(s):// URL"},
-			{Key: "credentials-file", Label: "Credentials file", Help: "optional: shared-credentials file for this tool (default chain otherwise)"},
-		}}
+	var awsPre, vaultPre, gcpPre, azurePre *kms.Spec
+	if d.cfg.AWS != nil {
+		awsPre = &kms.Spec{Backend: "aws", AWS: d.cfg.AWS}
+	}
+	if d.cfg.Vault != nil {
+		vaultPre = &kms.Spec{Backend: "vault", Vault: d.cfg.Vault}
+	}
+	if d.cfg.GCP != nil {
+		gcpPre = &kms.Spec{Backend: "gcp", GCP: d.cfg.GCP}
+	}
+	if d.cfg.Azure != nil {
+		azurePre = &kms.Spec{Backend: "azure", Azure: d.cfg.Azure}
+	}
+	aws := opt("aws", "AWS KMS", "TiKV calls KMS itself at start", awsPre)
 	if a := d.cfg.AWS; a != nil {
-		vals := map[string]string{"key-id": a.KeyID, "region": a.Region, "endpoint": a.Endpoint, "credentials-file": a.CredentialsFile}
-		for i := range aws.Fields {
-			aws.Fields[i].Value = vals[aws.Fields[i].Key]
-		}
 		aws.Summary = "local-kms emulator, " + a.KeyID
 	}
-	vlt := ui.BackendOption{Name: "vault", Title: "HashiCorp Vault", Summary: "file key wrapped by transit",
-		Fields: []ui.BackendField{
-			{Key: "address", Label: "Vault address", Placeholder: "https://vault:8200", Required: true, Pattern: `^https?://`, PatternHelp: "use an http(s):// URL"},
-			{Key: "cluster", Label: "Cluster name", Help: "names the transit key and the KV path", Required: true},
-			{Key: "token-file", Label: "Token file", Help: "file holding the Vault token (VAULT_TOKEN, else BAO_TOKEN, otherwise)"},
-			{Key: "namespace", Label: "Namespace", Help: "optional: Vault Enterprise / OpenBao namespace (VAULT_NAMESPACE otherwise)"},
-			{Key: "create-kek", Label: "Create the KEK", Help: "yes: create the transit key when it is missing (the token needs update on transit/keys/<kek>)", Value: "no", Pattern: `^(yes|no)$`, PatternHelp: "answer yes or no"},
-			{Key: "host-key-dir", Label: "Host key directory", Value: hostDir, Pattern: `^/`, PatternHelp: "use an absolute path, e.g. /run/tikv-keys"},
-			{Key: "owner", Label: "Key file owner", Value: owner},
-		}}
+	vlt := opt("vault", "HashiCorp Vault", "file key wrapped by transit", vaultPre)
 	if v := d.cfg.Vault; v != nil {
-		vals := map[string]string{"address": v.Address, "cluster": v.Cluster, "token-file": v.TokenFile, "namespace": v.Namespace, "create-kek": map[bool]string{true: "yes", false: "no"}[v.CreateKEK]}
-		for i := range vlt.Fields {
-			if val, ok := vals[vlt.Fields[i].Key]; ok && val != "" {
-				vlt.Fields[i].Value = val
-			}
-		}
 		vlt.Summary = "Vault at " + v.Address
 	}
-	gcp := ui.BackendOption{Name: "gcp", Title: "Google Cloud KMS", Summary: "experimental upstream",
-		Fields: []ui.BackendField{
-			{Key: "key-id", Label: "Key name", Placeholder: "projects/P/locations/L/keyRings/R/cryptoKeys/K", Required: true, Pattern: gcpkms.KeyIDPattern, PatternHelp: "use projects/P/locations/L/keyRings/R/cryptoKeys/K"},
-			{Key: "credential-file-path", Label: "Credential file on the hosts", Help: "optional: TiKV's credential-file-path"},
-		}}
-	azure := ui.BackendOption{Name: "azure", Title: "Azure Key Vault",
-		Fields: []ui.BackendField{
-			{Key: "key-id", Label: "Key name", Required: true},
-			{Key: "keyvault-url", Label: "Key Vault URL", Placeholder: "https://NAME.vault.azure.net", Required: true, Pattern: `^https://`, PatternHelp: "use an https:// URL"},
-			{Key: "tenant-id", Label: "Tenant ID", Required: true},
-			{Key: "client-id", Label: "Client ID", Required: true},
-			{Key: "client-secret-file", Label: "Client secret file", Help: "file holding the client secret"},
-		}}
+	gcp := opt("gcp", "Google Cloud KMS", "experimental upstream", gcpPre)
+	if d.cfg.GCP != nil {
+		gcp.Summary = "in-process Cloud KMS fake"
+	}
+	azure := opt("azure", "Azure Key Vault", "Key Vault key + Managed HSM", azurePre)
+	if d.cfg.Azure != nil {
+		azure.Summary = "in-process Key Vault fake"
+	}
 	gateBackend(&gcp, disc, tikv.GateGCP)
 	gateBackend(&azure, disc, tikv.GateAzure)
 	order := []ui.BackendOption{aws, vlt, gcp, azure, file}
@@ -220,6 +202,19 @@ func (d *Driver) Backends(ctx context.Context, disc ui.Discovery, env string) ([
 		order = []ui.BackendOption{file, aws, vlt, gcp, azure}
 	}
 	return order, nil
+}
+
+// formFields turns a backend's fields into the form's, each value taken from
+// vals (the pre-filled spec), else the sim's directories, else the field's default.
+func formFields(fields []kms.Field, vals, sim map[string]string) []ui.BackendField {
+	out := make([]ui.BackendField, 0, len(fields))
+	for _, f := range fields {
+		v := cmp.Or(vals[f.Key], sim[f.Key], f.Default)
+		out = append(out, ui.BackendField{Key: f.Key, Label: f.Label, Help: f.Help, Value: v, Placeholder: f.Placeholder,
+			Required: f.Required, Pattern: f.Pattern, PatternHelp: f.PatternHelp, Format: f.Format, OneOf: f.OneOf,
+			Secret: f.Secret, Advanced: f.Advanced})
+	}
+	return out
 }
 
 // gateBackend disables a backend some store's TiKV is too old for.
@@ -238,21 +233,9 @@ func gateBackend(b *ui.BackendOption, disc ui.Discovery, gate string) {
 
 // keySpec maps the backend screen's fields onto kms.Spec.
 func keySpec(backend string, f map[string]string) (kms.Spec, error) {
-	spec := kms.Spec{Backend: backend}
-	switch backend {
-	case "file":
-		spec.File = &filekey.Config{KeyDir: f["key-dir"], HostKeyDir: f["host-key-dir"], Owner: f["owner"]}
-	case "aws":
-		spec.AWS = &awskms.Config{KeyID: f["key-id"], Region: f["region"], Endpoint: f["endpoint"], CredentialsFile: f["credentials-file"]}
-	case "vault":
-		spec.Vault = &vault.Config{Address: f["address"], Cluster: f["cluster"], TokenFile: f["token-file"], Namespace: f["namespace"],
-			CreateKEK: f["create-kek"] == "yes", HostKeyDir: f["host-key-dir"], Owner: f["owner"]}
-	case "gcp":
-		spec.GCP = &gcpkms.Config{KeyID: f["key-id"], CredentialFilePath: f["credential-file-path"]}
-	case "azure":
-		spec.Azure = &azurekms.Config{KeyID: f["key-id"], KeyvaultURL: f["keyvault-url"], TenantID: f["tenant-id"], ClientID: f["client-id"], ClientSecretFile: f["client-secret-file"]}
-	default:
-		return spec, fmt.Errorf("key backend %q is unknown: choose file, aws, vault, gcp or azure", backend)
+	spec, err := kms.SpecFromFields(backend, f)
+	if err != nil {
+		return spec, fmt.Errorf("key backend settings: %w", err)
 	}
 	return spec, nil
 }

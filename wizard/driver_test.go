@@ -412,8 +412,8 @@ func TestWizardModelWalksTheSimFromConnectToReport(t *testing.T) {
 	h.idle(ui.ScreenBackend)
 	h.contains("file", "Key file on every host", "staging")
 	h.press("enter") // file: its fields, pre-filled for the sim
-	h.submitField("Key directory")
-	h.submitField("Host key directory")
+	h.submitField("Key directory here")
+	h.submitField("Key directory on the hosts")
 	h.submitField("Key file owner")
 	h.until("preflight", func() bool { return strings.Contains(h.view(), "Preflight") && h.m.Busy() == "" })
 	h.contains("0 fail")

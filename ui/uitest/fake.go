@@ -27,7 +27,9 @@ type Fake struct {
 	Algos       []ui.AlgorithmOption
 	BackendOpts []ui.BackendOption
 	Checks      []steps.Check
-	Preview     ui.PlanPreview
+	// PreflightFor, when set, answers Preflight instead of Checks (per backend).
+	PreflightFor func(ui.Choices) ([]steps.Check, error)
+	Preview      ui.PlanPreview
 	// Events are emitted by Apply in order.
 	Events []steps.Event
 	// Ask, when set, is asked of the decider after Events[AskAfter] is emitted.
@@ -258,6 +260,9 @@ func (f *Fake) Preflight(_ context.Context, c ui.Choices) ([]steps.Check, error)
 	f.mu.Lock()
 	f.choices = c
 	f.mu.Unlock()
+	if f.PreflightFor != nil {
+		return f.PreflightFor(c)
+	}
 	return f.Checks, nil
 }
 
