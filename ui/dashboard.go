@@ -78,6 +78,7 @@ type dashboard struct {
 
 	decision    *DecisionMsg
 	decisionIdx int
+	typing      bool // the decision's typed option is chosen: the operator types yes
 	paused      bool
 	aborting    bool
 	details     bool
@@ -118,14 +119,20 @@ func (d *dashboard) init(p PlanPreview) {
 	}
 }
 
-// ask shows a decision inline, with the engine's default preselected.
+// ask shows a decision inline, with the engine's default preselected. A
+// typed option (revoking a key) is never preselected, even when a plan's
+// default names it.
 func (d *dashboard) ask(msg DecisionMsg) {
 	d.decision = &msg
 	d.decisionIdx = 0
+	d.typing = false
 	for i, o := range msg.Decision.Options {
-		if o == msg.Decision.Default {
+		if o == msg.Decision.Default && o != msg.Decision.Typed {
 			d.decisionIdx = i
 		}
+	}
+	if msg.Decision.Options[d.decisionIdx] == msg.Decision.Typed {
+		d.decisionIdx = (d.decisionIdx + 1) % len(msg.Decision.Options)
 	}
 }
 
@@ -763,8 +770,14 @@ func (m *Model) keyDashboard(msg tea.KeyPressMsg) tea.Cmd {
 		}
 		return nil
 	}
+	if d.decision != nil && d.typing {
+		return m.keyTyped(msg)
+	}
 	if d.decision != nil {
 		opts := d.decision.Decision.Options
+		if d.decision.Decision.Typed != "" && m.decScroll.key(msg, m.keys, false) {
+			return nil
+		}
 		switch {
 		case key.Matches(msg, m.keys.Left):
 			d.decisionIdx = (d.decisionIdx + len(opts) - 1) % len(opts)
@@ -779,6 +792,11 @@ func (m *Model) keyDashboard(msg tea.KeyPressMsg) tea.Cmd {
 			return nil
 		case key.Matches(msg, m.keys.Next):
 			reply, choice := d.decision.reply, opts[d.decisionIdx]
+			if choice == d.decision.Decision.Typed { // never one key: the operator types yes
+				d.typing = true
+				m.typed.Reset()
+				return m.typed.Focus()
+			}
 			d.decision = nil
 			return answer(reply, choice)
 		}
@@ -816,6 +834,80 @@ func (m *Model) keyDashboard(msg tea.KeyPressMsg) tea.Cmd {
 	return nil
 }
 
+// keyTyped handles keys while the operator types the confirmation of a
+// typed option: enter takes it only when the text is exactly yes; esc goes
+// back to the options (the safe one selected again).
+func (m *Model) keyTyped(msg tea.KeyPressMsg) tea.Cmd {
+	d := &m.dash
+	dec := d.decision.Decision
+	switch msg.Code {
+	case tea.KeyEscape:
+		d.typing = false
+		m.typed.Blur()
+		d.ask(*d.decision)
+		return nil
+	case tea.KeyEnter:
+		if v := strings.TrimSpace(m.typed.Value()); v != "yes" {
+			m.err = fmt.Errorf("%q is not yes: type yes to %s, or esc to keep it", v, dec.Typed)
+			return nil
+		}
+		reply := d.decision.reply
+		d.decision, d.typing = nil, false
+		m.typed.Blur()
+		return answer(reply, dec.Typed)
+	case tea.KeyPgUp, tea.KeyPgDown:
+		m.decScroll.key(msg, m.keys, false)
+		return nil
+	}
+	var cmd tea.Cmd
+	m.typed, cmd = m.typed.Update(msg)
+	return cmd
+}
+
+// typedPanel is a decision with a typed option (revoking the old key): the
+// question, what the option destroys, then the choice; the dashboard's
+// body while it is asked, scrolled when it does not fit.
+func (m *Model) typedPanel(w int) string {
+	st, d := m.styles, &m.dash
+	dec := d.decision.Decision
+	var b strings.Builder
+	b.WriteString(st.Warn.Render(fmt.Sprintf("%d/%d stores done · one decision left", d.done, len(d.stores))) + "\n\n")
+	b.WriteString(renderLines(st.Bold, "Decision: "+dec.Question, w) + "\n\n")
+	if len(dec.Consequences) > 0 {
+		b.WriteString(st.Fail.Render("What "+dec.Typed+" does:") + "\n")
+		for _, c := range dec.Consequences {
+			b.WriteString(hang("  • "+c, w, 4) + "\n")
+		}
+		b.WriteString("\n")
+	}
+	if d.typing {
+		b.WriteString(st.Fail.Render("Type yes to "+dec.Typed+", esc to go back (anything else keeps it):") + "\n")
+		b.WriteString(m.typed.View() + "\n")
+	} else {
+		var opts []string
+		for i, o := range dec.Options {
+			label := fmt.Sprintf("%d %s", i+1, o)
+			switch o {
+			case dec.Typed:
+				label += " (type yes)"
+			case dec.Default:
+				label += " (default)"
+			}
+			if i == d.decisionIdx {
+				label = st.Selected.Render("[" + label + "]")
+			} else {
+				label = " " + label + " "
+			}
+			opts = append(opts, label)
+		}
+		b.WriteString(strings.Join(opts, "  ") + "\n" + st.Subtle.Render("←/→ choose · enter confirm") + "\n")
+	}
+	if s := m.status(); s != "" {
+		b.WriteString(s + "\n")
+	}
+	return b.String()
+}
+
 // currentIndex is the row the cursor is on.
 func (d *dashboard) currentIndex() int {
 	if !d.follow {
@@ -838,7 +930,10 @@ func (m *Model) dashBindings() []key.Binding {
 		return []key.Binding{with(k.Next, "verification"), k.Details, k.Up, k.Down, k.Quit}
 	}
 	b := []key.Binding{}
-	if m.dash.decision != nil {
+	switch {
+	case m.dash.decision != nil && m.dash.typing:
+		return []key.Binding{with(k.Next, "confirm (only yes revokes)"), with(k.Back, "back to the options")}
+	case m.dash.decision != nil:
 		b = append(b, with(k.Next, "confirm decision"), with(k.Left, "option"))
 	}
 	pause := with(k.Pause, "pause")

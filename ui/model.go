@@ -11,6 +11,7 @@ import (
 	"charm.land/bubbles/v2/help"
 	"charm.land/bubbles/v2/key"
 	"charm.land/bubbles/v2/spinner"
+	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
 	"charm.land/huh/v2"
 	"charm.land/lipgloss/v2"
@@ -162,6 +163,8 @@ type Model struct {
 	scrollOn   Screen   // the screen scroll belongs to; another screen starts at the top
 	helpOpen   bool     // the full key help (?) is on show
 	helpScroll scroller
+	decScroll  scroller        // a typed decision's panel on the dashboard
+	typed      textinput.Model // where the operator types yes
 }
 
 // New returns the enable wizard. decider answers the engine's decisions
@@ -172,7 +175,7 @@ func New(ctx context.Context, d Driver, opts Options, decider *Decider) *Model {
 		ctx: ctx, driver: d, opts: opts, decider: decider,
 		keys: newKeyMap(), styles: NewStyles(true), width: 80, height: 24,
 		spin: spinner.New(spinner.WithSpinner(spinner.Dot)), help: help.New(),
-		connect: opts.Prefill, rotIdx: 2, scroll: newScroller(), helpScroll: newScroller(),
+		connect: opts.Prefill, rotIdx: 2, scroll: newScroller(), helpScroll: newScroller(), decScroll: newScroller(), typed: newTypedInput(),
 	}
 	if m.connect.Environment == "" {
 		m.connect.Environment = steps.EnvProduction
@@ -194,6 +197,15 @@ func New(ctx context.Context, d Driver, opts Options, decider *Decider) *Model {
 func NewRotate(ctx context.Context, d Driver, opts Options, decider *Decider) *Model {
 	opts.Rotate = true
 	return New(ctx, d, opts, decider)
+}
+
+// newTypedInput is the field a typed confirmation is typed into.
+func newTypedInput() textinput.Model {
+	t := textinput.New()
+	t.Prompt = "> "
+	t.CharLimit = 16
+	t.SetWidth(20)
+	return t
 }
 
 // Screen returns the screen on show.
@@ -274,6 +286,7 @@ func (m *Model) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, m.formDone(msg.kind, msg.vals, msg.err)
 	case DecisionMsg:
 		m.dash.ask(msg)
+		m.decScroll = newScroller()
 		return m, nil
 	case eventMsg:
 		m.dash.apply(msg.e)

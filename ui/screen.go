@@ -66,5 +66,10 @@ type dashboardPage struct{}
 
 func (dashboardPage) key(m *Model, msg tea.KeyPressMsg) tea.Cmd { return m.keyDashboard(msg) }
 func (dashboardPage) view(m *Model, w, h int) string {
+	if dec := m.dash.decision; dec != nil && dec.Decision.Typed != "" {
+		s := m.decScroll
+		s.set(m.typedPanel(w), w, h)
+		return s.view(m.styles)
+	}
 	return m.dash.render(m.styles, w, h, m.dashState())
 }

@@ -726,8 +726,21 @@ func TestWizardDriverRotatesTheMasterKeyAndRevokesTheOld(t *testing.T) {
 	if !slices.Equal(dec.asked, []string{"retire-old"}) {
 		t.Errorf("decisions asked %v, want only retire-old", dec.asked)
 	}
-	secondPass, retired := 0, false
+	secondPass, retired, asked := 0, false, false
 	for _, e := range sink.all() {
+		if e.Kind == steps.DecisionAsk && e.Decision != nil && e.Decision.ID == steps.DecisionRetireOld {
+			// Keeping is the default; revoking is typed, shown with what it destroys.
+			asked = true
+			dd, cons := e.Decision, strings.Join(e.Decision.Consequences, "\n")
+			if dd.Default != steps.ChoiceKeep || dd.Typed != steps.ChoiceRevoke || dd.Options[0] != steps.ChoiceKeep {
+				t.Errorf("retire-old decision: default %q, typed %q, options %v; want keep, revoke typed, keep first", dd.Default, dd.Typed, dd.Options)
+			}
+			for _, want := range []string{"generation 1", "stores 1,2,3", "key.dict taken before this rotation", "cannot be undone"} {
+				if !strings.Contains(cons, want) {
+					t.Errorf("retire-old consequences lack %q:\n%s", want, cons)
+				}
+			}
+		}
 		switch {
 		case e.Step == "second-pass" && e.Kind == steps.StepDone && e.StoreID != 0:
 			secondPass++
@@ -736,6 +749,9 @@ func TestWizardDriverRotatesTheMasterKeyAndRevokesTheOld(t *testing.T) {
 		case e.Kind == steps.StepFailed:
 			t.Errorf("failed step: %+v", e)
 		}
+	}
+	if !asked {
+		t.Error("no retire-old decision was asked")
 	}
 	if secondPass != 3 || !retired {
 		t.Errorf("second pass on %d stores (want 3), retired %v; events %+v", secondPass, retired, sink.all())
