@@ -130,7 +130,7 @@ type Decision struct {
 	// Consequences say what the Typed option destroys, one fact a line.
 	Consequences []string `json:"consequences,omitempty"`
 	Chosen       string   `json:"chosen,omitempty"`
-	By       string   `json:"by,omitempty"` // "policy" or the operator
+	By           string   `json:"by,omitempty"` // "policy" or the operator
 }
 
 // Decider answers decisions: headless runs follow the plan's policies, the wizard asks.
