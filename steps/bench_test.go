@@ -247,6 +247,11 @@ func BenchmarkRollout(b *testing.B) {
 		var lines []string
 		zoneWall := map[int]time.Duration{}
 		for _, n := range benchSizes(b) {
+			if os.Getenv("TIKV_EAR_BENCH_ONLY") == "zone" { // profiling the zone rollout alone
+				z := runTiKVEar(b, n, steps.BatchZone)
+				b.Logf("%d stores, zone: wall %s, floor %s, ticks %.3f; %s", n, z.wall.Round(100*time.Millisecond), z.floor.Total(), z.ticks.Ratio, z.note)
+				continue
+			}
 			tiup := runTiUP(b, n)
 			serial := runTiKVEar(b, n, steps.BatchSerial)
 			zone := runTiKVEar(b, n, steps.BatchZone)
