@@ -23,6 +23,7 @@ const (
 	errStoreNotFoundFmt       = "[PD:core:ErrStoreNotFound]store %v not found"
 	errRedirectNoLeader       = "[PD:apiutil:ErrRedirectNoLeader]redirect finds no leader"
 	errEtcdKVGet              = "[PD:etcd:ErrEtcdKVGet]etcd KV get failed"
+	errNotBootstrapped        = "[PD:cluster:ErrNotBootstrapped]TiKV cluster not bootstrapped, please start TiKV first"
 
 	// server/api/scheduler.go CreateScheduler / DeleteScheduler.
 	msgSchedulerCreated = "The scheduler is created."
@@ -49,10 +50,21 @@ func (c *Cluster) Handler() http.Handler { return c.memberHandler(0) }
 func (c *Cluster) memberHandler(member int) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c.mu.Lock()
-		unavailable, noLeader := c.unavailable, c.noLeader
+		unavailable, noLeader, bootstrapped := c.unavailable, c.noLeader, c.bootstrapped
 		c.mu.Unlock()
 		path := strings.TrimSuffix(r.URL.Path, "/")
 		switch {
+		case !bootstrapped && needsCluster(path):
+			// server/api/middleware.go clusterMiddleware: 500 ErrNotBootstrapped; the
+			// scheduler-config forwarder answers it with 406 (server/api/scheduler.go
+			// redirectSchedulerUpdate → handler.GetSchedulerConfigHandler), measured
+			// against pd-server a186e0cc.
+			status := http.StatusInternalServerError
+			if strings.HasPrefix(path, schedulerConfigPrefix) {
+				status = http.StatusNotAcceptable
+			}
+			writeJSON(w, status, errNotBootstrapped)
+			return
 		case unavailable:
 			writeJSON(w, http.StatusServiceUnavailable, errEtcdKVGet)
 			return
@@ -63,6 +75,18 @@ func (c *Cluster) memberHandler(member int) http.Handler {
 		}
 		c.route(w, r, path, member)
 	})
+}
+
+// needsCluster: the routes PD serves from the Raft cluster, which exists only
+// once the first TiKV bootstrapped it (server/api/router.go routes wrapped in
+// clusterMiddleware).
+func needsCluster(path string) bool {
+	for _, p := range []string{apiV1 + "/stores", apiV1 + "/store/", apiV1 + "/regions", apiV1 + "/schedulers", schedulerConfigPrefix} {
+		if path == strings.TrimSuffix(p, "/") || strings.HasPrefix(path, p) {
+			return true
+		}
+	}
+	return false
 }
 
 func (c *Cluster) route(w http.ResponseWriter, r *http.Request, path string, member int) {
@@ -87,7 +111,10 @@ func (c *Cluster) route(w http.ResponseWriter, r *http.Request, path string, mem
 	case get && path == apiV1+"/members":
 		writeJSON(w, http.StatusOK, c.members())
 	case get && path == apiV1+"/leader":
-		writeJSON(w, http.StatusOK, c.members().Leader)
+		// The leader key in etcd holds only these (server/member.go
+		// GetLeader → pdpb.Member{name, member_id, peer_urls, client_urls}).
+		l := c.members().Leader
+		writeJSON(w, http.StatusOK, &Member{Name: l.Name, MemberID: l.MemberID, PeerUrls: l.PeerUrls, ClientUrls: l.ClientUrls})
 	case get && path == apiV1+"/version":
 		writeJSON(w, http.StatusOK, Version{Version: c.cfg.Version})
 	case get && path == apiV1+"/status":
@@ -108,18 +135,22 @@ func (c *Cluster) route(w http.ResponseWriter, r *http.Request, path string, mem
 		c.mu.Unlock()
 		writeJSON(w, http.StatusOK, cs)
 	case get && path == apiV1+"/config":
+		ms := c.memberList()
 		c.mu.Lock()
-		fc := fullConfig{Name: fmt.Sprintf("pd-%d", member+1), Schedule: c.schedule, Replication: c.replication, ClusterVersion: c.cfg.Version}
-		if member < len(c.memberURLs) {
-			fc.ClientUrls = c.memberURLs[member]
-		}
+		sc, rc := c.scheduleLocked(), c.replication
 		c.mu.Unlock()
+		m := ms[min(member, len(ms)-1)]
+		fc, err := fullConfig(m.Name, first(m.ClientUrls), first(m.PeerUrls), sc, rc, c.cfg.Version)
+		if err != nil {
+			writeJSON(w, http.StatusInternalServerError, err.Error())
+			return
+		}
 		writeJSON(w, http.StatusOK, fc)
 	case post && path == apiV1+"/config":
 		c.setConfig(w, r)
 	case get && path == apiV1+"/config/schedule":
 		c.mu.Lock()
-		sc := c.schedule
+		sc := c.scheduleLocked()
 		c.mu.Unlock()
 		writeJSON(w, http.StatusOK, sc)
 	case get && path == apiV1+"/config/replicate":
@@ -169,9 +200,15 @@ func (c *Cluster) memberList() []*Member {
 			Name:          fmt.Sprintf("pd-%d", i+1),
 			MemberID:      c.cfg.ClusterID ^ (uint64(i+1) * 0x9E3779B97F4A7C15),
 			BinaryVersion: c.cfg.Version,
+			// deploy_path is the binary's directory (server/server.go
+			// SetMemberDeployPath); TiUP deploys PD under /tidb-deploy/pd-2379.
+			DeployPath: "/tidb-deploy/pd-2379/bin",
+			// pkg/versioninfo PDGitHash is "None" in a build without ldflags.
+			GitHash: "None",
 		}
 		if i < len(c.memberURLs) {
 			m.ClientUrls = []string{c.memberURLs[i]}
+			m.PeerUrls = []string{peerURL(c.memberURLs[i])}
 		}
 		out = append(out, m)
 	}
@@ -197,7 +234,10 @@ func (c *Cluster) ready(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusOK)
 		return
 	}
-	writeJSON(w, http.StatusOK, ReadyStatus{RegionLoaded: true, IsBootstrapped: true})
+	c.mu.Lock()
+	boot := c.bootstrapped
+	c.mu.Unlock()
+	writeJSON(w, http.StatusOK, ReadyStatus{RegionLoaded: boot, IsBootstrapped: boot})
 }
 
 // storeInfo builds pkg/response/store.go BuildStoreInfo for one store from
@@ -218,6 +258,9 @@ func (c *Cluster) storeInfo(id uint64, now time.Time) *StoreInfo {
 	st.RegionSize = int64(st.RegionCount) * regionApproximateSizeMiB
 	st.LeaderSize = int64(st.LeaderCount) * regionApproximateSizeMiB
 	st.PendingPeerCount = s.pendingPeers()
+	if s.registered {
+		st.SlowScore = 1 // TiKV reports 1 while healthy (components/raftstore slow_score.rs); PD shows the last one
+	}
 	// leader-schedule-policy "count": score = count / weight; region score simplified to region size.
 	st.LeaderScore = float64(st.LeaderCount)
 	st.RegionScore = float64(st.RegionSize)
@@ -354,6 +397,10 @@ func readJSON(r *http.Request, v any) error {
 func (c *Cluster) schedulerNames() []string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return c.schedulerNamesLocked()
+}
+
+func (c *Cluster) schedulerNamesLocked() []string {
 	names := []string{}
 	for n, on := range c.schedulers {
 		if on {
@@ -390,8 +437,19 @@ func (c *Cluster) createScheduler(w http.ResponseWriter, r *http.Request) {
 		}
 		id := uint64(idf)
 		if _, known := c.stores[id]; !known {
-			// BasicCluster.PauseLeaderTransfer fails for an unknown store.
-			writeJSON(w, http.StatusInternalServerError, fmt.Sprintf(errStoreNotFoundFmt, id))
+			msg := fmt.Sprintf(errStoreNotFoundFmt, id)
+			if c.evict != nil {
+				// server/api/scheduler.go CreateScheduler → handler.go
+				// RedirectSchedulerUpdate: apiutil.PostJSONIgnoreResp makes the
+				// scheduler config's JSON answer (with its newline) the error text,
+				// which is JSON-encoded again: 500 "\"[PD:…]store N not found\"\n".
+				inner, _ := json.Marshal(msg)
+				writeJSON(w, http.StatusInternalServerError, string(inner)+"\n")
+				return
+			}
+			// AddScheduler fails (BasicCluster.PauseLeaderTransfer): 400 err.Error()
+			// (server/api/scheduler.go CreateScheduler; measured on pd-server a186e0cc).
+			writeJSON(w, http.StatusBadRequest, msg)
 			return
 		}
 		if c.evict != nil { // RedirectSchedulerUpdate to the scheduler's /config
@@ -644,4 +702,45 @@ func (c *Cluster) regionInfo(r *region, now time.Time) RegionInfo {
 		info.PendingPeers = append(info.PendingPeers, metaPeer(p))
 	}
 	return info
+}
+
+// peerURL is a member's peer URL: the sim's members have no peer traffic, so
+// it is the client URL's port plus one, as PD's 2379/2380 pair.
+func peerURL(client string) string {
+	i := strings.LastIndex(client, ":")
+	port, err := strconv.Atoi(client[i+1:])
+	if i < 0 || err != nil {
+		return client
+	}
+	return client[:i+1] + strconv.Itoa(port+1)
+}
+
+func first(s []string) string {
+	if len(s) == 0 {
+		return ""
+	}
+	return s[0]
+}
+
+// scheduleLocked is the schedule config as PD serves it: a store limit for
+// every store that registered (pkg/schedule/config PersistOptions
+// SetStoreLimit on PutStore) and the persisted schedulers (schedulers-v2);
+// c.mu is held.
+func (c *Cluster) scheduleLocked() ScheduleConfig {
+	sc := c.schedule
+	sc.StoreLimit = map[uint64]StoreLimit{}
+	for id, s := range c.stores {
+		if s.registered {
+			sc.StoreLimit[id] = defaultStoreLimit
+		}
+	}
+	sc.SchedulersV2 = nil
+	for _, name := range c.schedulerNamesLocked() {
+		typ := strings.TrimSuffix(name, "-scheduler")
+		if name == BalanceHotRegionScheduler {
+			typ = "hot-region" // pkg/schedule/types: BalanceHotRegionScheduler's type is "hot-region"
+		}
+		sc.SchedulersV2 = append(sc.SchedulersV2, SchedulerConfig{Type: typ})
+	}
+	return sc
 }

@@ -53,6 +53,7 @@ type store struct {
 	version       string
 	gitHash       string
 	start         time.Time // current process start (sim)
+	registered    bool      // has heartbeated once: PD knows it (PutStore)
 	lastHeartbeat time.Time
 	alive         bool // the process runs
 	stoppedAt     time.Time
@@ -114,10 +115,12 @@ type Cluster struct {
 	stuck       map[uint64]bool
 	unavailable bool
 	noLeader    bool
-	losses      []QuorumLoss
-	memberURLs  []string
-	writeDebt   float64
-	writeNext   int
+	// bootstrapped: a store has heartbeated (or Config.NotBootstrapped is off).
+	bootstrapped bool
+	losses       []QuorumLoss
+	memberURLs   []string
+	writeDebt    float64
+	writeNext    int
 	// leaderless holds the regions without a leader (elect visits only these).
 	leaderless map[*region]struct{}
 	ticks      tickStats
@@ -132,13 +135,14 @@ func New(cfg Config, clk *clock.Clock, stores []StoreSpec) *Cluster {
 func newCluster(cfg Config, clk *clock.Clock, stores []StoreSpec, now func() time.Time) *Cluster {
 	cfg = cfg.withDefaults()
 	c := &Cluster{
-		cfg:        cfg,
-		clk:        clk,
-		now:        now,
-		stores:     map[uint64]*store{},
-		stuck:      map[uint64]bool{},
-		leaderless: map[*region]struct{}{},
-		schedule:   defaultScheduleConfig(Duration{cfg.MaxStoreDownTime}),
+		cfg:          cfg,
+		bootstrapped: !cfg.NotBootstrapped,
+		clk:          clk,
+		now:          now,
+		stores:       map[uint64]*store{},
+		stuck:        map[uint64]bool{},
+		leaderless:   map[*region]struct{}{},
+		schedule:     defaultScheduleConfig(Duration{cfg.MaxStoreDownTime}),
 		replication: ReplicationConfig{
 			MaxReplicas:          uint64(cfg.MaxReplicas),
 			LocationLabels:       StringSlice(slices.Clone(cfg.LocationLabels)),
@@ -509,6 +513,8 @@ func (c *Cluster) StoreHeartbeat(id uint64, version, gitHash string, start time.
 	if !ok {
 		return
 	}
+	c.bootstrapped = true
+	s.registered = true
 	now := c.now()
 	restarted := !s.alive
 	if restarted {

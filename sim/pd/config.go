@@ -20,6 +20,11 @@ type Config struct {
 	// Members is the number of PD members (default 3).
 	Members int
 
+	// NotBootstrapped starts PD as it is before its first TiKV: the cluster
+	// routes answer ErrNotBootstrapped until a store's first heartbeat
+	// (tikv/pd server/api/middleware.go clusterMiddleware).
+	NotBootstrapped bool
+
 	// Regions is the number of regions to place (default 30).
 	Regions int
 	// MaxReplicas is replication.max-replicas (default 3, pkg/schedule/config/config.go DefaultMaxReplicas).

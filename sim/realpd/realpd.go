@@ -63,7 +63,8 @@ type store struct {
 	running  bool
 	version  string
 	gitHash  string
-	start    time.Time
+	start    time.Time // wall clock
+	simStart time.Time // the node's own (sim clock) start: a new one is a restart
 	cancel   context.CancelFunc
 	done     chan struct{}
 	kick     chan struct{}   // a store heartbeat is due
@@ -361,11 +362,13 @@ func (c *Cluster) StoreHeartbeat(id uint64, version, gitHash string, start time.
 	if s == nil || c.closed {
 		return
 	}
-	if s.running && !s.start.Equal(start) {
+	if s.running && !s.simStart.Equal(start) {
 		c.stopLocked(s)
 	}
 	if !s.running {
-		s.running, s.version, s.gitHash, s.start = true, version, gitHash, start
+		// PD judges uptime and heartbeat age on the wall clock, so the session's
+		// start is the wall time the node (re)started, not the sim clock's.
+		s.running, s.version, s.gitHash, s.start, s.simStart = true, version, gitHash, time.Now(), start
 		ctx, cancel := context.WithCancel(context.Background())
 		s.cancel, s.done = cancel, make(chan struct{})
 		c.wg.Add(1)
