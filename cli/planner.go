@@ -121,10 +121,15 @@ func BuildPlan(ctx context.Context, s *Session, req PlanRequest) (*Planned, erro
 	}
 	p.Target.MasterKey = ref
 	eng := NewEngine(s, p, backend)
-	for _, n := range p.Nodes {
+	// Per host, over SSH: concurrently (flag --concurrency), in plan order.
+	hostChecks := make([][]steps.Check, len(p.Nodes))
+	steps.EachNode(p.Nodes, s.Flags.Concurrency, func(i int, n steps.NodePlan) {
 		for _, c := range backend.HostPreflight(ctx, eng.KeyHosts[n.StoreID]) {
-			checks = append(checks, keyCheck(c, n.StoreID))
+			hostChecks[i] = append(hostChecks[i], keyCheck(c, n.StoreID))
 		}
+	})
+	for _, cs := range hostChecks {
+		checks = append(checks, cs...)
 	}
 	facts := steps.GatherFacts(ctx, p, eng.PD, eng.Nodes, s.Flags.Concurrency)
 	facts.KeyChecks = checks
@@ -135,17 +140,27 @@ func BuildPlan(ctx context.Context, s *Session, req PlanRequest) (*Planned, erro
 		regions = nil
 	}
 	out.Batches = steps.PlanBatches(p.Nodes, regions, p.Strategy.Canary, p.Strategy.Batching)
-	for _, n := range p.Nodes {
+	diffs := make([]string, len(p.Nodes))
+	editErrs := make([]error, len(p.Nodes))
+	steps.EachNode(p.Nodes, s.Flags.Concurrency, func(i int, n steps.NodePlan) {
 		live, ok, err := eng.Nodes[n.StoreID].ReadFile(ctx, n.ConfigPath)
 		if err != nil || !ok {
-			continue
+			return
 		}
 		edited, err := steps.TOMLEditor(live, eng.Desired)
 		if err != nil {
-			out.Checks = append(out.Checks, steps.Check{ID: "config-edit", StoreID: n.StoreID, Status: steps.Fail, Message: err.Error()})
-			continue
+			editErrs[i] = err
+			return
 		}
-		out.Diffs[n.StoreID] = tikv.UnifiedDiff(n.Host+":"+n.ConfigPath, n.Host+":"+n.ConfigPath+" (planned)", live, edited)
+		diffs[i] = tikv.UnifiedDiff(n.Host+":"+n.ConfigPath, n.Host+":"+n.ConfigPath+" (planned)", live, edited)
+	})
+	for i, n := range p.Nodes {
+		switch {
+		case editErrs[i] != nil:
+			out.Checks = append(out.Checks, steps.Check{ID: "config-edit", StoreID: n.StoreID, Status: steps.Fail, Message: editErrs[i].Error()})
+		case diffs[i] != "":
+			out.Diffs[n.StoreID] = diffs[i]
+		}
 	}
 	return out, nil
 }
