@@ -96,13 +96,16 @@ func (c *AuditCmd) Run(g *Globals) error {
 	r := BuildAudit(rep, in)
 
 	base := c.Dir
-	signPlan := &steps.Plan{Report: steps.ReportSection{KeyFile: c.ReportKey}}
+	signPlan := &steps.Plan{}
 	if p != nil {
 		base = firstNonEmpty(c.Dir, p.Report.Dir)
-		signPlan.Report.KeyFile = firstNonEmpty(c.ReportKey, p.Report.KeyFile)
+		signPlan = p
+	}
+	if c.ReportKey != "" { // --report-key names a file key, whatever the plan's signer
+		signPlan = &steps.Plan{Report: steps.ReportSection{Signer: report.SignerFile, KeyFile: c.ReportKey}}
 	}
 	base = firstNonEmpty(base, "tikv-ear-reports")
-	signer, generated, err := Signer(signPlan, base)
+	signer, generated, err := Signer(g.Ctx, signPlan, base)
 	if err != nil {
 		return fmt.Errorf("report signing key: %w", err)
 	}

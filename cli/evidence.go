@@ -163,28 +163,11 @@ func firstNonEmpty(vals ...string) string {
 	return ""
 }
 
-// Signer loads the report signing key, generating one (0600, with pub.pem
-// beside it) when the plan names none.
-func Signer(p *steps.Plan, dir string) (report.Signer, string, error) {
-	keyPath := p.Report.KeyFile
-	generated := ""
-	if keyPath == "" {
-		keyPath = filepath.Join(dir, "signing-key.pem")
-		if _, err := os.Stat(keyPath); os.IsNotExist(err) {
-			if err := os.MkdirAll(dir, 0o700); err != nil {
-				return nil, "", err
-			}
-			if _, err := report.Keygen(keyPath, report.ECDSAP256); err != nil {
-				return nil, "", err
-			}
-			generated = keyPath
-		}
-	}
-	s, err := report.LoadFileSigner(keyPath)
-	if err != nil {
-		return nil, "", err
-	}
-	return s, generated, nil
+// Signer opens the signer the plan's [report] section names
+// (report.OpenSigner); for a file signer with no key-file it generates
+// dir/signing-key.pem (0600, pub.pem beside it) and returns its path.
+func Signer(ctx context.Context, p *steps.Plan, dir string) (report.Signer, string, error) {
+	return report.OpenSigner(ctx, p.SignerConfig(dir), os.Getenv)
 }
 
 // WriteReport signs and writes the report into the plan's report directory.
@@ -193,7 +176,7 @@ func WriteReport(ctx context.Context, p *steps.Plan, r *report.Report, runDir st
 	if base == "" {
 		base = "tikv-ear-reports"
 	}
-	signer, generated, err := Signer(p, base)
+	signer, generated, err := Signer(ctx, p, base)
 	if err != nil {
 		return report.Files{}, "", fmt.Errorf("report signing key: %w", err)
 	}

@@ -33,6 +33,7 @@ type Root struct {
 	Status       StatusCmd       `cmd:"" help:"Show each store's encryption state, keys, on-disk coverage and the cluster's health (read-only)."`
 	Audit        AuditCmd        `cmd:"" help:"Read-only audit of the cluster and its key backend: findings and a signed report (exit 1 on a high or critical finding)."`
 	Schedule     ScheduleCmd     `cmd:"" help:"Show, install or remove the scheduled master-key rotation (systemd timer, cron, Kubernetes CronJob)."`
+	KEK          KEKCmd          `cmd:"" name:"kek" help:"Vault only: rotate the transit key that wraps the master key, raise its min_decryption_version, set its auto_rotate_period."`
 
 	Sim     SimCmd     `cmd:"" help:"Run the embedded simulated TiKV cluster, or inject faults into it."`
 	Version VersionCmd `cmd:"" help:"Print the tool version."`

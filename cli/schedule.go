@@ -39,6 +39,7 @@ type ScheduleCmd struct {
 	Show    ScheduleShowCmd    `cmd:"" help:"Print the rotation policy, the last rotation, the next due date and the KMS-native options (offline: reads only the plan)."`
 	Install ScheduleInstallCmd `cmd:"" help:"Write a systemd timer, a cron.d file or a Kubernetes CronJob that runs 'tikv-ear rotate' on the policy's period."`
 	Remove  ScheduleRemoveCmd  `cmd:"" help:"Delete what 'schedule install' wrote into --dir (listed in its manifest)."`
+	KEK     KEKCmd             `cmd:"" name:"kek" help:"Vault only: the KEK lifecycle ('tikv-ear kek'): rotate and rewrap, min-version, auto-rotate."`
 }
 
 // PlanPolicy reads the rotation policy of a plan's [schedule] table (and the

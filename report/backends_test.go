@@ -125,7 +125,9 @@ func TestVaultTransitSigner(t *testing.T) {
 	if ev.LatestVersion != "2" || len(ev.Versions) != 2 || ev.Versions[1].CreatedAt.Day() != 2 || ev.Backend != "vault-transit" {
 		t.Fatalf("evidence %+v", ev)
 	}
-	signAndVerify(t, s, "ecdsa-p256")
+	files := signAndVerify(t, s, "ecdsa-p256")
+	// The transit key's own public key (not the pub.pem written beside the report) verifies it.
+	sigstoreVerifyFiles(t, &fake.keys[2].PublicKey, files)
 	if fake.signs == 0 {
 		t.Fatal("fake transit was never asked to sign")
 	}

@@ -15,9 +15,10 @@
 //
 //	cosign verify-blob-attestation --key pub.pem --bundle report.sigstore.json --insecure-ignore-tlog=true --type https://tikv-ear.dev/attestation/encryption-rollout/v1 report.json
 //
-// cosign is not run by the tests (building it takes about ten minutes on two
-// cores); cosign_test.go re-implements the checks that command makes and
-// openssl_test.go runs openssl itself.
+// The tests verify every signed report with sigstore-go (the Sigstore
+// project's Go verifier, github.com/sigstore/sigstore-go) as an independent
+// verifier, with the key-based policy cosign applies to that command
+// (sigstore_test.go), and openssl_test.go runs openssl itself.
 //
 // The views (report.md, report.html) open with a plain-words summary for an
 // auditor (what was done to which stores, when, by whom, with which master

@@ -65,6 +65,8 @@ func signAndVerify(t *testing.T, s Signer, wantAlg string) Files {
 	if _, err := Verify(files.Report, VerifyOptions{KeyPath: wrong, BundlePath: files.Bundle}); err == nil || !strings.Contains(err.Error(), "publicKey.hint") {
 		t.Fatalf("wrong key vs bundle hint: %v", err)
 	}
+	// sigstore-go, an independent verifier, accepts the bundle with the signer's key.
+	sigstoreVerifyFiles(t, s.Public(), files)
 	return files
 }
 

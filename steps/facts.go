@@ -30,6 +30,8 @@ func GatherFacts(ctx context.Context, p *Plan, pdc PD, nodes map[uint64]*SSHNode
 	if ev, err := pdc.EvictLeaderStores(ctx); err == nil {
 		f.EvictStores = ev
 	}
+	sc := SignerCheck(ctx, p)
+	f.Signer = &sc
 	var mu sync.Mutex
 	sem := make(chan struct{}, max(concurrency, 1))
 	var wg sync.WaitGroup

@@ -15,6 +15,7 @@ import (
 
 	"github.com/tikv-ear/tikv-ear/cluster/tikv"
 	"github.com/tikv-ear/tikv-ear/kms"
+	"github.com/tikv-ear/tikv-ear/report"
 )
 
 // PlanSchema is the version of the plan.toml schema this build reads and writes (docs/plan.md).
@@ -136,6 +137,10 @@ type ReportSection struct {
 	Dir     string `toml:"dir"`
 	Signer  string `toml:"signer" comment:"file | vault | aws"`
 	KeyFile string `toml:"key-file,omitempty" comment:"signing key (tikv-ear keygen)"`
+	// Vault is the transit key that signs when signer = "vault".
+	Vault *report.VaultSignerConfig `toml:"vault,omitempty"`
+	// AWS is the KMS key that signs when signer = "aws".
+	AWS *report.AWSSignerConfig `toml:"aws,omitempty"`
 }
 
 // ScheduleSection is the key-rotation policy and how scheduled rotations run
@@ -262,6 +267,9 @@ func (p *Plan) Validate(path string) error {
 	}
 	if p.Target.MasterKey.ID == "" && p.Target.MasterKey.Backend != "" {
 		return bad("target.master-key.id", "the key generation has no id", "re-create the plan with 'tikv-ear plan'")
+	}
+	if err := p.Report.validate(bad); err != nil {
+		return err
 	}
 	if !slices.Contains([]string{BatchSerial, BatchZone}, p.Strategy.Batching) {
 		return bad("strategy.batching", fmt.Sprintf("%q is not a batching strategy", p.Strategy.Batching), "use serial or zone")

@@ -56,6 +56,8 @@ type Facts struct {
 	// Desired is the [security.encryption] the run writes; when set, stores
 	// already encrypted under another master key are caught before any restart.
 	Desired *tikv.Encryption
+	// Signer is the [report] signer check (SignerCheck).
+	Signer *Check
 }
 
 // MinFreeBytes is the free space preflight wants under each data dir: TiKV
@@ -135,6 +137,9 @@ func RunPreflight(f Facts) []Check {
 		}
 	}
 	out = append(out, f.KeyChecks...)
+	if f.Signer != nil {
+		out = append(out, *f.Signer)
+	}
 	sort.SliceStable(out, func(i, j int) bool { return rank(out[i].Status) > rank(out[j].Status) })
 	return out
 }

@@ -6,6 +6,9 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
@@ -17,6 +20,7 @@ import (
 
 	"github.com/tikv-ear/tikv-ear/internal/realparts"
 	"github.com/tikv-ear/tikv-ear/kms/core"
+	"github.com/tikv-ear/tikv-ear/kms/kmstest"
 	"github.com/tikv-ear/tikv-ear/kms/vault/vaulttest"
 )
 
@@ -176,6 +180,8 @@ func TestRealOpenBao(t *testing.T) {
 	srv := baoServer{bs: realparts.MustStartBao(t), n: &atomic.Int64{}}
 	suite(t, func(*testing.T) server { return srv })
 
+	t.Run("AgentRenders", func(t *testing.T) { realAgentRenders(t, srv) })
+
 	// The operator policy tikv-ear generates is enough for every command.
 	t.Run("GeneratedPolicy", func(t *testing.T) {
 		ctx := context.Background()
@@ -215,4 +221,104 @@ func TestRealOpenBao(t *testing.T) {
 			t.Fatalf("host policy cannot reach transit/decrypt: %v", err)
 		}
 	})
+}
+
+// realAgentRenders runs `bao agent` with the config AgentConfig writes (the
+// host's AppRole holds only the generated host policy) and checks the file it
+// renders is TiKV's 65-byte hex+LF key, mode 0400, with the planned fingerprint.
+func realAgentRenders(t *testing.T, srv baoServer) {
+	ctx := context.Background()
+	sp := newSpace(t, srv, "")
+	dir := t.TempDir()
+	u, err := user.Current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := sp.backend(t, srv.root(), func(c *Config) {
+		c.Delivery = DeliveryAgent
+		c.HostKeyDir, c.Owner = filepath.Join(dir, "keys"), u.Username
+		c.AgentConfigPath = filepath.Join(dir, "agent.hcl")
+		c.AgentRoleIDFile, c.AgentSecretIDFile = filepath.Join(dir, "role_id"), filepath.Join(dir, "secret_id")
+	})
+	ref, err := b.Prepare(ctx, core.PurposeCurrent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hostPolicy, err := b.Policy("host")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := srv.client(t, "")
+	if err := c.Sys().EnableAuthWithOptions("approle", &api.EnableAuthOptions{Type: "approle"}); err != nil && !strings.Contains(err.Error(), "path is already in use") {
+		t.Fatal(err)
+	}
+	if _, err := c.Logical().Write("auth/approle/role/tikv-host", map[string]any{"token_policies": srv.putPolicy(t, "", hostPolicy)}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := c.Logical().Read("auth/approle/role/tikv-host/role-id")
+	if err != nil || r == nil {
+		t.Fatalf("role id: %v", err)
+	}
+	sid, err := c.Logical().Write("auth/approle/role/tikv-host/secret-id", nil)
+	if err != nil || sid == nil {
+		t.Fatalf("secret id: %v", err)
+	}
+	for f, v := range map[string]any{"role_id": r.Data["role_id"], "secret_id": sid.Data["secret_id"]} {
+		if err := os.WriteFile(filepath.Join(dir, f), []byte(fmt.Sprint(v)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "keys"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	h := kmstest.NewHost("h")
+	if err := b.Deliver(ctx, h, ref); err != nil {
+		t.Fatal(err)
+	}
+	hcl, _, _, ok := h.File(b.cfg.AgentConfigPath)
+	if !ok {
+		t.Fatal("no agent config delivered")
+	}
+	if err := os.WriteFile(b.cfg.AgentConfigPath, hcl, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	bin, err := realparts.Binary(realparts.Bao)
+	if err != nil {
+		t.Fatal(err)
+	}
+	actx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	agent := exec.CommandContext(actx, bin, "agent", "-config="+b.cfg.AgentConfigPath)
+	logf, err := os.Create(filepath.Join(dir, "agent.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logf.Close()
+	agent.Stdout, agent.Stderr, agent.Env = logf, logf, []string{"HOME=" + dir, "PATH=" + os.Getenv("PATH")}
+	if err := agent.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = agent.Process.Kill(); _ = agent.Wait() }()
+	keyPath := b.HostPath(ref)
+	for {
+		if fi, err := os.Stat(keyPath); err == nil && fi.Size() > 0 {
+			break
+		}
+		if actx.Err() != nil {
+			log, _ := os.ReadFile(logf.Name())
+			t.Fatalf("bao agent rendered nothing at %s within a minute:\n%s", keyPath, log)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	key, err := os.ReadFile(keyPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fi, _ := os.Stat(keyPath)
+	if !hexLF.Match(key) || fi.Mode().Perm() != 0o400 || core.Fingerprint(key) != ref.Fingerprint {
+		t.Fatalf("rendered key: %d bytes, hex+LF %t, mode %v, fingerprint matches %t", len(key), hexLF.Match(key), fi.Mode().Perm(), core.Fingerprint(key) == ref.Fingerprint)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "secret_id")); !os.IsNotExist(err) {
+		t.Errorf("the agent kept its secret-id file (remove_secret_id_file_after_reading): %v", err)
+	}
 }

@@ -578,6 +578,23 @@ func caseKEKLifecycle(t *testing.T, srv server) {
 	if m, err := b.RaiseMinDecryptionVersion(ctx); err != nil || m != 1 {
 		t.Fatalf("min_decryption_version = %d, %v; want 1", m, err)
 	}
+	// Destroying the superseded wrapping (KV version 1) lets the minimum rise;
+	// the key stays deliverable from the new version, the old ref no longer.
+	if d, err := b.DestroySuperseded(ctx, []core.KeyRef{r}); err != nil || !slices.Equal(d, []int{1}) {
+		t.Fatalf("destroy superseded = %v, %v; want [1]", d, err)
+	}
+	if d, err := b.DestroySuperseded(ctx, []core.KeyRef{r}); err != nil || d != nil {
+		t.Fatalf("destroy superseded again = %v, %v; want nothing", d, err)
+	}
+	if m, err := b.RaiseMinDecryptionVersion(ctx); err != nil || m != 2 {
+		t.Fatalf("min_decryption_version = %d, %v; want 2", m, err)
+	}
+	if err := b.Deliver(ctx, kmstest.NewHost("h3"), r); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Deliver(ctx, kmstest.NewHost("h4"), g1); err == nil {
+		t.Fatal("the destroyed KV version still delivers")
+	}
 	if err := b.SetAutoRotate(ctx, "2160h"); err != nil {
 		t.Fatal(err)
 	}
@@ -588,7 +605,7 @@ func caseKEKLifecycle(t *testing.T, srv server) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ev.RotationEnabled == nil || !*ev.RotationEnabled || ev.RotationPeriod != "2160h0m0s" || ev.Attrs["kek_latest_version"] != "2" || ev.Attrs["kek_min_decryption_version"] != "1" {
+	if ev.RotationEnabled == nil || !*ev.RotationEnabled || ev.RotationPeriod != "2160h0m0s" || ev.Attrs["kek_latest_version"] != "2" || ev.Attrs["kek_min_decryption_version"] != "2" {
 		t.Fatalf("evidence = %+v", ev)
 	}
 	// Without the rotate capability the KEK preflight names it.

@@ -45,6 +45,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -530,8 +531,9 @@ func (b *Backend) Deliver(ctx context.Context, h core.Host, ref core.KeyRef) err
 // would leave the old key in a backup file on disk), perms 0400 and
 // error_on_missing_key. The template decrypts the wrapped ciphertext (not a
 // secret) with transit and prints it as hex; the heredoc's final newline makes
-// it hex+LF. UNCONFIRMED by a run (no Vault binary here): check the rendered
-// file is 65 bytes with HostPreflight.
+// it hex+LF. Run with OpenBao v2.6.2's agent (realparts test AgentRenders):
+// the rendered file is the 65-byte key, mode 0400, with the planned
+// fingerprint, and the agent deletes the secret-id file after its login.
 func (b *Backend) AgentConfig(ref core.KeyRef, ciphertext string) string {
 	addr := b.client.Address()
 	var sb strings.Builder
@@ -709,10 +711,32 @@ func (b *Backend) Evidence(ctx context.Context, ref core.KeyRef) (core.Evidence,
 	return ev, nil
 }
 
+// KEKPath is the KEK's transit path, e.g. transit/keys/tikv-c1-kek.
+func (b *Backend) KEKPath() string { return b.cfg.TransitMount + "/keys/" + b.cfg.KEK }
+
 // RotateKEK rotates the transit KEK and rewraps the current generation into a
 // new KV version (same generation and fingerprint, new transit_key_version).
 // TiKV is untouched: it only ever sees the unwrapped key.
 func (b *Backend) RotateKEK(ctx context.Context) (core.KeyRef, error) {
+	if err := b.ensureAuth(ctx); err != nil {
+		return core.KeyRef{}, err
+	}
+	if _, ok, err := b.latest(ctx); err != nil || !ok {
+		if err == nil {
+			err = fmt.Errorf("rotating kek: %s holds no generation yet", b.kvLocation())
+		}
+		return core.KeyRef{}, err
+	}
+	if _, err := b.client.Logical().WriteWithContext(ctx, b.KEKPath()+"/rotate", nil); err != nil {
+		return core.KeyRef{}, b.explain(fmt.Sprintf("rotating vault kek %s", b.cfg.KEK), err)
+	}
+	return b.Rewrap(ctx)
+}
+
+// Rewrap rewraps the current generation under the KEK's latest version (after
+// transit's auto-rotation) into a new KV version; when it already is, nothing
+// is written and its ref is returned.
+func (b *Backend) Rewrap(ctx context.Context) (core.KeyRef, error) {
 	if err := b.ensureAuth(ctx); err != nil {
 		return core.KeyRef{}, err
 	}
@@ -721,10 +745,14 @@ func (b *Backend) RotateKEK(ctx context.Context) (core.KeyRef, error) {
 		return core.KeyRef{}, err
 	}
 	if !ok {
-		return core.KeyRef{}, fmt.Errorf("rotating kek: %s holds no generation yet", b.kvLocation())
+		return core.KeyRef{}, fmt.Errorf("rewrapping: %s holds no generation yet", b.kvLocation())
 	}
-	if _, err := b.client.Logical().WriteWithContext(ctx, b.cfg.TransitMount+"/keys/"+b.cfg.KEK+"/rotate", nil); err != nil {
-		return core.KeyRef{}, b.explain(fmt.Sprintf("rotating vault kek %s", b.cfg.KEK), err)
+	k, err := b.read(ctx, b.KEKPath())
+	if err != nil {
+		return core.KeyRef{}, b.explain("reading vault kek "+b.KEKPath(), err)
+	}
+	if k != nil && anyInt(k.Data["latest_version"]) == cur.transitKeyVersion {
+		return b.ref(cur), nil
 	}
 	s, err := b.client.Logical().WriteWithContext(ctx, b.cfg.TransitMount+"/rewrap/"+b.cfg.KEK, map[string]any{"ciphertext": cur.ciphertext})
 	if err != nil {
@@ -745,6 +773,40 @@ func (b *Backend) RotateKEK(ctx context.Context) (core.KeyRef, error) {
 		return core.KeyRef{}, err
 	}
 	return b.ref(r), nil
+}
+
+// DestroySuperseded KV-destroys the versions of the record whose generation
+// also has a newer live KV version (what RotateKEK and Rewrap leave behind:
+// the same key wrapped under an older KEK version), except the versions refs
+// in keep name. The newest version of every generation stays, so no key is
+// lost; what goes is only the older wrapping, so RaiseMinDecryptionVersion can
+// then retire the older KEK versions. Returns the destroyed KV versions.
+func (b *Backend) DestroySuperseded(ctx context.Context, keep []core.KeyRef) ([]int, error) {
+	if err := b.ensureAuth(ctx); err != nil {
+		return nil, err
+	}
+	recs, err := b.versions(ctx)
+	if err != nil {
+		return nil, err
+	}
+	newest := map[int]int{}
+	for _, r := range recs {
+		newest[r.generation] = max(newest[r.generation], r.kvVersion)
+	}
+	var doomed []int
+	for _, r := range recs {
+		kept := slices.ContainsFunc(keep, func(k core.KeyRef) bool { return k.Version == strconv.Itoa(r.kvVersion) })
+		if r.kvVersion < newest[r.generation] && !kept {
+			doomed = append(doomed, r.kvVersion)
+		}
+	}
+	if len(doomed) == 0 {
+		return nil, nil
+	}
+	if err := b.client.KVv2(b.cfg.KVMount).Destroy(ctx, b.cfg.KVPath, doomed); err != nil {
+		return nil, b.explain(fmt.Sprintf("destroying superseded %s versions %v", b.kvLocation(), doomed), err)
+	}
+	return doomed, nil
 }
 
 // RaiseMinDecryptionVersion sets the KEK's min_decryption_version to the
