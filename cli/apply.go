@@ -178,8 +178,13 @@ func runPlan(g *Globals, o runOptions) error {
 	if output == "json" {
 		sink = &steps.JSONSink{W: g.IO.Out}
 	}
-	runner := eng.Runner(p, kind, refs, journal, sink, steps.PolicyDecider{})
+	floor := &steps.FloorObserver{}
+	runner := eng.Runner(p, kind, refs, journal, steps.Fanout{sink, floor}, steps.PolicyDecider{})
 	res, runErr := runner.Run(ctx, batches)
+	if runErr == nil {
+		// How close the run came to what the cluster itself allows (steps/floor.go).
+		sink.Emit(steps.Event{Kind: steps.Info, Step: steps.StepRun, Time: time.Now(), Message: floor.Summary(batches, res, res.Finished.Sub(res.Started))})
+	}
 	if runErr == nil && o.After != nil {
 		runErr = o.After(ctx, p, eng, res)
 		res.Err = runErr
