@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/tikv-ear/tikv-ear/cluster/inventory"
+	"github.com/tikv-ear/tikv-ear/cluster/ssh"
 	"github.com/tikv-ear/tikv-ear/cluster/tikv"
 	"github.com/tikv-ear/tikv-ear/kms"
 	"github.com/tikv-ear/tikv-ear/report"
@@ -26,6 +28,10 @@ type ApplyCmd struct {
 	Journal string `name:"journal" type:"path" help:"Journal file (default: <plan>.journal beside the plan)."`
 	Output  string `name:"output" enum:"text,json" default:"text" help:"text (progress on stderr) or json (NDJSON events on stdout)."`
 	Verbose bool   `name:"verbose" short:"v" help:"Also print node log lines and metric samples."`
+	// BreakLock takes over the run lease of a run that died (never a live one).
+	BreakLock bool `name:"break-lock" help:"Take over the run lease of a run that is gone (asks for confirmation; a live run is never broken)."`
+	// Stores restricts the run to a subset of the cluster's stores.
+	Stores []uint64 `name:"stores" sep:"," placeholder:"ID,..." help:"Run on these store ids only (a plan that leaves out an Up store is refused without it; the report says partial: N of M)."`
 }
 
 // planConnect returns the connection flags recorded in a plan.
@@ -68,7 +74,7 @@ func journalPath(plan, flag string) string {
 
 // Run executes the plan.
 func (c *ApplyCmd) Run(g *Globals) error {
-	return runPlan(g, runOptions{Plan: c.Plan, Journal: c.Journal, Output: c.Output, Verbose: c.Verbose, Yes: c.Yes, Resume: c.Resume, Abort: c.Abort, Kind: steps.KindApply})
+	return runPlan(g, runOptions{Plan: c.Plan, Journal: c.Journal, Output: c.Output, Verbose: c.Verbose, Yes: c.Yes, Resume: c.Resume, Abort: c.Abort, BreakLock: c.BreakLock, Stores: c.Stores, Kind: steps.KindApply})
 }
 
 // runOptions configure runPlan.
@@ -76,8 +82,12 @@ type runOptions struct {
 	Plan, Journal, Output string
 	Verbose, Yes          bool
 	Resume, Abort         bool
-	Kind                  string
-	ReportDir             string
+	BreakLock             bool
+	// Stores limits the run to these store ids (a plan that leaves out Up
+	// stores is refused without it; the report then says the run was partial).
+	Stores    []uint64
+	Kind      string
+	ReportDir string
 	// Prepare edits the plan before the run and returns the key generations to
 	// deliver (rotation: a new generation, the old one as previous).
 	Prepare func(context.Context, *steps.Plan, kms.Backend) ([]kms.KeyRef, error)
@@ -111,10 +121,22 @@ func runPlan(g *Globals, o runOptions) error {
 		return Usagef("fix [target.key] in "+planPath, "key backend: %v", err)
 	}
 	eng := NewEngine(s, p, backend)
+	// One run per cluster: the lease is taken before anything is read for the
+	// run and released on every exit path (steps/lease).
+	lreq := leaseRequest{Kind: kind, Plan: planPath, BreakLock: o.BreakLock, Yes: yes}
+	if hasLast && !last.Finished && (resume || abort) {
+		lreq.Last = &last
+	}
+	held, leaseCtx, releaseLease, err := takeLease(ctx, g, s, p, eng.PD, lreq)
+	if err != nil {
+		return err
+	}
+	defer releaseLease()
+	ctx = leaseCtx
 	if hasLast && !last.Finished {
 		switch {
 		case abort:
-			return abortRun(ctx, g, eng, jpath, last)
+			return abortRun(ctx, g, p, eng, jpath, last)
 		case !resume:
 			return Failf(fmt.Sprintf("run 'tikv-ear %s %s --resume' to continue, or '--abort' to stop safely", kind, planPath),
 				"%s records an unfinished %s run (%s)", jpath, last.Kind, last.Run)
@@ -138,6 +160,15 @@ func runPlan(g *Globals, o runOptions) error {
 	if o.Adjust != nil {
 		o.Adjust(p)
 		eng = NewEngine(s, p, backend)
+	}
+	// The plan must be the cluster's, node by node, before the first change.
+	binding, err := bindPlan(ctx, eng, p, o.Stores)
+	if err != nil {
+		return err
+	}
+	if binding.Partial {
+		eng = NewEngine(s, p, backend)
+		fmt.Fprintf(g.IO.Err, "tikv-ear: %s\n", binding.Summary())
 	}
 	fmt.Fprintf(g.IO.Err, "tikv-ear: preflight of %d stores\n", len(p.Nodes))
 	if err := preflight(ctx, g, s, p, eng, backend); err != nil {
@@ -180,6 +211,8 @@ func runPlan(g *Globals, o runOptions) error {
 	}
 	floor := &steps.FloorObserver{}
 	runner := eng.Runner(p, kind, refs, journal, steps.Fanout{sink, floor}, steps.PolicyDecider{})
+	runner.RunID = held.Holder().Run
+	runner.LimitOriginal = leaseLimit(held, eng.PD)
 	res, runErr := runner.Run(ctx, batches)
 	if runErr == nil {
 		// How close the run came to what the cluster itself allows (steps/floor.go).
@@ -189,15 +222,27 @@ func runPlan(g *Globals, o runOptions) error {
 		runErr = o.After(ctx, p, eng, res)
 		res.Err = runErr
 	}
-	if runErr == nil && p.Cluster.MetaYAML != "" {
+	if p.Cluster.MetaYAML != "" && (runErr != nil || binding.Partial) {
+		// Every other exit path: server_configs.tikv is cluster-wide, so only
+		// the stores whose tikv.toml changed get their own config in meta.yaml
+		// (or a warning with the command that does it).
+		syncChangedStores(context.WithoutCancel(ctx), g, p, eng, changedStores(res))
+	} else if runErr == nil && p.Cluster.MetaYAML != "" {
 		// The plan may have moved on (rotation's second pass drops previous-master-key).
 		if err := syncTiUPMeta(p.Cluster.MetaYAML, NewEngine(s, p, backend).Desired); err != nil {
 			fmt.Fprintf(g.IO.Err, "tikv-ear: warning: %v (tiup cluster reload would revert the encryption keys)\n", err)
 		} else {
 			fmt.Fprintf(g.IO.Err, "tikv-ear: wrote the encryption keys into %s server_configs.tikv (backup kept)\n", p.Cluster.MetaYAML)
+			if err := clearInstanceEncryption(p.Cluster.MetaYAML, p.Nodes); err != nil {
+				fmt.Fprintf(g.IO.Err, "tikv-ear: warning: removing per-store encryption keys an earlier run left in %s: %v (they would override server_configs.tikv at the next reload)\n", p.Cluster.MetaYAML, err)
+			}
 		}
 	}
+	if runErr == nil {
+		pruneBackups(context.WithoutCancel(ctx), g, p, eng)
+	}
 	rep := BuildReport(context.WithoutCancel(ctx), report.Kind(kind), p, res, eng, refs)
+	markPartial(rep, binding)
 	files, generated, err := WriteReport(context.WithoutCancel(ctx), p, rep, res.Run)
 	if err != nil {
 		fmt.Fprintf(g.IO.Err, "tikv-ear: error: writing the signed report: %v\n", err)
@@ -231,11 +276,19 @@ func preflight(ctx context.Context, g *Globals, s *Session, p *steps.Plan, eng *
 }
 
 // abortRun removes the schedulers an interrupted run left and closes its journal.
-func abortRun(ctx context.Context, g *Globals, eng *Engine, jpath string, last steps.RunState) error {
+func abortRun(ctx context.Context, g *Globals, p *steps.Plan, eng *Engine, jpath string, last steps.RunState) error {
 	removed, err := removeEvicted(ctx, eng.PD, last)
 	if err != nil {
 		return err
 	}
+	restored := restoreUnrestarted(ctx, g, eng, last)
+	var changed []uint64
+	for id := range swappedStores(last) {
+		if !slices.Contains(restored, id) {
+			changed = append(changed, id)
+		}
+	}
+	syncChangedStores(ctx, g, p, eng, changed)
 	if err := closeAbortedRun(jpath, last); err != nil {
 		return err
 	}
@@ -266,28 +319,12 @@ func syncTiUPMeta(path string, enc tikv.Encryption) error {
 	if err != nil {
 		return fmt.Errorf("reading %s: %w", path, err)
 	}
-	kv := map[string]any{tikv.KeyMethod: enc.EffectiveMethod()}
-	if enc.DataKeyRotationPeriod != "" {
-		kv[tikv.KeyRotationPeriod] = enc.DataKeyRotationPeriod
-	}
-	for prefix, k := range map[string]tikv.MasterKey{tikv.KeyMasterKey: enc.MasterKey, tikv.KeyPreviousMasterKey: enc.PreviousMasterKey} {
-		for _, f := range []string{"type", "path", "key-id", "region", "endpoint", "vendor"} {
-			kv[prefix+"."+f] = nil
-		}
-		for _, f := range tikv.MasterKeyFields(k) {
-			if strings.Contains(f.Key, ".") { // vendor sub-tables may hold secrets: TiUP users keep them in meta by hand
-				continue
-			}
-			if k.Type != "" {
-				kv[prefix+"."+f.Key] = f.Value
-			}
-		}
-	}
+	kv := encryptionKV(enc)
 	out, err := inventory.SetServerConfigTiKV(data, kv)
 	if err != nil {
 		return fmt.Errorf("editing %s: %w", path, err)
 	}
-	backup := path + ".tikv-ear.bak." + time.Now().UTC().Format("20060102T150405Z")
+	backup := path + ssh.BackupSuffix + time.Now().UTC().Format("20060102T150405Z")
 	if err := os.WriteFile(backup, data, 0o600); err != nil {
 		return fmt.Errorf("backing up %s: %w", path, err)
 	}

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -123,6 +124,9 @@ func (f ConnectFlags) Connect(ctx context.Context) (*Session, error) {
 // ~/.ssh/config when present), known_hosts, identities, sudo, and a per-command
 // timeout (long ones, such as a forced compaction, ask for more).
 func (f ConnectFlags) SSHClient(commandTimeout time.Duration) (*ssh.Client, error) {
+	if err := checkIdentities(f.Identity); err != nil {
+		return nil, err
+	}
 	var cfg *ssh.Config
 	cfgPath := f.SSHConfig
 	if cfgPath == "" {
@@ -142,6 +146,18 @@ func (f ConnectFlags) SSHClient(commandTimeout time.Duration) (*ssh.Client, erro
 		User: f.SSHUser, IdentityFiles: f.Identity, KnownHostsFiles: f.KnownHosts,
 		AcceptNewHostKeys: f.AcceptNew, Config: cfg, Sudo: f.Sudo, CommandTimeout: commandTimeout,
 	}), nil
+}
+
+// checkIdentities refuses, before any host is contacted, an identity file
+// OpenSSH would refuse for its permissions (exit 2, the chmod in the hint).
+func checkIdentities(files []string) error {
+	for _, f := range files {
+		var perm *ssh.UnprotectedKeyError
+		if err := ssh.CheckIdentityFile(f); errors.As(err, &perm) {
+			return &Error{Msg: err.Error(), Hints: []string{perm.Hint()}, Code: ExitUsage, Err: err}
+		}
+	}
+	return nil
 }
 
 // NodePlan turns an inventory node into the plan's node entry.

@@ -73,18 +73,19 @@ func contains(ids []uint64, id uint64) bool {
 // ChangeMethodCmd switches the data encryption method: TiKV rotates to a new
 // data key of the new method at start and old files keep theirs until compaction.
 type ChangeMethodCmd struct {
-	Plan    string `arg:"" type:"existingfile" help:"plan.toml of the cluster (updated with the new method)."`
-	To      string `name:"to" required:"" enum:"aes128-ctr,aes192-ctr,aes256-ctr,sm4-ctr" help:"The new method: ${enum}."`
-	Yes     bool   `name:"yes" short:"y" help:"Do not ask for confirmation."`
-	Resume  bool   `name:"resume" help:"Continue an interrupted run."`
-	Abort   bool   `name:"abort" help:"Stop an interrupted run safely."`
-	Output  string `name:"output" enum:"text,json" default:"text" help:"text or json."`
-	Verbose bool   `name:"verbose" short:"v" help:"Also print node log lines and metric samples."`
+	Plan      string `arg:"" type:"existingfile" help:"plan.toml of the cluster (updated with the new method)."`
+	To        string `name:"to" required:"" enum:"aes128-ctr,aes192-ctr,aes256-ctr,sm4-ctr" help:"The new method: ${enum}."`
+	Yes       bool   `name:"yes" short:"y" help:"Do not ask for confirmation."`
+	Resume    bool   `name:"resume" help:"Continue an interrupted run."`
+	Abort     bool   `name:"abort" help:"Stop an interrupted run safely."`
+	BreakLock bool   `name:"break-lock" help:"Take over the run lease of a run that is gone (asks for confirmation; a live run is never broken)."`
+	Output    string `name:"output" enum:"text,json" default:"text" help:"text or json."`
+	Verbose   bool   `name:"verbose" short:"v" help:"Also print node log lines and metric samples."`
 }
 
 // Run changes the method through the engine.
 func (c *ChangeMethodCmd) Run(g *Globals) error {
-	return runPlan(g, runOptions{Plan: c.Plan, Output: c.Output, Verbose: c.Verbose, Yes: c.Yes, Resume: c.Resume, Abort: c.Abort,
+	return runPlan(g, runOptions{Plan: c.Plan, Output: c.Output, Verbose: c.Verbose, Yes: c.Yes, Resume: c.Resume, Abort: c.Abort, BreakLock: c.BreakLock,
 		Kind: steps.KindChangeMethod,
 		Adjust: func(p *steps.Plan) {
 			if p.Target.Method != c.To {

@@ -54,6 +54,7 @@ type DisableCmd struct {
 	Confirm         string        `name:"confirm" placeholder:"TEXT" help:"For --remove-master-key without a terminal: the consequence typed back, exactly \"expose every data key\" (--yes alone is not enough)."`
 	Resume          bool          `name:"resume" help:"Continue an interrupted run."`
 	Abort           bool          `name:"abort" help:"Stop an interrupted run safely."`
+	BreakLock       bool          `name:"break-lock" help:"Take over the run lease of a run that is gone (asks for confirmation; a live run is never broken)."`
 	Output          string        `name:"output" enum:"text,json" default:"text" help:"text or json."`
 	Verbose         bool          `name:"verbose" short:"v" help:"Also print node log lines and metric samples."`
 }
@@ -61,7 +62,7 @@ type DisableCmd struct {
 // Run disables encryption (step one, optionally followed by the forced
 // compaction) or removes the master key (step two).
 func (c *DisableCmd) Run(g *Globals) error {
-	opts := runOptions{Plan: c.Plan, Output: c.Output, Verbose: c.Verbose, Yes: c.Yes, Resume: c.Resume, Abort: c.Abort, Kind: steps.KindDisable}
+	opts := runOptions{Plan: c.Plan, Output: c.Output, Verbose: c.Verbose, Yes: c.Yes, Resume: c.Resume, Abort: c.Abort, BreakLock: c.BreakLock, Kind: steps.KindDisable}
 	if c.Compact && c.RemoveMasterKey {
 		return Usagef("compact first ('tikv-ear disable "+c.Plan+" --compact'), then remove the master key in a second run", "--compact and --remove-master-key are separate steps")
 	}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/tikv-ear/tikv-ear/steps"
 )
 
 // Exit codes (reference charm-v2-and-style.md §4).
@@ -53,9 +55,14 @@ func reportErr(w io.Writer, err error) int {
 	msg := err.Error()
 	var hints []string
 	var e *Error
-	if errors.As(err, &e) {
+	var pe *steps.PlanError
+	switch {
+	case errors.As(err, &e):
 		code = e.Code
 		hints = append(hints, e.Hints...)
+	case errors.As(err, &pe):
+		// A plan the engine cannot take is bad input (docs/commands.md: exit 2).
+		code = ExitUsage
 	}
 	var h Hinted
 	if errors.As(err, &h) && h.Hint() != "" {

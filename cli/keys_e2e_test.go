@@ -744,13 +744,14 @@ func keClosedURL(t *testing.T) string {
 }
 
 // TestKeysFileRefusedInProduction: a file key in a production plan is refused
-// with a hint to use a KMS; no key is generated and no host changes.
+// as bad input (exit 2) with a hint to use a KMS; no key is generated and no
+// host changes.
 func TestKeysFileRefusedInProduction(t *testing.T) {
 	cl := keStartSim(t, "")
 	dir := t.TempDir()
 	before := keConfigs(t, cl)
 	r := keRun(t, kePlanArgs(cl, dir, "--env", "production", "--backend", "file", "--key-dir", filepath.Join(dir, "keys"))...)
-	keRefused(t, r, ExitFailure, "a file master key is refused for a production plan",
+	keRefused(t, r, ExitUsage, "a file master key is refused for a production plan",
 		"hint: use a KMS backend (aws, gcp, azure) or vault")
 	if _, err := os.Stat(filepath.Join(dir, "plan.toml")); !os.IsNotExist(err) {
 		t.Errorf("plan.toml was written: %v", err)

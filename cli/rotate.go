@@ -25,6 +25,7 @@ type RotateCmd struct {
 	Retire    bool   `name:"retire-old" help:"Retire (revoke) the old generation after a successful rotation; --incident implies it."`
 	Resume    bool   `name:"resume" help:"Continue an interrupted rotation."`
 	Abort     bool   `name:"abort" help:"Stop an interrupted rotation safely."`
+	BreakLock bool   `name:"break-lock" help:"Take over the run lease of a run that is gone (asks for confirmation; a live run is never broken)."`
 	Journal   string `name:"journal" type:"path" help:"Journal file (default: <plan>.journal)."`
 	ReportDir string `name:"report-dir" type:"path" help:"Directory for the signed report (default: the plan's report dir)."`
 	Output    string `name:"output" enum:"text,json" default:"text" help:"text, or json (NDJSON events on stdout)."`
@@ -46,7 +47,7 @@ func (c *RotateCmd) Run(g *Globals) error {
 	}
 	var old kms.KeyRef
 	return runPlan(g, runOptions{
-		Plan: c.Plan, Journal: c.Journal, Output: c.Output, Verbose: c.Verbose, Yes: c.Yes, Resume: c.Resume, Abort: c.Abort,
+		Plan: c.Plan, Journal: c.Journal, Output: c.Output, Verbose: c.Verbose, Yes: c.Yes, Resume: c.Resume, Abort: c.Abort, BreakLock: c.BreakLock,
 		Kind: steps.KindRotate, ReportDir: c.ReportDir,
 		Adjust: func(p *steps.Plan) {
 			if c.Incident {

@@ -80,11 +80,11 @@ func TestScheduleShow(t *testing.T) {
 		t.Errorf("vault show (exit %d):\n%s", code, out)
 	}
 
-	// A bad period names the file, the key and the fix.
+	// A bad period is bad input (exit 2) naming the file, the key and the fix.
 	data, _ := os.ReadFile(file)
 	_ = os.WriteFile(file, bytes.Replace(data, []byte(`master-key-rotation = '90d'`), []byte(`master-key-rotation = '36h'`), 1), 0o600)
 	code, _, errb = runMain(ctx, "schedule", "show", file)
-	if code != ExitFailure || !strings.Contains(errb, file+": schedule.master-key-rotation") || !strings.Contains(errb, "hint: write whole days") {
+	if code != ExitUsage || !strings.Contains(errb, file+": schedule.master-key-rotation") || !strings.Contains(errb, "hint: write whole days") {
 		t.Errorf("bad period (exit %d):\n%s", code, errb)
 	}
 }

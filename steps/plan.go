@@ -226,14 +226,14 @@ func ParsePlan(path string, data []byte) (*Plan, error) {
 	var p Plan
 	dec := toml.NewDecoder(bytes.NewReader(data)).DisallowUnknownFields()
 	if err := dec.Decode(&p); err != nil {
+		var sm *toml.StrictMissingError
+		if errors.As(err, &sm) {
+			return nil, unknownKeys(path, sm)
+		}
 		var de *toml.DecodeError
 		if errors.As(err, &de) {
 			row, col := de.Position()
 			return nil, &PlanError{File: fmt.Sprintf("%s:%d:%d", path, row, col), Msg: de.Error(), Fix: "fix the TOML syntax at that line"}
-		}
-		var sm *toml.StrictMissingError
-		if errors.As(err, &sm) {
-			return nil, &PlanError{File: path, Msg: strings.TrimSpace(sm.String()), Fix: "remove or rename the unknown key (docs/plan.md lists every key)"}
 		}
 		return nil, &PlanError{File: path, Msg: err.Error()}
 	}
@@ -241,6 +241,27 @@ func ParsePlan(path string, data []byte) (*Plan, error) {
 		return nil, err
 	}
 	return &p, nil
+}
+
+// unknownKeys names every key of the plan the schema does not know, with its
+// line, e.g. "unknown key cluster.pd-endpoint (line 4)".
+func unknownKeys(path string, sm *toml.StrictMissingError) *PlanError {
+	var names []string
+	first := ""
+	for _, de := range sm.Errors {
+		k := strings.Join(de.Key(), ".")
+		row, _ := de.Position()
+		names = append(names, fmt.Sprintf("%s (line %d)", k, row))
+		if first == "" {
+			first = k
+		}
+	}
+	word := "key"
+	if len(names) > 1 {
+		word = "keys"
+	}
+	return &PlanError{File: path, Key: first, Msg: fmt.Sprintf("unknown %s %s", word, strings.Join(names, ", ")),
+		Fix: "remove or rename the unknown key (docs/plan.md lists every key)"}
 }
 
 // Validate checks the plan for values that would be unsafe or that TiKV rejects.

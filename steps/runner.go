@@ -80,6 +80,13 @@ type Runner struct {
 	// scheduler still in place after it stays in the journal, where
 	// 'apply --resume' and 'apply --abort' find and remove it.
 	CleanupTimeout time.Duration
+	// RunID is the run's id (the run lease's, package steps/lease); empty
+	// makes one from Kind and the time.
+	RunID string
+	// LimitOriginal reads PD's leader-schedule-limit before the run raises it;
+	// the run lease's value, read once per cluster, so no run takes an
+	// already-raised limit for the original (default: PD's current value).
+	LimitOriginal func(ctx context.Context) (int, error)
 
 	run     string
 	mu      sync.Mutex
@@ -187,7 +194,10 @@ func (r *Runner) Run(ctx context.Context, batches BatchPlan) (res *Result, err e
 	r.evicted, r.releaseTried = map[uint64]bool{}, map[uint64]bool{}
 	r.limitOriginal = -1
 	r.results = map[uint64]*StoreResult{}
-	r.run = fmt.Sprintf("%s-%d", r.Kind, r.now().UTC().UnixNano())
+	r.run = r.RunID
+	if r.run == "" {
+		r.run = fmt.Sprintf("%s-%d", r.Kind, r.now().UTC().UnixNano())
+	}
 	if r.Decider == nil {
 		r.Decider = PolicyDecider{}
 	}
@@ -633,8 +643,8 @@ func (r *Runner) evict(ctx context.Context, batch int, n NodePlan, node Node) (i
 		return 0, r.fail(StepEvict, n.StoreID, batch, fmt.Errorf("reading leader count from %s/metrics: %w", n.StatusAddress, err))
 	}
 	before := s.Leaders
-	if before == 0 || len(r.Plan.Nodes) <= 1 {
-		r.emit(Event{Kind: StepSkipped, Step: StepEvict, StoreID: n.StoreID, Batch: batch, Message: "no leaders to move"})
+	if skip, why := r.evictionSkippable(ctx, n.StoreID, before); skip {
+		r.emit(Event{Kind: StepSkipped, Step: StepEvict, StoreID: n.StoreID, Batch: batch, Message: why})
 		r.phase(n.StoreID, StepEvict, start, true)
 		return before, nil
 	}
@@ -1057,7 +1067,11 @@ func (r *Runner) raiseScheduleLimit(ctx context.Context) error {
 	if !r.Plan.Strategy.RaiseLeaderScheduleLimit {
 		return nil
 	}
-	orig, err := r.PD.LeaderScheduleLimit(ctx)
+	read := r.PD.LeaderScheduleLimit
+	if r.LimitOriginal != nil {
+		read = r.LimitOriginal
+	}
+	orig, err := read(ctx)
 	if err != nil {
 		r.emit(Event{Kind: Warning, Step: StepScheduleLimit, Message: "leader-schedule-limit left as it is: " + err.Error()})
 		return nil

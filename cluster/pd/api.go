@@ -44,9 +44,17 @@ func (c *Client) Stores(ctx context.Context, includeTombstone bool) ([]StoreInfo
 	if includeTombstone {
 		path += allStoreStates
 	}
+	return c.storeList(ctx, path)
+}
+
+// storeList reads a store listing within MaxStores and maxStoresBody.
+func (c *Client) storeList(ctx context.Context, path string) ([]StoreInfo, error) {
 	var out storesInfo
-	if err := c.getJSON(ctx, path, &out); err != nil {
+	if err := c.getJSONLimit(ctx, path, maxStoresBody, &out); err != nil {
 		return nil, err
+	}
+	if n := max(out.Count, len(out.Stores)); n > MaxStores {
+		return nil, &TooLargeError{Endpoint: c.Endpoints()[c.preferredIndex()], Path: path, Limit: MaxStores, What: "stores", Count: n}
 	}
 	return out.Stores, nil
 }
@@ -71,11 +79,7 @@ func (c *Client) StoresByState(ctx context.Context, states ...string) ([]StoreIn
 	if len(q) > 0 {
 		path += "?" + q.Encode()
 	}
-	var out storesInfo
-	if err := c.getJSON(ctx, path, &out); err != nil {
-		return nil, err
-	}
-	return out.Stores, nil
+	return c.storeList(ctx, path)
 }
 
 // StoreByAddress finds the store whose address is addr, preferring a

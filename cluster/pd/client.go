@@ -131,6 +131,8 @@ type request struct {
 	method string
 	path   string // starts with /pd/
 	body   any    // JSON-encoded when non-nil
+	// limit bounds the answer's bytes (default maxBody); a larger answer is a *TooLargeError.
+	limit int64
 }
 
 // response is a raw PD answer.
@@ -171,6 +173,10 @@ func (c *Client) do(ctx context.Context, req request) (*response, error) {
 			idx := (start + i) % len(c.endpoints)
 			ep := c.endpoints[idx]
 			resp, err := c.once(ctx, ep, req, payload)
+			var tooLarge *TooLargeError
+			if errors.As(err, &tooLarge) {
+				return nil, err
+			}
 			if err != nil {
 				if ctx.Err() != nil {
 					return nil, fmt.Errorf("pd: %s %s%s: %w", req.method, ep, req.path, ctx.Err())
@@ -212,9 +218,16 @@ func (c *Client) once(ctx context.Context, ep string, req request, payload []byt
 		return nil, err
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	limit := req.limit
+	if limit <= 0 {
+		limit = maxBody
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
 	if err != nil {
 		return nil, fmt.Errorf("reading response: %w", err)
+	}
+	if int64(len(data)) > limit {
+		return nil, &TooLargeError{Endpoint: ep, Path: req.path, Limit: limit, What: "bytes"}
 	}
 	return &response{endpoint: ep, status: resp.StatusCode, body: data}, nil
 }
@@ -233,11 +246,16 @@ func (c *Client) setPreferred(i int) {
 
 // getJSON GETs path and decodes a 2xx JSON answer into out; other statuses are *StatusError.
 func (c *Client) getJSON(ctx context.Context, path string, out any) error {
-	resp, err := c.do(ctx, request{method: http.MethodGet, path: path})
+	return c.getJSONLimit(ctx, path, 0, out)
+}
+
+// getJSONLimit is getJSON with a bound on the answer's bytes (0: maxBody).
+func (c *Client) getJSONLimit(ctx context.Context, path string, limit int64, out any) error {
+	req := request{method: http.MethodGet, path: path, limit: limit}
+	resp, err := c.do(ctx, req)
 	if err != nil {
 		return err
 	}
-	req := request{method: http.MethodGet, path: path}
 	if resp.status < 200 || resp.status > 299 {
 		return newStatusError(req, resp)
 	}

@@ -34,6 +34,9 @@ func (kc *keyCache) load(path string) (parsedKey, error) {
 	if k, ok := kc.keys[path]; ok {
 		return k, nil
 	}
+	if err := checkKeyFileMode(path); err != nil {
+		return parsedKey{}, err
+	}
 	pem, err := os.ReadFile(path)
 	if err != nil {
 		return parsedKey{}, fmt.Errorf("reading identity file %s: %w", path, err)
@@ -97,6 +100,12 @@ func (c *Client) gatherAuth(files []string, explicit bool) (authSetup, error) {
 		k, err := c.keys.load(f)
 		if err != nil {
 			if !explicit && errors.Is(err, os.ErrNotExist) {
+				continue
+			}
+			var perm *UnprotectedKeyError
+			if !explicit && errors.As(err, &perm) {
+				// OpenSSH ignores such a default key with its warning and goes on.
+				a.tried = append(a.tried, "identity file "+f+" (ignored: permissions "+fmt.Sprintf("%#o", perm.Mode)+" are too open; chmod 600 "+f+")")
 				continue
 			}
 			a.close()

@@ -1,0 +1,44 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+
+	"github.com/tikv-ear/tikv-ear/cluster/ssh"
+	"github.com/tikv-ear/tikv-ear/steps"
+)
+
+// pruneBackups keeps the last ssh.DefaultBackupsKept backups of each store's
+// tikv.toml on its host (and of meta.yaml here) after a successful run; older
+// ones are removed. A failed run prunes nothing: its backups are evidence.
+func pruneBackups(ctx context.Context, g *Globals, p *steps.Plan, eng *Engine) {
+	total := 0
+	for _, n := range p.Nodes {
+		node, ok := eng.Nodes[n.StoreID]
+		if !ok {
+			continue
+		}
+		removed, err := node.N.PruneBackups(ctx, n.ConfigPath, ssh.DefaultBackupsKept)
+		if err != nil {
+			fmt.Fprintf(g.IO.Err, "tikv-ear: warning: pruning old backups of %s on store %d: %v\n", n.ConfigPath, n.StoreID, err)
+			continue
+		}
+		total += len(removed)
+	}
+	if p.Cluster.MetaYAML != "" {
+		olds, _ := filepath.Glob(p.Cluster.MetaYAML + ssh.BackupSuffix + "*")
+		slices.Sort(olds)
+		for len(olds) > ssh.DefaultBackupsKept {
+			if err := os.Remove(olds[0]); err == nil {
+				total++
+			}
+			olds = olds[1:]
+		}
+	}
+	if total > 0 {
+		fmt.Fprintf(g.IO.Err, "tikv-ear: removed %d old backup(s); the last %d of each tikv.toml and of meta.yaml are kept\n", total, ssh.DefaultBackupsKept)
+	}
+}
