@@ -2,25 +2,16 @@ package cli
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"net"
-	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"time"
 
-	"github.com/tikv-ear/tikv-ear/cluster/inventory"
-	"github.com/tikv-ear/tikv-ear/cluster/pd"
-	"github.com/tikv-ear/tikv-ear/cluster/ssh"
-	"github.com/tikv-ear/tikv-ear/cluster/tikv"
 	"github.com/tikv-ear/tikv-ear/sim"
 	"github.com/tikv-ear/tikv-ear/steps"
 )
 
 // ConnectFlags say how to reach a cluster: PD, the node inventory and SSH.
-// Every command that talks to a cluster embeds them.
+// Every command that talks to a cluster embeds them. They carry the fields of
+// steps.ConnectOptions, so Options converts them directly.
 type ConnectFlags struct {
 	PD          []string      `name:"pd" sep:"," env:"TIKV_EAR_PD" placeholder:"URL" help:"PD endpoints (any member), comma-separated."`
 	PDCA        string        `name:"pd-ca" type:"path" help:"PD CA certificate (TiUP: tls/ca.crt)."`
@@ -40,153 +31,48 @@ type ConnectFlags struct {
 	Concurrency int           `name:"concurrency" default:"20" help:"Hosts inspected at once."`
 }
 
-// Session is a connected cluster: PD, the inventory and an SSH executor.
-type Session struct {
-	Flags     ConnectFlags
-	PD        *pd.Client
-	Stores    []pd.StoreInfo
-	Inventory *inventory.Inventory
-	SSH       *ssh.Client
-	ClusterID uint64
-	SimEnv    *sim.Env
-}
+// Session is a connected cluster (steps.Cluster).
+type Session = steps.Cluster
 
-// Close releases SSH connections.
-func (s *Session) Close() {
-	if s.SSH != nil {
-		s.SSH.Close()
-	}
-}
-
-// applySim fills the flags from a running sim's env file.
-func (f *ConnectFlags) applySim() (*sim.Env, error) {
-	if f.Sim == "" {
-		return nil, nil
-	}
-	env, err := sim.ReadEnv(f.Sim)
-	if err != nil {
-		return nil, Usagef("start one with 'tikv-ear sim up --dir "+f.Sim+"'", "reading the simulated cluster in %s: %v", f.Sim, err)
-	}
-	if len(f.PD) == 0 {
-		f.PD = env.PDURLs
-	}
-	if f.Meta == "" && f.Inventory == "" {
-		f.Meta = env.Meta
-		if env.Meta == "" {
-			f.Inventory = filepath.Join(env.Dir, "inventory.toml")
+// Options returns the engine's connect options, a simulated cluster's env
+// file applied first.
+func (f ConnectFlags) Options() (steps.ConnectOptions, error) {
+	if f.Sim != "" {
+		env, err := sim.ReadEnv(f.Sim)
+		if err != nil {
+			return steps.ConnectOptions{}, Usagef("start one with 'tikv-ear sim up --dir "+f.Sim+"'", "reading the simulated cluster in %s: %v", f.Sim, err)
 		}
+		if len(f.PD) == 0 {
+			f.PD = env.PDURLs
+		}
+		if f.Meta == "" && f.Inventory == "" {
+			f.Meta = env.Meta
+			if env.Meta == "" {
+				f.Inventory = filepath.Join(env.Dir, "inventory.toml")
+			}
+		}
+		if f.SSHConfig == "" {
+			f.SSHConfig = env.SSHConfig
+		}
+		if len(f.KnownHosts) == 0 {
+			f.KnownHosts = []string{env.KnownHosts}
+		}
+		if len(f.Identity) == 0 {
+			f.Identity = []string{env.Identity}
+		}
+		f.Sim = env.Dir
 	}
-	if f.SSHConfig == "" {
-		f.SSHConfig = env.SSHConfig
-	}
-	if len(f.KnownHosts) == 0 {
-		f.KnownHosts = []string{env.KnownHosts}
-	}
-	if len(f.Identity) == 0 {
-		f.Identity = []string{env.Identity}
-	}
-	return &env, nil
+	return steps.ConnectOptions(f), nil
 }
 
 // Connect reads PD, builds the inventory and prepares (lazy) SSH.
 func (f ConnectFlags) Connect(ctx context.Context) (*Session, error) {
-	env, err := f.applySim()
+	o, err := f.Options()
 	if err != nil {
 		return nil, err
 	}
-	if len(f.PD) == 0 {
-		return nil, Usagef("pass --pd http://pd-host:2379 (or --sim DIR for the simulated cluster)", "no PD endpoint given")
-	}
-	client, err := pd.New(pd.Options{Endpoints: f.PD, TLS: pd.TLSFiles{CA: f.PDCA, Cert: f.PDCert, Key: f.PDKey}, Timeout: f.Timeout})
-	if err != nil {
-		return nil, fmt.Errorf("PD client: %w", err)
-	}
-	stores, err := client.Stores(ctx, false)
-	if err != nil {
-		return nil, fmt.Errorf("reading stores from PD: %w", err)
-	}
-	cl, err := client.Cluster(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("reading the cluster id from PD: %w", err)
-	}
-	inv, err := inventory.Build(stores, inventory.Sources{MetaPath: f.Meta, TiUPCluster: f.TiUPCluster, ManualPath: f.Inventory, PDClientURLs: f.PD})
-	if err != nil {
-		return nil, err
-	}
-	sshc, err := f.SSHClient(2 * time.Minute)
-	if err != nil {
-		return nil, err
-	}
-	return &Session{Flags: f, PD: client, Stores: stores, Inventory: inv, SSH: sshc, ClusterID: cl.Id, SimEnv: env}, nil
+	return o.Connect(ctx)
 }
 
-// SSHClient builds the SSH executor the flags describe: ssh_config (default
-// ~/.ssh/config when present), known_hosts, identities, sudo, and a per-command
-// timeout (long ones, such as a forced compaction, ask for more).
-func (f ConnectFlags) SSHClient(commandTimeout time.Duration) (*ssh.Client, error) {
-	if err := checkIdentities(f.Identity); err != nil {
-		return nil, err
-	}
-	var cfg *ssh.Config
-	cfgPath := f.SSHConfig
-	if cfgPath == "" {
-		if p, err := ssh.DefaultConfigPath(); err == nil {
-			if _, err := os.Stat(p); err == nil {
-				cfgPath = p
-			}
-		}
-	}
-	if cfgPath != "" {
-		var err error
-		if cfg, err = ssh.LoadConfig(cfgPath); err != nil {
-			return nil, err
-		}
-	}
-	return ssh.NewClient(ssh.Options{
-		User: f.SSHUser, IdentityFiles: f.Identity, KnownHostsFiles: f.KnownHosts,
-		AcceptNewHostKeys: f.AcceptNew, Config: cfg, Sudo: f.Sudo, CommandTimeout: commandTimeout,
-	}), nil
-}
-
-// checkIdentities refuses, before any host is contacted, an identity file
-// OpenSSH would refuse for its permissions (exit 2, the chmod in the hint).
-func checkIdentities(files []string) error {
-	for _, f := range files {
-		var perm *ssh.UnprotectedKeyError
-		if err := ssh.CheckIdentityFile(f); errors.As(err, &perm) {
-			return &Error{Msg: err.Error(), Hints: []string{perm.Hint()}, Code: ExitUsage, Err: err}
-		}
-	}
-	return nil
-}
-
-// NodePlan turns an inventory node into the plan's node entry.
-func NodePlan(n inventory.Node, sshUser string) steps.NodePlan {
-	port := n.Port
-	if port == 0 {
-		if _, p, err := net.SplitHostPort(n.Address); err == nil {
-			port, _ = strconv.Atoi(p)
-		}
-	}
-	user := n.SSHUser
-	if user == "" {
-		user = sshUser
-	}
-	v, _ := tikv.ParseVersion(n.Version)
-	return steps.NodePlan{
-		StoreID: n.StoreID, Address: n.Address, StatusAddress: n.StatusAddress, Zone: n.Labels["zone"],
-		Version: n.Version, Host: n.Host, SSHPort: n.SSHPort, SSHUser: user,
-		ConfigPath: n.ConfigPath, DataDir: n.DataDir, LogFile: n.LogFile,
-		Service: n.ServiceName, RestartCommand: n.RestartCommand, Port: port,
-		TiUPManaged: n.TiUPManaged, RaftEngine: tikv.RaftEngineDefaultOn(v),
-	}
-}
-
-// StatusClient returns the status-port client of a node.
-func StatusClient(n steps.NodePlan, timeout time.Duration) *tikv.StatusClient {
-	base := n.StatusAddress
-	if !strings.Contains(base, "://") {
-		base = "http://" + base
-	}
-	return &tikv.StatusClient{BaseURL: base, HTTP: httpClient(timeout)}
-}
+// planConnect returns the connection flags recorded in a plan.
+func planConnect(p *steps.Plan) ConnectFlags { return ConnectFlags(steps.PlanConnect(p)) }

@@ -9,10 +9,15 @@ import (
 	"time"
 
 	"github.com/tikv-ear/tikv-ear/kms/awskms"
+	"github.com/tikv-ear/tikv-ear/kms/azurekms"
+	"github.com/tikv-ear/tikv-ear/kms/gcpkms"
+	"github.com/tikv-ear/tikv-ear/kms/kmsdemo"
 	"github.com/tikv-ear/tikv-ear/kms/localkms"
+	"github.com/tikv-ear/tikv-ear/kms/vault"
 	"github.com/tikv-ear/tikv-ear/sim"
 	"github.com/tikv-ear/tikv-ear/steps"
 	"github.com/tikv-ear/tikv-ear/ui"
+	"github.com/tikv-ear/tikv-ear/wizard"
 )
 
 // DemoCmd starts an embedded simulated cluster and walks the wizard on it.
@@ -62,10 +67,29 @@ func (c *DemoCmd) Run(g *Globals) error {
 		defer lk.Stop()
 		awsCfg = &awskms.Config{KeyID: lk.Aliases[0], Region: lk.Region, Endpoint: lk.Endpoint, CredentialsFile: lk.CredentialsFile}
 	}
+	vaultCfg := demoVault(g)
 	fmt.Fprintf(g.IO.Err, "tikv-ear: starting a simulated cluster: 6 stores in 3 zones, clock ×%g\n", c.Speed)
 	opts := sim.Options{Stores: 6, Zones: 3, Speed: c.Speed}
 	if awsCfg != nil {
 		opts.KMSEndpoint = awsCfg.Endpoint
+	}
+	// The offline GCP and Azure key services (as sim up --cloud-kms runs them),
+	// so every backend's form reaches a verified report here too.
+	var gcpCfg *gcpkms.Config
+	var azureCfg *azurekms.Config
+	if gc, err := kmsdemo.StartGCP(dir); err != nil {
+		fmt.Fprintf(g.IO.Err, "tikv-ear: the offline GCP key service did not start, GCP is offered without it: %v\n", err)
+	} else {
+		defer gc.Close()
+		simCloudOptions(gc, &opts)
+		gcpCfg = gc.Spec.GCP
+	}
+	if ac, err := kmsdemo.StartAzure(dir); err != nil {
+		fmt.Fprintf(g.IO.Err, "tikv-ear: the offline Azure key service did not start, Azure is offered without it: %v\n", err)
+	} else {
+		defer ac.Close()
+		simCloudOptions(ac, &opts)
+		azureCfg = ac.Spec.Azure
 	}
 	cl, err := sim.Start(g.Ctx, opts)
 	if err != nil {
@@ -74,13 +98,20 @@ func (c *DemoCmd) Run(g *Globals) error {
 	defer cl.Close()
 	env := cl.Env()
 	planPath := filepath.Join(dir, "plan.toml")
-	d := newWizardDriver(wizardConfig{
-		Base:      ConnectFlags{Sim: env.Dir},
+	base, err := ConnectFlags{Sim: env.Dir, Timeout: 10 * time.Second, Concurrency: 20}.Options()
+	if err != nil {
+		return err
+	}
+	d := wizard.New(wizard.Config{
+		Base:      base,
 		PlanPath:  planPath,
 		ReportDir: filepath.Join(dir, "reports"),
-		Strategy:  demoStrategy(),
+		Strategy:  wizard.DemoStrategy(),
 		Policies:  steps.DefaultPolicies(),
 		AWS:       awsCfg,
+		Vault:     vaultCfg,
+		GCP:       gcpCfg,
+		Azure:     azureCfg,
 	})
 	defer d.Close()
 	accessible := c.Accessible || (g.IO.Getenv != nil && g.IO.Getenv("ACCESSIBLE") != "") // huh's convention: any non-empty value
@@ -92,9 +123,7 @@ func (c *DemoCmd) Run(g *Globals) error {
 			Identity: env.Identity, KnownHosts: env.KnownHosts, SSHConfig: env.SSHConfig},
 	})
 	fmt.Fprintf(g.IO.Err, "tikv-ear: the demo's plan, journal, schedule files and report are in %s\n", dir)
-	if r := d.lastReport(); r != nil { // full paths here: the wizard's screen may have cut them to fit
-		fmt.Fprintf(g.IO.Err, "tikv-ear: signed report: %s (html: %s)\ntikv-ear: verify it: %s\n", r.JSON, r.HTML, r.VerifyCommand)
-	}
+	printWizardReport(g, d)
 	if errors.Is(runErr, ui.ErrClosed) {
 		fmt.Fprintln(g.IO.Err, "tikv-ear: closed before the rollout; the simulated cluster was not changed")
 		return nil
@@ -104,19 +133,6 @@ func (c *DemoCmd) Run(g *Globals) error {
 			Hints: []string{"the engine removed every evict-leader scheduler it added; stores it finished keep encryption, the rest are unchanged"}}
 	}
 	return runErr
-}
-
-// demoStrategy is the production strategy with timeouts and polls suited to
-// the sim's fast clock, batching by zone where PD's regions prove it safe.
-func demoStrategy() steps.Strategy {
-	s := steps.DefaultStrategy()
-	s.Batching = steps.BatchZone
-	s.EvictTimeout, s.EvictPoll = steps.D(45*time.Second), steps.D(200*time.Millisecond)
-	s.RestartTimeout = steps.D(30 * time.Second)
-	s.ReadyTimeout, s.ReadyPoll = steps.D(45*time.Second), steps.D(200*time.Millisecond)
-	s.VerifyTimeout = steps.D(30 * time.Second)
-	s.SettleTimeout, s.SettlePoll = steps.D(45*time.Second), steps.D(200*time.Millisecond)
-	return s
 }
 
 // startLocalKMS runs local-kms (package localkms) with one seeded key,
@@ -135,4 +151,23 @@ func startLocalKMS(ctx context.Context, bin, dir string) (*localkms.Server, erro
 		return nil, fmt.Errorf("%w (see %s)", err, logf.Name())
 	}
 	return s, nil
+}
+
+// demoVault offers the Vault backend first when VAULT_ADDR (else BAO_ADDR)
+// names a server: the token comes from VAULT_TOKEN/BAO_TOKEN or the token-file
+// field, and the KEK is created when missing. Transit must be mounted there
+// (preflight says how when it is not).
+func demoVault(g *Globals) *vault.Config {
+	if g.IO.Getenv == nil {
+		return nil
+	}
+	addr := g.IO.Getenv("VAULT_ADDR")
+	if addr == "" {
+		addr = g.IO.Getenv("BAO_ADDR")
+	}
+	if addr == "" {
+		return nil
+	}
+	fmt.Fprintf(g.IO.Err, "tikv-ear: offering the Vault backend first: %s (a transit mount is needed: vault secrets enable transit)\n", addr)
+	return &vault.Config{Address: addr, Cluster: "tikv-ear-demo", CreateKEK: true}
 }

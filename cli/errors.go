@@ -9,45 +9,27 @@ import (
 	"github.com/tikv-ear/tikv-ear/steps"
 )
 
-// Exit codes (reference charm-v2-and-style.md §4).
+// Exit codes: the engine's (steps), so every face maps errors alike.
 const (
-	ExitOK      = 0
-	ExitFailure = 1   // an operation failed
-	ExitUsage   = 2   // bad input, or a prompt would be needed without a TTY
-	ExitAborted = 130 // the operator aborted
+	ExitOK      = steps.ExitOK
+	ExitFailure = steps.ExitFailure
+	ExitUsage   = steps.ExitUsage
+	ExitAborted = steps.ExitAborted
 )
 
-// Error is a user-facing error: a lowercase message, optional hints that say
-// how to fix it, and the exit code to use.
-type Error struct {
-	Msg   string
-	Hints []string
-	Code  int
-	Err   error // wrapped cause, not printed separately
-}
-
-func (e *Error) Error() string { return e.Msg }
-func (e *Error) Unwrap() error { return e.Err }
+// Error is the engine's user-facing error (steps.Error): message, hints, exit code.
+type Error = steps.Error
 
 // Usagef returns an exit-2 error with a hint.
 func Usagef(hint string, format string, args ...any) *Error {
-	return &Error{Msg: fmt.Sprintf(format, args...), Hints: nonEmpty(hint), Code: ExitUsage}
+	return steps.Usagef(hint, format, args...)
 }
 
 // Failf returns an exit-1 error with a hint.
-func Failf(hint string, format string, args ...any) *Error {
-	return &Error{Msg: fmt.Sprintf(format, args...), Hints: nonEmpty(hint), Code: ExitFailure}
-}
+func Failf(hint string, format string, args ...any) *Error { return steps.Failf(hint, format, args...) }
 
 // Hinted is implemented by errors from other packages that carry a fix.
 type Hinted interface{ Hint() string }
-
-func nonEmpty(s string) []string {
-	if s == "" {
-		return nil
-	}
-	return []string{s}
-}
 
 // report prints err in age's voice and returns the exit code.
 func reportErr(w io.Writer, err error) int {

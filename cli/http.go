@@ -3,9 +3,9 @@ package cli
 import (
 	"net/http"
 	"time"
+
+	"github.com/tikv-ear/tikv-ear/steps"
 )
 
-// httpClient is the client for TiKV status ports.
-func httpClient(timeout time.Duration) *http.Client {
-	return &http.Client{Timeout: timeout}
-}
+// httpClient is the client for TiKV status ports (steps.HTTPClient).
+func httpClient(timeout time.Duration) *http.Client { return steps.HTTPClient(timeout) }

@@ -126,7 +126,7 @@ func (c *PlanCmd) Run(g *Globals) error {
 	defer s.Close()
 	strategy, policies := c.StrategyFlags.Strategy()
 	fmt.Fprintf(g.IO.Err, "tikv-ear: reading %d stores and running preflight (nothing on any host changes)\n", len(s.Inventory.Nodes))
-	planned, err := BuildPlan(g.Ctx, s, PlanRequest{
+	planned, err := steps.BuildPlan(g.Ctx, s, steps.PlanRequest{
 		Environment: c.Environment, Method: c.Method, RotationPeriod: c.RotationPeriod, Key: spec,
 		Strategy: strategy, Policies: policies, ReportDir: c.ReportDir, ReportKey: c.ReportKey, Rotation: "365d",
 	})
@@ -195,7 +195,7 @@ func printChecks(w io.Writer, checks []steps.Check) {
 	tw.Flush()
 }
 
-func printPlanned(w io.Writer, pl *Planned) {
+func printPlanned(w io.Writer, pl *steps.Planned) {
 	p := pl.Plan
 	fmt.Fprintf(w, "Plan for cluster %d (%s): %s with a %s master key, environment %s\n\n", p.Cluster.ClusterID, strings.Join(p.Cluster.PD, ","), p.Target.Method, p.Target.Key.Backend, p.Environment)
 	fmt.Fprintln(w, "Preflight:")

@@ -13,10 +13,12 @@ import (
 	"syscall"
 
 	"github.com/alecthomas/kong"
+
+	"github.com/tikv-ear/tikv-ear/steps"
 )
 
-// Version is the tool version, stamped by the Makefile with -ldflags.
-const Version = "0.1.0-dev"
+// Version is the tool version (steps.ToolVersion, which reports record).
+const Version = steps.ToolVersion
 
 // Root is the kong command tree.
 type Root struct {

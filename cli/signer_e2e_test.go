@@ -7,6 +7,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
@@ -93,6 +94,7 @@ func TestSignerVaultSignsTheReport(t *testing.T) {
 		if bytes.Contains(keReadFile(t, rep), []byte(vs.RootToken)) {
 			t.Fatalf("%s: the Vault token reached report.json", args[0])
 		}
+		seEvidence(t, args[0], rep)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "reports", report.DefaultSigningKeyFile)); !os.IsNotExist(err) {
 		t.Fatalf("a local signing key was generated although signer = \"vault\": %v", err)
@@ -130,4 +132,47 @@ func TestSignerRefusedBeforeAnyChange(t *testing.T) {
 	// (The exit code of a plan error is the safety work's to settle; any refusal will do here.)
 	keRefused(t, r, max(r.code, ExitFailure), "report.aws.key-id", `signer = "aws" names no KMS key`)
 	keUnchanged(t, cl, before)
+}
+
+// seEvidence checks a report's real previous-master-key state and backend
+// evidence: after apply and after rotate's second pass no store names a
+// previous master key, PCI 3.7.5 is not "partial" for the rotation, and the
+// Vault evidence (token accessor, KEK, min_decryption_version, signing key) is there.
+func seEvidence(t *testing.T, kind, path string) {
+	t.Helper()
+	var r report.Report
+	if err := json.Unmarshal(keReadFile(t, path), &r); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range r.Stores {
+		if s.After.HasPreviousMasterKey() {
+			t.Errorf("%s: store %d lists previous master key %+v after the run", kind, s.ID, s.After.PreviousMasterKey)
+		}
+	}
+	if md := keReadFile(t, filepath.Join(filepath.Dir(path), report.FileMarkdown)); bytes.Contains(md, []byte("previous master key still configured")) {
+		t.Errorf("%s: report.md says a previous master key is still configured", kind)
+	}
+	if kind == "rotate" {
+		for _, c := range r.Compliance {
+			if c.Framework == report.FrameworkPCI && c.ID == "3.7.5" && c.Status != report.ControlSupported {
+				t.Errorf("rotate: PCI 3.7.5 is %q (%s)", c.Status, c.Note)
+			}
+		}
+	}
+	var master, signing *report.KeyEvidence
+	for i, k := range r.Keys {
+		switch k.Role {
+		case "master-key":
+			master = &r.Keys[i]
+		case report.RoleSigningKey:
+			signing = &r.Keys[i]
+		}
+	}
+	if master == nil || master.TokenAccessor == "" || master.KEK == nil || master.KEK.Key != "transit/keys/tikv-c1-kek" ||
+		master.KEK.LatestVersion == "" || master.MinDecryptionVersion == "" || master.RotationStatus == "" {
+		t.Errorf("%s: master-key evidence %+v (kek %+v)", kind, master, master.KEK)
+	}
+	if signing == nil || signing.Backend != "vault-transit" || signing.KeyID != "transit/keys/tikv-ear-report" || signing.LatestVersion != "1" {
+		t.Errorf("%s: signing-key evidence %+v", kind, signing)
+	}
 }

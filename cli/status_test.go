@@ -1,12 +1,10 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,7 +14,10 @@ import (
 	"github.com/tikv-ear/tikv-ear/cluster/gather"
 	"github.com/tikv-ear/tikv-ear/cluster/pd"
 	"github.com/tikv-ear/tikv-ear/cluster/tikv"
+	"github.com/tikv-ear/tikv-ear/cluster/tikvconf"
+	"github.com/tikv-ear/tikv-ear/cluster/tikvlog"
 	"github.com/tikv-ear/tikv-ear/sim"
+	"github.com/tikv-ear/tikv-ear/steps"
 )
 
 // runStatus runs `status` against the sim in dir and decodes its JSON output
@@ -118,13 +119,13 @@ func TestStatusAgainstSim(t *testing.T) {
 		if s.Running == nil || s.Running.IsInitialized || s.Running.Method != tikv.MethodPlaintext {
 			t.Errorf("store %d: running %+v", s.StoreID, s.Running)
 		}
-		if s.Log == nil || len(s.Log.Events) == 0 || s.Log.Events[len(s.Log.Events)-1].Name != tikv.MsgDisabled.Name {
-			t.Errorf("store %d: log events %+v, want the last to be %q", s.StoreID, s.Log, tikv.MsgDisabled.Text)
+		if s.Log == nil || len(s.Log.Events) == 0 || s.Log.Events[len(s.Log.Events)-1].Name != tikvlog.MsgDisabled.Name {
+			t.Errorf("store %d: log events %+v, want the last to be %q", s.StoreID, s.Log, tikvlog.MsgDisabled.Text)
 		}
 	}
 	text, _ := statusText(t, ctx, dir)
 	row := tableRow(t, text, "1")
-	if !strings.Contains(strings.Join(row, " "), "plaintext plaintext plaintext none 0%/0% yes") {
+	if !strings.Contains(strings.Join(row, " "), "plaintext plaintext plaintext proven none 0%/0% yes") {
 		t.Errorf("text row of store 1: %q\n%s", row, text)
 	}
 	if !strings.Contains(text, "cluster ") || !strings.Contains(text, "location-labels zone,host") || strings.Contains(text, "partial result") {
@@ -139,7 +140,7 @@ func TestStatusAgainstSim(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	edited, err := tikv.ApplyEdits(orig, tikv.EncryptionEdits(tikv.Encryption{
+	edited, err := tikvconf.ApplyEdits(orig, tikvconf.EncryptionEdits(tikv.Encryption{
 		Method: tikv.MethodAES256CTR, MasterKey: tikv.MasterKey{Type: tikv.MasterKeyFile, Path: keyPath},
 	})...)
 	if err != nil {
@@ -177,8 +178,8 @@ func TestStatusAgainstSim(t *testing.T) {
 	if s1.KeyFile == nil || !s1.KeyFile.Exists || s1.KeyFile.Mode != "0400" || s1.KeyFile.Size != tikv.FileKeySize {
 		t.Errorf("store 1 key file: %+v", s1.KeyFile)
 	}
-	if s1.Log == nil || !hasEvent(s1.Log, tikv.MsgBeingEnabled.Name, tikv.MethodAES256CTR) {
-		t.Errorf("store 1 log lacks %q: %+v", tikv.MsgBeingEnabled.Text, s1.Log)
+	if s1.Log == nil || !hasEvent(s1.Log, tikvlog.MsgBeingEnabled.Name, tikv.MethodAES256CTR) {
+		t.Errorf("store 1 log lacks %q: %+v", tikvlog.MsgBeingEnabled.Text, s1.Log)
 	}
 	for _, id := range []uint64{2, 3} {
 		if s := storeByID(t, rep, id); s.State != gather.StatePlaintext {
@@ -187,7 +188,7 @@ func TestStatusAgainstSim(t *testing.T) {
 	}
 	text, _ = statusText(t, ctx, dir)
 	row1 := strings.Join(tableRow(t, text, "1"), " ")
-	if !strings.Contains(row1, "aes256-ctr file encrypted-partial aes256-gcm") {
+	if !strings.Contains(row1, "aes256-ctr file encrypted-partial proven aes256-gcm") {
 		t.Errorf("text row of store 1: %q\n%s", row1, text)
 	}
 
@@ -224,7 +225,7 @@ func TestStatusAgainstSim(t *testing.T) {
 	}
 	restartOnly(t, ctx, sess, n1)
 	waitFor(t, ctx, "store 1 to stop serving", func() bool {
-		_, err := StatusClient(NodePlan(sess.Inventory.Nodes[0], ""), time.Second).Metrics(ctx)
+		_, err := steps.StatusClient(steps.NodePlanOf(sess.Inventory.Nodes[0], ""), time.Second).Metrics(ctx)
 		return err != nil
 	})
 	rep, _ = runStatus(t, ctx, dir)
@@ -311,104 +312,20 @@ func restartOverSSH(t *testing.T, ctx context.Context, dir string, n *sim.Node) 
 
 func restartOnly(t *testing.T, ctx context.Context, sess *Session, n *sim.Node) {
 	t.Helper()
+	systemctl(t, ctx, sess, n, "restart")
+}
+
+// systemctl runs `systemctl <verb> <unit>` for the node over SSH.
+func systemctl(t *testing.T, ctx context.Context, sess *Session, n *sim.Node, verb string) {
+	t.Helper()
 	var target string
 	for _, in := range sess.Inventory.Nodes {
 		if in.StoreID == n.StoreID {
 			target = gather.SSHTarget(in, sess.Flags.SSHUser)
 		}
 	}
-	res, err := sess.SSH.Run(ctx, target, "systemctl restart "+n.Paths.UnitName, nil)
+	res, err := sess.SSH.Run(ctx, target, "systemctl "+verb+" "+n.Paths.UnitName, nil)
 	if err != nil || res.ExitCode != 0 {
-		t.Fatalf("systemctl restart over SSH: %v exit %d %s", err, res.ExitCode, res.Stderr)
-	}
-}
-
-func TestStatusPDUnreachable(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	dir := t.TempDir()
-	cl, err := sim.Start(ctx, sim.Options{Stores: 1, Zones: 1, Regions: 3, Speed: 50, Dir: dir})
-	if err != nil {
-		t.Fatalf("starting the sim: %v", err)
-	}
-	defer cl.Close()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	closed := "http://" + ln.Addr().String()
-	ln.Close()
-	g, out, _ := testGlobals(ctx)
-	cmd := &StatusCmd{ConnectFlags: ConnectFlags{Sim: dir, PD: []string{closed}, Timeout: time.Second}, Output: "text"}
-	err = cmd.Run(g)
-	if err == nil {
-		t.Fatalf("status with PD down succeeded:\n%s", out.String())
-	}
-	var buf bytes.Buffer
-	if code := reportErr(&buf, err); code != ExitFailure {
-		t.Errorf("exit code %d, want %d\n%s", code, ExitFailure, buf.String())
-	}
-	msg := buf.String()
-	if !strings.Contains(msg, "tikv-ear: error: ") || !strings.Contains(msg, "pd unreachable") ||
-		!strings.Contains(msg, "tikv-ear: hint: check --pd") {
-		t.Errorf("error output lacks the PD hint:\n%s", msg)
-	}
-	if out.String() != "" {
-		t.Errorf("stdout should be empty on failure: %q", out.String())
-	}
-}
-
-func TestProgressLine(t *testing.T) {
-	var tty bytes.Buffer
-	p := newProgressLine(&tty, true)
-	for i := 0; i <= 3; i++ {
-		p.update(i, 3)
-	}
-	p.finish()
-	if got := tty.String(); !strings.Contains(got, "\r\x1b[Kgathering 2/3 stores…") || !strings.HasSuffix(got, "gathering 3/3 stores…\r\x1b[K") {
-		t.Errorf("TTY progress: %q", got)
-	}
-	var plain bytes.Buffer
-	p = newProgressLine(&plain, false)
-	for i := 0; i <= 300; i++ {
-		p.update(i, 300)
-	}
-	p.finish()
-	lines := strings.Split(strings.TrimSpace(plain.String()), "\n")
-	if len(lines) != 11 || lines[0] != "tikv-ear: gathering 0/300 stores…" || lines[10] != "tikv-ear: gathering 300/300 stores…" || strings.Contains(plain.String(), "\r") {
-		t.Errorf("plain progress (one line per tenth): %q", lines)
-	}
-}
-
-func TestWriteStatusTextNotes(t *testing.T) {
-	rep := &gather.Report{
-		Complete: false, Partial: []string{"cluster: schedulers: boom"},
-		Cluster: gather.Cluster{ID: 42, MaxReplicas: 3, LocationLabels: []string{"zone"}, Regions: gather.RegionHealth{MissPeer: 2, PendingPeer: -1},
-			EvictLeaderStores: []uint64{2}, EvictLeaderSchedulers: []string{"evict-leader-scheduler"}, Errors: []string{"schedulers: boom"}},
-		Stores: []gather.Store{{
-			StoreID: 2, Address: "10.0.1.2:20160", Reachable: true, State: gather.StateFailing, Reason: "its last start failed",
-			PD:       gather.PDFacts{Zone: "z2", Version: "8.5.2", StateName: "Disconnected"},
-			Config:   &gather.ConfigFacts{Method: "aes256-ctr", MasterKey: gather.MasterKeyFacts{Type: "kms", Vendor: "aws"}, Problems: []gather.Problem{{Severity: "error", File: "/d/tikv.toml", Line: 7, Key: "security.encryption.master-key.key-id", Message: "key id should not be empty", Fix: "set key-id"}}},
-			KeyDict:  &gather.KeyDictFacts{Exists: true, Method: "plaintext", KeysExposed: true},
-			Coverage: &gather.Coverage{Encrypted: gather.Tally{Files: 1999}, Plaintext: gather.Tally{Files: 1}, FilesPercent: 99.95, BytesPercent: 99.99},
-			Warnings: []string{"key.dict exposes keys"},
-		}},
-	}
-	var b bytes.Buffer
-	if err := WriteStatusText(&b, rep); err != nil {
-		t.Fatal(err)
-	}
-	out := b.String()
-	for _, want := range []string{
-		"aes256-ctr  kms/aws", "plaintext (KEYS EXPOSED)", "99.9%/99.9%", // never rounded up to 100%
-		"regions: miss-peer 2, pending-peer ?, down-peer 0",
-		"evict-leader: evict-leader-scheduler covers stores 2",
-		"store 2 (10.0.1.2:20160): failing: its last start failed",
-		"error: /d/tikv.toml:7: security.encryption.master-key.key-id: key id should not be empty (fix: set key-id)",
-		"warning: key.dict exposes keys", "cluster: error: schedulers: boom", "partial result: 1 source(s)",
-	} {
-		if !strings.Contains(out, want) {
-			t.Errorf("text lacks %q:\n%s", want, out)
-		}
+		t.Fatalf("systemctl %s over SSH: %v exit %d %s", verb, err, res.ExitCode, res.Stderr)
 	}
 }

@@ -34,6 +34,8 @@ type (
 	Purpose = core.Purpose
 	// RetireOptions control Retire.
 	RetireOptions = core.RetireOptions
+	// Field describes one setting of a [key.<backend>] table.
+	Field = core.Field
 )
 
 // Spec is the [key] section of a plan. Backend picks the sub-table that applies;
@@ -53,9 +55,6 @@ type Spec struct {
 	Vault   *vault.Config    `toml:"vault,omitempty"`
 	GCP     *gcpkms.Config   `toml:"gcp,omitempty"`
 	Azure   *azurekms.Config `toml:"azure,omitempty"`
-
-	// AzureClient wires the live Azure preflight; nil means it warns that it cannot check.
-	AzureClient azurekms.Client `toml:"-"`
 }
 
 // New builds the backend the spec names. It sends no request.
@@ -88,7 +87,7 @@ func New(spec Spec) (Backend, error) {
 		if spec.Azure == nil {
 			return nil, missing()
 		}
-		return azurekms.New(*spec.Azure, spec.AzureClient)
+		return azurekms.New(*spec.Azure)
 	case "":
 		return nil, fmt.Errorf("plan [key] backend is empty: set it to one of %q, %q, %q, %q, %q",
 			core.BackendFile, core.BackendAWS, core.BackendVault, core.BackendGCP, core.BackendAzure)

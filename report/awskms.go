@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 )
@@ -28,6 +29,7 @@ type AWSKMSSigner struct {
 	keyID string
 	pub   *ecdsa.PublicKey
 	id    string
+	info  KeyEvidence
 }
 
 // NewAWSKMSSigner fetches the public key of keyID (id, ARN or alias) and checks
@@ -58,8 +60,18 @@ func NewAWSKMSSigner(ctx context.Context, api KMSAPI, keyID string) (*AWSKMSSign
 	if err != nil {
 		return nil, fmt.Errorf("aws kms key %s: %w", keyID, err)
 	}
-	return &AWSKMSSigner{api: api, keyID: keyID, pub: pub, id: id}, nil
+	s := &AWSKMSSigner{api: api, keyID: keyID, pub: pub, id: id}
+	// GetPublicKey returns the key ARN in KeyId (AWS KMS API reference, GetPublicKey response).
+	s.info = KeyEvidence{Role: RoleSigningKey, Backend: "aws-kms", KeyID: keyID, KeyARN: aws.ToString(out.KeyId),
+		// Automatic rotation applies to symmetric encryption keys only, never to
+		// asymmetric (SIGN_VERIFY) keys (AWS KMS Developer Guide, "Rotate AWS KMS keys").
+		RotationStatus: RotationDisabled,
+		Versions:       []KeyVersion{{Version: "1", Fingerprint: id}}}
+	return s, nil
 }
+
+// Evidence describes the signing key for the report.
+func (s *AWSKMSSigner) Evidence() KeyEvidence { return s.info }
 
 // Sign returns the DER ECDSA signature over SHA-256(data).
 func (s *AWSKMSSigner) Sign(ctx context.Context, data []byte) ([]byte, error) {

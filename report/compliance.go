@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tikv-ear/tikv-ear/cluster/tikv"
+	"github.com/tikv-ear/tikv-ear/cluster/tikvlog"
 )
 
 // Framework names used in Control.Framework.
@@ -23,19 +24,56 @@ const (
 const nistKeyWrapOUPDays = 730
 
 // MapCompliance maps the evidence in r to the compliance requirements the
-// report covers (reference kms-and-evidence.md §5). Requirement texts are
-// paraphrases; items the reference marks UNCONFIRMED say so in Note. Status
-// is computed from the evidence only: organisational procedures are never
-// claimed, so such items are at most "partial".
+// report covers (reference kms-and-evidence.md §5), one Control per entry of
+// controlRules, in that order. Requirement texts are paraphrases; items the
+// reference marks UNCONFIRMED say so in Note. Status is computed from the
+// evidence only: organisational procedures are never claimed, so such items
+// are at most "partial".
 func MapCompliance(r *Report) []Control {
 	f := facts(r)
-	var out []Control
-	add := func(c Control) { out = append(out, c) }
+	out := make([]Control, 0, len(controlRules))
+	for _, rule := range controlRules {
+		c := Control{Framework: rule.framework, ID: rule.id, Requirement: rule.requirement, Note: rule.note}
+		rule.assess(r, f, &c)
+		out = append(out, c)
+	}
+	return out
+}
 
-	// PCI DSS v4.0.1 3.5.1
-	c := Control{Framework: FrameworkPCI, ID: "3.5.1",
-		Requirement: "Stored account data is rendered unreadable (strong cryptography with key management is one accepted method).",
-		Note:        "Scoping (3.5.1.2): TiKV encryption is storage-engine level, not disk level; whether an assessor accepts it as file-level encryption is the assessor's call (UNCONFIRMED)."}
+// controlRule is one requirement and how the report's evidence bears on it:
+// assess fills Status and Evidence (and may extend Note).
+type controlRule struct {
+	framework, id, requirement, note string
+	assess                           func(r *Report, f evidenceFacts, c *Control)
+}
+
+// controlRules are the requirements MapCompliance maps, in report order.
+var controlRules = []controlRule{
+	{FrameworkPCI, "3.5.1", "Stored account data is rendered unreadable (strong cryptography with key management is one accepted method).",
+		"Scoping (3.5.1.2): TiKV encryption is storage-engine level, not disk level; whether an assessor accepts it as file-level encryption is the assessor's call (UNCONFIRMED).",
+		assessPCI351},
+	{FrameworkPCI, "3.6.1", "Key-protection procedures: fewest custodians, key-encrypting key at least as strong as the data keys and stored separately, fewest locations.",
+		"The report shows the technical controls; custodian lists and written procedures are the organisation's to provide.",
+		assessPCI361},
+	{FrameworkPCI, "3.6.1.2", "Secret keys are stored only encrypted under a key-encrypting key stored separately, in a secure cryptographic device, or as key components.", "",
+		assessPCI3612},
+	{FrameworkPCI, "3.7.1", "Key-management procedures include generation of strong keys.", "", assessPCI371},
+	{FrameworkPCI, "3.7.2", "Key-management procedures include secure key distribution.", "", assessPCI372},
+	{FrameworkPCI, "3.7.3", "Key-management procedures include secure key storage.", "", assessPCI373},
+	{FrameworkPCI, "3.7.4", "Keys are changed at the end of a defined cryptoperiod, with a process.", "", assessPCI374},
+	{FrameworkPCI, "3.7.5", "Keys are retired, replaced or destroyed at the end of the cryptoperiod, when integrity weakens, or when compromise is suspected.", "", assessPCI375},
+	{FrameworkPCI, "3.7.7", "Unauthorized substitution of keys is prevented.", "", assessPCI377},
+	{FrameworkNIST, "§5.3.6 cryptoperiods", "Suggested cryptoperiods: key-wrapping key originator-usage ≤ 2 years; data-encryption key ≤ 2 years; private signature key 1–3 years.",
+		"Values from the 2007 revision of Table 1; Rev. 5 values UNCONFIRMED.", assessNISTCryptoperiods},
+	{FrameworkHIPAA, "164.312(a)(2)(iv)", "Encryption and decryption (Addressable): implement a mechanism to encrypt and decrypt electronic protected health information.", "",
+		assessHIPAAEncryption},
+	{FrameworkSOC2, "CC6.1", "Logical access security over protected information assets; points of focus: uses encryption to protect data, protects encryption keys.",
+		"Access-control design beyond encryption is outside this report.", assessSOC2CC61},
+	{FrameworkSOC2, "CC6.7", "Transmission, movement and removal of information is restricted to authorized users and processes and protected.",
+		"TLS to Vault/KMS and SSH host-key checking are enforced by the tool; network policy is the organisation's to show.", assessSOC2CC67},
+}
+
+func assessPCI351(r *Report, f evidenceFacts, c *Control) {
 	c.Evidence = append(c.Evidence, fmt.Sprintf("stores[*].after.method: encrypted with %s on %d of %d stores", strings.Join(f.methods, ", "), f.encrypted, len(r.Stores)))
 	if f.coverageKnown {
 		c.Evidence = append(c.Evidence, fmt.Sprintf("stores[*].verification.coverage: %d files encrypted, %d plaintext", f.filesEnc, f.filesPlain))
@@ -44,7 +82,7 @@ func MapCompliance(r *Report) []Control {
 		c.Evidence = append(c.Evidence, "stores[*].after.method: still plaintext on "+storeList(f.plaintextStores))
 	}
 	if f.logEnabled > 0 {
-		c.Evidence = append(c.Evidence, fmt.Sprintf("stores[*].verification.log_lines: %q seen on %d stores", tikv.MsgEnabled.Text+"…", f.logEnabled))
+		c.Evidence = append(c.Evidence, fmt.Sprintf("stores[*].verification.log_lines: %q seen on %d stores", tikvlog.MsgEnabled.Text+"…", f.logEnabled))
 	}
 	switch {
 	case len(r.Stores) == 0 || f.encrypted < len(r.Stores):
@@ -59,13 +97,10 @@ func MapCompliance(r *Report) []Control {
 			c.Note += " On-disk coverage was not measured."
 		}
 	}
-	add(c)
+}
 
-	// 3.6.1
-	c = Control{Framework: FrameworkPCI, ID: "3.6.1",
-		Requirement: "Key-protection procedures: fewest custodians, key-encrypting key at least as strong as the data keys and stored separately, fewest locations.",
-		Status:      ControlPartial,
-		Note:        "The report shows the technical controls; custodian lists and written procedures are the organisation's to provide."}
+func assessPCI361(_ *Report, f evidenceFacts, c *Control) {
+	c.Status = ControlPartial
 	c.Evidence = append(c.Evidence, "stores[*].after.master_key.type: master key type "+strings.Join(f.mkTypes, ", "))
 	if len(f.backends) > 0 {
 		c.Evidence = append(c.Evidence, "keys[*].backend: keys held in "+strings.Join(f.backends, ", "))
@@ -73,11 +108,9 @@ func MapCompliance(r *Report) []Control {
 	if f.kdAESGCM > 0 {
 		c.Evidence = append(c.Evidence, fmt.Sprintf("stores[*].verification.key_dict.method: aes256-gcm (data keys wrapped by the master key) on %d stores", f.kdAESGCM))
 	}
-	add(c)
+}
 
-	// 3.6.1.2
-	c = Control{Framework: FrameworkPCI, ID: "3.6.1.2",
-		Requirement: "Secret keys are stored only encrypted under a key-encrypting key stored separately, in a secure cryptographic device, or as key components."}
+func assessPCI3612(r *Report, f evidenceFacts, c *Control) {
 	if f.kdAESGCM > 0 {
 		c.Evidence = append(c.Evidence, fmt.Sprintf("stores[*].verification.key_dict.method: aes256-gcm (data keys stored encrypted under the master key) on %d of %d stores", f.kdAESGCM, len(r.Stores)))
 	}
@@ -95,69 +128,71 @@ func MapCompliance(r *Report) []Control {
 	default:
 		c.Status = ControlNotEvidenced
 	}
-	add(c)
+}
 
-	// 3.7.1 – 3.7.5, 3.7.7
-	c = Control{Framework: FrameworkPCI, ID: "3.7.1", Requirement: "Key-management procedures include generation of strong keys."}
-	if len(f.backends) > 0 {
-		c.Status = ControlPartial
-		c.Evidence = []string{"keys[*].backend: master key generated by the CSPRNG of " + strings.Join(f.backends, ", ")}
-		c.Note = "Data keys are generated by TiKV itself; the master key by the backend listed."
-	} else {
+func assessPCI371(_ *Report, f evidenceFacts, c *Control) {
+	if len(f.backends) == 0 {
 		c.Status = ControlNotEvidenced
+		return
 	}
-	add(c)
+	c.Status = ControlPartial
+	c.Evidence = []string{"keys[*].backend: master key generated by the CSPRNG of " + strings.Join(f.backends, ", ")}
+	c.Note = "Data keys are generated by TiKV itself; the master key by the backend listed."
+}
 
-	c = Control{Framework: FrameworkPCI, ID: "3.7.2", Requirement: "Key-management procedures include secure key distribution."}
-	if len(f.keyFileModes) > 0 {
+func assessPCI372(_ *Report, f evidenceFacts, c *Control) {
+	switch {
+	case len(f.keyFileModes) > 0:
 		c.Status = ControlPartial
 		c.Evidence = []string{"stores[*].verification.key_file.mode: master key file mode " + strings.Join(f.keyFileModes, ", ")}
-	} else if f.kms > 0 {
+	case f.kms > 0:
 		c.Status = ControlPartial
 		c.Evidence = []string{fmt.Sprintf("stores[*].after.master_key.type: kms on %d stores (TiKV fetches the master key from the KMS itself)", f.kms)}
-	} else {
+	default:
 		c.Status = ControlNotEvidenced
 	}
-	add(c)
+}
 
-	c = Control{Framework: FrameworkPCI, ID: "3.7.3", Requirement: "Key-management procedures include secure key storage."}
-	if len(r.Keys) > 0 {
-		c.Status = ControlPartial
-		c.Evidence = []string{fmt.Sprintf("keys[*].versions: %s with their versions recorded", countNoun(len(r.Keys), "managed key"))}
-	} else {
+func assessPCI373(r *Report, _ evidenceFacts, c *Control) {
+	if len(r.Keys) == 0 {
 		c.Status = ControlNotEvidenced
+		return
 	}
-	add(c)
+	c.Status = ControlPartial
+	c.Evidence = []string{fmt.Sprintf("keys[*].versions: %s with their versions recorded", countNoun(len(r.Keys), "managed key"))}
+}
 
-	c = Control{Framework: FrameworkPCI, ID: "3.7.4", Requirement: "Keys are changed at the end of a defined cryptoperiod, with a process."}
-	if s := r.Schedule; s != nil {
-		c.Evidence = append(c.Evidence, fmt.Sprintf("schedule: master key rotated every %d days, data keys every %s", s.MasterKeyPeriodDays, s.DataKeyRotationPeriod))
-		if !s.LastMasterKeyRotation.IsZero() {
-			c.Evidence = append(c.Evidence, "schedule.last_master_key_rotation: master key last rotated "+rfc3339(s.LastMasterKeyRotation))
-		}
-		if !s.NextDue.IsZero() {
-			c.Evidence = append(c.Evidence, "schedule.next_due: next master key rotation due "+rfc3339(s.NextDue))
-		}
-		if !s.NextDue.IsZero() && asOf(r).After(s.NextDue) {
-			c.Status = ControlNotEvidenced
-			c.Note = "The master key is overdue for rotation."
-		} else {
-			c.Status = ControlSupported
-		}
-	} else {
+func assessPCI374(r *Report, _ evidenceFacts, c *Control) {
+	s := r.Schedule
+	if s == nil {
 		c.Status = ControlNotEvidenced
 		c.Note = "No rotation schedule recorded; generate one with tikv-ear schedule."
+		return
 	}
-	add(c)
+	c.Evidence = append(c.Evidence, fmt.Sprintf("schedule: master key rotated every %d days, data keys every %s", s.MasterKeyPeriodDays, s.DataKeyRotationPeriod))
+	if !s.LastMasterKeyRotation.IsZero() {
+		c.Evidence = append(c.Evidence, "schedule.last_master_key_rotation: master key last rotated "+rfc3339(s.LastMasterKeyRotation))
+	}
+	if !s.NextDue.IsZero() {
+		c.Evidence = append(c.Evidence, "schedule.next_due: next master key rotation due "+rfc3339(s.NextDue))
+	}
+	if !s.NextDue.IsZero() && asOf(r).After(s.NextDue) {
+		c.Status = ControlNotEvidenced
+		c.Note = "The master key is overdue for rotation."
+	} else {
+		c.Status = ControlSupported
+	}
+}
 
-	c = Control{Framework: FrameworkPCI, ID: "3.7.5", Requirement: "Keys are retired, replaced or destroyed at the end of the cryptoperiod, when integrity weakens, or when compromise is suspected."}
-	if f.prevLeft > 0 {
+func assessPCI375(r *Report, f evidenceFacts, c *Control) {
+	switch {
+	case f.prevLeft > 0:
 		c.Status = ControlPartial
 		c.Note = fmt.Sprintf("%d stores still list a previous-master-key; remove it once every store has started with the new key.", f.prevLeft)
-	} else if r.Kind == KindRotate {
+	case r.Kind == KindRotate:
 		c.Status = ControlSupported
 		c.Evidence = []string{"stores[*].after.previous_master_key: absent on every store (the old master key is retired from the TiKV config)"}
-	} else {
+	default:
 		c.Status = ControlPartial
 	}
 	for _, k := range r.Keys {
@@ -165,9 +200,9 @@ func MapCompliance(r *Report) []Control {
 			c.Evidence = append(c.Evidence, fmt.Sprintf("keys[*].min_decryption_version: %s decrypts only with version %s or later", k.KeyID, k.MinDecryptionVersion))
 		}
 	}
-	add(c)
+}
 
-	c = Control{Framework: FrameworkPCI, ID: "3.7.7", Requirement: "Unauthorized substitution of keys is prevented."}
+func assessPCI377(_ *Report, f evidenceFacts, c *Control) {
 	c.Evidence = []string{FileBundle + ", " + FileEnvelope + ": this report.json is signed (DSSE envelope of an in-toto Statement whose subject is its SHA-256)"}
 	if f.fingerprinted > 0 {
 		c.Evidence = append(c.Evidence, fmt.Sprintf("stores[*].after.master_key.fingerprint: master key fingerprint recorded on %d of %d stores with a master key", f.fingerprinted, f.nonPlainMK))
@@ -177,33 +212,29 @@ func MapCompliance(r *Report) []Control {
 	} else {
 		c.Status = ControlPartial
 	}
-	add(c)
+}
 
-	// NIST SP 800-57
-	c = Control{Framework: FrameworkNIST, ID: "§5.3.6 cryptoperiods",
-		Requirement: "Suggested cryptoperiods: key-wrapping key originator-usage ≤ 2 years; data-encryption key ≤ 2 years; private signature key 1–3 years.",
-		Note:        "Values from the 2007 revision of Table 1; Rev. 5 values UNCONFIRMED."}
-	if s := r.Schedule; s != nil {
-		c.Evidence = []string{fmt.Sprintf("schedule.master_key_period_days: master key (the key-wrapping key) rotated every %d days", s.MasterKeyPeriodDays),
-			"schedule.data_key_rotation_period: data keys rotated every " + s.DataKeyRotationPeriod}
-		if s.SigningKeyPeriodDays > 0 {
-			c.Evidence = append(c.Evidence, fmt.Sprintf("schedule.signing_key_period_days: report signing key replaced every %d days", s.SigningKeyPeriodDays))
-		}
-		if s.MasterKeyPeriodDays > 0 && s.MasterKeyPeriodDays <= nistKeyWrapOUPDays {
-			c.Status = ControlSupported
-		} else {
-			c.Status = ControlPartial
-			c.Note += fmt.Sprintf(" Master key period %d days exceeds the 2-year originator-usage period.", s.MasterKeyPeriodDays)
-		}
-	} else {
+func assessNISTCryptoperiods(r *Report, _ evidenceFacts, c *Control) {
+	s := r.Schedule
+	if s == nil {
 		c.Status = ControlNotEvidenced
+		return
 	}
-	add(c)
+	c.Evidence = []string{fmt.Sprintf("schedule.master_key_period_days: master key (the key-wrapping key) rotated every %d days", s.MasterKeyPeriodDays),
+		"schedule.data_key_rotation_period: data keys rotated every " + s.DataKeyRotationPeriod}
+	if s.SigningKeyPeriodDays > 0 {
+		c.Evidence = append(c.Evidence, fmt.Sprintf("schedule.signing_key_period_days: report signing key replaced every %d days", s.SigningKeyPeriodDays))
+	}
+	if s.MasterKeyPeriodDays > 0 && s.MasterKeyPeriodDays <= nistKeyWrapOUPDays {
+		c.Status = ControlSupported
+	} else {
+		c.Status = ControlPartial
+		c.Note += fmt.Sprintf(" Master key period %d days exceeds the 2-year originator-usage period.", s.MasterKeyPeriodDays)
+	}
+}
 
-	// HIPAA
-	c = Control{Framework: FrameworkHIPAA, ID: "164.312(a)(2)(iv)",
-		Requirement: "Encryption and decryption (Addressable): implement a mechanism to encrypt and decrypt electronic protected health information.",
-		Evidence:    []string{fmt.Sprintf("stores[*].after.method: %d of %d stores encrypted (%s)", f.encrypted, len(r.Stores), strings.Join(f.methods, ", "))}}
+func assessHIPAAEncryption(r *Report, f evidenceFacts, c *Control) {
+	c.Evidence = []string{fmt.Sprintf("stores[*].after.method: %d of %d stores encrypted (%s)", f.encrypted, len(r.Stores), strings.Join(f.methods, ", "))}
 	if len(f.plaintextStores) > 0 {
 		c.Evidence = append(c.Evidence, "stores[*].after.method: still plaintext on "+storeList(f.plaintextStores))
 	}
@@ -212,29 +243,23 @@ func MapCompliance(r *Report) []Control {
 	} else {
 		c.Status = ControlNotEvidenced
 	}
-	add(c)
+}
 
-	// SOC 2
-	c = Control{Framework: FrameworkSOC2, ID: "CC6.1",
-		Requirement: "Logical access security over protected information assets; points of focus: uses encryption to protect data, protects encryption keys.",
-		Status:      ControlPartial,
-		Evidence:    []string{fmt.Sprintf("stores[*].after.method: %d of %d stores encrypted", f.encrypted, len(r.Stores)), "stores[*].after.master_key.type: master key type " + strings.Join(f.mkTypes, ", ")},
-		Note:        "Access-control design beyond encryption is outside this report."}
-	add(c)
-	c = Control{Framework: FrameworkSOC2, ID: "CC6.7",
-		Requirement: "Transmission, movement and removal of information is restricted to authorized users and processes and protected.",
-		Status:      ControlPartial,
-		Evidence: []string{FileReport + ": no key material, only key identities and fingerprints (redacted by construction)",
-			FileBundle + ", " + FileEnvelope + ": report integrity protected by a DSSE signature"},
-		Note: "TLS to Vault/KMS and SSH host-key checking are enforced by the tool; network policy is the organisation's to show."}
+func assessSOC2CC61(r *Report, f evidenceFacts, c *Control) {
+	c.Status = ControlPartial
+	c.Evidence = []string{fmt.Sprintf("stores[*].after.method: %d of %d stores encrypted", f.encrypted, len(r.Stores)), "stores[*].after.master_key.type: master key type " + strings.Join(f.mkTypes, ", ")}
+}
+
+func assessSOC2CC67(_ *Report, f evidenceFacts, c *Control) {
+	c.Status = ControlPartial
+	c.Evidence = []string{FileReport + ": no key material, only key identities and fingerprints (redacted by construction)",
+		FileBundle + ", " + FileEnvelope + ": report integrity protected by a DSSE signature"}
 	if len(f.keyFileModes) > 0 {
 		c.Evidence = append([]string{"stores[*].verification.key_file: how the master key file was delivered (path, mode, owner, file system)"}, c.Evidence...)
 	}
 	if f.kms > 0 {
 		c.Evidence = append([]string{fmt.Sprintf("stores[*].after.master_key.type: kms on %d stores (TiKV fetches the master key from the KMS itself; no key file is delivered)", f.kms)}, c.Evidence...)
 	}
-	add(c)
-	return out
 }
 
 type evidenceFacts struct {
@@ -266,7 +291,7 @@ func facts(r *Report) evidenceFacts {
 				f.fingerprinted++
 			}
 		}
-		if s.After.PreviousMasterKey != nil {
+		if s.After.HasPreviousMasterKey() {
 			f.prevLeft++
 		}
 		v := s.Verification
@@ -286,7 +311,7 @@ func facts(r *Report) evidenceFacts {
 			}
 		}
 		for _, l := range v.LogLines {
-			if tikv.MsgEnabled.Matches(l.Message) {
+			if tikvlog.MsgEnabled.Matches(l.Message) {
 				f.logEnabled++
 				break
 			}

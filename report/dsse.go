@@ -10,7 +10,8 @@ import (
 
 // Formats of the signed evidence (reference kms-and-evidence.md §4).
 const (
-	// PayloadType is the DSSE payloadType of an in-toto Statement (ITO: spec/v1/envelope.md).
+	// PayloadType is the DSSE payloadType of an in-toto Statement (ITO: spec/v1/envelope.md;
+	// sigstore-go v1.2.1 pkg/bundle/signature_content.go IntotoMediaType).
 	PayloadType = "application/vnd.in-toto+json"
 	// StatementType is the in-toto Statement v1 _type (ITO: spec/v1/statement.md).
 	StatementType = "https://in-toto.io/Statement/v1"
@@ -18,13 +19,15 @@ const (
 	// predicate shape defined by Predicate below, is not registered with in-toto,
 	// and is what auditors pass to cosign verify-blob-attestation --type.
 	PredicateType = "https://tikv-ear.dev/attestation/encryption-rollout/v1"
-	// BundleMediaType is the Sigstore bundle v0.3 media type (CS: doc, §4.3).
+	// BundleMediaType is the Sigstore bundle v0.3 media type (CS: doc, §4.3;
+	// sigstore-go v1.2.1 pkg/bundle/bundle.go MediaTypeString("0.3")).
 	BundleMediaType = "application/vnd.dev.sigstore.bundle.v0.3+json"
 	// SubjectName is the subject name the Statement gives report.json.
 	SubjectName = "report.json"
 )
 
-// PAE is the DSSE v1 pre-authentication encoding (DSSE protocol.md):
+// PAE is the DSSE v1 pre-authentication encoding (DSSE protocol.md; the same
+// bytes as secure-systems-lab/go-securesystemslib v0.11.0 dsse/envelope.go PAE):
 // "DSSEv1" SP LEN(type) SP type SP LEN(body) SP body, LEN in ASCII decimal.
 func PAE(payloadType string, payload []byte) []byte {
 	b := make([]byte, 0, 32+len(payloadType)+len(payload))

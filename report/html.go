@@ -14,6 +14,7 @@ type htmlData struct {
 	Verify     []verifyStep
 	Summary    [][2]string
 	Ages       []KeyAge
+	KeyFacts   []keyFact
 	Chart      *chart
 	Spans      []phaseSpan
 	Findings   []Finding
@@ -110,7 +111,11 @@ ul.evidence{margin:0;padding-left:1.1rem}table.compliance td:nth-child(3){width:
 <section><h2 id="keys-and-ages">Keys and ages</h2>
 <table><tr><th scope="col">Role</th><th scope="col">Backend</th><th scope="col">Key</th><th scope="col">Latest version</th><th scope="col">Created</th><th scope="col">Age (days)</th><th scope="col">Policy (days)</th><th scope="col">Status</th></tr>
 {{range .Ages}}<tr><td>{{.Role}}</td><td>{{.Backend}}</td><td>{{.KeyID}}</td><td>{{.Version}}</td><td>{{call $.Time .Created}}</td><td>{{.AgeDays}}</td><td>{{call $.PolicyDays .PolicyDays}}</td><td class="{{call $.AgeStatus .}}">{{call $.AgeStatus .}}</td></tr>
-{{end}}</table></section>
+{{end}}</table>
+{{with .KeyFacts}}<h3 id="key-evidence">Key evidence from the backends</h3>
+<table><tr><th scope="col">Role</th><th scope="col">Key</th><th scope="col">Fact</th><th scope="col">Value</th></tr>
+{{range .}}<tr><td>{{.Role}}</td><td>{{.KeyID}}</td><td>{{.Name}}</td><td>{{.Value}}</td></tr>
+{{end}}</table>{{end}}</section>
 <section><h2 id="rotation-schedule">Rotation schedule</h2>
 {{with .R.Schedule}}<table>
 <tr><th scope="row">Master key period</th><td>{{.MasterKeyPeriodDays}} days</td></tr>
@@ -155,7 +160,7 @@ func renderHTML(in *Report, sig signerInfo) []byte {
 	r := view(in)
 	d := htmlData{
 		R: r, Brief: brief(r, sig), Works: storeWorks(r), Verify: verifySteps(sig),
-		Summary: summaryRows(r), Ages: KeyAges(r), Chart: timelineChart(r), Spans: phaseSpans(r),
+		Summary: summaryRows(r), Ages: KeyAges(r), KeyFacts: keyFacts(r.Keys), Chart: timelineChart(r), Spans: phaseSpans(r),
 		Findings: sortedFindings(r.Findings), Predicate: PredicateType,
 		StoreRef: storeRef, MasterKey: mkString, Coverage: coverageString, AgeStatus: ageStatus,
 		Labels: labelString, PolicyDays: policyString, Days: daysString, Duration: spanDuration, Evidence: parseEvidence,

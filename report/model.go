@@ -108,6 +108,13 @@ type StoreState struct {
 	PreviousMasterKey *MasterKey `json:"previous_master_key,omitempty"`
 }
 
+// HasPreviousMasterKey reports whether s names a previous-master-key TiKV
+// could fall back to: one of type plaintext (TiKV's default, which TiUP
+// templates write out) is none.
+func (s StoreState) HasPreviousMasterKey() bool {
+	return s.PreviousMasterKey != nil && !isPlaintextKey(*s.PreviousMasterKey)
+}
+
 // MasterKey describes a master key by identity only. Build it with
 // MasterKeyFromConfig so that no secret field of the TiKV config can reach it.
 type MasterKey struct {
@@ -211,17 +218,59 @@ type Schedule struct {
 	KMSNative             string    `json:"kms_native,omitempty"`
 }
 
-// KeyEvidence describes a managed key (master key, report signing key) in its backend.
+// KeyEvidence describes a managed key (master key, report signing key) in its
+// backend, as the backend reported it when the report was built.
 type KeyEvidence struct {
-	Role                 string       `json:"role"`    // master-key | signing-key
-	Backend              string       `json:"backend"` // file | vault-transit | aws-kms | ...
+	Role                 string       `json:"role"`    // master-key | previous-master-key | signing-key
+	Backend              string       `json:"backend"` // file | vault | vault-transit | aws | gcp | azure
 	KeyID                string       `json:"key_id"`
 	Versions             []KeyVersion `json:"versions,omitempty"`
 	LatestVersion        string       `json:"latest_version,omitempty"`
 	MinDecryptionVersion string       `json:"min_decryption_version,omitempty"`
 	RotationEnabled      bool         `json:"rotation_enabled"`
-	RotationPeriod       string       `json:"rotation_period,omitempty"` // e.g. "90d", "8760h"
-	NextRotation         time.Time    `json:"next_rotation,omitzero"`
+	// RotationStatus is the backend's automatic rotation: RotationEnabled,
+	// RotationDisabled or RotationUnknown (not readable; RotationEnabled is then false).
+	RotationStatus string    `json:"rotation_status,omitempty"`
+	RotationPeriod string    `json:"rotation_period,omitempty"` // e.g. "90d", "8760h"
+	NextRotation   time.Time `json:"next_rotation,omitzero"`
+	// State is the key's state in the backend (AWS Enabled/PendingDeletion,
+	// GCP ENABLED/DESTROYED, Vault active/destroyed), or "unknown".
+	State string `json:"state,omitempty"`
+	// KeyARN is the AWS key ARN.
+	KeyARN string `json:"key_arn,omitempty"`
+	// Location is the AWS region or GCP location.
+	Location string `json:"location,omitempty"`
+	// TokenAccessor is the accessor of the Vault token the tool used (never the token).
+	TokenAccessor string `json:"token_accessor,omitempty"`
+	// KEK is the Vault transit key that wraps the master key.
+	KEK *KEKEvidence `json:"kek,omitempty"`
+	// Attributes are further backend facts (GCP protection level, Azure vault URL, ...).
+	Attributes map[string]string `json:"attributes,omitempty"`
+	// Unreadable says why the backend could not be read; the fields above are then the plan's.
+	Unreadable string `json:"unreadable,omitempty"`
+}
+
+// RoleSigningKey is the KeyEvidence.Role of the key that signed the report.
+const RoleSigningKey = "signing-key"
+
+// Rotation statuses for KeyEvidence.RotationStatus.
+const (
+	RotationEnabled  = "enabled"
+	RotationDisabled = "disabled"
+	RotationUnknown  = "unknown"
+)
+
+// KEKEvidence is the Vault transit key-encryption key behind a master key
+// (GET transit/keys/:name: type, latest_version, min_decryption_version;
+// reference kms-and-evidence.md §1.1).
+type KEKEvidence struct {
+	Key                  string `json:"key"` // <mount>/keys/<name>
+	Type                 string `json:"type,omitempty"`
+	LatestVersion        string `json:"latest_version,omitempty"`
+	MinDecryptionVersion string `json:"min_decryption_version,omitempty"`
+	// WrappedWith is the KEK version that wrapped this master-key generation.
+	WrappedWith   string    `json:"wrapped_with_version,omitempty"`
+	LatestCreated time.Time `json:"latest_created,omitzero"`
 }
 
 // KeyVersion is one version of a managed key.

@@ -145,7 +145,7 @@ func storeChange(k Kind, s Store) string {
 	default:
 		parts = append(parts, "master key replaced")
 	}
-	if a.PreviousMasterKey != nil {
+	if a.HasPreviousMasterKey() {
 		parts = append(parts, "previous master key still configured")
 	}
 	if k == KindAudit {

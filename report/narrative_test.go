@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tikv-ear/tikv-ear/cluster/tikv"
 )
 
 func TestPhaseSpans(t *testing.T) {
@@ -188,4 +190,39 @@ func pathExists(v any, segs []string) bool {
 		}
 	}
 	return false
+}
+
+// TestPlaintextPreviousKeyIsNoPreviousKey: a previous-master-key of type
+// plaintext (TiKV's default, written out by some templates) on a first-time
+// enable is not "still configured", nor a partial PCI 3.7.5; a real one is.
+func TestPlaintextPreviousKeyIsNoPreviousKey(t *testing.T) {
+	r := sampleReport()
+	r.Kind = KindApply
+	for i := range r.Stores {
+		r.Stores[i].Before = StoreState{Method: tikv.MethodPlaintext, MasterKey: MasterKey{Type: tikv.MasterKeyPlaintext}}
+		r.Stores[i].After.PreviousMasterKey = &MasterKey{Type: tikv.MasterKeyPlaintext}
+	}
+	pci375 := func(r *Report) Control {
+		for _, c := range MapCompliance(r) {
+			if c.ID == "3.7.5" {
+				return c
+			}
+		}
+		t.Fatal("no PCI 3.7.5")
+		return Control{}
+	}
+	if md := RenderMarkdown(r); strings.Contains(string(md), "previous master key still configured") {
+		t.Error("a first-time enable says a previous master key is still configured")
+	}
+	if c := pci375(r); strings.Contains(c.Note, "previous-master-key") {
+		t.Errorf("3.7.5 counts a plaintext previous key: %+v", c)
+	}
+	r.Kind = KindRotate
+	r.Stores[0].After.PreviousMasterKey = &MasterKey{Type: tikv.MasterKeyFile, Path: "/run/tikv-ear/old.key"}
+	if md := RenderMarkdown(r); !strings.Contains(string(md), "previous master key still configured") {
+		t.Error("a real previous master key is not reported")
+	}
+	if c := pci375(r); c.Status != ControlPartial || !strings.Contains(c.Note, "1 stores still list a previous-master-key") {
+		t.Errorf("3.7.5 with one store still naming the old key: %+v", c)
+	}
 }

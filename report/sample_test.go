@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/tikv-ear/tikv-ear/cluster/tikv"
+	"github.com/tikv-ear/tikv-ear/cluster/tikvlog"
 )
 
 // t0 is in a non-UTC zone on purpose: Canonical must convert it.
@@ -32,7 +33,7 @@ func sampleReport() *Report {
 		r.Stores = append(r.Stores, Store{
 			ID: id, Address: addr, Zone: []string{"z1", "z2"}[i], Before: before, After: after,
 			Verification: Verification{
-				LogLines: []LogLine{{Time: at(5 + 10*i), Level: "INFO", Message: tikv.MsgEnabled.Format("Aes256Ctr"), Catalog: tikv.MsgEnabled.Name}},
+				LogLines: []LogLine{{Time: at(5 + 10*i), Level: "INFO", Message: tikvlog.MsgEnabled.Format("Aes256Ctr"), Catalog: tikvlog.MsgEnabled.Name}},
 				Metrics:  []Metric{{Name: tikv.MetricIsInitialized, Value: "1"}, {Name: tikv.MetricRegionCount, Labels: map[string]string{tikv.LabelType: "leader"}, Value: "42"}},
 				Leaders:  42,
 				KeyDict:  &KeyDict{Method: tikv.MetadataMethodAES256GCM, DataKeys: 3, CurrentDataKeyID: "3"},
@@ -52,7 +53,9 @@ func sampleReport() *Report {
 		LastMasterKeyRotation: at(20), NextDue: at(20).AddDate(0, 0, 365), Mechanism: "systemd"}
 	r.Keys = []KeyEvidence{
 		{Role: "master-key", Backend: "vault-transit", KeyID: "transit/keys/tikv-master", LatestVersion: "2", MinDecryptionVersion: "2",
-			Versions: []KeyVersion{{Version: "1", CreatedAt: at(0).AddDate(-1, 0, 0)}, {Version: "2", CreatedAt: at(1)}}},
+			Versions: []KeyVersion{{Version: "1", CreatedAt: at(0).AddDate(-1, 0, 0)}, {Version: "2", CreatedAt: at(1)}},
+			State:    "active", RotationStatus: RotationDisabled, TokenAccessor: "8609694a-cdbc-db9b-d345-e782dbb562ed",
+			KEK: &KEKEvidence{Key: "transit/keys/tikv-prod-a-kek", Type: "aes256-gcm96", LatestVersion: "3", MinDecryptionVersion: "2", WrappedWith: "3"}},
 		{Role: "signing-key", Backend: "file", KeyID: "sha256:" + "ab" + "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcd",
 			Versions: []KeyVersion{{Version: "1", CreatedAt: at(0).AddDate(-2, 0, -10)}}, LatestVersion: "1"},
 	}

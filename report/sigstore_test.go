@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/secure-systems-lab/go-securesystemslib/dsse"
 	"github.com/sigstore/sigstore-go/pkg/bundle"
 	"github.com/sigstore/sigstore-go/pkg/root"
 	"github.com/sigstore/sigstore-go/pkg/verify"
@@ -232,3 +233,21 @@ func checkBundleShape(t *testing.T, bundle []byte) {
 
 // parsePKIX parses a DER PKIX public key.
 func parsePKIX(der []byte) (crypto.PublicKey, error) { return x509.ParsePKIXPublicKey(der) }
+
+// TestFormatsMatchUpstream checks this package's format constants and PAE
+// against the upstream implementations sigstore-go v1.2.1 builds on:
+// sigstore-go pkg/bundle (MediaTypeString, IntotoMediaType) and the DSSE
+// reference implementation's PAE (secure-systems-lab/go-securesystemslib dsse).
+func TestFormatsMatchUpstream(t *testing.T) {
+	if mt, err := bundle.MediaTypeString("0.3"); err != nil || mt != BundleMediaType {
+		t.Errorf("bundle v0.3 media type: upstream %q (%v), ours %q", mt, err, BundleMediaType)
+	}
+	if bundle.IntotoMediaType != PayloadType {
+		t.Errorf("in-toto payloadType: upstream %q, ours %q", bundle.IntotoMediaType, PayloadType)
+	}
+	for _, payload := range [][]byte{nil, []byte("{}"), []byte("héllo wörld\n"), bytes.Repeat([]byte{0xff}, 300)} {
+		if got, want := PAE(PayloadType, payload), dsse.PAE(PayloadType, payload); !bytes.Equal(got, want) {
+			t.Errorf("PAE(%q): ours %q, upstream %q", payload, got, want)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package report
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -221,121 +222,155 @@ type chart struct {
 // store (every store of the report, and any other store the timeline names)
 // with a bar per phase, decisions as diamonds, faults as red lines from when
 // they occurred to when they were resolved, and a legend. It returns nil when
-// the timeline has no phases.
+// the timeline has no phases. Each stage is one method of chartLayout.
 func timelineChart(r *Report) *chart {
 	spans := phaseSpans(r)
 	if len(spans) == 0 {
 		return nil
 	}
-	start, end := r.StartedAt, asOf(r)
-	widen := func(t time.Time) {
-		if t.IsZero() {
-			return
-		}
-		if start.IsZero() || t.Before(start) {
-			start = t
-		}
-		if t.After(end) {
-			end = t
-		}
-	}
+	l := newChartLayout(r, spans)
+	l.rows()
+	l.bars()
+	l.totals()
+	l.marks()
+	l.axis()
+	l.legend()
+	return l.c
+}
+
+// chartLayout is the state the stages of timelineChart share.
+type chartLayout struct {
+	r           *Report
+	spans       []phaseSpan
+	start, end  time.Time
+	span        time.Duration
+	c           *chart
+	addr        map[uint64]string
+	rowOf       map[uint64]int // store (0 = cluster-wide) → index in c.Rows
+	colors      map[string]string
+	first, last map[uint64]time.Time // each scope's first phase start and last phase end
+}
+
+// newChartLayout fixes the time range (the run, widened to every phase and
+// fault) and the scopes that get a row.
+func newChartLayout(r *Report, spans []phaseSpan) *chartLayout {
+	l := &chartLayout{r: r, spans: spans, start: r.StartedAt, end: asOf(r), addr: map[uint64]string{}, rowOf: map[uint64]int{},
+		colors: map[string]string{}, first: map[uint64]time.Time{}, last: map[uint64]time.Time{}}
 	for _, s := range spans {
-		widen(s.Start)
-		widen(s.End)
+		l.widen(s.Start)
+		l.widen(s.End)
 	}
 	for _, f := range r.Faults {
-		widen(f.At)
-		widen(f.ResolvedAt)
+		l.widen(f.At)
+		l.widen(f.ResolvedAt)
 	}
-	span := end.Sub(start)
-	if span <= 0 {
-		span = time.Second
+	l.span = l.end.Sub(l.start)
+	if l.span <= 0 {
+		l.span = time.Second
 	}
-	plotX, plotX2 := chartLabelW, chartWidth-chartRight
-	x := func(t time.Time) int {
-		return plotX + int(int64(t.Sub(start))*int64(plotX2-plotX)/int64(span))
-	}
+	l.c = &chart{Width: chartWidth, PlotX: chartLabelW, PlotX2: chartWidth - chartRight, AxisY: chartAxisY,
+		Start: rfc3339(l.start), End: rfc3339(l.end)}
+	return l
+}
 
-	addr := map[uint64]string{}
-	rowOf := map[uint64]int{}
+func (l *chartLayout) widen(t time.Time) {
+	if t.IsZero() {
+		return
+	}
+	if l.start.IsZero() || t.Before(l.start) {
+		l.start = t
+	}
+	if t.After(l.end) {
+		l.end = t
+	}
+}
+
+// x maps t onto the plot.
+func (l *chartLayout) x(t time.Time) int {
+	return l.c.PlotX + int(int64(t.Sub(l.start))*int64(l.c.PlotX2-l.c.PlotX)/int64(l.span))
+}
+
+// rows adds the cluster-wide row (when any phase, decision or fault is
+// cluster-wide), then one row per store in id order.
+func (l *chartLayout) rows() {
 	var ids []uint64
-	for _, s := range r.Stores {
-		if _, ok := rowOf[s.ID]; !ok && s.ID != 0 {
-			rowOf[s.ID] = -1
+	for _, s := range l.r.Stores {
+		if _, ok := l.rowOf[s.ID]; !ok && s.ID != 0 {
+			l.rowOf[s.ID] = -1
 			ids = append(ids, s.ID)
-			addr[s.ID] = s.Address
+			l.addr[s.ID] = s.Address
 		}
 	}
-	hasCluster := false
 	scope := func(id uint64) {
 		if id == 0 {
-			hasCluster = true
-		} else if _, ok := rowOf[id]; !ok {
-			rowOf[id] = -1
+			l.c.HasClusterRow = true
+		} else if _, ok := l.rowOf[id]; !ok {
+			l.rowOf[id] = -1
 			ids = append(ids, id)
 		}
 	}
-	for _, s := range spans {
+	for _, s := range l.spans {
 		scope(s.Store)
 	}
-	for _, e := range r.Timeline {
+	for _, e := range l.r.Timeline {
 		if e.Decision != nil && !e.At.IsZero() {
 			scope(e.Store)
 		}
 	}
-	for _, f := range r.Faults {
+	for _, f := range l.r.Faults {
 		if !f.At.IsZero() {
 			scope(f.Store)
 		}
 	}
 	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
-
-	c := &chart{Width: chartWidth, PlotX: plotX, PlotX2: plotX2, AxisY: chartAxisY,
-		Start: rfc3339(start), End: rfc3339(end), StoreIDs: ids, HasClusterRow: hasCluster}
-	newRow := func(scope uint64) int {
-		y := chartTop + len(c.Rows)*chartRowH
-		row := svgRow{Class: "store-row", Store: strconv.FormatUint(scope, 10), Y: y, Label: storeRef(scope), Addr: addr[scope]}
-		if scope == 0 {
-			row.Class, row.Store, row.Label = "cluster-row", "", "cluster-wide"
-		}
-		row.Band = len(c.Rows)%2 == 1
-		row.LabelY = y + chartRowH/2 + 4
-		if row.Addr != "" {
-			row.LabelY, row.AddrY = y+chartRowH/2-1, y+chartRowH/2+12
-		}
-		c.Rows = append(c.Rows, row)
-		rowOf[scope] = len(c.Rows) - 1
-		return len(c.Rows) - 1
-	}
-	if hasCluster {
-		newRow(0)
+	l.c.StoreIDs = ids
+	if l.c.HasClusterRow {
+		l.newRow(0)
 	}
 	for _, id := range ids {
-		newRow(id)
+		l.newRow(id)
 	}
+}
 
-	// Store phases take the first, most distinct colours; cluster-wide phases the rest.
-	colors := map[string]string{}
+func (l *chartLayout) newRow(scope uint64) {
+	c := l.c
+	y := chartTop + len(c.Rows)*chartRowH
+	row := svgRow{Class: "store-row", Store: strconv.FormatUint(scope, 10), Y: y, Label: storeRef(scope), Addr: l.addr[scope]}
+	if scope == 0 {
+		row.Class, row.Store, row.Label = "cluster-row", "", "cluster-wide"
+	}
+	row.Band = len(c.Rows)%2 == 1
+	row.LabelY = y + chartRowH/2 + 4
+	if row.Addr != "" {
+		row.LabelY, row.AddrY = y+chartRowH/2-1, y+chartRowH/2+12
+	}
+	c.Rows = append(c.Rows, row)
+	l.rowOf[scope] = len(c.Rows) - 1
+}
+
+// bars colours the phases (store phases take the first, most distinct
+// colours; cluster-wide phases the rest) and draws one bar per phase.
+func (l *chartLayout) bars() {
+	c := l.c
 	for _, storePhases := range []bool{true, false} {
-		for _, s := range spans {
-			if _, ok := colors[s.Phase]; !ok && (s.Store != 0) == storePhases {
-				colors[s.Phase] = phasePalette[len(c.PhasesInLegend)%len(phasePalette)]
+		for _, s := range l.spans {
+			if _, ok := l.colors[s.Phase]; !ok && (s.Store != 0) == storePhases {
+				l.colors[s.Phase] = phasePalette[len(c.PhasesInLegend)%len(phasePalette)]
 				c.PhasesInLegend = append(c.PhasesInLegend, s.Phase)
 			}
 		}
 	}
-	first, last := map[uint64]time.Time{}, map[uint64]time.Time{}
-	for _, s := range spans {
-		if f, ok := first[s.Store]; !ok || s.Start.Before(f) {
-			first[s.Store] = s.Start
+	for _, s := range l.spans {
+		if f, ok := l.first[s.Store]; !ok || s.Start.Before(f) {
+			l.first[s.Store] = s.Start
 		}
-		if s.End.After(last[s.Store]) {
-			last[s.Store] = s.End
+		if s.End.After(l.last[s.Store]) {
+			l.last[s.Store] = s.End
 		}
-		row := &c.Rows[rowOf[s.Store]]
-		x0, x1 := x(s.Start), x(s.End)
+		row := &c.Rows[l.rowOf[s.Store]]
+		x0, x1 := l.x(s.Start), l.x(s.End)
 		b := svgBar{X: x0, Y: row.Y + (chartRowH-chartBarH)/2, W: max(x1-x0, 3), H: chartBarH,
-			Fill: colors[s.Phase], TextColor: textOn(colors[s.Phase]),
+			Fill: l.colors[s.Phase], TextColor: textOn(l.colors[s.Phase]),
 			Title: fmt.Sprintf("%s, %s: %s, %s → %s, %s", storeRef(s.Store), s.Phase, s.Status, rfc3339(s.Start), rfc3339(s.End), spanDuration(s))}
 		switch s.Status {
 		case statusFailed:
@@ -344,108 +379,137 @@ func timelineChart(r *Report) *chart {
 			b.Dashed = true
 		}
 		b.TextX, b.TextY = b.X+5, b.Y+b.H/2+4
-		for _, l := range []string{s.Phase + " " + fmtDuration(s.Duration()), s.Phase} {
-			if len(l)*charW+8 <= b.W {
-				b.Label = l
+		for _, label := range []string{s.Phase + " " + fmtDuration(s.Duration()), s.Phase} {
+			if len(label)*charW+8 <= b.W {
+				b.Label = label
 				break
 			}
 		}
 		row.Bars = append(row.Bars, b)
 	}
+}
 
-	// Each store's total time, after its last bar or else before its first.
-	for id, f := range first {
+// totals writes each store's total time after its last bar, or else before
+// its first, or nowhere when neither fits.
+func (l *chartLayout) totals() {
+	for id, f := range l.first {
 		if id == 0 {
 			continue
 		}
-		row := &c.Rows[rowOf[id]]
-		row.Total = fmtDuration(last[id].Sub(f)) + " in total"
+		row := &l.c.Rows[l.rowOf[id]]
+		row.Total = fmtDuration(l.last[id].Sub(f)) + " in total"
 		w := len(row.Total)*charW - 8
 		row.TotalY = row.Y + chartRowH/2 + 4
-		switch x0, x1 := x(f), x(last[id]); {
-		case x1+6+w <= plotX2:
+		switch x0, x1 := l.x(f), l.x(l.last[id]); {
+		case x1+6+w <= l.c.PlotX2:
 			row.TotalX, row.TotalAnchor = x1+6, "start"
-		case x0-6-w >= plotX:
+		case x0-6-w >= l.c.PlotX:
 			row.TotalX, row.TotalAnchor = x0-6, "end"
 		default:
 			row.Total = ""
 		}
 	}
+}
 
-	markRow := func(store uint64) *svgRow { return &c.Rows[rowOf[store]] }
-	for _, e := range r.Timeline {
+// marks draws decisions as diamonds and faults as red lines until resolved.
+func (l *chartLayout) marks() {
+	for _, e := range l.r.Timeline {
 		if e.Decision == nil || e.At.IsZero() {
 			continue
 		}
-		row := markRow(e.Store)
+		row := &l.c.Rows[l.rowOf[e.Store]]
 		d := e.Decision
-		mx, my := x(e.At), row.Y+chartRowH/2
+		mx, my := l.x(e.At), row.Y+chartRowH/2
 		row.Marks = append(row.Marks, svgMark{Kind: "decision", X: mx, Y: my, Path: fmt.Sprintf("M%d %dl8 8l-8 8l-8-8z", mx, my-8),
 			Title: fmt.Sprintf("decision at %s: %s → %s (by %s)", rfc3339(e.At), d.Question, d.Choice, d.DecidedBy)})
 	}
-	for _, f := range r.Faults {
+	for _, f := range l.r.Faults {
 		if f.At.IsZero() {
 			continue
 		}
-		row := markRow(f.Store)
-		m := svgMark{Kind: "fault", X: x(f.At), Y: row.Y + chartRowH - 3, Title: fmt.Sprintf("fault at %s: %s: %s", rfc3339(f.At), f.Kind, f.Message)}
+		row := &l.c.Rows[l.rowOf[f.Store]]
+		m := svgMark{Kind: "fault", X: l.x(f.At), Y: row.Y + chartRowH - 3, Title: fmt.Sprintf("fault at %s: %s: %s", rfc3339(f.At), f.Kind, f.Message)}
 		m.X2 = m.X + 3
 		if !f.ResolvedAt.IsZero() {
-			m.X2 = max(x(f.ResolvedAt), m.X+3)
+			m.X2 = max(l.x(f.ResolvedAt), m.X+3)
 			m.Title += fmt.Sprintf("; resolved at %s (%s): %s", rfc3339(f.ResolvedAt), fmtDuration(f.ResolvedAt.Sub(f.At)), f.Resolution)
 		} else {
 			m.Title += "; not resolved"
 		}
 		row.Marks = append(row.Marks, m)
 	}
+}
 
-	gridY2 := chartTop + len(c.Rows)*chartRowH
-	c.GridY2 = gridY2
-	step := tickStep(span)
-	layout := "15:04"
-	if step < time.Minute {
-		layout = "15:04:05"
+// tickLayouts picks the tick label format: the first whose condition holds.
+var tickLayouts = []struct {
+	when   func(step, total time.Duration) bool
+	layout string
+}{
+	{func(_, total time.Duration) bool { return total >= 24*time.Hour }, "Jan 2 15:04"},
+	{func(step, _ time.Duration) bool { return step < time.Minute }, "15:04:05"},
+	{func(time.Duration, time.Duration) bool { return true }, "15:04"},
+}
+
+// axis places the gridlines and their labels under the rows.
+func (l *chartLayout) axis() {
+	c := l.c
+	c.GridY2 = chartTop + len(c.Rows)*chartRowH
+	step, total := tickStep(l.span), l.end.Sub(l.start)
+	layout := ""
+	for _, tl := range tickLayouts {
+		if tl.when(step, total) {
+			layout = tl.layout
+			break
+		}
 	}
-	if end.Sub(start) >= 24*time.Hour {
-		layout = "Jan 2 15:04"
-	}
-	for t := start.Truncate(step); !t.After(end); t = t.Add(step) {
-		if t.Before(start) {
+	for t := l.start.Truncate(step); !t.After(l.end); t = t.Add(step) {
+		if t.Before(l.start) {
 			continue
 		}
-		c.Ticks = append(c.Ticks, svgTick{X: x(t), Label: t.UTC().Format(layout)})
+		c.Ticks = append(c.Ticks, svgTick{X: l.x(t), Label: t.UTC().Format(layout)})
 	}
-	c.AxisTitle = fmt.Sprintf("UTC, %s to %s (%s); gridlines every %s", start.UTC().Format("2006-01-02 15:04:05"), end.UTC().Format("2006-01-02 15:04:05"), fmtDuration(end.Sub(start)), fmtDuration(step))
+	c.AxisTitle = fmt.Sprintf("UTC, %s to %s (%s); gridlines every %s", l.start.UTC().Format("2006-01-02 15:04:05"), l.end.UTC().Format("2006-01-02 15:04:05"), fmtDuration(total), fmtDuration(step))
+}
 
-	// Legend: phases, then what the outlines and marks mean.
-	lx, ly := plotX, gridY2+22
-	addLegend := func(kind, fill, label string) {
+// legendMarks are the legend entries after the phases: what outlines and
+// marks mean, each shown when the report can draw it.
+var legendMarks = []struct {
+	kind, fill, label string
+	shown             func(r *Report) bool
+}{
+	{"failed", "#ffffff", "failed step (red outline)", func(*Report) bool { return true }},
+	{"skipped", "#ffffff", "skipped or unfinished (dashed)", func(*Report) bool { return true }},
+	{"fault", failColor, "fault, until resolved", func(r *Report) bool { return len(r.Faults) > 0 }},
+	{"decision", "#222222", "decision", func(r *Report) bool {
+		return slices.ContainsFunc(r.Timeline, func(e Event) bool { return e.Decision != nil })
+	}},
+}
+
+// legend lays out the phases, then legendMarks, wrapping at the plot's width,
+// and sets the chart's height and description.
+func (l *chartLayout) legend() {
+	c := l.c
+	lx, ly := c.PlotX, c.GridY2+22
+	add := func(kind, fill, label string) {
 		w := 22 + len(label)*charW + 18
 		if lx+w > chartWidth-chartRight {
-			lx, ly = plotX, ly+chartLegendH
+			lx, ly = c.PlotX, ly+chartLegendH
 		}
 		c.Legend = append(c.Legend, svgLegend{X: lx, Y: ly, MidY: ly + 7, X2: lx + 14, Kind: kind, Fill: fill, Label: label,
 			Path: fmt.Sprintf("M%d %dl7 7l-7 7l-7-7z", lx+7, ly), TextX: lx + 20, TextY: ly + 11})
 		lx += w
 	}
 	for _, p := range c.PhasesInLegend {
-		addLegend("phase", colors[p], p)
+		add("phase", l.colors[p], p)
 	}
-	addLegend("failed", "#ffffff", "failed step (red outline)")
-	addLegend("skipped", "#ffffff", "skipped or unfinished (dashed)")
-	if len(r.Faults) > 0 {
-		addLegend("fault", failColor, "fault, until resolved")
-	}
-	for _, e := range r.Timeline {
-		if e.Decision != nil {
-			addLegend("decision", "#222222", "decision")
-			break
+	for _, m := range legendMarks {
+		if m.shown(l.r) {
+			add(m.kind, m.fill, m.label)
 		}
 	}
 	c.Height = ly + chartLegendH + 6
 	c.Desc = fmt.Sprintf("Timeline of %d stores from %s to %s. The table below the chart lists every phase with its start, end and duration.",
-		len(ids), c.Start, c.End)
-	return c
+		len(c.StoreIDs), c.Start, c.End)
 }
 
 // tickStep picks a round gridline interval giving at most 12 ticks over span.

@@ -80,12 +80,13 @@ func NewVaultSigner(ctx context.Context, client *vault.Client, mount, name strin
 }
 
 func vaultEvidence(mount, name string, latest int, data, keys map[string]any) KeyEvidence {
-	ev := KeyEvidence{Role: "signing-key", Backend: "vault-transit", KeyID: mount + "/keys/" + name, LatestVersion: strconv.Itoa(latest)}
+	ev := KeyEvidence{Role: RoleSigningKey, Backend: "vault-transit", KeyID: mount + "/keys/" + name, LatestVersion: strconv.Itoa(latest)}
 	if v, err := intField(data["min_decryption_version"]); err == nil {
 		ev.MinDecryptionVersion = strconv.Itoa(v)
 	}
+	ev.RotationStatus = RotationDisabled
 	if p, err := intField(data["auto_rotate_period"]); err == nil && p > 0 {
-		ev.RotationEnabled = true
+		ev.RotationEnabled, ev.RotationStatus = true, RotationEnabled
 		ev.RotationPeriod = (time.Duration(p) * time.Second).String()
 	}
 	var names []string

@@ -1,7 +1,6 @@
 package report
 
 import (
-	"bytes"
 	"fmt"
 	"sort"
 	"strconv"
@@ -68,19 +67,6 @@ func mdCell(s string) string {
 		return "—"
 	}
 	return s
-}
-
-func mdRow(b *bytes.Buffer, cells ...string) {
-	b.WriteString("|")
-	for _, c := range cells {
-		b.WriteString(" " + mdCell(c) + " |")
-	}
-	b.WriteString("\n")
-}
-
-func mdHeader(b *bytes.Buffer, cells ...string) {
-	mdRow(b, cells...)
-	b.WriteString("|" + strings.Repeat("---|", len(cells)) + "\n")
 }
 
 func storeRef(id uint64) string {
@@ -161,176 +147,6 @@ func summaryRows(r *Report) [][2]string {
 	return rows
 }
 
-// RenderMarkdown renders r as Markdown: a plain-words summary (what was
-// done to which stores, when, by whom, with which master key by identity and
-// fingerprint, problems, signature), what was done to each store, the
-// timeline with phase durations, how to verify the signature, then the
-// evidence: stores, verification, coverage, key ages vs policy, schedule,
-// faults, findings and the compliance table, whose evidence items point at
-// their report.json fields and sections. Strings are redacted as in
-// Canonical. Output is deterministic.
-func RenderMarkdown(in *Report) []byte { return renderMarkdown(in, signerInfo{}) }
-
-func renderMarkdown(in *Report, sig signerInfo) []byte {
-	r := view(in)
-	var b bytes.Buffer
-	fmt.Fprintf(&b, "# TiKV encryption at rest: %s report\n\n", r.Kind)
-	fmt.Fprintf(&b, "Cluster %s", r.Cluster.PDClusterID)
-	if r.Cluster.TiUPName != "" {
-		fmt.Fprintf(&b, " (%s)", r.Cluster.TiUPName)
-	}
-	if r.RunID != "" {
-		fmt.Fprintf(&b, ", run %s", r.RunID)
-	}
-	fmt.Fprintf(&b, ". Rendered from `report.json` (schema `%s`); only report.json is signed.\n\n", r.Schema)
-
-	b.WriteString("## In brief\n\n")
-	for _, it := range brief(r, sig) {
-		fmt.Fprintf(&b, "- **%s:** %s\n", it.Label, it.Text)
-	}
-
-	b.WriteString("\n## What was done to each store\n\n")
-	mdHeader(&b, "Store", "Address (zone)", "What changed", "When", "Master key after", "Fingerprint after")
-	for _, w := range storeWorks(r) {
-		change := w.Change
-		if w.KeyChanged {
-			change += "\nbefore: " + w.KeyBefore
-			if w.FingerprintBefore != "" {
-				change += ", " + w.FingerprintBefore
-			}
-		}
-		where := w.Address
-		if w.Zone != "" {
-			where += " (" + w.Zone + ")"
-		}
-		mdRow(&b, strconv.FormatUint(w.ID, 10), where, change, w.When, w.KeyAfter, w.FingerprintAfter)
-	}
-
-	b.WriteString("\n## Timeline\n\n### Phases per store\n\n")
-	if spans := phaseSpans(r); len(spans) == 0 {
-		b.WriteString("None.\n")
-	} else {
-		mdHeader(&b, "Scope", "Phase", "Status", "Start (UTC)", "End (UTC)", "Duration", "Detail")
-		for _, p := range spans {
-			mdRow(&b, storeRef(p.Store), p.Phase, p.Status, rfc3339(p.Start), rfc3339(p.End), spanDuration(p), p.Detail)
-		}
-	}
-	b.WriteString("\n## How to verify this report\n\n")
-	for i, st := range verifySteps(sig) {
-		fmt.Fprintf(&b, "%d. %s\n", i+1, st.Text)
-		if st.Command != "" {
-			fmt.Fprintf(&b, "\n   ```sh\n   %s\n   ```\n\n", st.Command)
-		}
-	}
-
-	b.WriteString("\n## Run details\n\n")
-	mdHeader(&b, "Field", "Value")
-	for _, row := range summaryRows(r) {
-		mdRow(&b, row[0], row[1])
-	}
-
-	b.WriteString("\n## Stores\n\n")
-	mdHeader(&b, "Store", "Address", "Zone", "Version", "Method before → after", "Master key after", "Fingerprint", "Leaders", "key.dict", "Key file")
-	for _, s := range r.Stores {
-		kd, kf := "—", "—"
-		if s.Verification.KeyDict != nil {
-			kd = strings.TrimSpace(s.Verification.KeyDict.Method + " " + s.Verification.KeyDict.KMSVendor)
-		}
-		if f := s.Verification.KeyFile; f != nil {
-			kf = strings.TrimSpace(fmt.Sprintf("%s %s %s %s", f.Path, f.Mode, f.Owner, f.FSType))
-		}
-		mdRow(&b, strconv.FormatUint(s.ID, 10), s.Address, s.Zone, s.After.Version,
-			s.Before.Method+" → "+s.After.Method, mkString(s.After.MasterKey), s.After.MasterKey.Fingerprint,
-			strconv.FormatInt(s.Verification.Leaders, 10), kd, kf)
-	}
-	b.WriteString("\n### Verification evidence\n\n")
-	for _, s := range r.Stores {
-		fmt.Fprintf(&b, "**Store %d** (%s)\n\n", s.ID, mdCell(s.Address))
-		if len(s.Verification.LogLines) == 0 && len(s.Verification.Metrics) == 0 {
-			b.WriteString("- no log lines or metrics recorded\n")
-		}
-		for _, l := range s.Verification.LogLines {
-			fmt.Fprintf(&b, "- log %s [%s] `%s`\n", rfc3339(l.Time), l.Level, strings.ReplaceAll(l.Message, "`", "'"))
-		}
-		for _, m := range s.Verification.Metrics {
-			fmt.Fprintf(&b, "- metric `%s%s` = %s\n", m.Name, labelString(m.Labels), m.Value)
-		}
-		b.WriteString("\n")
-	}
-
-	b.WriteString("## Coverage\n\n")
-	mdHeader(&b, "Store", "Coverage", "Note")
-	for _, s := range r.Stores {
-		note := ""
-		if s.Verification.Coverage != nil {
-			note = s.Verification.Coverage.Note
-		}
-		mdRow(&b, strconv.FormatUint(s.ID, 10), coverageString(s.Verification.Coverage), note)
-	}
-
-	b.WriteString("\n## Keys and ages\n\n")
-	mdHeader(&b, "Role", "Backend", "Key", "Latest version", "Created", "Age (days)", "Policy (days)", "Status")
-	for _, a := range KeyAges(r) {
-		mdRow(&b, a.Role, a.Backend, a.KeyID, a.Version, rfc3339(a.Created), strconv.FormatInt(a.AgeDays, 10), policyString(a.PolicyDays), ageStatus(a))
-	}
-
-	b.WriteString("\n## Rotation schedule\n\n")
-	if s := r.Schedule; s != nil {
-		mdHeader(&b, "Setting", "Value")
-		mdRow(&b, "Master key period", fmt.Sprintf("%d days", s.MasterKeyPeriodDays))
-		mdRow(&b, "Data key rotation period", s.DataKeyRotationPeriod)
-		mdRow(&b, "Signing key period", daysString(s.SigningKeyPeriodDays))
-		mdRow(&b, "Last master key rotation", rfc3339(s.LastMasterKeyRotation))
-		mdRow(&b, "Next due", rfc3339(s.NextDue))
-		mdRow(&b, "Mechanism", s.Mechanism)
-		mdRow(&b, "KMS-native rotation", s.KMSNative)
-	} else {
-		b.WriteString("No rotation schedule recorded.\n")
-	}
-
-	b.WriteString("\n## Faults\n\n")
-	if len(r.Faults) == 0 {
-		b.WriteString("None.\n")
-	} else {
-		mdHeader(&b, "Time", "Scope", "Kind", "Message", "Resolution", "Resolved")
-		for _, f := range r.Faults {
-			mdRow(&b, rfc3339(f.At), storeRef(f.Store), f.Kind, f.Message, f.Resolution, rfc3339(f.ResolvedAt))
-		}
-	}
-
-	b.WriteString("\n## Findings\n\n")
-	if len(r.Findings) == 0 {
-		b.WriteString("None.\n")
-	} else {
-		mdHeader(&b, "Severity", "Scope", "Finding", "Fix")
-		for _, f := range sortedFindings(r.Findings) {
-			mdRow(&b, f.Severity, storeRef(f.Store), f.Message, f.Fix)
-		}
-	}
-
-	b.WriteString("\n## Compliance mapping\n\n")
-	b.WriteString("Requirement texts are paraphrases. Items marked UNCONFIRMED were not checked against the primary source. The status reflects the evidence in this report only; an assessor decides compliance. Each evidence item names the report.json field it comes from and the section of this report that shows it.\n\n")
-	mdHeader(&b, "Framework", "Control", "Requirement", "Status", "Evidence", "Note")
-	for _, c := range r.Compliance {
-		ev := make([]string, len(c.Evidence))
-		for i, e := range c.Evidence {
-			ev[i] = evidenceText(e)
-		}
-		mdRow(&b, c.Framework, c.ID, c.Requirement, c.Status, strings.Join(ev, "\n"), c.Note)
-	}
-	b.WriteString("\n## Event log\n\nEvery event of the run as recorded in `timeline[*]`: each step's start and end, and each decision with who made it.\n\n")
-	mdHeader(&b, "Time (UTC)", "Scope", "Phase", "Status", "Detail", "Decision")
-	for _, e := range r.Timeline {
-		dec := ""
-		if d := e.Decision; d != nil {
-			dec = fmt.Sprintf("%s → %s (by %s)", d.Question, d.Choice, d.DecidedBy)
-		}
-		mdRow(&b, rfc3339(e.At), storeRef(e.Store), e.Phase, e.Status, e.Detail, dec)
-	}
-
-	return b.Bytes()
-}
-
 func policyString(days int64) string {
 	if days <= 0 {
 		return ""
@@ -386,5 +202,44 @@ func severityRank(s string) int {
 func sortedFindings(in []Finding) []Finding {
 	out := append([]Finding(nil), in...)
 	sort.SliceStable(out, func(i, j int) bool { return severityRank(out[i].Severity) < severityRank(out[j].Severity) })
+	return out
+}
+
+// keyFact is one fact a key backend reported about a key, for the views.
+type keyFact struct{ Role, KeyID, Name, Value string }
+
+// keyFacts lists the backend evidence of each key beyond its age: state,
+// rotation status, AWS ARN and location, Vault token accessor and KEK, the
+// unreadable reason, and further backend attributes (sorted by name).
+func keyFacts(keys []KeyEvidence) []keyFact {
+	var out []keyFact
+	for _, k := range keys {
+		add := func(name, value string) {
+			if value != "" {
+				out = append(out, keyFact{Role: k.Role, KeyID: k.KeyID, Name: name, Value: value})
+			}
+		}
+		add("state", k.State)
+		add("unreadable", k.Unreadable)
+		add("automatic rotation", strings.TrimSpace(k.RotationStatus+" "+k.RotationPeriod))
+		add("key ARN", k.KeyARN)
+		add("location", k.Location)
+		add("min_decryption_version", k.MinDecryptionVersion)
+		add("Vault token accessor", k.TokenAccessor)
+		if e := k.KEK; e != nil {
+			add("KEK", strings.TrimSpace(e.Key+" "+e.Type))
+			add("KEK latest version", e.LatestVersion)
+			add("KEK min_decryption_version", e.MinDecryptionVersion)
+			add("wrapped with KEK version", e.WrappedWith)
+		}
+		names := make([]string, 0, len(k.Attributes))
+		for n := range k.Attributes {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			add(n, k.Attributes[n])
+		}
+	}
 	return out
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 )
 
@@ -45,6 +46,12 @@ type Signed struct {
 func Sign(ctx context.Context, r *Report, signer Signer) (*Signed, error) {
 	if signer == nil {
 		return nil, errors.New("signing report: no signer")
+	}
+	// A Vault or KMS signer describes its key; the signed report records it.
+	if e, ok := signer.(interface{ Evidence() KeyEvidence }); ok && !slices.ContainsFunc(r.Keys, func(k KeyEvidence) bool { return k.Role == RoleSigningKey }) {
+		withKey := *r
+		withKey.Keys = append(slices.Clone(r.Keys), e.Evidence())
+		r = &withKey
 	}
 	cp, err := normalized(r)
 	if err != nil {

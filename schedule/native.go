@@ -42,7 +42,8 @@ func VaultTransitAutoRotate(key string, period time.Duration) (NativeRotation, e
 		Value:   fmt.Sprintf("%ds", int64(period/time.Second)),
 		Notes: []string{
 			"Vault creates a new key version each period; existing ciphertexts stay under their old version until rewrapped.",
-			"After each rotation: POST transit/rewrap/" + key + " for the stored wrapped TiKV file key (never returns plaintext), then raise min_decryption_version to retire old versions (PCI DSS 3.7.5).",
+			"After each rotation: POST transit/rewrap/" + key + " for the stored wrapped TiKV file key (never returns plaintext), then raise min_decryption_version to retire old versions (PCI DSS 3.7.5): 'tikv-ear kek rotate --rewrap-only <plan>', then 'tikv-ear kek min-version --destroy-superseded <plan>'.",
+			"Set the period with 'tikv-ear kek auto-rotate <plan> --period <hours>h' (also 'tikv-ear schedule kek …').",
 			"Rotating the transit key does not change the TiKV master key itself; tikv-ear rotate replaces that on its own schedule.",
 		},
 	}, nil

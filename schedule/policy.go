@@ -3,9 +3,9 @@ package schedule
 import (
 	"errors"
 	"fmt"
-	"strconv"
-	"strings"
 	"time"
+
+	"github.com/tikv-ear/tikv-ear/cluster/tikv"
 )
 
 // Day is 24 hours; periods are whole days.
@@ -50,8 +50,10 @@ func (p Policy) Check() (warnings []string, err error) {
 	} else if p.MasterKeyPeriod > NISTKeyWrapOUP {
 		warnings = append(warnings, fmt.Sprintf("master-key period %dd exceeds the 730d (2-year) originator-usage period NIST SP 800-57 Pt1 suggests for key-wrapping keys", p.MasterKeyPeriod/Day))
 	}
-	if _, err := ParseTiKVDuration(p.DataKeyRotationPeriod); err != nil {
-		errs = append(errs, fmt.Errorf("data-key rotation period: %w", err))
+	if d, err := tikv.ParseReadableDuration(p.DataKeyRotationPeriod); err != nil {
+		errs = append(errs, fmt.Errorf("data-key rotation period %q: %w", p.DataKeyRotationPeriod, err))
+	} else if d <= 0 {
+		errs = append(errs, fmt.Errorf("data-key rotation period %q: must be positive, e.g. 7d", p.DataKeyRotationPeriod))
 	}
 	if p.SigningKeyPeriod <= 0 {
 		errs = append(errs, fmt.Errorf("signing-key period %s: must be positive", p.SigningKeyPeriod))
@@ -59,50 +61,6 @@ func (p Policy) Check() (warnings []string, err error) {
 		warnings = append(warnings, fmt.Sprintf("signing-key period %dd is outside the 1–3 years NIST SP 800-57 Pt1 suggests for a private signature key", p.SigningKeyPeriod/Day))
 	}
 	return warnings, errors.Join(errs...)
-}
-
-// ParseTiKVDuration parses a TiKV ReadableDuration such as "7d" or "1h30m".
-// TiKV accepts the units d, h, m, s, ms and us (error text "valid duration,
-// only d, h, m, s, ms, us are supported."; cluster/tikv.ErrDurationParse).
-func ParseTiKVDuration(s string) (time.Duration, error) {
-	in := strings.TrimSpace(s)
-	if in == "" {
-		return 0, fmt.Errorf("empty duration %q; use e.g. 7d", s)
-	}
-	var total time.Duration
-	for in != "" {
-		i := 0
-		for i < len(in) && (in[i] >= '0' && in[i] <= '9') {
-			i++
-		}
-		if i == 0 {
-			return 0, fmt.Errorf("duration %q: expected a number at %q; only d, h, m, s, ms, us are supported", s, in)
-		}
-		n, err := strconv.ParseInt(in[:i], 10, 64)
-		if err != nil {
-			return 0, fmt.Errorf("duration %q: %w", s, err)
-		}
-		in = in[i:]
-		var unit time.Duration
-		switch {
-		case strings.HasPrefix(in, "ms"):
-			unit, in = time.Millisecond, in[2:]
-		case strings.HasPrefix(in, "us"):
-			unit, in = time.Microsecond, in[2:]
-		case strings.HasPrefix(in, "d"):
-			unit, in = Day, in[1:]
-		case strings.HasPrefix(in, "h"):
-			unit, in = time.Hour, in[1:]
-		case strings.HasPrefix(in, "m"):
-			unit, in = time.Minute, in[1:]
-		case strings.HasPrefix(in, "s"):
-			unit, in = time.Second, in[1:]
-		default:
-			return 0, fmt.Errorf("duration %q: unknown unit at %q; only d, h, m, s, ms, us are supported", s, in)
-		}
-		total += time.Duration(n) * unit
-	}
-	return total, nil
 }
 
 // Due is where a key stands against its rotation period.

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tikv-ear/tikv-ear/internal/shquote"
 	"gopkg.in/yaml.v3"
 )
 
@@ -190,10 +191,9 @@ func Systemd(j Job) (service, timer []byte, err error) {
 	return s.Bytes(), t.Bytes(), nil
 }
 
-// shellQuote single-quotes s for /bin/sh; cron's % is escaped as \%.
-func shellQuote(s string) string {
-	q := "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-	return strings.ReplaceAll(q, "%", `\%`)
+// cronQuote single-quotes s for /bin/sh (shquote.Always); cron's % is escaped as \%.
+func cronQuote(s string) string {
+	return strings.ReplaceAll(shquote.Always(s), "%", `\%`)
 }
 
 // Cron renders one /etc/cron.d line (with the user field). Cron has no
@@ -209,11 +209,11 @@ func Cron(j Job) (string, error) {
 	}
 	cmd := []string{}
 	if j.VaultSecretIDFile != "" {
-		cmd = append(cmd, EnvVaultSecretIDFile+"="+shellQuote(j.VaultSecretIDFile))
+		cmd = append(cmd, EnvVaultSecretIDFile+"="+cronQuote(j.VaultSecretIDFile))
 	}
-	cmd = append(cmd, shellQuote(j.Binary))
+	cmd = append(cmd, cronQuote(j.Binary))
 	for _, a := range j.args() {
-		cmd = append(cmd, shellQuote(a))
+		cmd = append(cmd, cronQuote(a))
 	}
 	return fmt.Sprintf("%s %s %s\n", sched, j.User, strings.Join(cmd, " ")), nil
 }

@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/crypto/ssh/knownhosts"
 
+	"github.com/tikv-ear/tikv-ear/internal/shquote"
 	"github.com/tikv-ear/tikv-ear/sim/host"
 )
 
@@ -62,11 +63,6 @@ func (e Env) pairs() [][2]string {
 	}
 }
 
-// shellQuote single-quotes s for sh.
-func shellQuote(s string) string {
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
-
 // writeFiles writes the operator key, known_hosts, ssh_config, the TiUP
 // control dir (TiUP layout) and sim.env.
 func (c *Cluster) writeFiles(key host.OperatorKey) error {
@@ -108,7 +104,7 @@ func (c *Cluster) writeFiles(key host.OperatorKey) error {
 	var b strings.Builder
 	b.WriteString("# tikv-ear simulated cluster; source this file from sh or pass --dir to tikv-ear sim fault\n")
 	for _, p := range e.pairs() {
-		fmt.Fprintf(&b, "%s=%s\n", p[0], shellQuote(p[1]))
+		fmt.Fprintf(&b, "%s=%s\n", p[0], shquote.Always(p[1]))
 	}
 	if err := writeFile(e.File(), b.String(), 0o644); err != nil {
 		return err

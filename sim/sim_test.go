@@ -17,6 +17,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/tikv-ear/tikv-ear/cluster/tikv"
+	"github.com/tikv-ear/tikv-ear/internal/shquote"
 	"github.com/tikv-ear/tikv-ear/sim/host"
 )
 
@@ -317,7 +318,7 @@ func TestOptionsValidation(t *testing.T) {
 	if _, err := ReadEnv(t.TempDir()); err == nil || !strings.Contains(err.Error(), EnvFileName) {
 		t.Fatalf("ReadEnv of an empty dir: %v", err)
 	}
-	if got, err := shellUnquote(shellQuote("it's")); err != nil || got != "it's" {
+	if got, err := shellUnquote(shquote.Always("it's")); err != nil || got != "it's" {
 		t.Fatalf("shell quoting round trip: %q %v", got, err)
 	}
 }

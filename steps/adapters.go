@@ -1,7 +1,6 @@
 package steps
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -15,6 +14,10 @@ import (
 
 	"github.com/tikv-ear/tikv-ear/cluster/ssh"
 	"github.com/tikv-ear/tikv-ear/cluster/tikv"
+	"github.com/tikv-ear/tikv-ear/cluster/tikvconf"
+	"github.com/tikv-ear/tikv-ear/cluster/tikvdisk"
+	"github.com/tikv-ear/tikv-ear/cluster/tikvlog"
+	"github.com/tikv-ear/tikv-ear/cluster/tikvstatus"
 	"github.com/tikv-ear/tikv-ear/kms"
 )
 
@@ -22,11 +25,11 @@ import (
 type SSHNode struct {
 	N      ssh.Node
 	Plan   NodePlan
-	Status *tikv.StatusClient
+	Status *tikvstatus.StatusClient
 }
 
 // NewSSHNode builds the node for one plan entry.
-func NewSSHNode(exec ssh.Executor, n NodePlan, status *tikv.StatusClient) *SSHNode {
+func NewSSHNode(exec ssh.Executor, n NodePlan, status *tikvstatus.StatusClient) *SSHNode {
 	return &SSHNode{N: ssh.Node{Exec: exec, Host: SSHTarget(n)}, Plan: n, Status: status}
 }
 
@@ -124,7 +127,7 @@ func (in SSHInspector) KeyDict(ctx context.Context, n NodePlan, _ Node) (KeyDict
 	if err != nil || !ok {
 		return KeyDictState{}, err
 	}
-	meta, err := tikv.ReadKeyDictMeta(b)
+	meta, err := tikvdisk.ReadKeyDictMeta(b)
 	clear(b)
 	if err != nil {
 		return KeyDictState{}, fmt.Errorf("%s on %s: %w", tikv.KeyDictName, n.Host, err)
@@ -142,24 +145,25 @@ func (in SSHInspector) LogSince(ctx context.Context, n NodePlan, _ Node, offset 
 }
 
 // ScanLog returns the catalogue message names in order and the first FATAL
-// message. Every FATAL line counts, not only the catalogue's: TiKV logs many
-// fatal startup errors the catalogue does not name.
+// message. Every FATAL record counts, not only the catalogue's and not only
+// whole ones: TiKV logs many fatal startup errors the catalogue does not
+// name, and a cut or pasted-over FATAL record is still a failed start
+// (tikvlog.Reader recovers its level).
 func ScanLog(r io.Reader) (names []string, fatal string, err error) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 64<<10), 16<<20) // panic lines carry a backtrace field
-	for sc.Scan() {
-		l, perr := tikv.ParseLogLine(sc.Text())
-		if perr != nil {
-			continue
+	rd := tikvlog.NewReader(r)
+	for rd.Next() {
+		rec := rd.Record()
+		if rec.HasLevel() && rec.Level == "FATAL" && fatal == "" {
+			fatal = rec.Message
+			if fatal == "" {
+				fatal = rec.Raw
+			}
 		}
-		if l.Level == "FATAL" && fatal == "" {
-			fatal = l.Message
-		}
-		if m, ok := tikv.MatchCatalogue(l); ok {
+		if m, _, ok := tikvlog.MatchCatalogue(rec); ok {
 			names = append(names, m.Name)
 		}
 	}
-	if err := sc.Err(); err != nil {
+	if err := rd.Err(); err != nil {
 		return names, fatal, fmt.Errorf("reading the log: %w", err)
 	}
 	return names, fatal, nil
@@ -254,25 +258,25 @@ func (k *BackendKeys) Cleanup(ctx context.Context, n NodePlan) error {
 
 // TOMLEditor applies the encryption edits with cluster/tikv's comment-preserving editor.
 func TOMLEditor(orig []byte, enc tikv.Encryption) ([]byte, error) {
-	return tikv.ApplyEdits(orig, tikv.EncryptionEdits(enc)...)
+	return tikvconf.ApplyEdits(orig, tikvconf.EncryptionEdits(enc)...)
 }
 
 // Prove runs the on-disk proof on the host in one command (SST trailers and
 // Raft Engine headers only) and cross-checks file.dict when it is readable.
-func (s *SSHNode) Prove(ctx context.Context, dataDir string) (tikv.Proof, error) {
-	res, err := s.N.Exec.Run(ctx, s.N.Host, tikv.RemoteTrailerCommand(tikv.RemoteProveDirs(dataDir)...), nil)
+func (s *SSHNode) Prove(ctx context.Context, dataDir string) (tikvdisk.Proof, error) {
+	res, err := s.N.Exec.Run(ctx, s.N.Host, tikvdisk.RemoteTrailerCommand(tikvdisk.RemoteProveDirs(dataDir)...), nil)
 	if err != nil {
-		return tikv.Proof{}, fmt.Errorf("proving %s on %s: %w", dataDir, s.N.Host, err)
+		return tikvdisk.Proof{}, fmt.Errorf("proving %s on %s: %w", dataDir, s.N.Host, err)
 	}
-	entries, err := tikv.ParseTrailerListing(bytes.NewReader(res.Stdout))
+	entries, err := tikvdisk.ParseTrailerListing(bytes.NewReader(res.Stdout))
 	if err != nil {
-		return tikv.Proof{}, fmt.Errorf("proving %s on %s: %w", dataDir, s.N.Host, err)
+		return tikvdisk.Proof{}, fmt.Errorf("proving %s on %s: %w", dataDir, s.N.Host, err)
 	}
-	var opts tikv.ProveOptions
+	var opts tikvdisk.ProveOptions
 	if b, ok, err := s.ReadFile(ctx, path.Join(dataDir, tikv.FileDictName)); err == nil && ok {
-		if fd, err := tikv.ReadFileDict(b); err == nil {
+		if fd, err := tikvdisk.ReadFileDict(b); err == nil {
 			opts.FileDict = &fd
 		}
 	}
-	return tikv.ProveListing(entries, opts), nil
+	return tikvdisk.ProveListing(entries, opts), nil
 }

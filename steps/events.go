@@ -7,6 +7,8 @@ import (
 	"io"
 	"sync"
 	"time"
+
+	"github.com/tikv-ear/tikv-ear/cluster/tikvlog"
 )
 
 // Step names, in the order a store goes through them.
@@ -61,6 +63,50 @@ type Event struct {
 	Metrics  *Sample   `json:"metrics,omitempty"`
 	Decision *Decision `json:"decision,omitempty"`
 	Error    string    `json:"error,omitempty"`
+	// Log is a node-log event's line, classified by the engine.
+	Log *LogLine `json:"log,omitempty"`
+}
+
+// LogLine is one line of a node's TiKV log as the engine classified it, so
+// that no face parses TiKV's log format itself.
+type LogLine struct {
+	// Text is "15:04:05 LEVEL message" when the line is in TiKV's unified
+	// format, else the line as it was.
+	Text  string `json:"text"`
+	Level string `json:"level,omitempty"`
+	// Catalog names the catalogue message (an encryption line) it matches.
+	Catalog string `json:"catalog,omitempty"`
+	Fatal   bool   `json:"fatal,omitempty"`
+}
+
+// ClassifyLog reads one TiKV log line (tikvlog.Classify: the unified log
+// format, and damaged records whose level and message can be recovered, so a
+// cut FATAL line still counts as FATAL) and marks it when it is one of the
+// catalogue's encryption messages or FATAL.
+func ClassifyLog(line string) LogLine {
+	l := LogLine{Text: line}
+	msg := line
+	if pl := tikvlog.Classify(line); pl.HasLevel() {
+		msg, l.Level = pl.Message, pl.Level
+		l.Text = pl.Level + " " + pl.Message
+		if !pl.Time.IsZero() {
+			l.Text = pl.Time.Format("15:04:05") + " " + l.Text
+		}
+	}
+	if m, ok := tikvlog.Lookup(msg); ok {
+		l.Catalog = m.Name
+		if l.Level == "" {
+			l.Level = m.Level
+		}
+	}
+	l.Fatal = l.Level == "FATAL"
+	return l
+}
+
+// NodeLogEvent is the node-log event of one line of a store's TiKV log.
+func NodeLogEvent(store uint64, line string) Event {
+	l := ClassifyLog(line)
+	return Event{Kind: NodeLog, StoreID: store, Message: l.Text, Log: &l}
 }
 
 // Sample is a metric reading from a store's status port.

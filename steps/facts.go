@@ -8,6 +8,7 @@ import (
 
 	"github.com/tikv-ear/tikv-ear/cluster/ssh"
 	"github.com/tikv-ear/tikv-ear/cluster/tikv"
+	"github.com/tikv-ear/tikv-ear/cluster/tikvconf"
 )
 
 // GatherFacts reads what preflight needs from PD and from every host (over
@@ -98,7 +99,7 @@ func hostFacts(ctx context.Context, n NodePlan, node *SSHNode) HostFacts {
 		hf.ConfigErr = fmt.Sprintf("%s does not exist on %s", n.ConfigPath, n.Host)
 	} else {
 		hf.ConfigTiUP = tikv.DetectTiUP(data)
-		cfg, err := tikv.ParseConfig(n.ConfigPath, data)
+		cfg, err := tikvconf.ParseConfig(n.ConfigPath, data)
 		if err != nil {
 			hf.ConfigErr = err.Error()
 		} else {

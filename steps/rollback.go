@@ -1,6 +1,9 @@
 package steps
 
-import "github.com/tikv-ear/tikv-ear/cluster/tikv"
+import (
+	"github.com/tikv-ear/tikv-ear/cluster/tikv"
+	"github.com/tikv-ear/tikv-ear/cluster/tikvconf"
+)
 
 // RollbackConfig returns the config to restore on a store that failed after its
 // config was swapped. A store that already ran with a master key gets its
@@ -10,7 +13,7 @@ import "github.com/tikv-ear/tikv-ear/cluster/tikv"
 // so files may be encrypted) keeps the new master key with the method switched
 // to plaintext, as TiKV requires (reference tikv-encryption.md §2.5).
 func RollbackConfig(original []byte, desired tikv.Encryption, keyDictNow bool, edit Editor) []byte {
-	cfg, err := tikv.ParseConfig("tikv.toml", original)
+	cfg, err := tikvconf.ParseConfig("tikv.toml", original)
 	if err != nil || !keyDictNow {
 		return original
 	}

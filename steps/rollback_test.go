@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/tikv-ear/tikv-ear/cluster/tikv"
+	"github.com/tikv-ear/tikv-ear/cluster/tikvconf"
 )
 
 func TestRollbackConfigKeepsEveryKeyThatMayOpenKeyDict(t *testing.T) {
@@ -15,7 +16,7 @@ func TestRollbackConfigKeepsEveryKeyThatMayOpenKeyDict(t *testing.T) {
 		t.Fatal(err)
 	}
 	parse := func(b []byte) tikv.Encryption {
-		cfg, err := tikv.ParseConfig("tikv.toml", b)
+		cfg, err := tikvconf.ParseConfig("tikv.toml", b)
 		if err != nil {
 			t.Fatal(err)
 		}

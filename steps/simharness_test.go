@@ -17,6 +17,7 @@ import (
 	"github.com/tikv-ear/tikv-ear/cluster/pd"
 	"github.com/tikv-ear/tikv-ear/cluster/ssh"
 	"github.com/tikv-ear/tikv-ear/cluster/tikv"
+	"github.com/tikv-ear/tikv-ear/cluster/tikvstatus"
 	"github.com/tikv-ear/tikv-ear/kms"
 	"github.com/tikv-ear/tikv-ear/kms/awskms"
 	"github.com/tikv-ear/tikv-ear/kms/filekey"
@@ -38,7 +39,7 @@ type simConfig struct {
 	AWSKMS bool
 }
 
-// simEnv is a running sim with the engine's ports wired the way cli/planner.go
+// simEnv is a running sim with the engine's ports wired the way steps/planner.go
 // wires them (PD client, SSH nodes over the sim's ssh_config and known_hosts,
 // a file key backend whose key dirs live under the test's temp dir).
 type simEnv struct {
@@ -169,7 +170,7 @@ func (e *simEnv) newSSH() *ssh.Client {
 func (e *simEnv) wireNodes() {
 	e.nodes, e.hosts = map[uint64]*steps.SSHNode{}, map[uint64]kms.Host{}
 	for _, n := range e.plan.Nodes {
-		status := &tikv.StatusClient{BaseURL: "http://" + n.StatusAddress, HTTP: httpClient()}
+		status := &tikvstatus.StatusClient{BaseURL: "http://" + n.StatusAddress, HTTP: httpClient()}
 		node := steps.NewSSHNode(e.ssh, n, status)
 		e.nodes[n.StoreID] = node
 		e.hosts[n.StoreID] = steps.KeyHost{N: node.N, Label: fmt.Sprintf("store %d (%s)", n.StoreID, n.Host)}

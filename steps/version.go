@@ -2,6 +2,10 @@ package steps
 
 import "github.com/tikv-ear/tikv-ear/cluster/tikv"
 
+// ToolVersion is tikv-ear's version: what "tikv-ear version" prints and every
+// report records.
+const ToolVersion = "0.1.0-dev"
+
 // Version gates used by preflight come from cluster/tikv (gates.go), the one
 // place that decides which TiKV release carries which fix.
 var (

@@ -16,7 +16,8 @@ func BenchmarkDashboardRender(b *testing.B) {
 	f := uitest.New(300)
 	at := uitest.Base()
 	for i := range 500 {
-		e := steps.Event{Time: at, Kind: steps.NodeLog, StoreID: 300, Message: uitest.LogLine(at, "INFO", fmt.Sprintf("compaction %d finished", i))}
+		e := steps.NodeLogEvent(300, uitest.LogLine(at, "INFO", fmt.Sprintf("compaction %d finished", i)))
+		e.Time = at
 		if i%10 == 0 {
 			e.Message = uitest.LogLine(at, "INFO", "encryption: rotate data key.")
 		}

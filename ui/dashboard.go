@@ -167,7 +167,11 @@ func (d *dashboard) apply(e steps.Event) {
 		if id == 0 {
 			id = d.current
 		}
-		d.feed(id, classify(e.Message))
+		l := logLine{text: e.Message}
+		if e.Log != nil { // the engine classified it (steps.ClassifyLog)
+			l = logLine{text: e.Log.Text, enc: e.Log.Catalog != "", fatal: e.Log.Fatal}
+		}
+		d.feed(id, l)
 		d.logSeen[id] = true
 		return
 	}
@@ -294,23 +298,6 @@ func (d *dashboard) batchEvent(e steps.Event) {
 			}
 		}
 	}
-}
-
-// classify marks encryption and fatal lines of a TiKV log tail.
-func classify(line string) logLine {
-	l := logLine{text: line}
-	msg := line
-	level := ""
-	if pl, err := tikv.ParseLogLine(line); err == nil {
-		msg, level = pl.Message, pl.Level
-		l.text = pl.Time.Format("15:04:05") + " " + pl.Level + " " + pl.Message
-	}
-	if m, ok := tikv.Lookup(msg); ok {
-		l.enc = true
-		level = m.Level
-	}
-	l.fatal = level == "FATAL"
-	return l
 }
 
 // focus is the store whose log and metrics show.

@@ -7,12 +7,31 @@ import (
 	"github.com/tikv-ear/tikv-ear/steps"
 )
 
-// Driver is everything the wizard asks of the outside world. Package cli
-// implements it over the real engine; ui/uitest has a scripted fake. Every
-// method is called from a tea.Cmd, never from Update, and may block.
+// Driver is everything the wizard asks of the outside world, as small role
+// interfaces, one per part of the flow. Package wizard implements it over the
+// engine (steps.Session); ui/uitest has a scripted fake. Every method is
+// called from a tea.Cmd, never from Update, and may block.
 type Driver interface {
+	ClusterReader
+	Planner
+	Applier
+	Finisher
+}
+
+// ClusterReader reads the cluster and the run journal (the Resume and Connect screens).
+type ClusterReader interface {
 	// Discover reads the cluster: its stores and the findings that block a rollout.
 	Discover(ctx context.Context, in ConnectInput) (Discovery, error)
+	// Journal returns the unfinished run the journal records, or nil.
+	Journal(ctx context.Context) (*Unfinished, error)
+	// AbortUnfinished cleans up after an unfinished run (removes the
+	// evict-leader schedulers it left, marks the journal) without resuming it.
+	AbortUnfinished(ctx context.Context, u Unfinished) error
+}
+
+// Planner turns the operator's choices into a plan (the Algorithm, Backend
+// and Plan screens).
+type Planner interface {
 	// Algorithms describes each data-encryption-method for this cluster.
 	Algorithms(ctx context.Context, d Discovery) ([]AlgorithmOption, error)
 	// Backends describes the master-key backends for the environment.
@@ -23,21 +42,24 @@ type Driver interface {
 	BuildPlan(ctx context.Context, choice Choices) (PlanPreview, error)
 	// SavePlan writes the plan as plan.toml at path.
 	SavePlan(ctx context.Context, p PlanPreview, path string) error
+}
+
+// Applier runs a plan (the Dashboard).
+type Applier interface {
 	// Apply runs the plan, emitting events into sink and asking decider at
 	// every decision. It returns when the run ends or ctx is cancelled (the
 	// engine cleans up on every exit path).
 	Apply(ctx context.Context, p PlanPreview, sink steps.Sink, decider steps.Decider) (*steps.Result, error)
+}
+
+// Finisher proves and records a finished run (the Verify, Schedule and Report screens).
+type Finisher interface {
 	// Verify gathers per-store evidence after a run.
 	Verify(ctx context.Context, p PlanPreview) ([]StoreEvidence, error)
 	// ScheduleOptions lists the ways to keep the master key rotating.
 	ScheduleOptions(ctx context.Context, p PlanPreview) ([]ScheduleOption, error)
 	// WriteReport writes the signed report and returns where it went.
 	WriteReport(ctx context.Context, r *steps.Result, p PlanPreview) (ReportFiles, error)
-	// Journal returns the unfinished run the journal records, or nil.
-	Journal(ctx context.Context) (*Unfinished, error)
-	// AbortUnfinished cleans up after an unfinished run (removes the
-	// evict-leader schedulers it left, marks the journal) without resuming it.
-	AbortUnfinished(ctx context.Context, u Unfinished) error
 }
 
 // LeaderCounter is an optional Driver method: a fresh reading of every
@@ -143,6 +165,15 @@ type BackendField struct {
 	Required    bool
 	Pattern     string // a regular expression the value must match, when set
 	PatternHelp string // what the pattern means, shown when it does not match
+	// Format is a check beyond Pattern (kms/core Format*: url, https, yesno, abspath).
+	Format string
+	// OneOf names a group of fields of which at least one must be set.
+	OneOf string
+	// Secret marks a path to a file holding a secret: the form asks for the
+	// path, never the secret.
+	Secret bool
+	// Advanced fields are asked last, in their own group.
+	Advanced bool
 }
 
 // Choices is everything the operator chose.

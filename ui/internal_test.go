@@ -11,7 +11,6 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/colorprofile"
 
-	"github.com/tikv-ear/tikv-ear/cluster/tikv"
 	"github.com/tikv-ear/tikv-ear/steps"
 )
 
@@ -79,20 +78,6 @@ func TestDeciderAnswersAndCancels(t *testing.T) {
 	cancel()
 	if _, _, err := d.Decide(ctx, dec); err == nil || !strings.Contains(err.Error(), "context canceled") {
 		t.Fatalf("cancelled decide: %v", err)
-	}
-}
-
-func TestClassifyHighlightsEncryptionLines(t *testing.T) {
-	line := "[2026/11/27 10:00:00.000 +00:00] [INFO] [mod.rs:496] [\"" + tikv.MsgBeingEnabled.Format("Aes256Ctr") + "\"]"
-	if l := classify(line); !l.enc || l.fatal || l.text != "10:00:00 INFO encryption is being enabled. method = Aes256Ctr" {
-		t.Fatalf("%+v", l)
-	}
-	fatal := "[2026/11/27 10:00:00.000 +00:00] [FATAL] [common.rs:272] [\"" + tikv.EncryptionInitFailed("IO error x", tikv.CodeIO) + "\"]"
-	if l := classify(fatal); !l.enc || !l.fatal {
-		t.Fatalf("%+v", l)
-	}
-	if l := classify("[2026/11/27 10:00:00.000 +00:00] [INFO] [server.rs:1] [\"Welcome to TiKV\"]"); l.enc || l.fatal {
-		t.Fatalf("%+v", l)
 	}
 }
 

@@ -130,9 +130,12 @@ type Model struct {
 	rotIdx     int
 	backends   []BackendOption
 	backendIdx int
-	fields     map[string]string
+	fields     map[string]string // the selected backend's answers
 	checks     []steps.Check
 	checked    bool
+	// backendSaved keeps each other backend's answers, preflight and error
+	// (selectBackend), so no form shows another backend's state.
+	backendSaved map[string]backendState
 
 	preview      *PlanPreview
 	diffIdx      int
@@ -328,28 +331,8 @@ func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 		}
 		return nil
 	}
-	switch m.screen {
-	case ScreenResume:
-		return m.keyResume(msg)
-	case ScreenConnect:
-		return m.keyConnect(msg)
-	case ScreenAlgorithm:
-		return m.keyAlgorithm(msg)
-	case ScreenBackend:
-		return m.keyBackend(msg)
-	case ScreenPlan:
-		return m.keyPlan(msg)
-	case ScreenDashboard:
-		return m.keyDashboard(msg)
-	case ScreenVerify:
-		return m.keyVerify(msg)
-	case ScreenSchedule:
-		return m.keySchedule(msg)
-	case ScreenReport:
-		if key.Matches(msg, m.keys.Quit) || key.Matches(msg, m.keys.Next) {
-			m.quitting = true
-			return tea.Quit
-		}
+	if p := pageOf(m.screen); p != nil {
+		return p.key(m, msg)
 	}
 	return nil
 }
@@ -453,27 +436,8 @@ func (m *Model) body(w, h int) string {
 	if m.form != nil {
 		return m.formView(w, h)
 	}
-	switch m.screen {
-	case ScreenLoading:
-		return m.spin.View() + " reading the run journal…"
-	case ScreenResume:
-		return m.viewResume(w, h)
-	case ScreenConnect:
-		return m.viewConnect(w, h)
-	case ScreenAlgorithm:
-		return m.viewAlgorithm(w, h)
-	case ScreenBackend:
-		return m.viewBackend(w, h)
-	case ScreenPlan:
-		return m.viewPlan(w, h)
-	case ScreenDashboard:
-		return m.dash.render(m.styles, w, h, m.dashState())
-	case ScreenVerify:
-		return m.viewVerify(w, h)
-	case ScreenSchedule:
-		return m.viewSchedule(w, h)
-	case ScreenReport:
-		return m.viewReport(w, h)
+	if p := pageOf(m.screen); p != nil {
+		return p.view(m, w, h)
 	}
 	return ""
 }

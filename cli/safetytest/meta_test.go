@@ -8,6 +8,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/tikv-ear/tikv-ear/cluster/tikv"
+	"github.com/tikv-ear/tikv-ear/cluster/tikvconf"
 	"github.com/tikv-ear/tikv-ear/sim"
 )
 
@@ -68,7 +69,7 @@ func TestFailedRunKeepsMetaInStep(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		cfg, err := tikv.ParseConfig(n.Paths.ConfigPath, b)
+		cfg, err := tikvconf.ParseConfig(n.Paths.ConfigPath, b)
 		if err != nil {
 			t.Fatal(err)
 		}

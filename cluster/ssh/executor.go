@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/tikv-ear/tikv-ear/internal/shquote"
 )
 
 // Executor runs a shell command on a host. Client is the real one; the engine's
@@ -33,33 +35,12 @@ func (f ExecutorFunc) Run(ctx context.Context, host, cmd string, stdin io.Reader
 	return f(ctx, host, cmd, stdin)
 }
 
-// Quote returns s quoted for a POSIX shell, as one word. Words made only of
-// safe characters are returned as they are.
-func Quote(s string) string {
-	if s == "" {
-		return "''"
-	}
-	safe := true
-	for _, r := range s {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("_@%+=:,./-", r)) {
-			safe = false
-			break
-		}
-	}
-	if safe {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
+// Quote returns s quoted for a POSIX shell, as one word (shquote.Quote, the
+// module's one quoter). Words made only of safe characters are returned as they are.
+func Quote(s string) string { return shquote.Quote(s) }
 
 // Command joins args into one shell command line, quoting each.
-func Command(args ...string) string {
-	q := make([]string, len(args))
-	for i, a := range args {
-		q[i] = Quote(a)
-	}
-	return strings.Join(q, " ")
-}
+func Command(args ...string) string { return shquote.Join(args...) }
 
 // CommandError is a command that ran on a host and exited non-zero when the
 // caller needed it to succeed.

@@ -7,32 +7,17 @@ const (
 	KeyMethod            = KeyEncryption + ".data-encryption-method"
 	KeyRotationPeriod    = KeyEncryption + ".data-key-rotation-period"
 	KeyFileDictLog       = KeyEncryption + ".enable-file-dictionary-log"
+	KeyRewriteThreshold  = KeyEncryption + ".file-dictionary-rewrite-threshold"
 	KeyMasterKey         = KeyEncryption + ".master-key"
 	KeyPreviousMasterKey = KeyEncryption + ".previous-master-key"
 )
 
-// EncryptionEdits returns the edits that make a tikv.toml's [security.encryption]
-// say enc: the method and rotation period are set, the master-key table is
-// replaced whole, and previous-master-key is written when set or removed when not.
-func EncryptionEdits(enc Encryption) []Edit {
-	edits := []Edit{Set(KeyMethod, enc.EffectiveMethod())}
-	if enc.DataKeyRotationPeriod != "" {
-		edits = append(edits, Set(KeyRotationPeriod, enc.DataKeyRotationPeriod))
-	}
-	if enc.EnableFileDictionaryLog != nil {
-		edits = append(edits, Set(KeyFileDictLog, *enc.EnableFileDictionaryLog))
-	}
-	if enc.MasterKey.Type == "" {
-		edits = append(edits, Remove(KeyMasterKey))
-	} else {
-		edits = append(edits, SetTable(KeyMasterKey, MasterKeyFields(enc.MasterKey)...))
-	}
-	if enc.PreviousMasterKey.Type == "" {
-		edits = append(edits, Remove(KeyPreviousMasterKey))
-	} else {
-		edits = append(edits, SetTable(KeyPreviousMasterKey, MasterKeyFields(enc.PreviousMasterKey)...))
-	}
-	return edits
+// Field is one key of a table (the config editor's SetTable writes them).
+// Key is relative to the table and may be dotted ("aws.access-key" is a
+// sub-table's key).
+type Field struct {
+	Key   string
+	Value any
 }
 
 // MasterKeyFields renders a master key as the fields of its table, in TiKV's

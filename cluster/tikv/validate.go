@@ -3,6 +3,7 @@ package tikv
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -14,8 +15,8 @@ const gcpKeyIDPattern = `^projects/([^/]+)/locations/([^/]+)/keyRings/([^/]+)/cr
 // ErrGCPInvalidKeyFmt is the GCP key-id error (components/cloud/gcp/src/kms.rs), formatted with the id.
 const ErrGCPInvalidKeyFmt = "invalid key: '%s'"
 
-// methodUnknown is the internal "unknown" method TiKV's parser accepts (config.rs).
-const methodUnknown = "unknown"
+// MethodUnknown is the internal "unknown" method TiKV's parser accepts (config.rs).
+const MethodUnknown = "unknown"
 
 // Validate applies TiKV's encryption rules (reference tikv-encryption.md §1,
 // §2.5–§2.7, §8) for the given TiKV version; version "" skips the version
@@ -40,51 +41,51 @@ func (e Encryption) Validate(version string) []Problem {
 
 	method := strings.ToLower(e.EffectiveMethod())
 	switch {
-	case method == methodUnknown:
-		add(SeverityError, keyMethod, `"unknown" is TiKV's internal placeholder, not a usable method`, "use one of "+strings.Join(Methods(), ", "))
-	case !containsStr(Methods(), method):
-		add(SeverityError, keyMethod, fmt.Sprintf("%s: %q", ErrInvalidMethod, e.Method), "use one of "+strings.Join(Methods(), ", "))
+	case method == MethodUnknown:
+		add(SeverityError, KeyMethod, `"unknown" is TiKV's internal placeholder, not a usable method`, "use one of "+strings.Join(Methods(), ", "))
+	case !slices.Contains(Methods(), method):
+		add(SeverityError, KeyMethod, fmt.Sprintf("%s: %q", ErrInvalidMethod, e.Method), "use one of "+strings.Join(Methods(), ", "))
 	}
-	encrypting := method != MethodPlaintext && containsStr(Methods(), method)
+	encrypting := method != MethodPlaintext && slices.Contains(Methods(), method)
 	if encrypting && older(gate(GateEncryption)) {
-		add(SeverityError, keyMethod, fmt.Sprintf("encryption at rest needs TiKV %s or later (this is %s)", gate(GateEncryption), v), "upgrade TiKV first")
+		add(SeverityError, KeyMethod, fmt.Sprintf("encryption at rest needs TiKV %s or later (this is %s)", gate(GateEncryption), v), "upgrade TiKV first")
 	}
 	if method == MethodSM4CTR {
 		switch {
 		case older(gate(GateSM4Code)):
-			add(SeverityError, keyMethod, fmt.Sprintf("sm4-ctr is not available before %s (this is %s)", gate(GateSM4Code), v), "use aes256-ctr or upgrade TiKV")
+			add(SeverityError, KeyMethod, fmt.Sprintf("sm4-ctr is not available before %s (this is %s)", gate(GateSM4Code), v), "use aes256-ctr or upgrade TiKV")
 		case older(gate(GateSM4Docs)):
-			add(SeverityWarning, keyMethod, fmt.Sprintf("sm4-ctr is in the code of %s but documented as supported only from %s", gate(GateSM4Code), gate(GateSM4Docs)), "prefer aes256-ctr, or upgrade to v6.3.0 or later")
+			add(SeverityWarning, KeyMethod, fmt.Sprintf("sm4-ctr is in the code of %s but documented as supported only from %s", gate(GateSM4Code), gate(GateSM4Docs)), "prefer aes256-ctr, or upgrade to v6.3.0 or later")
 		}
-		add(SeverityWarning, keyMethod, fmt.Sprintf("sm4-ctr works only on builds with a statically linked OpenSSL (otherwise TiKV fails with %q) and may cost 50%% to 80%% of throughput", ErrSM4Dynamic), "check the build, or use aes256-ctr")
+		add(SeverityWarning, KeyMethod, fmt.Sprintf("sm4-ctr works only on builds with a statically linked OpenSSL (otherwise TiKV fails with %q) and may cost 50%% to 80%% of throughput", ErrSM4Dynamic), "check the build, or use aes256-ctr")
 	}
 
 	if e.DataKeyRotationPeriod != "" {
 		d, err := ParseReadableDuration(e.DataKeyRotationPeriod)
 		switch {
 		case err != nil:
-			add(SeverityError, keyRotationPeriod, fmt.Sprintf("%q: %v", e.DataKeyRotationPeriod, err), `write a duration such as "7d", "168h" or "1d12h" (units d, h, m, s, ms, us, largest first)`)
+			add(SeverityError, KeyRotationPeriod, fmt.Sprintf("%q: %v", e.DataKeyRotationPeriod, err), `write a duration such as "7d", "168h" or "1d12h" (units d, h, m, s, ms, us, largest first)`)
 		case d == 0:
-			add(SeverityWarning, keyRotationPeriod, "a zero rotation period is not range-checked by TiKV and its behaviour is unverified", `use a period such as "7d"`)
+			add(SeverityWarning, KeyRotationPeriod, "a zero rotation period is not range-checked by TiKV and its behaviour is unverified", `use a period such as "7d"`)
 		}
 	}
 	if e.EnableFileDictionaryLog != nil && older(gate(GateFileDictLog)) {
-		add(SeverityWarning, keyFileDictLog, fmt.Sprintf("enable-file-dictionary-log exists only from %s", gate(GateFileDictLog)), "remove it or upgrade TiKV")
+		add(SeverityWarning, KeyFileDictLog, fmt.Sprintf("enable-file-dictionary-log exists only from %s", gate(GateFileDictLog)), "remove it or upgrade TiKV")
 	}
 
-	out = append(out, validateMasterKey(e.MasterKey, keyMasterKey, SeverityError, haveVersion, v)...)
-	out = append(out, validateMasterKey(e.PreviousMasterKey, keyPreviousMasterKey, SeverityWarning, haveVersion, v)...)
+	out = append(out, validateMasterKey(e.MasterKey, KeyMasterKey, SeverityError, haveVersion, v)...)
+	out = append(out, validateMasterKey(e.PreviousMasterKey, KeyPreviousMasterKey, SeverityWarning, haveVersion, v)...)
 
 	if encrypting && e.MasterKey.EffectiveType() == MasterKeyPlaintext {
-		add(SeverityError, keyMasterKey+".type", ErrInsecureMasterKey, `configure [security.encryption.master-key] with type = "file" or type = "kms"`)
+		add(SeverityError, KeyMasterKey+".type", ErrInsecureMasterKey, `configure [security.encryption.master-key] with type = "file" or type = "kms"`)
 	}
 	if e.MasterKey.Type == MasterKeyKMS && e.PreviousMasterKey.Type == MasterKeyKMS {
 		cur, prev := normVendor(e.MasterKey.Vendor), normVendor(e.PreviousMasterKey.Vendor)
 		if cur != prev {
-			add(SeverityError, keyPreviousMasterKey+".vendor", fmt.Sprintf("KMS vendor %q to %q: TiKV reports a vendor mismatch instead of falling back to previous-master-key, so startup fails", prev, cur),
+			add(SeverityError, KeyPreviousMasterKey+".vendor", fmt.Sprintf("KMS vendor %q to %q: TiKV reports a vendor mismatch instead of falling back to previous-master-key, so startup fails", prev, cur),
 				"rotate in two steps through a file master key (KMS → file → KMS)")
 		} else if haveVersion && KMSRotationBug(v) {
-			add(SeverityWarning, keyPreviousMasterKey, fmt.Sprintf("KMS to KMS master-key rotation fails on %s with \"%s\" (tikv/tikv#17410)", v, ErrKMSDecryptFailed),
+			add(SeverityWarning, KeyPreviousMasterKey, fmt.Sprintf("KMS to KMS master-key rotation fails on %s with \"%s\" (tikv/tikv#17410)", v, ErrKMSDecryptFailed),
 				"upgrade to v6.5.11, v7.1.6, v7.5.4, v8.1.1, v8.4.0 or later, or rotate through a file master key")
 		}
 	}

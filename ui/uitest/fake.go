@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tikv-ear/tikv-ear/cluster/tikv"
+	"github.com/tikv-ear/tikv-ear/cluster/tikvlog"
 	"github.com/tikv-ear/tikv-ear/kms"
 	"github.com/tikv-ear/tikv-ear/steps"
 	"github.com/tikv-ear/tikv-ear/ui"
@@ -26,7 +27,9 @@ type Fake struct {
 	Algos       []ui.AlgorithmOption
 	BackendOpts []ui.BackendOption
 	Checks      []steps.Check
-	Preview     ui.PlanPreview
+	// PreflightFor, when set, answers Preflight instead of Checks (per backend).
+	PreflightFor func(ui.Choices) ([]steps.Check, error)
+	Preview      ui.PlanPreview
 	// Events are emitted by Apply in order.
 	Events []steps.Event
 	// Ask, when set, is asked of the decider after Events[AskAfter] is emitted.
@@ -74,7 +77,7 @@ func New(n int) *Fake {
 		f.Preview.Diffs = append(f.Preview.Diffs, ui.NodeDiff{StoreID: id, Host: host, Path: "/tidb-deploy/tikv-20160/conf/tikv.toml", Unified: diffText(i)})
 		f.Evidence = append(f.Evidence, ui.StoreEvidence{StoreID: id, Address: host + ":20160", Method: tikv.MethodAES256CTR, MasterKey: "kms (aws)", KeyDict: tikv.MetadataMethodAES256GCM,
 			Initialized: true, FileNum: 30, DataKeys: 1, Encrypted: 20 + i%5, Plaintext: 10, OK: true,
-			LogLines: []string{tikv.MsgBeingEnabled.Format("Aes256Ctr")}})
+			LogLines: []string{tikvlog.MsgBeingEnabled.Format("Aes256Ctr")}})
 	}
 	f.Disc.ClusterID, f.Disc.ClusterName, f.Disc.PD = 7312345678901234567, "prod-east", plan.Cluster.PD
 	f.Disc.Findings = []steps.Check{{ID: "stores-up", Status: steps.Pass, Message: fmt.Sprintf("all %d stores are Up", n)}}
@@ -138,7 +141,7 @@ func diffText(i int) string {
 
 // LogLine renders a message as a TiKV unified-format log line.
 func LogLine(t time.Time, level, msg string) string {
-	return fmt.Sprintf("[%s] [%s] [mod.rs:496] [%q]", t.Format(tikv.LogTimeLayout), level, msg)
+	return fmt.Sprintf("[%s] [%s] [mod.rs:496] [%q]", t.Format(tikvlog.TimeLayout), level, msg)
 }
 
 // Script is the event stream of a clean run over the preview's batches.
@@ -159,6 +162,11 @@ func Script(p ui.PlanPreview) []steps.Event {
 			ev := func(kind steps.EventKind, step, msg string) steps.Event {
 				return steps.Event{Kind: kind, Step: step, StoreID: id, Store: n.Address, Batch: b.Index, Message: msg}
 			}
+			logEv := func(line string) steps.Event { // classified by the engine, as the runner's log events are
+				e := steps.NodeLogEvent(id, line)
+				e.Store, e.Batch = n.Address, b.Index
+				return e
+			}
 			add(ev(steps.StepStarted, steps.StepEvict, "moving 42 leaders away"))
 			s := steps.Sample{Leaders: 20, Regions: 120}
 			e := ev(steps.MetricSample, steps.StepEvict, "")
@@ -169,9 +177,9 @@ func Script(p ui.PlanPreview) []steps.Event {
 			add(ev(steps.StepDone, steps.StepSwap, "config in place"))
 			add(ev(steps.StepStarted, steps.StepRestart, n.Service))
 			add(ev(steps.StepDone, steps.StepRestart, ""))
-			add(ev(steps.NodeLog, "", LogLine(t, "INFO", "Welcome to TiKV")))
-			add(ev(steps.NodeLog, "", LogLine(t, "INFO", tikv.MsgNoDicts.Text)))
-			add(ev(steps.NodeLog, "", LogLine(t, "INFO", tikv.MsgBeingEnabled.Format("Aes256Ctr"))))
+			add(logEv(LogLine(t, "INFO", "Welcome to TiKV")))
+			add(logEv(LogLine(t, "INFO", tikvlog.MsgNoDicts.Text)))
+			add(logEv(LogLine(t, "INFO", tikvlog.MsgBeingEnabled.Format("Aes256Ctr"))))
 			add(ev(steps.StepDone, steps.StepReady, "port listening, PD Up, status port answering"))
 			vs := steps.Sample{Leaders: 0, Regions: 120, Initialized: true, FileNum: 31, DataKeys: 1}
 			e = ev(steps.MetricSample, steps.StepVerify, "")
@@ -252,6 +260,9 @@ func (f *Fake) Preflight(_ context.Context, c ui.Choices) ([]steps.Check, error)
 	f.mu.Lock()
 	f.choices = c
 	f.mu.Unlock()
+	if f.PreflightFor != nil {
+		return f.PreflightFor(c)
+	}
 	return f.Checks, nil
 }
 

@@ -1,0 +1,196 @@
+package steps
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strconv"
+
+	"github.com/tikv-ear/tikv-ear/cluster/tikv"
+	"github.com/tikv-ear/tikv-ear/cluster/tikvlog"
+	"github.com/tikv-ear/tikv-ear/kms"
+	"github.com/tikv-ear/tikv-ear/report"
+	"github.com/tikv-ear/tikv-ear/schedule"
+)
+
+// OperatorName is the local user, as reports and decisions record the operator.
+func OperatorName() string {
+	if u, err := user.Current(); err == nil {
+		return u.Username
+	}
+	return "unknown"
+}
+
+func stateOf(e tikv.Encryption, version string) report.StoreState {
+	st := report.StoreState{Version: version, Method: e.EffectiveMethod(), DataKeyRotationPeriod: e.DataKeyRotationPeriod,
+		MasterKey: report.MasterKeyFromConfig(e.MasterKey, "", "")}
+	if e.PreviousMasterKey.EffectiveType() != tikv.MasterKeyPlaintext { // type plaintext (TiKV's default) is no previous key
+		pk := report.MasterKeyFromConfig(e.PreviousMasterKey, "", "")
+		st.PreviousMasterKey = &pk
+	}
+	return st
+}
+
+// BuildReport turns a run's result and the evidence gathered after it into the report model.
+func BuildReport(ctx context.Context, kind report.Kind, p *Plan, res *Result, eng *Engine, refs []kms.KeyRef) *report.Report {
+	r := report.New(kind, res.Started)
+	r.RunID, r.FinishedAt, r.Operator = res.Run, res.Finished, OperatorName()
+	r.Tool = report.Tool{Name: "tikv-ear", Version: ToolVersion}
+	r.PlanDigest = p.Digest()
+	r.Cluster = report.Cluster{PDClusterID: strconv.FormatUint(p.Cluster.ClusterID, 10), PDEndpoints: p.Cluster.PD, TiUPName: p.Cluster.Name}
+	r.Outcome = report.OutcomeSucceeded
+	if res.Err != nil {
+		r.Outcome = report.OutcomeFailed
+		r.Findings = append(r.Findings, report.Finding{Severity: report.SeverityHigh, Message: "run stopped: " + res.Err.Error(), Fix: "read the timeline; 'tikv-ear apply --resume' continues from the real state"})
+	}
+	seenVersion := map[string]bool{}
+	for _, sr := range res.Stores {
+		n, _ := p.Node(sr.StoreID)
+		if !seenVersion[n.Version] {
+			seenVersion[n.Version] = true
+			r.Cluster.TiKVVersions = append(r.Cluster.TiKVVersions, n.Version)
+		}
+		// After is the store's config as it is now on the host, after every pass
+		// of the run (a rotation's second pass removes previous-master-key).
+		after := sr.After
+		if live, err := LiveEncryption(ctx, eng.Nodes[sr.StoreID], n); err == nil {
+			after = live
+		} else {
+			r.Findings = append(r.Findings, report.Finding{Severity: report.SeverityMedium, Store: sr.StoreID,
+				Message: "the config could not be re-read after the run (" + err.Error() + "); the after state shown is the one the run wrote",
+				Fix:     "run 'tikv-ear verify --plan' to read every store's state"})
+		}
+		st := report.Store{ID: sr.StoreID, Address: sr.Address, Zone: sr.Zone, Before: stateOf(sr.Before, n.Version), After: stateOf(after, n.Version)}
+		if after.MasterKey.Type != "" && len(refs) > 0 {
+			st.After.MasterKey.Fingerprint = refs[0].Fingerprint
+			st.After.MasterKey.KeyVersion = refs[0].Version
+		}
+		v := &st.Verification
+		v.Leaders = int64(sr.State.Sample.Leaders)
+		for _, name := range sr.State.LogMatches {
+			for _, m := range tikvlog.Catalogue() {
+				if m.Name == name {
+					v.LogLines = append(v.LogLines, report.LogLine{Time: res.Finished, Level: m.Level, Message: m.Text, Catalog: m.Name})
+				}
+			}
+		}
+		init := "0"
+		if sr.State.Sample.Initialized {
+			init = "1"
+		}
+		v.Metrics = []report.Metric{
+			{Name: tikv.MetricIsInitialized, Value: init},
+			{Name: tikv.MetricFileNum, Value: strconv.FormatInt(sr.State.Sample.FileNum, 10)},
+			{Name: tikv.MetricDataKeyStorageTotal, Value: strconv.FormatInt(sr.State.Sample.DataKeys, 10)},
+			{Name: tikv.MetricRegionCount, Labels: map[string]string{tikv.LabelType: "leader"}, Value: strconv.Itoa(sr.State.Sample.Leaders)},
+		}
+		if sr.State.KeyDict.Exists {
+			v.KeyDict = &report.KeyDict{Method: sr.State.KeyDict.Method, KMSVendor: sr.State.KeyDict.KMSVendor, DataKeys: sr.State.Sample.DataKeys}
+		}
+		if node := eng.Nodes[sr.StoreID]; node != nil && n.DataDir != "" {
+			if proof, err := node.Prove(ctx, n.DataDir); err == nil {
+				v.Coverage = &report.Coverage{FilesEncrypted: int64(proof.Encrypted.Files), FilesPlaintext: int64(proof.Plaintext.Files),
+					BytesEncrypted: proof.Encrypted.Bytes, BytesPlaintext: proof.Plaintext.Bytes,
+					Note: "only files written after enabling are encrypted; compaction rewrites the rest over time"}
+			}
+			if mk := after.MasterKey; mk.Type == tikv.MasterKeyFile {
+				if fi, err := node.N.Stat(ctx, mk.Path); err == nil && fi.Exists {
+					v.KeyFile = &report.KeyFile{Path: mk.Path, Mode: fmt.Sprintf("%04o", fi.Mode.Perm()), Owner: fi.Owner, FSType: fi.FSType}
+				}
+			}
+		}
+		if sr.Failed != "" {
+			r.Findings = append(r.Findings, report.Finding{Severity: report.SeverityHigh, Store: sr.StoreID, Message: sr.Failed})
+		}
+		r.Stores = append(r.Stores, st)
+	}
+	for _, e := range res.Timeline {
+		ev := report.Event{At: e.Time, Store: e.StoreID, Phase: e.Step, Status: eventStatus(e.Kind), Detail: FirstNonEmpty(e.Message, e.Error)}
+		if e.Decision != nil && e.Kind == DecisionMade {
+			by := e.Decision.By
+			if by != report.DecidedByPolicy {
+				by = "operator:" + by
+			}
+			ev.Decision = &report.Decision{Question: e.Decision.Question, Options: e.Decision.Options, Choice: e.Decision.Chosen, DecidedBy: by}
+		}
+		if ev.Phase == "" {
+			ev.Phase = StepRun
+		}
+		r.Timeline = append(r.Timeline, ev)
+		if e.Kind == StepFailed {
+			r.Faults = append(r.Faults, report.Fault{At: e.Time, Store: e.StoreID, Kind: e.Step, Message: e.Error})
+		}
+	}
+	for i, ref := range refs {
+		role := "master-key"
+		if i > 0 {
+			role = "previous-master-key"
+		}
+		ev, err := eng.Backend.Evidence(ctx, ref)
+		if err != nil {
+			r.Keys = append(r.Keys, KeyEvidence(role, ref, nil, err))
+			continue
+		}
+		r.Keys = append(r.Keys, KeyEvidence(role, ref, &ev, nil))
+	}
+	pol, _, err := PlanPolicy("plan", p)
+	if err != nil {
+		pol = schedule.DefaultPolicy()
+	}
+	days := int64(pol.MasterKeyPeriod / schedule.Day)
+	r.Schedule = &report.Schedule{DataKeyRotationPeriod: pol.DataKeyRotationPeriod, MasterKeyPeriodDays: days,
+		SigningKeyPeriodDays: int64(pol.SigningKeyPeriod / schedule.Day), Mechanism: FirstNonEmpty(p.Schedule.Runner, "manual")}
+	if len(refs) > 0 && !refs[0].Created.IsZero() {
+		r.Schedule.LastMasterKeyRotation = refs[0].Created
+		r.Schedule.NextDue = refs[0].Created.Add(pol.MasterKeyPeriod)
+	}
+	r.Compliance = report.MapCompliance(r)
+	return r
+}
+
+func eventStatus(k EventKind) string {
+	switch k {
+	case StepStarted:
+		return "started"
+	case StepDone:
+		return "ok"
+	case StepFailed:
+		return "failed"
+	case StepSkipped:
+		return "skipped"
+	}
+	return string(k)
+}
+
+// FirstNonEmpty returns the first non-empty value.
+func FirstNonEmpty(vals ...string) string {
+	for _, v := range vals {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// Signer opens the signer the plan's [report] section names
+// (report.OpenSigner); for a file signer with no key-file it generates
+// dir/signing-key.pem (0600, pub.pem beside it) and returns its path.
+func Signer(ctx context.Context, p *Plan, dir string) (report.Signer, string, error) {
+	return report.OpenSigner(ctx, p.SignerConfig(dir), os.Getenv)
+}
+
+// WriteReport signs and writes the report into the plan's report directory.
+func WriteReport(ctx context.Context, p *Plan, r *report.Report, runDir string) (report.Files, string, error) {
+	base := p.Report.Dir
+	if base == "" {
+		base = "tikv-ear-reports"
+	}
+	signer, generated, err := Signer(ctx, p, base)
+	if err != nil {
+		return report.Files{}, "", fmt.Errorf("report signing key: %w", err)
+	}
+	files, err := report.WriteSigned(ctx, filepath.Join(base, runDir), r, signer)
+	return files, generated, err
+}
