@@ -42,6 +42,9 @@ type storeState struct {
 	Verify        string // "", "verified", "already", "failed", "rolled back"
 	Failed        string
 	Sample        *steps.Sample
+	SampleStep    string    // the step the sample was read in (evict: before the restart; verify: after)
+	SampleAt      time.Time // when, by the engine's clock
+	RestartedAt   time.Time // the last restart, to tell a sample from before it
 	counted       bool
 }
 
@@ -82,6 +85,7 @@ type dashboard struct {
 	paused      bool
 	aborting    bool
 	details     bool
+	metrics     bool // at under 120 columns the store pane shows metrics instead of the log (m)
 	finished    bool
 	endMsg      string
 	endErr      string
@@ -205,6 +209,7 @@ func (d *dashboard) apply(e steps.Event) {
 	if e.Metrics != nil {
 		m := *e.Metrics
 		s.Sample, s.Leaders, s.HasLeaders = &m, m.Leaders, true
+		s.SampleStep, s.SampleAt = e.Step, e.Time
 		s.LiveAfter = s.Released
 		if e.Step == steps.StepEvict && e.Total > 0 {
 			s.LeadersBefore, s.Draining = e.Total, true
@@ -238,7 +243,7 @@ func (d *dashboard) apply(e steps.Event) {
 	case e.Step == steps.StepEvict && e.Kind == steps.StepSkipped:
 		s.Draining = false
 	case e.Step == steps.StepRestart && e.Kind == steps.StepStarted:
-		s.Restart = "restarting"
+		s.Restart, s.RestartedAt = "restarting", e.Time
 	case e.Step == steps.StepRestart && e.Kind == steps.StepDone:
 		s.Restart = "restarted"
 	case e.Step == steps.StepRestart && e.Kind == steps.StepSkipped:
@@ -321,6 +326,15 @@ func (d *dashboard) focus() *storeState {
 	return nil
 }
 
+// elapsed is the run's duration so far by the engine's event times (the
+// whole run's once it finished).
+func (d *dashboard) elapsed() time.Duration {
+	if d.first.IsZero() || !d.last.After(d.first) {
+		return 0
+	}
+	return d.last.Sub(d.first).Round(time.Second)
+}
+
 // eta estimates the time left from the pace so far (event times, not the wall clock).
 func (d *dashboard) eta() string {
 	left := len(d.stores) - d.done - d.failed
@@ -356,7 +370,7 @@ func (d *dashboard) render(st Styles, w, h int, v dashView) string {
 	if d.failed > 0 {
 		summary += st.Fail.Render(fmt.Sprintf(" · %d failed", d.failed))
 	}
-	summary += fmt.Sprintf(" · batch %d/%d · ETA %s", d.batch, d.batches, d.eta())
+	summary += fmt.Sprintf(" · batch %d/%d · %s elapsed · ETA %s", d.batch, d.batches, d.elapsed(), d.eta())
 	if d.stage != "" {
 		summary += st.Subtle.Render(" · " + strings.TrimSpace(d.stage+" "+d.progress))
 	}
@@ -401,18 +415,29 @@ func (d *dashboard) render(st Styles, w, h int, v dashView) string {
 	case bottomH < 2:
 	case d.details:
 		bottom = d.detailsPane(st, w, bottomH)
-	case w >= 120:
+	case w >= 120: // log and metrics side by side, the timeline the whole width below
+		paneH := max(7, bottomH-max(4, bottomH*2/5))
 		lw := w * 3 / 5
-		left := d.logPane(st, lw-1, bottomH)
-		right := d.metricsPane(st, w-lw-1, 6) + "\n" + d.timelinePane(st, w-lw-1, bottomH-7)
-		bottom = joinColumns(fit(left, lw-1, bottomH), fit(right, w-lw-1, bottomH), lw-1, bottomH)
-	default: // the store pane takes what it needs, the run's timeline the rest
+		left := d.logPane(st, lw-1, paneH)
+		right := d.metricsPane(st, w-lw-1, paneH)
+		bottom = joinColumns(fit(left, lw-1, paneH), fit(right, w-lw-1, paneH), lw-1, paneH)
+		if bottomH > paneH {
+			bottom += "\n" + d.timelinePane(st, w, bottomH-paneH)
+		}
+	default: // the store pane (its log, or with m its metrics) takes what it needs, the timeline the rest
 		need := 2
 		if s := d.focus(); s != nil {
 			need = max(need, len(d.logs[s.ID])+1)
 		}
+		if d.metrics {
+			need = 8
+		}
 		logH := max(bottomH-bottomH/2, min(need, bottomH-min(4, bottomH/3)))
-		bottom = pad(d.logPane(st, w, logH), logH) + "\n" + d.timelinePane(st, w, bottomH-logH)
+		pane := d.logPane(st, w, logH)
+		if d.metrics {
+			pane = d.metricsPane(st, w, logH)
+		}
+		bottom = pad(pane, logH) + "\n" + d.timelinePane(st, w, bottomH-logH)
 	}
 	return head + "\n" + table + "\n" + bottom
 }
@@ -605,10 +630,16 @@ func (d *dashboard) logPane(st Styles, w, h int) string {
 	return strings.Join(out, "\n")
 }
 
-// metricsPane shows the focus store's last sample under TiKV's metric names.
+// metricsPane shows the focus store's last sample under TiKV's metric
+// names, and when and in which step it was read: a sample from before the
+// store's restart (the eviction's) is marked stale, never shown as now.
 func (d *dashboard) metricsPane(st Styles, w, h int) string {
 	s := d.focus()
-	out := []string{st.Header.Render("metrics")}
+	title := "metrics"
+	if s != nil {
+		title = fmt.Sprintf("store %d metrics", s.ID)
+	}
+	out := []string{st.Header.Render(ansi.Truncate(title, w, "…"))}
 	if s == nil || s.Sample == nil {
 		out = append(out, st.Subtle.Render("no sample yet"))
 		return strings.Join(out, "\n")
@@ -618,6 +649,14 @@ func (d *dashboard) metricsPane(st Styles, w, h int) string {
 	if m.Initialized {
 		init = 1
 	}
+	when := fmt.Sprintf("read %s in %s", s.SampleAt.UTC().Format("15:04:05"), s.SampleStep)
+	stale := !s.RestartedAt.IsZero() && s.SampleAt.Before(s.RestartedAt)
+	if stale {
+		out = append(out, st.Warn.Render(ansi.Truncate(when+": before the restart, stale", w, "…")))
+	} else {
+		out = append(out, st.Subtle.Render(ansi.Truncate(when, w, "…")))
+	}
+	// Metric names, with their upstream source, are cluster/tikv's Metric* constants.
 	out = append(out,
 		fmt.Sprintf("leaders %d · regions %d", m.Leaders, m.Regions),
 		fmt.Sprintf("%s %d", tikv.MetricIsInitialized, init),
@@ -810,6 +849,8 @@ func (m *Model) keyDashboard(msg tea.KeyPressMsg) tea.Cmd {
 		d.follow = true
 	case key.Matches(msg, m.keys.Details):
 		d.details = !d.details
+	case key.Matches(msg, m.keys.Metrics):
+		d.metrics = !d.metrics
 	case m.applyDone && key.Matches(msg, m.keys.Next):
 		m.screen = ScreenVerify
 		return m.start(opVerify, verifyCmd(m.ctx, m.driver, *m.preview))
@@ -927,7 +968,7 @@ func (m *Model) dashBindings() []key.Binding {
 		return []key.Binding{with(k.Yes, "abort the rollout"), with(k.No, "keep going")}
 	}
 	if m.applyDone {
-		return []key.Binding{with(k.Next, "verification"), k.Details, k.Up, k.Down, k.Quit}
+		return []key.Binding{with(k.Next, "verification"), k.Details, k.Metrics, k.Up, k.Down, k.Quit}
 	}
 	b := []key.Binding{}
 	switch {
@@ -940,7 +981,7 @@ func (m *Model) dashBindings() []key.Binding {
 	if m.dash.paused {
 		pause = with(k.Pause, "resume")
 	}
-	return append(b, pause, with(k.Abort, "abort (safe)"), k.Details, k.Up, k.Down, with(k.Back, "follow"))
+	return append(b, pause, with(k.Abort, "abort (safe)"), k.Details, k.Metrics, k.Up, k.Down, with(k.Back, "follow"))
 }
 
 // EventsSeen returns how many engine events the dashboard has folded in.
