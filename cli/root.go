@@ -56,8 +56,17 @@ func (VersionCmd) Run(g *Globals) error {
 	return nil
 }
 
-// Main parses args, runs the command and returns the exit code.
+// Main parses args, runs the command and returns the exit code. SIGINT and
+// SIGTERM cancel the command's context.
 func Main(args []string, io IO) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return MainContext(ctx, args, io)
+}
+
+// MainContext is Main with the caller's context: cancelling it is the
+// operator's Ctrl-C (tests interrupt a run with it).
+func MainContext(ctx context.Context, args []string, io IO) int {
 	var root Root
 	exitCode := -1
 	parser, err := kong.New(&root,
@@ -82,10 +91,9 @@ func Main(args []string, io IO) int {
 		}
 		return reportErr(io.Err, err)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	if err := kctx.Run(&Globals{IO: io, Ctx: ctx}); err != nil {
-		if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+		var e *Error
+		if errors.Is(err, context.Canceled) && ctx.Err() != nil && !errors.As(err, &e) {
 			fmt.Fprintln(io.Err, "tikv-ear: interrupted")
 			return ExitAborted
 		}

@@ -12,8 +12,39 @@ import (
 // Lock takes an exclusive, non-blocking flock(2) on path (created 0600) so
 // that two rotations never run at once, and writes the holder's pid into it.
 // When another process holds the lock the error names that pid. The returned
-// unlock releases the lock; the file is left in place (removing lock files races).
+// unlock removes the file while still holding the lock, then releases it, so
+// no lock file is left behind (issue 15). That removal is safe because a
+// locker checks, once it holds the lock, that path still names the file it
+// locked, and starts over when it does not (the file was removed or replaced
+// between its open and its flock).
 func Lock(path string) (unlock func(), err error) {
+	for attempt := 0; ; attempt++ {
+		f, err := lockOnce(path)
+		if err != nil {
+			return nil, err
+		}
+		fi, ferr := f.Stat()
+		pi, perr := os.Stat(path)
+		if ferr == nil && perr == nil && os.SameFile(fi, pi) {
+			if err := f.Truncate(0); err == nil {
+				_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+				_ = f.Sync()
+			}
+			return func() {
+				_ = os.Remove(path)
+				_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+				_ = f.Close()
+			}, nil
+		}
+		_ = f.Close()
+		if attempt >= 10 {
+			return nil, fmt.Errorf("locking %s: the lock file keeps being replaced by another process", path)
+		}
+	}
+}
+
+// lockOnce opens path and takes the flock on the file it opened.
+func lockOnce(path string) (*os.File, error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("opening rotation lock %s: %w", path, err)
@@ -31,13 +62,5 @@ func Lock(path string) (unlock func(), err error) {
 		}
 		return nil, fmt.Errorf("locking %s: %w", path, err)
 	}
-	if err := f.Truncate(0); err == nil {
-		_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
-		_ = f.Sync()
-	}
-	return func() {
-		_ = f.Truncate(0)
-		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
-		_ = f.Close()
-	}, nil
+	return f, nil
 }

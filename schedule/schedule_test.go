@@ -281,11 +281,17 @@ func TestLockAcrossProcesses(t *testing.T) {
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("helper: %v", err)
 	}
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Errorf("the helper released the lock but %s is left behind (stat: %v)", path, err)
+	}
 	unlock, err := Lock(path)
 	if err != nil {
 		t.Fatalf("lock after release: %v", err)
 	}
 	unlock()
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Errorf("unlock leaves %s behind (stat: %v)", path, err)
+	}
 	// Within one process a second flock on a new descriptor is also refused.
 	u1, err := Lock(path)
 	if err != nil {

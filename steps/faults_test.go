@@ -48,8 +48,11 @@ type faultCase struct {
 	// untouched: the faulted store was never restarted, so its config file must
 	// be back to its original bytes (the swap beside the eviction is undone).
 	untouched bool
-	awsKMS    bool // an AWS KMS master key on local-kms instead of a file key
-	strateg   func(*steps.Strategy)
+	// restored: the faulted store failed before TiKV wrote key.dict, so the
+	// rollback must give back its original config byte for byte (issue 15).
+	restored bool
+	awsKMS   bool // an AWS KMS master key on local-kms instead of a file key
+	strateg  func(*steps.Strategy)
 }
 
 // Stores of the 6-store, 3-zone sim with one canary, in zone batches:
@@ -82,7 +85,7 @@ func faultMatrix() []faultCase {
 	return []faultCase{
 		// Start failures: TiKV logs FATAL and exits; the runner sees it, rolls back.
 		{name: "start-failure-persistent@restart", step: steps.StepRestart, store: faultStore,
-			faults: []sim.Fault{on(sim.FaultStartFailure, faultStore)}, want: mustFail, errHas: "failed to start"},
+			faults: []sim.Fault{on(sim.FaultStartFailure, faultStore)}, want: mustFail, errHas: "failed to start", restored: true},
 		{name: "start-failure-once@restart", step: steps.StepRestart, store: faultStore,
 			faults: []sim.Fault{{Kind: sim.FaultStartFailure, Node: faultStore, Once: true}}, want: mustFail, errHas: "rolled back"},
 		{name: "start-failure@swap", step: steps.StepSwap, store: lastStore,
@@ -134,7 +137,7 @@ func faultMatrix() []faultCase {
 		{name: "pd-unavailable@settle", step: steps.StepSettle, batch: 2, faults: []sim.Fault{{Kind: sim.FaultPDUnavailable}}, clear: clearAfterDelay, delay: 300 * time.Millisecond, want: mustPass},
 		// KMS outages (AWS KMS key on local-kms): TiKV cannot unwrap or generate its data key at start.
 		{name: "kms-unreachable@restart", step: steps.StepRestart, store: faultStore, awsKMS: true,
-			faults: []sim.Fault{on(sim.FaultKMSUnreachable, faultStore)}, want: mustFail, errHas: "failed to start"},
+			faults: []sim.Fault{on(sim.FaultKMSUnreachable, faultStore)}, want: mustFail, errHas: "failed to start", restored: true},
 		{name: "kms-unreachable@verify", step: steps.StepVerify, store: faultStore, awsKMS: true,
 			faults: []sim.Fault{on(sim.FaultKMSUnreachable, faultStore)}, want: either},
 		{name: "pd-no-leader@verify", step: steps.StepVerify, store: faultStore, faults: []sim.Fault{{Kind: sim.FaultPDNoLeader}}, clear: clearAfterDelay, delay: 300 * time.Millisecond, want: mustPass},
@@ -203,7 +206,7 @@ func TestFaultMatrix(t *testing.T) {
 			}
 			h := &faultHook{t: t, c: e.c, fc: fc, rec: &recorder{}, hit: make(chan struct{})}
 			var original []byte
-			if fc.untouched {
+			if fc.untouched || fc.restored {
 				n, _ := e.plan.Node(fc.store)
 				var err error
 				if original, _, err = e.nodes[fc.store].ReadFile(ctx, n.ConfigPath); err != nil {
@@ -236,6 +239,15 @@ func TestFaultMatrix(t *testing.T) {
 				n, _ := e.plan.Node(fc.store)
 				if now, _, err := e.nodes[fc.store].ReadFile(ctx, n.ConfigPath); err != nil || string(now) != string(original) {
 					t.Errorf("store %d was not restarted, but its config changed (err %v):\n%s", fc.store, err, now)
+				}
+			}
+			if fc.restored {
+				n, _ := e.plan.Node(fc.store)
+				if now, _, err := e.nodes[fc.store].ReadFile(ctx, n.ConfigPath); err != nil || string(now) != string(original) {
+					t.Errorf("store %d failed before writing key.dict, but the rollback did not give back its original config byte for byte (err %v):\n%s", fc.store, err, now)
+				}
+				if !strings.Contains(h.rec.dump(), "byte for byte") {
+					t.Errorf("the rollback does not say it restored the original file byte for byte")
 				}
 			}
 			e.assertBootable("after clearing the fault")

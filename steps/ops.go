@@ -45,24 +45,39 @@ func (s *Session) op(o RunOptions) op {
 	case KindRotate:
 		return s.rotateOp(o)
 	case KindChangeMethod:
-		return op{adjust: func(p *Plan) { s.setMethod(p, o.Method) }}
+		return s.methodOp(o.Method)
 	case KindDisable:
 		if o.RemoveMasterKey {
 			return s.removeMasterKeyOp()
 		}
-		return op{adjust: func(p *Plan) { s.setMethod(p, tikv.MethodPlaintext) }}
+		return s.methodOp(tikv.MethodPlaintext)
 	}
 	return op{}
 }
 
-// setMethod changes the plan's method and saves it (a warning when it cannot).
-func (s *Session) setMethod(p *Plan, method string) {
-	if method == "" || p.Target.Method == method {
-		return
-	}
-	p.Target.Method = method
-	if err := SavePlan(s.PlanPath, p); err != nil {
-		s.emit(Event{Kind: Warning, Step: StepPrepare, Message: err.Error()})
+// methodOp changes the plan's method for the run and saves the plan only
+// once every store is verified on it: an interrupted or failed run leaves
+// plan.toml naming the method the cluster had, so `verify --plan` does not
+// fail every store the run never reached (issue 15), and the resume
+// (`--resume` with the same method) takes the new method from the command.
+func (s *Session) methodOp(method string) op {
+	changed := false
+	return op{
+		adjust: func(p *Plan) {
+			if method != "" && p.Target.Method != method {
+				p.Target.Method, changed = method, true
+			}
+		},
+		after: func(context.Context) error {
+			if !changed {
+				return nil
+			}
+			if err := SavePlan(s.PlanPath, s.Plan); err != nil {
+				return fmt.Errorf("every store runs method %s, but saving it in %s failed: %w", method, s.PlanPath, err)
+			}
+			s.emit(Event{Kind: Info, Step: StepFinalize, Message: fmt.Sprintf("%s now names method %s", s.PlanPath, method)})
+			return nil
+		},
 	}
 }
 

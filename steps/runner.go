@@ -110,6 +110,11 @@ const DefaultCleanupTimeout = 2 * time.Minute
 // evict-leader scheduler still in place: the journal keeps the run unfinished.
 const StateCleanupPending = "cleanup-pending"
 
+// StateInterrupted is the journal state of a run the operator stopped
+// (Ctrl-C, the wizard's abort): like a crash, it stays open for --resume
+// or --abort.
+const StateInterrupted = "interrupted"
+
 // ErrPDUnreachable marks a failure caused by PD not answering rather than by the
 // store: the runner does not roll a store back for it.
 var ErrPDUnreachable = errors.New("PD is not answering")
@@ -229,7 +234,12 @@ func (r *Runner) Run(ctx context.Context, batches BatchPlan) (res *Result, err e
 			// 'apply --resume' or 'apply --abort' removes the schedulers left.
 			state = StateCleanupPending
 			detail = map[string]string{"schedulers-left": fmt.Sprint(left)}
-			msg = fmt.Sprintf("run stopped: %v; evict-leader scheduler(s) of store(s) %v are still in place: 'apply --resume' or 'apply --abort' removes them", err, left)
+			msg = fmt.Sprintf("run stopped: %v; evict-leader scheduler(s) of store(s) %v are still in place: '%s --resume' or '%s --abort' removes them", err, left, r.Kind, r.Kind)
+		case errors.Is(err, context.Canceled):
+			// Not recorded as finished: '<kind> --resume' goes on from the
+			// cluster's real state, '<kind> --abort' stops it safely.
+			state = StateInterrupted
+			msg = "run stopped: " + interruptedText
 		case err != nil:
 			state = StateFailed
 			msg = "run stopped: " + err.Error()
@@ -379,13 +389,17 @@ func (r *Runner) stageOne(ctx context.Context, n NodePlan) error {
 }
 
 func (r *Runner) fail(step string, store uint64, batch int, err error) error {
-	_ = r.journal(step, store, batch, StateFailed, map[string]string{"error": err.Error()})
-	r.emit(Event{Kind: StepFailed, Step: step, StoreID: store, Batch: batch, Error: err.Error()})
+	text := err.Error()
+	if errors.Is(err, context.Canceled) {
+		text = interruptedText // not the cause chain ending in "context canceled"
+	}
+	_ = r.journal(step, store, batch, StateFailed, map[string]string{"error": text})
+	r.emit(Event{Kind: StepFailed, Step: step, StoreID: store, Batch: batch, Error: text})
 	if store != 0 {
 		sr := r.result(store)
 		r.mu.Lock()
 		if sr.Failed == "" {
-			sr.Failed = step + ": " + err.Error()
+			sr.Failed = step + ": " + text
 		}
 		r.mu.Unlock()
 	}
@@ -985,33 +999,66 @@ func (r *Runner) recover(ctx context.Context, batch int, n NodePlan, node Node, 
 	}
 	start := r.now()
 	r.emit(Event{Kind: StepStarted, Step: StepRollback, StoreID: n.StoreID, Batch: batch, Message: "restoring the previous config"})
-	// keyDictNow is always true: whether key.dict exists now says nothing about
-	// a moment later. systemd's Restart=always may start TiKV on the new config
-	// between our look and our write, creating key.dict under the new master
-	// key; the original config (no master key) would then fail every start with
-	// BothMasterKeyFail. Keeping the new key with the method back to plaintext
-	// boots either way (found by TestFaultMatrix/start-failure-once@restart).
-	restore := RollbackConfig(original, r.Desired, true, r.Editor)
-	if _, err := node.WriteFile(ctx, n.ConfigPath, restore); err != nil {
-		return errors.Join(cause, r.fail(StepRollback, n.StoreID, batch, fmt.Errorf("restoring %s (backup %s): %w", n.ConfigPath, backup, err)))
+	// The original tikv.toml comes back byte for byte unless the store already
+	// wrote key.dict under the new master key (ChooseRollback says why). An
+	// unreadable key.dict counts as written: keeping the master key boots
+	// either way, the original file might not.
+	keyDictWritten := func() bool {
+		kd, err := r.Inspector.KeyDict(ctx, n, node)
+		return err != nil || kd.Exists
 	}
+	rb := ChooseRollback(original, r.Desired, keyDictWritten(), r.Editor)
 	prev, _ := r.store(ctx, n.StoreID)
 	off, _ := node.FileSize(ctx, n.LogFile)
-	if err := node.Restart(ctx); err != nil {
-		return errors.Join(cause, r.fail(StepRollback, n.StoreID, batch, err))
+	if err := r.restoreAndRestart(ctx, batch, n, node, backup, rb); err != nil {
+		return errors.Join(cause, err)
+	}
+	if rb.Original {
+		// systemd's Restart=always may have started TiKV on the new config
+		// between the look above and the write, creating key.dict under the new
+		// master key (found by TestFaultMatrix/start-failure-once@restart). After
+		// the restart TiKV runs the original file, which creates no key.dict, so
+		// this second look is final: if key.dict exists now, keep the master key.
+		if again := ChooseRollback(original, r.Desired, keyDictWritten(), r.Editor); !again.Original {
+			rb = again
+			rb.Reason = "key.dict appeared while the original file went back (systemd restarted the store on the new config): " + rb.Reason
+			if err := r.restoreAndRestart(ctx, batch, n, node, backup, rb); err != nil {
+				return errors.Join(cause, err)
+			}
+		}
 	}
 	if err := r.ready(ctx, batch, n, node, prev.StartTimestamp, off); err != nil {
-		return errors.Join(cause, r.fail(StepRollback, n.StoreID, batch, fmt.Errorf("the store did not come back after rollback: %w", err)))
+		return errors.Join(cause, r.fail(StepRollback, n.StoreID, batch, fmt.Errorf("the store did not come back after rollback (%s): %w", rb.Reason, err)))
 	}
 	sr := r.result(n.StoreID)
 	r.mu.Lock()
 	sr.RolledBack = true
 	r.mu.Unlock()
 	_ = r.journal(StepRollback, n.StoreID, batch, StateDone, nil)
-	r.emit(Event{Kind: StepDone, Step: StepRollback, StoreID: n.StoreID, Batch: batch, Message: "previous config restored; the store is up"})
+	r.emit(Event{Kind: StepDone, Step: StepRollback, StoreID: n.StoreID, Batch: batch, Message: "rolled back: " + rb.Reason + "; the store is up"})
 	r.phase(n.StoreID, StepRollback, start, true)
 	return fmt.Errorf("store %d rolled back: %w", n.StoreID, cause)
 }
+
+// restoreAndRestart writes a rollback's config over the store's tikv.toml and
+// restarts the store, telling the operator which config it restored and why.
+func (r *Runner) restoreAndRestart(ctx context.Context, batch int, n NodePlan, node Node, backup string, choice RollbackChoice) error {
+	kind := StepProgress
+	if !choice.Original {
+		kind = Warning // the store keeps part of the new config: the operator must know
+	}
+	r.emit(Event{Kind: kind, Step: StepRollback, StoreID: n.StoreID, Batch: batch, Message: choice.Reason + " (backup " + backup + ")"})
+	if _, err := node.WriteFile(ctx, n.ConfigPath, choice.Config); err != nil {
+		return r.fail(StepRollback, n.StoreID, batch, fmt.Errorf("restoring %s (backup %s): %w", n.ConfigPath, backup, err))
+	}
+	if err := node.Restart(ctx); err != nil {
+		return r.fail(StepRollback, n.StoreID, batch, err)
+	}
+	return nil
+}
+
+// interruptedText is what events say of a step the operator's stop cut short.
+const interruptedText = "interrupted: the operator stopped the run"
 
 // release removes the evict-leader scheduler the run added for a store.
 func (r *Runner) release(ctx context.Context, batch int, id uint64) {

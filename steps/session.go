@@ -427,6 +427,14 @@ func (s *Session) Run(ctx context.Context, o RunOptions) (*Result, error) {
 	if runErr == nil {
 		s.pruneBackups(context.WithoutCancel(ctx))
 	}
+	if errors.Is(runErr, context.Canceled) {
+		// The operator stopped the run: one sentence of what it left and the
+		// two commands that go on, instead of the cause chain's "context canceled".
+		if st, ok := s.Stopped(o); ok {
+			st.Interrupted = true
+			return res, &Error{Msg: st.Sentence(), Hints: st.Hints(), Code: ExitAborted, Err: runErr}
+		}
+	}
 	if runErr != nil && !errors.Is(runErr, context.Canceled) {
 		return res, &Error{Msg: runErr.Error(), Code: ExitFailure, Err: runErr,
 			Hints: []string{fmt.Sprintf("every evict-leader scheduler was removed; fix the cause, then run 'tikv-ear %s %s' again: stores already on the target are verified and skipped", o.Kind, s.PlanPath)}}
