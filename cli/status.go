@@ -282,28 +282,6 @@ func writeLogRecords(w io.Writer, lf *gather.LogFacts) {
 	}
 }
 
-// clipText shortens a log text for one line of text output: newlines show
-// as ⏎ and other control bytes (a NUL run in a damaged log) as \xNN, so the
-// terminal shows what the file holds.
-func clipText(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		switch {
-		case r == '\n':
-			b.WriteString("⏎")
-		case r < 0x20 || r == 0x7f:
-			fmt.Fprintf(&b, "\\x%02x", r)
-		default:
-			b.WriteRune(r)
-		}
-	}
-	s = b.String()
-	if len(s) > 200 {
-		return s[:200] + "…"
-	}
-	return s
-}
-
 func writeClusterSummary(w io.Writer, c gather.Cluster) {
 	labels := strings.Join(c.LocationLabels, ",")
 	if labels == "" {

@@ -174,8 +174,7 @@ type StoreLeft struct {
 // file.dict entries with a cipher method and files the on-disk proof finds
 // encrypted. A store whose evidence cannot be read is an error, never zero.
 func EncryptedLeft(ctx context.Context, s *Cluster) ([]StoreLeft, error) {
-	rep, err := gather.Gather(ctx, gather.Sources{PD: s.PD, ClusterID: s.ClusterID, Stores: s.Stores, Nodes: s.Inventory.Nodes,
-		SSH: s.SSH, SSHUser: s.Flags.SSHUser, HTTP: HTTPClient(s.Flags.Timeout)}, gather.Options{Concurrency: s.Flags.Concurrency})
+	rep, err := GatherCluster(ctx, s)
 	if err != nil {
 		return nil, err
 	}

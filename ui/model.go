@@ -665,6 +665,9 @@ func (m *Model) bindings() []key.Binding {
 	case ScreenDashboard:
 		return m.dashBindings()
 	case ScreenVerify:
+		if m.applyErr != nil { // a run that stopped: no schedule, no report (screen_verify.go)
+			return []key.Binding{k.Quit}
+		}
 		return []key.Binding{with(k.Next, "rotation schedule"), k.Quit}
 	case ScreenSchedule:
 		return []key.Binding{with(k.Next, "write the report"), k.Up, k.Down, k.Quit}

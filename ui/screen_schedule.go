@@ -17,7 +17,7 @@ func (m *Model) keySchedule(msg tea.KeyPressMsg) tea.Cmd {
 		m.schedIdx = max(0, m.schedIdx-1)
 	case key.Matches(msg, m.keys.Down):
 		m.schedIdx = min(len(m.sched)-1, m.schedIdx+1)
-	case key.Matches(msg, m.keys.Next) && m.preview != nil:
+	case key.Matches(msg, m.keys.Next) && m.preview != nil && m.applyErr == nil: // no report for a run that stopped
 		p := *m.preview
 		if m.schedIdx < len(m.sched) {
 			s := m.sched[m.schedIdx]

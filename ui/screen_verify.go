@@ -1,19 +1,22 @@
 package ui
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
+
+	"github.com/tikv-ear/tikv-ear/steps"
 )
 
 func (m *Model) keyVerify(msg tea.KeyPressMsg) tea.Cmd {
 	if cmd, ok := m.quitKey(msg); ok {
 		return cmd
 	}
-	if key.Matches(msg, m.keys.Next) && m.preview != nil {
+	if key.Matches(msg, m.keys.Next) && m.preview != nil && m.applyErr == nil { // no schedule for a run that stopped
 		m.screen = ScreenSchedule
 		if m.sched == nil {
 			return m.start(opSchedule, scheduleCmd(m.ctx, m.driver, *m.preview))
@@ -28,6 +31,9 @@ func (m *Model) viewVerify(w, h int) string {
 	b.WriteString(st.Bold.Render("Evidence per store") + "\n" + renderLines(st.Subtle, "from the running config, key.dict, tikv_encryption_* metrics, the log and the files on disk", w) + "\n")
 	if s := m.status(); s != "" {
 		b.WriteString(s + "\n")
+	}
+	if m.applyErr != nil {
+		b.WriteString(stoppedRun(st, m.applyErr, w) + "\n")
 	}
 	ok := 0
 	for _, e := range m.evidence {
@@ -60,6 +66,25 @@ func (m *Model) viewVerify(w, h int) string {
 		}
 		b.WriteString(foot)
 	}
+	return b.String()
+}
+
+// stoppedRun says, on the Verification screen of a run that stopped, what
+// the engine says of it (steps.StoppedRun: which stores run the new config
+// unverified) and the exact commands that resume or abort it. No schedule
+// and no report follow a run that stopped.
+func stoppedRun(st Styles, err error, w int) string {
+	msg, hints := err.Error(), []string(nil)
+	var e *steps.Error
+	if errors.As(err, &e) {
+		msg, hints = e.Msg, e.Hints
+	}
+	var b strings.Builder
+	b.WriteString(renderLines(st.Fail, IconFail+" The run stopped: "+msg, w, 2) + "\n")
+	for _, h := range hints {
+		b.WriteString(renderLines(st.Subtle, "  "+h, w, 4) + "\n")
+	}
+	b.WriteString(renderLines(st.Subtle, "No rotation schedule and no report for a run that stopped: the verdicts below are the cluster's state now.", w))
 	return b.String()
 }
 

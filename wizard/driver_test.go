@@ -3,6 +3,8 @@ package wizard
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -610,19 +612,108 @@ func TestWizardDriverEnablesTheSimWithTheDemosLocalKMS(t *testing.T) {
 	}
 }
 
-func TestEvidenceOfAStoreTheRunNeverReached(t *testing.T) {
-	eng := &steps.Engine{Nodes: map[uint64]*steps.SSHNode{}}
-	rules := steps.VerifyTarget(tikv.Encryption{Method: tikv.MethodAES256CTR, MasterKey: tikv.MasterKey{Type: tikv.MasterKeyFile, Path: "/run/k"}}, steps.KindApply)
-	n := steps.NodePlan{StoreID: 4, Address: "10.0.0.4:20160"}
-	evicted := &steps.StoreResult{StoreID: 4, Phases: []steps.Phase{{Step: steps.StepEvict, OK: true}}}
-	e := evidence(context.Background(), eng, n, evicted, rules)
-	if e.OK || len(e.Problems) != 1 || !strings.HasPrefix(e.Problems[0], "unchanged") {
-		t.Fatalf("an evicted-only store: %+v", e)
+func TestEvidenceNeverShowsUnreadableEvidenceAsFine(t *testing.T) {
+	v := steps.StoreVerification{StoreID: 4, Address: "10.0.0.4:20160", Problems: []string{"key.dict is missing"},
+		Unknowns: []string{"the data files on disk were not checked: unreachable"}}
+	e := evidence(v, nil)
+	if e.OK || len(e.Problems) != 2 || !strings.HasPrefix(e.Problems[1], "unknown: ") {
+		t.Fatalf("evidence of a failing, partly unreadable store: %+v", e)
 	}
-	swapped := &steps.StoreResult{StoreID: 4, Phases: []steps.Phase{{Step: steps.StepSwap, OK: true}}}
-	e = evidence(context.Background(), eng, n, swapped, rules)
-	if e.OK || !slices.ContainsFunc(e.Problems, func(p string) bool { return strings.Contains(p, tikv.MetricIsInitialized) }) {
-		t.Fatalf("a swapped store without evidence passed: %+v", e)
+}
+
+// cancelOnEvent cancels a run when a store finishes a step: the operator's
+// abort at a known point of the rollout.
+type cancelOnEvent struct {
+	recordingSink
+	step   string
+	store  uint64
+	cancel context.CancelFunc
+}
+
+func (c *cancelOnEvent) Emit(e steps.Event) {
+	c.recordingSink.Emit(e)
+	if e.Kind == steps.StepDone && e.Step == c.step && e.StoreID == c.store {
+		c.cancel()
+	}
+}
+
+// TestWizardAfterAnAbortMidRolloutVerifiesAsTheCommandDoes aborts a rollout
+// right after the canary restarted (issue 15): the Verification screen's
+// per-store verdicts are the ones 'tikv-ear verify --plan' gives (the same
+// engine code, evidence read now), the run's error says which store runs the
+// new config unverified with the exact resume and abort commands, and the
+// resume command's run finishes.
+func TestWizardAfterAnAbortMidRolloutVerifiesAsTheCommandDoes(t *testing.T) {
+	cl := startSim(t, 3)
+	dir := t.TempDir()
+	planPath := filepath.Join(dir, "plan.toml")
+	d := New(Config{Base: simBase(t, cl), PlanPath: planPath,
+		ReportDir: filepath.Join(dir, "reports"), Strategy: DemoStrategy(), Policies: steps.DefaultPolicies()})
+	t.Cleanup(d.Close)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	in := demoConnect(cl)
+	disc, err := d.Discover(ctx, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	backends, err := d.Backends(ctx, disc, steps.EnvStaging)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fields := map[string]string{}
+	for _, f := range backends[0].Fields {
+		fields[f.Key] = f.Value
+	}
+	prev, err := d.BuildPlan(ctx, ui.Choices{Connect: in, Discovery: disc, Method: tikv.MethodAES256CTR, DataKeyRotation: "7d", Backend: "file", BackendFields: fields})
+	if err != nil {
+		t.Fatal(err)
+	}
+	canary := prev.Batches.Batches[0].Stores[0]
+	runCtx, abort := context.WithCancel(ctx)
+	defer abort()
+	_, runErr := d.Apply(runCtx, prev, &cancelOnEvent{step: steps.StepRestart, store: canary, cancel: abort}, steps.PolicyDecider{})
+	var se *steps.Error
+	if !errors.As(runErr, &se) || !errors.Is(runErr, context.Canceled) {
+		t.Fatalf("the aborted run's error: %v; want the engine's stopped-run error", runErr)
+	}
+	resume := "tikv-ear apply " + planPath + " --resume"
+	if strings.Contains(se.Msg, "context canceled") || !strings.Contains(se.Msg, fmt.Sprintf("store %d has the new config", canary)) ||
+		!slices.ContainsFunc(se.Hints, func(h string) bool { return strings.HasSuffix(h, resume) }) ||
+		!slices.ContainsFunc(se.Hints, func(h string) bool { return strings.HasSuffix(h, "tikv-ear apply "+planPath+" --abort") }) {
+		t.Fatalf("the stopped run says %q with hints %q; want store %d named and %q", se.Msg, se.Hints, canary, resume)
+	}
+
+	got, err := d.Verify(ctx, prev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := d.session(ctx, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := steps.VerifyCluster(ctx, c, tikv.MethodAES256CTR) // what 'tikv-ear verify --plan' runs
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(want.Stores) {
+		t.Fatalf("the screen shows %d stores, verify %d", len(got), len(want.Stores))
+	}
+	for i, w := range want.Stores {
+		g := got[i]
+		if g.StoreID != w.StoreID || g.OK != w.OK || g.Method != w.Method || g.KeyDict != w.KeyDict {
+			t.Errorf("store %d: the screen says ok=%v method=%q key.dict=%q, verify says ok=%v method=%q key.dict=%q (%s)",
+				w.StoreID, g.OK, g.Method, g.KeyDict, w.OK, w.Method, w.KeyDict, w.Verdict.Reason)
+		}
+	}
+
+	// The resume the error names goes on and finishes.
+	if _, err := d.Apply(ctx, prev, &recordingSink{}, steps.PolicyDecider{}); err != nil {
+		t.Fatalf("resuming: %v", err)
+	}
+	after, err := steps.VerifyCluster(ctx, c, tikv.MethodAES256CTR)
+	if err != nil || !after.OK {
+		t.Fatalf("after the resume: %+v, %v", after.Verdict, err)
 	}
 }
 

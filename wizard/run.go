@@ -5,9 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sync"
 
-	"github.com/tikv-ear/tikv-ear/cluster/tikvlog"
+	"github.com/tikv-ear/tikv-ear/cluster/gather"
+	"github.com/tikv-ear/tikv-ear/cluster/tikv"
 	"github.com/tikv-ear/tikv-ear/report"
 	"github.com/tikv-ear/tikv-ear/steps"
 	"github.com/tikv-ear/tikv-ear/ui"
@@ -61,79 +61,51 @@ func (d *Driver) lastRun() (*steps.Session, error) {
 	return d.run, nil
 }
 
-// Verify implements ui.Driver: per-store evidence from the runner's result
-// (running config, key.dict metadata, metrics, log lines, the target's rules)
-// and the on-disk proof of each data directory.
+// Verify implements ui.Driver with the engine's verification, the one
+// `tikv-ear verify --plan` runs (steps.GatherCluster and steps.Judge, as
+// steps.VerifyCluster): evidence gathered from
+// every store now (running config, metrics, key.dict, the log, the files on
+// disk) and judged against the run's target, so the screen and the command
+// give the same per-store verdicts, after an aborted run too.
 func (d *Driver) Verify(ctx context.Context, prev ui.PlanPreview) ([]ui.StoreEvidence, error) {
 	run, err := d.lastRun()
 	if err != nil {
 		return nil, err
 	}
-	p := prev.Plan
-	if p == nil {
+	if prev.Plan == nil {
 		return nil, errors.New("no plan to verify against")
 	}
-	eng := run.CurrentEngine()
-	rules := steps.VerifyTarget(eng.Desired, run.Kind())
-	byID := map[uint64]*steps.StoreResult{}
-	for _, sr := range run.Result().Stores {
-		byID[sr.StoreID] = sr
+	rep, err := steps.GatherCluster(ctx, run.Cluster)
+	if err != nil {
+		return nil, err
 	}
-	out := make([]ui.StoreEvidence, len(p.Nodes))
-	var wg sync.WaitGroup
-	for i, n := range p.Nodes {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			out[i] = evidence(ctx, eng, n, byID[n.StoreID], rules)
-		}()
+	res := steps.Judge(rep, run.CurrentEngine().Desired.EffectiveMethod())
+	out := make([]ui.StoreEvidence, 0, len(res.Stores))
+	for i, v := range res.Stores {
+		out = append(out, evidence(v, rep.Stores[i].Config))
 	}
-	wg.Wait()
 	return out, nil
 }
 
-func evidence(ctx context.Context, eng *steps.Engine, n steps.NodePlan, sr *steps.StoreResult, rules func(steps.NodePlan, steps.NodeState) []string) ui.StoreEvidence {
-	e := ui.StoreEvidence{StoreID: n.StoreID, Address: n.Address}
-	if sr == nil || (!sr.Skipped && !slices.ContainsFunc(sr.Phases, func(ph steps.Phase) bool { return ph.Step == steps.StepSwap })) {
-		e.Problems = []string{"unchanged: the run stopped before this store's config was swapped"}
-		if sr != nil && sr.Failed != "" {
-			e.Problems = append(e.Problems, sr.Failed)
+// evidence is one store's verification as the Verification screen shows it:
+// problems first, then evidence that could not be read (never shown as fine).
+func evidence(v steps.StoreVerification, cfg *gather.ConfigFacts) ui.StoreEvidence {
+	e := ui.StoreEvidence{StoreID: v.StoreID, Address: v.Address, Method: v.Method, KeyDict: v.KeyDict,
+		LogLines: v.LogLines, OK: v.OK, Problems: append([]string(nil), v.Problems...)}
+	for _, u := range v.Unknowns {
+		e.Problems = append(e.Problems, "unknown: "+u)
+	}
+	if r := v.Running; r != nil {
+		mk := tikv.MasterKey{Type: r.MasterKeyType}
+		if cfg != nil && cfg.MasterKey.Type == r.MasterKeyType {
+			mk.Vendor = cfg.MasterKey.Vendor // /config names no vendor; the tikv.toml it runs does
 		}
-		return e
+		e.MasterKey = masterKeyLabel(mk)
+		e.Initialized, e.FileNum, e.DataKeys = r.IsInitialized, r.FileNum, r.DataKeys
 	}
-	st := sr.State
-	node := eng.Nodes[n.StoreID]
-	if node != nil { // metrics now, after the settle, rather than the sample taken right after the restart
-		if s, err := node.Metrics(ctx); err == nil {
-			st.Sample = s
-		}
+	if c := v.Coverage; c != nil {
+		e.Encrypted, e.Plaintext = c.Encrypted.Files, c.Plaintext.Files
 	}
-	after := sr.After
-	if st.RunningOK {
-		after = st.Running
-	}
-	e.Method, e.MasterKey = after.EffectiveMethod(), masterKeyLabel(after.MasterKey)
-	e.KeyDict, e.Initialized = st.KeyDict.Method, st.Sample.Initialized
-	e.FileNum, e.DataKeys = st.Sample.FileNum, st.Sample.DataKeys
-	for _, name := range st.LogMatches {
-		for _, m := range tikvlog.Catalogue() {
-			if m.Name == name {
-				e.LogLines = append(e.LogLines, m.Text)
-			}
-		}
-	}
-	if sr.Failed != "" {
-		e.Problems = append(e.Problems, sr.Failed)
-	}
-	e.Problems = append(e.Problems, rules(n, st)...)
-	if node != nil && n.DataDir != "" {
-		if proof, err := node.Prove(ctx, n.DataDir); err != nil {
-			e.Problems = append(e.Problems, err.Error())
-		} else {
-			e.Encrypted, e.Plaintext = proof.Encrypted.Files, proof.Plaintext.Files
-		}
-	}
-	e.OK = len(e.Problems) == 0
 	return e
 }
 
