@@ -116,6 +116,7 @@ func (c *DemoCmd) Run(g *Globals) error {
 	defer d.Close()
 	accessible := c.Accessible || (g.IO.Getenv != nil && g.IO.Getenv("ACCESSIBLE") != "") // huh's convention: any non-empty value
 	runErr := ui.Run(g.Ctx, d, ui.Options{
+		SignerKeys: demoSigningKeys(g.Ctx, g, awsCfg, vaultCfg),
 		Accessible: accessible,
 		Out:        g.IO.Err,
 		PlanPath:   planPath,

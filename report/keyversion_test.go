@@ -3,6 +3,7 @@ package report
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestAzureKeyVersionSurvivesRedaction: an Azure Key Vault key version (32
@@ -28,5 +29,20 @@ func TestAzureKeyVersionSurvivesRedaction(t *testing.T) {
 	}
 	if strings.Contains(out, `"leak":"`+ver) || strings.Contains(out, key64) {
 		t.Errorf("a hex run outside a version field, or a 64-digit one, was kept:\n%s", out)
+	}
+}
+
+// TestGCPRotationFactsInTheViews: a GCP key's automatic rotation period and
+// next rotation time are shown in the Markdown and HTML views.
+func TestGCPRotationFactsInTheViews(t *testing.T) {
+	r := sampleReport()
+	next := time.Date(2027, 3, 4, 0, 0, 0, 0, time.UTC)
+	r.Keys = append(r.Keys, KeyEvidence{Role: "master-key", Backend: "gcp", KeyID: "projects/p/locations/global/keyRings/r/cryptoKeys/k",
+		LatestVersion: "2", RotationEnabled: true, RotationStatus: RotationEnabled, RotationPeriod: "90d", NextRotation: next})
+	md := string(RenderMarkdown(r))
+	for _, want := range []string{"enabled 90d", "next automatic rotation", "2027-03-04T00:00:00Z"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("Markdown lacks %q", want)
+		}
 	}
 }
