@@ -192,7 +192,6 @@ func (m *Model) handleResult(r resultMsg) tea.Cmd {
 		p := r.val.(PlanPreview)
 		m.preview, m.diffIdx, m.confirmApply = &p, 0, false
 		m.screen = ScreenPlan
-		m.sizeDiff()
 		m.renderDiff()
 	case opSave:
 		m.notice = "plan saved to " + r.val.(string)

@@ -420,7 +420,7 @@ func TestWizardModelWalksTheSimFromConnectToReport(t *testing.T) {
 	h.press("enter")
 	h.idle(ui.ScreenPlan)
 	h.contains(`+data-encryption-method = "aes256-ctr"`)
-	h.press("enter", "y")
+	h.press("enter", "G", "y")
 	if h.m.Screen() != ui.ScreenDashboard {
 		t.Fatalf("y did not start the rollout: %s\n%s", h.m.Screen(), h.view())
 	}

@@ -1,0 +1,88 @@
+package ui_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/tikv-ear/tikv-ear/ui"
+	"github.com/tikv-ear/tikv-ear/ui/uitest"
+)
+
+// A table that fits stays put: ↓ must not hide its first rows.
+func TestDownNeverScrollsATableThatFits(t *testing.T) {
+	h := newHarness(t, uitest.New(3), prefilled())
+	h.idle(ui.ScreenConnect)
+	before := h.view()
+	h.press("down", "down", "space", "G")
+	if after := h.view(); after != before {
+		t.Fatalf("scroll keys moved a body that fits:\nbefore\n%s\nafter\n%s", before, after)
+	}
+	contains(t, h.view(), "ID    ADDRESS", "\n1 ")
+}
+
+// Content taller than 80x24 scrolls instead of being cut: every store of 40
+// can be brought on screen, and the marker says how much is below.
+func TestLongContentScrollsAt80x24(t *testing.T) {
+	h := newHarness(t, uitest.New(40), prefilled())
+	h.idle(ui.ScreenConnect)
+	v := h.view()
+	contains(t, v, "more below (pgdn/space)", "pgdn/space scroll")
+	if strings.Contains(v, "… and") {
+		t.Fatalf("the store table is cut instead of scrolled:\n%s", v)
+	}
+	if strings.Contains(v, "\n40 ") {
+		t.Fatalf("store 40 already on screen at 80x24:\n%s", v)
+	}
+	h.press("G")
+	contains(t, h.view(), "\n40 ", "end (pgup/home to go back)")
+	h.press("g")
+	contains(t, h.view(), "\n1 ")
+	h.press("down")
+	if strings.Contains(h.view(), "\n1 ") && !strings.Contains(h.view(), "↑ 1 above") {
+		t.Fatalf("↓ did not scroll an overflowing body:\n%s", h.view())
+	}
+}
+
+// ? opens the full key help on every screen (bubbles/help's full view), and
+// esc or ? closes it; in a form f1 does (? is text there).
+func TestQuestionMarkOpensTheFullHelp(t *testing.T) {
+	h := newHarness(t, uitest.New(3), prefilled())
+	h.idle(ui.ScreenConnect)
+	contains(t, h.view(), "? all keys")
+	h.press("?")
+	contains(t, h.view(), "Keys", "this screen", "discover again", "scrolling", "scroll down a page", "everywhere", "ctrl+c")
+	h.press("esc")
+	if strings.Contains(h.view(), "scroll down a page") {
+		t.Fatalf("esc did not close the help:\n%s", h.view())
+	}
+	h.press("e")
+	h.focus("Environment")
+	contains(t, h.view(), "f1 all keys")
+	h.update(keyPress("f1"))
+	contains(t, h.view(), "Keys", "cancel")
+	h.press("?")
+	if strings.Contains(h.view(), "scroll down a page") {
+		t.Fatalf("? did not close the help:\n%s", h.view())
+	}
+}
+
+// The confirmation is pinned below the plan, the plan still scrolls, and
+// y does not confirm blind: it first shows the end of the plan.
+func TestPlanConfirmationIsNeverBlind(t *testing.T) {
+	f := uitest.New(40)
+	h := newHarness(t, f, prefilled())
+	h.toPlan()
+	h.press("enter")
+	contains(t, h.view(), "Apply now?", "more below (pgdn/space)")
+	h.press("y")
+	if h.m.Screen() != ui.ScreenPlan {
+		t.Fatalf("y confirmed before the end of the plan was on screen")
+	}
+	contains(t, h.view(), "end of the plan", "press y again", "Apply now?", "above")
+	h.press("pgup")
+	contains(t, h.view(), "Apply now?", "more below")
+	h.press("y")
+	if h.m.Screen() != ui.ScreenDashboard {
+		t.Fatalf("second y did not apply: %s\n%s", h.m.Screen(), h.view())
+	}
+}
