@@ -932,7 +932,8 @@ func (r *Runner) verifyStore(ctx context.Context, n NodePlan, logOffset int64) (
 		}
 		if len(errs) == 0 {
 			if logOffset >= 0 {
-				r.emit(Event{Kind: StepDone, Step: StepVerify, StoreID: n.StoreID, Message: verifySummary(st)})
+				sample := st.Sample // the metrics read after the restart: the dashboard's pane shows them, not the eviction's
+				r.emit(Event{Kind: StepDone, Step: StepVerify, StoreID: n.StoreID, Message: verifySummary(st), Metrics: &sample})
 				r.phase(n.StoreID, StepVerify, start, true)
 			}
 			return st, nil

@@ -44,7 +44,7 @@ type formDoneMsg struct {
 // newForm wraps groups with the wizard's theme and keys.
 func (m *Model) newForm(groups ...*huh.Group) *huh.Form {
 	return huh.NewForm(groups...).
-		WithTheme(huh.ThemeFunc(huh.ThemeCharm)).
+		WithTheme(huhTheme()).
 		WithShowHelp(false).
 		WithWidth(min(max(m.width-2, 20), 100))
 }

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -47,7 +48,7 @@ func (d *Driver) Algorithms(ctx context.Context, disc ui.Discovery) ([]ui.Algori
 	}
 	for i := range opts {
 		o := &opts[i]
-		o.MBps = mbps[o.Method]
+		o.Speed = mbps[o.Method]
 		o.AESNI = aesni
 		gate := gateEnc
 		if o.Method == tikv.MethodSM4CTR {
@@ -95,22 +96,52 @@ func hostAESNI(ctx context.Context, s *steps.Cluster) []ui.HostFlag {
 	return out
 }
 
-// throughput measures AES-CTR on this machine once (crypto/aes with
-// cipher.NewCTR over a few MB per key size). Go has no SM4, so sm4-ctr stays 0.
-func (d *Driver) throughput() map[string]float64 {
+// Throughput sampling: how many samples per method and how much each encrypts.
+const (
+	speedSamples = 9
+	speedBytes   = 4 << 20
+)
+
+// throughput samples AES-CTR on this machine once (crypto/aes with
+// cipher.NewCTR): speedSamples rounds, each method once per round, so a
+// burst of other work slows every method alike instead of one. Go has no
+// SM4, so sm4-ctr has no samples.
+func (d *Driver) throughput() map[string]ui.Throughput {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.mbps == nil {
-		d.mbps = map[string]float64{}
-		for _, m := range []string{tikv.MethodAES128CTR, tikv.MethodAES192CTR, tikv.MethodAES256CTR} {
-			best := 0.0
-			for range 3 { // best of three: the machine may be busy with other work
-				best = max(best, measureCTR(tikv.MethodKeyLen(m), 4<<20))
+		methods := []string{tikv.MethodAES128CTR, tikv.MethodAES192CTR, tikv.MethodAES256CTR}
+		d.mbps = map[string]ui.Throughput{}
+		machine := machineName()
+		for _, m := range methods {
+			d.mbps[m] = ui.Throughput{Bytes: speedBytes, Machine: machine}
+		}
+		for range speedSamples {
+			for _, m := range methods {
+				if v := measureCTR(tikv.MethodKeyLen(m), speedBytes); v > 0 {
+					t := d.mbps[m]
+					t.Samples = append(t.Samples, v)
+					d.mbps[m] = t
+				}
 			}
-			d.mbps[m] = best
 		}
 	}
 	return d.mbps
+}
+
+// machineName names the machine the samples were taken on: the CPU model
+// (Linux /proc/cpuinfo "model name"), its cores and GOARCH.
+func machineName() string {
+	model := ""
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
+				model = strings.Join(strings.Fields(v), " ")
+				break
+			}
+		}
+	}
+	return strings.TrimPrefix(fmt.Sprintf("%s, %d cores, %s", model, runtime.NumCPU(), runtime.GOARCH), ", ")
 }
 
 // measureCTR returns MB/s of AES-CTR with a keyLen-byte key over total bytes; 0 on error.
