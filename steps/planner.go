@@ -1,6 +1,7 @@
 package steps
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os/user"
@@ -12,6 +13,7 @@ import (
 	"github.com/tikv-ear/tikv-ear/cluster/tikvconf"
 	"github.com/tikv-ear/tikv-ear/kms"
 	"github.com/tikv-ear/tikv-ear/kms/filekey"
+	"github.com/tikv-ear/tikv-ear/report"
 )
 
 // PlanRequest is what the operator chose (flags or the wizard).
@@ -24,7 +26,12 @@ type PlanRequest struct {
 	Policies       Policies
 	ReportDir      string
 	ReportKey      string
-	Rotation       string
+	// Signer is the [report] signer (file, vault or aws; "" = file); SignerVault
+	// and SignerAWS name its key for vault and aws.
+	Signer      string
+	SignerVault *report.VaultSignerConfig
+	SignerAWS   *report.AWSSignerConfig
+	Rotation    string
 }
 
 // Planned is a built plan with everything the operator reviews.
@@ -58,6 +65,21 @@ func SimKeyDefaults(s *Cluster, spec *kms.Spec) {
 	}
 }
 
+// reportSection is the plan's [report] as the request chose it: the file
+// signer (with its key file, if any) unless vault or aws is named.
+func reportSection(req PlanRequest) ReportSection {
+	r := ReportSection{Dir: req.ReportDir, Signer: cmp.Or(req.Signer, report.SignerFile)}
+	switch r.Signer {
+	case report.SignerFile:
+		r.KeyFile = req.ReportKey
+	case report.SignerVault:
+		r.Vault = req.SignerVault
+	case report.SignerAWS:
+		r.AWS = req.SignerAWS
+	}
+	return r
+}
+
 // BuildPlan reads the cluster, prepares the key generation in the backend (no
 // host changes), runs preflight, orders the batches and renders each node's diff.
 func BuildPlan(ctx context.Context, s *Cluster, req PlanRequest) (*Planned, error) {
@@ -68,7 +90,7 @@ func BuildPlan(ctx context.Context, s *Cluster, req PlanRequest) (*Planned, erro
 			Name: s.Flags.TiUPCluster, SSHConfig: s.Flags.SSHConfig, Sudo: s.Flags.Sudo, SSHUser: s.Flags.SSHUser},
 		Target:   Target{Method: req.Method, DataKeyRotationPeriod: req.RotationPeriod, Key: req.Key},
 		Strategy: req.Strategy, Policies: req.Policies,
-		Report:   ReportSection{Dir: req.ReportDir, Signer: "file", KeyFile: req.ReportKey},
+		Report:   reportSection(req),
 		Schedule: ScheduleSection{MasterKeyRotation: req.Rotation},
 	}
 	if s.Inventory.Meta != nil {
@@ -121,10 +143,15 @@ func BuildPlan(ctx context.Context, s *Cluster, req PlanRequest) (*Planned, erro
 	}
 	p.Target.MasterKey = ref
 	eng := NewEngine(s, p, backend)
-	for _, n := range p.Nodes {
+	// Per host, over SSH: concurrently (flag --concurrency), in plan order.
+	hostChecks := make([][]Check, len(p.Nodes))
+	EachNode(p.Nodes, s.Flags.Concurrency, func(i int, n NodePlan) {
 		for _, c := range backend.HostPreflight(ctx, eng.KeyHosts[n.StoreID]) {
-			checks = append(checks, KeyCheck(c, n.StoreID))
+			hostChecks[i] = append(hostChecks[i], KeyCheck(c, n.StoreID))
 		}
+	})
+	for _, cs := range hostChecks {
+		checks = append(checks, cs...)
 	}
 	facts := GatherFacts(ctx, p, eng.PD, eng.Nodes, s.Flags.Concurrency)
 	facts.KeyChecks = checks
@@ -135,17 +162,28 @@ func BuildPlan(ctx context.Context, s *Cluster, req PlanRequest) (*Planned, erro
 		regions = nil
 	}
 	out.Batches = PlanBatches(p.Nodes, regions, p.Strategy.Canary, p.Strategy.Batching)
-	for _, n := range p.Nodes {
+	diffs := make([]string, len(p.Nodes))
+	editErrs := make([]error, len(p.Nodes))
+	read := make([]bool, len(p.Nodes))
+	EachNode(p.Nodes, s.Flags.Concurrency, func(i int, n NodePlan) {
 		live, ok, err := eng.Nodes[n.StoreID].ReadFile(ctx, n.ConfigPath)
 		if err != nil || !ok {
-			continue
+			return
 		}
 		edited, err := TOMLEditor(live, eng.Desired)
 		if err != nil {
-			out.Checks = append(out.Checks, Check{ID: "config-edit", StoreID: n.StoreID, Status: Fail, Message: err.Error()})
-			continue
+			editErrs[i] = err
+			return
 		}
-		out.Diffs[n.StoreID] = tikvconf.UnifiedDiff(n.Host+":"+n.ConfigPath, n.Host+":"+n.ConfigPath+" (planned)", live, edited)
+		diffs[i], read[i] = tikvconf.UnifiedDiff(n.Host+":"+n.ConfigPath, n.Host+":"+n.ConfigPath+" (planned)", live, edited), true
+	})
+	for i, n := range p.Nodes {
+		switch {
+		case editErrs[i] != nil:
+			out.Checks = append(out.Checks, Check{ID: "config-edit", StoreID: n.StoreID, Status: Fail, Message: editErrs[i].Error()})
+		case read[i]:
+			out.Diffs[n.StoreID] = diffs[i]
+		}
 	}
 	return out, nil
 }
