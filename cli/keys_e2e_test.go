@@ -75,9 +75,15 @@ func keMust(t *testing.T, args ...string) keResult {
 // keStartSim starts the small fast cluster every test here uses.
 func keStartSim(t *testing.T, kmsEndpoint string) *sim.Cluster {
 	t.Helper()
+	return keStartSimWith(t, sim.Options{Stores: 3, Zones: 3, Regions: 30, Speed: 50, Dir: t.TempDir(), KMSEndpoint: kmsEndpoint})
+}
+
+// keStartSimWith starts a cluster with opts and waits for every store to serve.
+func keStartSimWith(t *testing.T, opts sim.Options) *sim.Cluster {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	cl, err := sim.Start(ctx, sim.Options{Stores: 3, Zones: 3, Regions: 30, Speed: 50, Dir: t.TempDir(), KMSEndpoint: kmsEndpoint})
+	cl, err := sim.Start(ctx, opts)
 	if err != nil {
 		t.Fatalf("starting the sim: %v", err)
 	}

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/tikv-ear/tikv-ear/cluster/gather"
-	"github.com/tikv-ear/tikv-ear/cluster/tikv"
+	"github.com/tikv-ear/tikv-ear/cluster/tikvlog"
 	"github.com/tikv-ear/tikv-ear/schedule"
 	"github.com/tikv-ear/tikv-ear/steps"
 )
@@ -147,7 +147,7 @@ func scheduleReportDir(p *steps.Plan) string {
 func printSchedule(w io.Writer, a *gather.MasterKeyAge) {
 	fmt.Fprintln(w, keyAgeLine(a))
 	if a.LogConfirmed != nil {
-		fmt.Fprintf(w, "  last \"%s\" seen %s on store %s\n", tikv.MsgPersistedReplaceMasterKey.Text, a.LogConfirmed.Format(time.RFC3339), strconv.FormatUint(a.LogConfirmedStore, 10))
+		fmt.Fprintf(w, "  last \"%s\" seen %s on store %s\n", tikvlog.MsgPersistedReplaceMasterKey.Text, a.LogConfirmed.Format(time.RFC3339), strconv.FormatUint(a.LogConfirmedStore, 10))
 	}
 	if wn := overdueWarning(a); wn != "" {
 		fmt.Fprintf(w, "  warning: %s\n", wn)

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
@@ -25,6 +26,7 @@ type SimUpCmd struct {
 	Versions    []string `default:"8.5.2" sep:"," help:"TiKV version for all stores, or one per store (comma-separated)."`
 	Layout      string   `default:"tiup" enum:"tiup,systemd" help:"Host layout: TiUP tree with meta.yaml, or a hand-made systemd deployment."`
 	KMSEndpoint string   `name:"kms-endpoint" help:"KMS endpoint the stores may use (e.g. a local-kms URL), recorded in sim.env."`
+	CloudKMS    string   `name:"cloud-kms" enum:",gcp,azure" default:"" help:"Also run an in-process cloud KMS the stores reach offline (gcp or azure) and write <dir>/key-<vendor>.toml for plan --key-config."`
 	PDServer    string   `name:"pd-server" type:"path" help:"Run this real pd-server instead of the in-process PD; the stores join it over gRPC (README: Real parts)."`
 	PDMembers   int      `name:"pd-members" default:"1" help:"Real PD members to run with --pd-server: 1 or 3."`
 }
@@ -48,16 +50,31 @@ func (c *SimUpCmd) Run(g *Globals) error {
 		return Usagef("add --pd-server PATH to run real PD members", "--pd-members %d needs --pd-server", c.PDMembers)
 	}
 	fmt.Fprintf(g.IO.Err, "tikv-ear: starting %d simulated stores in %s\n", c.Stores, c.Dir)
-	cl, err := sim.Start(g.Ctx, sim.Options{
+	opts := sim.Options{
 		Stores: c.Stores, Zones: c.Zones, Regions: c.Regions, Speed: c.Speed, Dir: c.Dir,
 		Versions: c.Versions, Layout: c.Layout, KMSEndpoint: c.KMSEndpoint,
 		PDServer: c.PDServer, PDMembers: c.PDMembers,
-	})
+	}
+	if err := os.MkdirAll(c.Dir, 0o700); err != nil {
+		return Failf("check that "+c.Dir+" is writable", "creating %s: %v", c.Dir, err)
+	}
+	cloud, err := startSimCloud(c.CloudKMS, c.Dir, &opts)
+	if err != nil {
+		return Failf("check that "+c.Dir+" is writable and free ports exist on 127.0.0.1", "starting the %s KMS fake: %v", c.CloudKMS, err)
+	}
+	if cloud != nil {
+		defer cloud.close()
+	}
+	cl, err := sim.Start(g.Ctx, opts)
 	if err != nil {
 		return Failf("check that "+c.Dir+" is writable and free ports exist on 127.0.0.1", "starting the simulated cluster: %v", err)
 	}
 	defer cl.Close()
 	printSimSummary(g, cl)
+	if cloud != nil {
+		fmt.Fprintf(g.IO.Out, "key config: %s\n", cloud.keyConfig)
+		fmt.Fprintf(g.IO.Err, "tikv-ear: hint: tikv-ear plan --sim %s --key-config %s --env staging --out plan.toml\n", c.Dir, cloud.keyConfig)
+	}
 	<-g.Ctx.Done()
 	fmt.Fprintln(g.IO.Err, "tikv-ear: stopping the simulated cluster")
 	return nil

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"path"
 	"strconv"
 	"strings"
 	"sync"
@@ -170,11 +171,11 @@ func (p *progressLine) finish() {
 // summary and the notes (reasons, errors, warnings) below.
 func WriteStatusText(w io.Writer, rep *gather.Report) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "STORE\tADDRESS\tZONE\tVERSION\tPD\tLEADERS/REGIONS\tMETHOD\tMASTER KEY\tSTATE\tKEY.DICT\tCOVERAGE FILES/BYTES\tTIUP")
+	fmt.Fprintln(tw, "STORE\tADDRESS\tZONE\tVERSION\tPD\tLEADERS/REGIONS\tMETHOD\tMASTER KEY\tSTATE\tVERDICT\tKEY.DICT\tCOVERAGE FILES/BYTES\tTIUP")
 	for _, s := range rep.Stores {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d/%d\t%s\t%s\t%s\t%s\t%s\t%s\n",
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d/%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
 			s.StoreID, s.Address, dash(s.PD.Zone), dash(s.PD.Version), dash(s.PD.StateName),
-			s.PD.LeaderCount, s.PD.RegionCount, methodCell(s), masterKeyCell(s), s.State,
+			s.PD.LeaderCount, s.PD.RegionCount, methodCell(s), masterKeyCell(s), s.State, dash(string(s.Verdict.Value)),
 			keyDictCell(s.KeyDict), coverageCell(s.Coverage), yesNo(s.TiUPManaged))
 	}
 	if err := tw.Flush(); err != nil {
@@ -187,8 +188,9 @@ func WriteStatusText(w io.Writer, rep *gather.Report) error {
 	}
 	notes := false
 	for _, s := range rep.Stores {
-		interesting := s.State != gather.StatePlaintext && s.State != gather.StateEncrypted
-		if !interesting && len(s.Errors) == 0 && len(s.Warnings) == 0 {
+		interesting := s.State != gather.StatePlaintext && s.State != gather.StateEncrypted || !s.Verdict.Proven()
+		damaged := s.Log != nil && (s.Log.UnparsedTotal > 0 || s.Log.DamagedTotal > 0 || s.Log.Stderr != nil && s.Log.Stderr.UnparsedTotal > 0)
+		if !interesting && !damaged && len(s.Errors) == 0 && len(s.Warnings) == 0 {
 			continue
 		}
 		if !notes {
@@ -196,6 +198,10 @@ func WriteStatusText(w io.Writer, rep *gather.Report) error {
 			notes = true
 		}
 		fmt.Fprintf(w, "  store %d (%s): %s: %s\n", s.StoreID, s.Address, s.State, s.Reason)
+		if !s.Verdict.Proven() {
+			fmt.Fprintf(w, "    verdict: %s\n", s.Verdict.Value)
+		}
+		writeLogRecords(w, s.Log)
 		if !s.Reachable {
 			fmt.Fprintf(w, "    unreachable over SSH (%s): tikv.toml, key.dict, file.dict, tikv.log and the data files were not read\n", s.SSHTarget)
 		}
@@ -234,6 +240,68 @@ func WriteStatusText(w io.Writer, rep *gather.Report) error {
 		fmt.Fprintf(w, "\npartial result: %d source(s) could not be read (listed above); the rest is shown\n", len(rep.Partial))
 	}
 	return nil
+}
+
+// writeLogRecords lists the records of tikv.log and tikv_stderr.log that
+// could not be read whole, with their line numbers, so no evidence is
+// dropped without a word.
+func writeLogRecords(w io.Writer, lf *gather.LogFacts) {
+	if lf == nil {
+		return
+	}
+	list := func(file, what string, total int, rs []gather.LogRecord) {
+		if total == 0 {
+			return
+		}
+		fmt.Fprintf(w, "    %s: %d %s after the last start:\n", file, total, what)
+		for _, r := range rs {
+			fmt.Fprintf(w, "      line %d: %s", r.Line, clipText(r.Text))
+			if r.Problem != "" {
+				fmt.Fprintf(w, " (%s)", r.Problem)
+			}
+			fmt.Fprintln(w)
+		}
+		if total > len(rs) {
+			fmt.Fprintf(w, "      … and %d more\n", total-len(rs))
+		}
+	}
+	list(path.Base(lf.Path), "unparsed records", lf.UnparsedTotal, lf.Unparsed)
+	list(path.Base(lf.Path), "damaged records (level and message recovered)", lf.DamagedTotal, lf.Damaged)
+	if sf := lf.Stderr; sf != nil {
+		list(path.Base(sf.Path), "unparsed lines", sf.UnparsedTotal, sf.Unparsed)
+		if sf.Failure != nil {
+			when := "older than tikv.log's last start"
+			switch {
+			case !sf.CurrentKnown:
+				when = "not placeable against tikv.log's last start"
+			case sf.Current:
+				when = "after tikv.log's last start"
+			}
+			fmt.Fprintf(w, "    %s: line %d: %s %s (%s)\n", path.Base(sf.Path), sf.Failure.Line, sf.Failure.Level, clipText(sf.Failure.Message), when)
+		}
+	}
+}
+
+// clipText shortens a log text for one line of text output: newlines show
+// as ⏎ and other control bytes (a NUL run in a damaged log) as \xNN, so the
+// terminal shows what the file holds.
+func clipText(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r == '\n':
+			b.WriteString("⏎")
+		case r < 0x20 || r == 0x7f:
+			fmt.Fprintf(&b, "\\x%02x", r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	s = b.String()
+	if len(s) > 200 {
+		return s[:200] + "…"
+	}
+	return s
 }
 
 func writeClusterSummary(w io.Writer, c gather.Cluster) {

@@ -15,6 +15,7 @@ import (
 	"github.com/tikv-ear/tikv-ear/cluster/pd"
 	"github.com/tikv-ear/tikv-ear/cluster/tikv"
 	"github.com/tikv-ear/tikv-ear/cluster/tikvconf"
+	"github.com/tikv-ear/tikv-ear/cluster/tikvlog"
 	"github.com/tikv-ear/tikv-ear/sim"
 	"github.com/tikv-ear/tikv-ear/steps"
 )
@@ -118,13 +119,13 @@ func TestStatusAgainstSim(t *testing.T) {
 		if s.Running == nil || s.Running.IsInitialized || s.Running.Method != tikv.MethodPlaintext {
 			t.Errorf("store %d: running %+v", s.StoreID, s.Running)
 		}
-		if s.Log == nil || len(s.Log.Events) == 0 || s.Log.Events[len(s.Log.Events)-1].Name != tikv.MsgDisabled.Name {
-			t.Errorf("store %d: log events %+v, want the last to be %q", s.StoreID, s.Log, tikv.MsgDisabled.Text)
+		if s.Log == nil || len(s.Log.Events) == 0 || s.Log.Events[len(s.Log.Events)-1].Name != tikvlog.MsgDisabled.Name {
+			t.Errorf("store %d: log events %+v, want the last to be %q", s.StoreID, s.Log, tikvlog.MsgDisabled.Text)
 		}
 	}
 	text, _ := statusText(t, ctx, dir)
 	row := tableRow(t, text, "1")
-	if !strings.Contains(strings.Join(row, " "), "plaintext plaintext plaintext none 0%/0% yes") {
+	if !strings.Contains(strings.Join(row, " "), "plaintext plaintext plaintext proven none 0%/0% yes") {
 		t.Errorf("text row of store 1: %q\n%s", row, text)
 	}
 	if !strings.Contains(text, "cluster ") || !strings.Contains(text, "location-labels zone,host") || strings.Contains(text, "partial result") {
@@ -177,8 +178,8 @@ func TestStatusAgainstSim(t *testing.T) {
 	if s1.KeyFile == nil || !s1.KeyFile.Exists || s1.KeyFile.Mode != "0400" || s1.KeyFile.Size != tikv.FileKeySize {
 		t.Errorf("store 1 key file: %+v", s1.KeyFile)
 	}
-	if s1.Log == nil || !hasEvent(s1.Log, tikv.MsgBeingEnabled.Name, tikv.MethodAES256CTR) {
-		t.Errorf("store 1 log lacks %q: %+v", tikv.MsgBeingEnabled.Text, s1.Log)
+	if s1.Log == nil || !hasEvent(s1.Log, tikvlog.MsgBeingEnabled.Name, tikv.MethodAES256CTR) {
+		t.Errorf("store 1 log lacks %q: %+v", tikvlog.MsgBeingEnabled.Text, s1.Log)
 	}
 	for _, id := range []uint64{2, 3} {
 		if s := storeByID(t, rep, id); s.State != gather.StatePlaintext {
@@ -187,7 +188,7 @@ func TestStatusAgainstSim(t *testing.T) {
 	}
 	text, _ = statusText(t, ctx, dir)
 	row1 := strings.Join(tableRow(t, text, "1"), " ")
-	if !strings.Contains(row1, "aes256-ctr file encrypted-partial aes256-gcm") {
+	if !strings.Contains(row1, "aes256-ctr file encrypted-partial proven aes256-gcm") {
 		t.Errorf("text row of store 1: %q\n%s", row1, text)
 	}
 
@@ -311,14 +312,20 @@ func restartOverSSH(t *testing.T, ctx context.Context, dir string, n *sim.Node) 
 
 func restartOnly(t *testing.T, ctx context.Context, sess *Session, n *sim.Node) {
 	t.Helper()
+	systemctl(t, ctx, sess, n, "restart")
+}
+
+// systemctl runs `systemctl <verb> <unit>` for the node over SSH.
+func systemctl(t *testing.T, ctx context.Context, sess *Session, n *sim.Node, verb string) {
+	t.Helper()
 	var target string
 	for _, in := range sess.Inventory.Nodes {
 		if in.StoreID == n.StoreID {
 			target = gather.SSHTarget(in, sess.Flags.SSHUser)
 		}
 	}
-	res, err := sess.SSH.Run(ctx, target, "systemctl restart "+n.Paths.UnitName, nil)
+	res, err := sess.SSH.Run(ctx, target, "systemctl "+verb+" "+n.Paths.UnitName, nil)
 	if err != nil || res.ExitCode != 0 {
-		t.Fatalf("systemctl restart over SSH: %v exit %d %s", err, res.ExitCode, res.Stderr)
+		t.Fatalf("systemctl %s over SSH: %v exit %d %s", verb, err, res.ExitCode, res.Stderr)
 	}
 }

@@ -34,6 +34,8 @@ type (
 	Purpose = core.Purpose
 	// RetireOptions control Retire.
 	RetireOptions = core.RetireOptions
+	// Field describes one setting of a [key.<backend>] table.
+	Field = core.Field
 )
 
 // Spec is the [key] section of a plan. Backend picks the sub-table that applies;
@@ -53,9 +55,6 @@ type Spec struct {
 	Vault   *vault.Config    `toml:"vault,omitempty"`
 	GCP     *gcpkms.Config   `toml:"gcp,omitempty"`
 	Azure   *azurekms.Config `toml:"azure,omitempty"`
-
-	// AzureClient wires the live Azure preflight; nil means it warns that it cannot check.
-	AzureClient azurekms.Client `toml:"-"`
 }
 
 // New builds the backend the spec names. It sends no request.
@@ -88,7 +87,7 @@ func New(spec Spec) (Backend, error) {
 		if spec.Azure == nil {
 			return nil, missing()
 		}
-		return azurekms.New(*spec.Azure, spec.AzureClient)
+		return azurekms.New(*spec.Azure)
 	case "":
 		return nil, fmt.Errorf("plan [key] backend is empty: set it to one of %q, %q, %q, %q, %q",
 			core.BackendFile, core.BackendAWS, core.BackendVault, core.BackendGCP, core.BackendAzure)
@@ -120,6 +119,21 @@ func (s Spec) Rotated(ref KeyRef) Spec {
 		s.Azure = &c
 	}
 	return s
+}
+
+// Fields lists the settings of a backend's [key.<backend>] table, so a form can
+// be generated from the backend. It is nil for file and vault, whose tables
+// the wizard builds itself.
+func Fields(backend string) []core.Field {
+	switch backend {
+	case core.BackendAWS:
+		return awskms.Fields()
+	case core.BackendGCP:
+		return gcpkms.Fields()
+	case core.BackendAzure:
+		return azurekms.Fields()
+	}
+	return nil
 }
 
 // SameKey reports whether a and b name the same master key: the same backend,

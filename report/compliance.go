@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tikv-ear/tikv-ear/cluster/tikv"
+	"github.com/tikv-ear/tikv-ear/cluster/tikvlog"
 )
 
 // Framework names used in Control.Framework.
@@ -81,7 +82,7 @@ func assessPCI351(r *Report, f evidenceFacts, c *Control) {
 		c.Evidence = append(c.Evidence, "stores[*].after.method: still plaintext on "+storeList(f.plaintextStores))
 	}
 	if f.logEnabled > 0 {
-		c.Evidence = append(c.Evidence, fmt.Sprintf("stores[*].verification.log_lines: %q seen on %d stores", tikv.MsgEnabled.Text+"…", f.logEnabled))
+		c.Evidence = append(c.Evidence, fmt.Sprintf("stores[*].verification.log_lines: %q seen on %d stores", tikvlog.MsgEnabled.Text+"…", f.logEnabled))
 	}
 	switch {
 	case len(r.Stores) == 0 || f.encrypted < len(r.Stores):
@@ -310,7 +311,7 @@ func facts(r *Report) evidenceFacts {
 			}
 		}
 		for _, l := range v.LogLines {
-			if tikv.MsgEnabled.Matches(l.Message) {
+			if tikvlog.MsgEnabled.Matches(l.Message) {
 				f.logEnabled++
 				break
 			}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/tikv-ear/tikv-ear/cluster/tikv"
+	"github.com/tikv-ear/tikv-ear/cluster/tikvlog"
 )
 
 // realisticReport is an apply run over four stores the way cli.BuildReport
@@ -83,7 +84,7 @@ func realisticReport() *Report {
 			After: StoreState{Version: "v8.5.1", Method: tikv.MethodAES256CTR, DataKeyRotationPeriod: "7d", MasterKey: mk,
 				ConfigDigest: Digest([]byte(addr + "after"))},
 			Verification: Verification{
-				LogLines: []LogLine{{Time: r.FinishedAt, Level: "INFO", Message: tikv.MsgEnabled.Format("Aes256Ctr"), Catalog: tikv.MsgEnabled.Name}},
+				LogLines: []LogLine{{Time: r.FinishedAt, Level: "INFO", Message: tikvlog.MsgEnabled.Format("Aes256Ctr"), Catalog: tikvlog.MsgEnabled.Name}},
 				Metrics:  []Metric{{Name: tikv.MetricIsInitialized, Value: "1"}},
 				Leaders:  120 + int64(i),
 				KeyDict:  &KeyDict{Method: tikv.MetadataMethodAES256GCM, KMSVendor: tikv.StoredVendorAWS, DataKeys: 1, CurrentDataKeyID: "1"},

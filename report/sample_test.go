@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/tikv-ear/tikv-ear/cluster/tikv"
+	"github.com/tikv-ear/tikv-ear/cluster/tikvlog"
 )
 
 // t0 is in a non-UTC zone on purpose: Canonical must convert it.
@@ -32,7 +33,7 @@ func sampleReport() *Report {
 		r.Stores = append(r.Stores, Store{
 			ID: id, Address: addr, Zone: []string{"z1", "z2"}[i], Before: before, After: after,
 			Verification: Verification{
-				LogLines: []LogLine{{Time: at(5 + 10*i), Level: "INFO", Message: tikv.MsgEnabled.Format("Aes256Ctr"), Catalog: tikv.MsgEnabled.Name}},
+				LogLines: []LogLine{{Time: at(5 + 10*i), Level: "INFO", Message: tikvlog.MsgEnabled.Format("Aes256Ctr"), Catalog: tikvlog.MsgEnabled.Name}},
 				Metrics:  []Metric{{Name: tikv.MetricIsInitialized, Value: "1"}, {Name: tikv.MetricRegionCount, Labels: map[string]string{tikv.LabelType: "leader"}, Value: "42"}},
 				Leaders:  42,
 				KeyDict:  &KeyDict{Method: tikv.MetadataMethodAES256GCM, DataKeys: 3, CurrentDataKeyID: "3"},

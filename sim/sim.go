@@ -46,6 +46,12 @@ type Options struct {
 	Versions               []string // one for all nodes, or one per node; default "8.5.2"
 	Layout                 string   // host.LayoutTiUP (default) or host.LayoutSystemd
 	KMSEndpoint            string   // optional KMS endpoint (e.g. local-kms), recorded in sim.env
+	// GCPKMSEndpoint stands in for name resolution of TiKV's hard-coded Cloud KMS
+	// endpoint on the stores (e.g. an in-process fake's URL + "/v1/"); "" keeps it.
+	GCPKMSEndpoint string
+	// AzureAuthorityHost and CloudCAFile do the same for Azure: the Entra authority
+	// the stores sign in at, and a PEM bundle they trust for cloud KMS calls.
+	AzureAuthorityHost, CloudCAFile string
 	// PDServer is the path of a real pd-server: the sim starts PDMembers of it
 	// (1 or 3) instead of the in-process sim/pd, and every node is its gRPC
 	// client (sim/realpd). PDConfig is extra TOML for every member.
@@ -251,7 +257,8 @@ func (c *Cluster) build(life context.Context) error {
 		n.Proc = node.New(node.Spec{
 			StoreID: n.StoreID, Version: n.Version, Addr: n.Addr(), StatusAddr: n.StatusAddr(),
 			ConfigPath: paths.ConfigPath, DataDir: paths.DataDir, LogFile: paths.LogFile,
-			RaftEngine: raftEngineDefault(n.Version),
+			RaftEngine: raftEngineDefault(n.Version), GCPKMSEndpoint: opt.GCPKMSEndpoint,
+			AzureAuthorityHost: opt.AzureAuthorityHost, CloudCAFile: opt.CloudCAFile,
 		}, c.clk, storePD)
 		n.Host.AddUnit(host.UnitSpec{
 			Name: paths.UnitName, UnitFile: paths.UnitFile, Listen: []string{n.Addr(), n.StatusAddr()},

@@ -1,7 +1,6 @@
 package steps
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -17,6 +16,7 @@ import (
 	"github.com/tikv-ear/tikv-ear/cluster/tikv"
 	"github.com/tikv-ear/tikv-ear/cluster/tikvconf"
 	"github.com/tikv-ear/tikv-ear/cluster/tikvdisk"
+	"github.com/tikv-ear/tikv-ear/cluster/tikvlog"
 	"github.com/tikv-ear/tikv-ear/cluster/tikvstatus"
 	"github.com/tikv-ear/tikv-ear/kms"
 )
@@ -145,24 +145,25 @@ func (in SSHInspector) LogSince(ctx context.Context, n NodePlan, _ Node, offset 
 }
 
 // ScanLog returns the catalogue message names in order and the first FATAL
-// message. Every FATAL line counts, not only the catalogue's: TiKV logs many
-// fatal startup errors the catalogue does not name.
+// message. Every FATAL record counts, not only the catalogue's and not only
+// whole ones: TiKV logs many fatal startup errors the catalogue does not
+// name, and a cut or pasted-over FATAL record is still a failed start
+// (tikvlog.Reader recovers its level).
 func ScanLog(r io.Reader) (names []string, fatal string, err error) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 64<<10), 16<<20) // panic lines carry a backtrace field
-	for sc.Scan() {
-		l, perr := tikv.ParseLogLine(sc.Text())
-		if perr != nil {
-			continue
+	rd := tikvlog.NewReader(r)
+	for rd.Next() {
+		rec := rd.Record()
+		if rec.HasLevel() && rec.Level == "FATAL" && fatal == "" {
+			fatal = rec.Message
+			if fatal == "" {
+				fatal = rec.Raw
+			}
 		}
-		if l.Level == "FATAL" && fatal == "" {
-			fatal = l.Message
-		}
-		if m, ok := tikv.MatchCatalogue(l); ok {
+		if m, _, ok := tikvlog.MatchCatalogue(rec); ok {
 			names = append(names, m.Name)
 		}
 	}
-	if err := sc.Err(); err != nil {
+	if err := rd.Err(); err != nil {
 		return names, fatal, fmt.Errorf("reading the log: %w", err)
 	}
 	return names, fatal, nil

@@ -10,6 +10,7 @@ import (
 
 	"github.com/tikv-ear/tikv-ear/cluster/gather"
 	"github.com/tikv-ear/tikv-ear/cluster/tikv"
+	"github.com/tikv-ear/tikv-ear/cluster/tikvlog"
 	"github.com/tikv-ear/tikv-ear/kms"
 	"github.com/tikv-ear/tikv-ear/report"
 	"github.com/tikv-ear/tikv-ear/schedule"
@@ -133,7 +134,7 @@ func BuildAudit(rep *gather.Report, in AuditInput) *report.Report {
 	r.Schedule = sched
 	switch {
 	case age.LastRotation == nil:
-		f.add(report.SeverityMedium, 0, "the last master-key rotation is unknown: no plan generation with a creation time and no \""+tikv.MsgPersistedReplaceMasterKey.Text+"\" line in the stores' logs",
+		f.add(report.SeverityMedium, 0, "the last master-key rotation is unknown: no plan generation with a creation time and no \""+tikvlog.MsgPersistedReplaceMasterKey.Text+"\" line in the stores' logs",
 			"pass the cluster's plan.toml to 'tikv-ear audit', or rotate with 'tikv-ear rotate' to start a recorded cryptoperiod")
 	case age.Overdue:
 		f.add(report.SeverityHigh, 0, fmt.Sprintf("master-key rotation is overdue: generation %d is %d days old, due %s under the %dd policy", age.Generation, age.AgeDays, age.NextDue.Format(time.DateOnly), age.PeriodDays),

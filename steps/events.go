@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/tikv-ear/tikv-ear/cluster/tikv"
+	"github.com/tikv-ear/tikv-ear/cluster/tikvlog"
 )
 
 // Step names, in the order a store goes through them.
@@ -79,17 +79,21 @@ type LogLine struct {
 	Fatal   bool   `json:"fatal,omitempty"`
 }
 
-// ClassifyLog parses one TiKV log line (tikv.ParseLogLine, the unified log
-// format) and marks it when it is one of the catalogue's encryption messages
-// or FATAL.
+// ClassifyLog reads one TiKV log line (tikvlog.Classify: the unified log
+// format, and damaged records whose level and message can be recovered, so a
+// cut FATAL line still counts as FATAL) and marks it when it is one of the
+// catalogue's encryption messages or FATAL.
 func ClassifyLog(line string) LogLine {
 	l := LogLine{Text: line}
 	msg := line
-	if pl, err := tikv.ParseLogLine(line); err == nil {
+	if pl := tikvlog.Classify(line); pl.HasLevel() {
 		msg, l.Level = pl.Message, pl.Level
-		l.Text = pl.Time.Format("15:04:05") + " " + pl.Level + " " + pl.Message
+		l.Text = pl.Level + " " + pl.Message
+		if !pl.Time.IsZero() {
+			l.Text = pl.Time.Format("15:04:05") + " " + l.Text
+		}
 	}
-	if m, ok := tikv.Lookup(msg); ok {
+	if m, ok := tikvlog.Lookup(msg); ok {
 		l.Catalog = m.Name
 		if l.Level == "" {
 			l.Level = m.Level

@@ -4,10 +4,11 @@ import (
 	"testing"
 
 	"github.com/tikv-ear/tikv-ear/cluster/tikv"
+	"github.com/tikv-ear/tikv-ear/cluster/tikvlog"
 )
 
 func TestClassifyHighlightsEncryptionLines(t *testing.T) {
-	line := "[2026/11/27 10:00:00.000 +00:00] [INFO] [mod.rs:496] [\"" + tikv.MsgBeingEnabled.Format("Aes256Ctr") + "\"]"
+	line := "[2026/11/27 10:00:00.000 +00:00] [INFO] [mod.rs:496] [\"" + tikvlog.MsgBeingEnabled.Format("Aes256Ctr") + "\"]"
 	if l := ClassifyLog(line); l.Catalog == "" || l.Fatal || l.Text != "10:00:00 INFO encryption is being enabled. method = Aes256Ctr" {
 		t.Fatalf("%+v", l)
 	}

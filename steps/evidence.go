@@ -9,6 +9,7 @@ import (
 	"strconv"
 
 	"github.com/tikv-ear/tikv-ear/cluster/tikv"
+	"github.com/tikv-ear/tikv-ear/cluster/tikvlog"
 	"github.com/tikv-ear/tikv-ear/kms"
 	"github.com/tikv-ear/tikv-ear/report"
 	"github.com/tikv-ear/tikv-ear/schedule"
@@ -69,7 +70,7 @@ func BuildReport(ctx context.Context, kind report.Kind, p *Plan, res *Result, en
 		v := &st.Verification
 		v.Leaders = int64(sr.State.Sample.Leaders)
 		for _, name := range sr.State.LogMatches {
-			for _, m := range tikv.Catalogue() {
+			for _, m := range tikvlog.Catalogue() {
 				if m.Name == name {
 					v.LogLines = append(v.LogLines, report.LogLine{Time: res.Finished, Level: m.Level, Message: m.Text, Catalog: m.Name})
 				}

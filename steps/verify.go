@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	"github.com/tikv-ear/tikv-ear/cluster/tikv"
+	"github.com/tikv-ear/tikv-ear/cluster/tikvlog"
 )
 
 // VerifyTarget returns the evidence rules a store must meet after a run of kind
@@ -34,16 +35,16 @@ func VerifyTarget(desired tikv.Encryption, kind string) func(NodePlan, NodeState
 		if st.LogMatches == nil {
 			return problems
 		}
-		has := func(m tikv.Msg) bool { return slices.Contains(st.LogMatches, m.Name) }
+		has := func(m tikvlog.Msg) bool { return slices.Contains(st.LogMatches, m.Name) }
 		switch {
 		case kind == KindRotate && desired.PreviousMasterKey.EffectiveType() != tikv.MasterKeyPlaintext:
 			// The master-key rotation path logs the persisted line and not "enabled" (reference §3).
-			if !has(tikv.MsgPersistedReplaceMasterKey) && !has(tikv.MsgEnabled) {
-				problems = append(problems, fmt.Sprintf("the log shows neither %q nor %q", tikv.MsgPersistedReplaceMasterKey.Text, tikv.MsgEnabled.Text+"…"))
+			if !has(tikvlog.MsgPersistedReplaceMasterKey) && !has(tikvlog.MsgEnabled) {
+				problems = append(problems, fmt.Sprintf("the log shows neither %q nor %q", tikvlog.MsgPersistedReplaceMasterKey.Text, tikvlog.MsgEnabled.Text+"…"))
 			}
 		case encrypting:
-			if !has(tikv.MsgBeingEnabled) && !has(tikv.MsgEnabled) {
-				problems = append(problems, fmt.Sprintf("the log shows neither %q nor %q since the restart", tikv.MsgBeingEnabled.Text+"…", tikv.MsgEnabled.Text+"…"))
+			if !has(tikvlog.MsgBeingEnabled) && !has(tikvlog.MsgEnabled) {
+				problems = append(problems, fmt.Sprintf("the log shows neither %q nor %q since the restart", tikvlog.MsgBeingEnabled.Text+"…", tikvlog.MsgEnabled.Text+"…"))
 			}
 		}
 		return problems

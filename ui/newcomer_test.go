@@ -12,6 +12,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/tikv-ear/tikv-ear/cluster/tikv"
+	"github.com/tikv-ear/tikv-ear/cluster/tikvlog"
 	"github.com/tikv-ear/tikv-ear/steps"
 )
 
@@ -235,8 +236,8 @@ func TestStorePaneShowsItsStepsAndHighlightsEncryptionLogLines(t *testing.T) {
 			t.Errorf("store pane lacks %q:\n%s", want, pane)
 		}
 	}
-	line := fmt.Sprintf("[%s] [INFO] [mod.rs:496] [%q]", at.Format(tikv.LogTimeLayout), tikv.MsgBeingEnabled.Format("Aes256Ctr"))
-	for _, l := range []string{line, fmt.Sprintf("[%s] [INFO] [server.rs:1] [\"Welcome to TiKV\"]", at.Format(tikv.LogTimeLayout))} {
+	line := fmt.Sprintf("[%s] [INFO] [mod.rs:496] [%q]", at.Format(tikvlog.TimeLayout), tikvlog.MsgBeingEnabled.Format("Aes256Ctr"))
+	for _, l := range []string{line, fmt.Sprintf("[%s] [INFO] [server.rs:1] [\"Welcome to TiKV\"]", at.Format(tikvlog.TimeLayout))} {
 		e := steps.NodeLogEvent(2, l) // classified by the engine, as the runner's log events are
 		e.Time = at
 		d.apply(e)
@@ -246,7 +247,7 @@ func TestStorePaneShowsItsStepsAndHighlightsEncryptionLogLines(t *testing.T) {
 	if !strings.Contains(plain, "store 2 127.0.0.1:41432 · steps and TiKV log") || !strings.Contains(plain, "INFO encryption is being enabled. method = Aes256Ctr") {
 		t.Errorf("log lines are not in the store pane:\n%s", plain)
 	}
-	enc := st.LogEnc.Render(ansi.Truncate("14:24:20 INFO "+tikv.MsgBeingEnabled.Format("Aes256Ctr"), 80, "…"))
+	enc := st.LogEnc.Render(ansi.Truncate("14:24:20 INFO "+tikvlog.MsgBeingEnabled.Format("Aes256Ctr"), 80, "…"))
 	if !strings.Contains(pane, enc) {
 		t.Errorf("the encryption line is not highlighted:\n%q", pane)
 	}

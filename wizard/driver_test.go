@@ -18,6 +18,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/tikv-ear/tikv-ear/cluster/tikv"
+	"github.com/tikv-ear/tikv-ear/cluster/tikvlog"
 	"github.com/tikv-ear/tikv-ear/kms/awskms"
 	"github.com/tikv-ear/tikv-ear/kms/localkms"
 	"github.com/tikv-ear/tikv-ear/report"
@@ -697,7 +698,7 @@ func TestWizardDriverRotatesTheMasterKeyAndRevokesTheOld(t *testing.T) {
 		t.Fatalf("rotation preview %+v", r)
 	}
 	steps4 := strings.Join(r.Steps, "\n")
-	for _, want := range []string{"pass 1", tikv.MsgPersistedReplaceMasterKey.Text, "pass 2: previous-master-key removed", "revoke the old generation"} {
+	for _, want := range []string{"pass 1", tikvlog.MsgPersistedReplaceMasterKey.Text, "pass 2: previous-master-key removed", "revoke the old generation"} {
 		if !strings.Contains(steps4, want) {
 			t.Errorf("preview steps lack %q:\n%s", want, steps4)
 		}

@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/tikv-ear/tikv-ear/cluster/tikv"
+	"github.com/tikv-ear/tikv-ear/cluster/tikvlog"
 	"github.com/tikv-ear/tikv-ear/kms"
 	"github.com/tikv-ear/tikv-ear/steps"
 	"github.com/tikv-ear/tikv-ear/ui"
@@ -38,8 +38,8 @@ func (d *Driver) rotationPreview(p *steps.Plan) ui.RotationPreview {
 		first = "no new generation: the plan already names both (an interrupted rotation goes on)"
 	}
 	r.Steps = []string{first,
-		// The log line each store writes: tikv.MsgPersistedReplaceMasterKey (components/encryption/src/manager/mod.rs).
-		fmt.Sprintf("pass 1, batch by batch: evict leaders, write master-key = new and previous-master-key = old into tikv.toml, restart; each store re-encrypts key.dict and logs %q", tikv.MsgPersistedReplaceMasterKey.Text),
+		// The log line each store writes: tikvlog.MsgPersistedReplaceMasterKey (components/encryption/src/manager/mod.rs).
+		fmt.Sprintf("pass 1, batch by batch: evict leaders, write master-key = new and previous-master-key = old into tikv.toml, restart; each store re-encrypts key.dict and logs %q", tikvlog.MsgPersistedReplaceMasterKey.Text),
 		"pass 2: previous-master-key removed from every tikv.toml and old key files shredded; no restart (TiKV reads the previous key only when the current one fails)",
 	}
 	if r.Revoke {

@@ -7,7 +7,7 @@ import (
 	"slices"
 	"sync"
 
-	"github.com/tikv-ear/tikv-ear/cluster/tikv"
+	"github.com/tikv-ear/tikv-ear/cluster/tikvlog"
 	"github.com/tikv-ear/tikv-ear/report"
 	"github.com/tikv-ear/tikv-ear/steps"
 	"github.com/tikv-ear/tikv-ear/ui"
@@ -116,7 +116,7 @@ func evidence(ctx context.Context, eng *steps.Engine, n steps.NodePlan, sr *step
 	e.KeyDict, e.Initialized = st.KeyDict.Method, st.Sample.Initialized
 	e.FileNum, e.DataKeys = st.Sample.FileNum, st.Sample.DataKeys
 	for _, name := range st.LogMatches {
-		for _, m := range tikv.Catalogue() {
+		for _, m := range tikvlog.Catalogue() {
 			if m.Name == name {
 				e.LogLines = append(e.LogLines, m.Text)
 			}

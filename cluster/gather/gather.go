@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"net/http"
 	"path"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -20,6 +21,7 @@ import (
 	"github.com/tikv-ear/tikv-ear/cluster/tikv"
 	"github.com/tikv-ear/tikv-ear/cluster/tikvconf"
 	"github.com/tikv-ear/tikv-ear/cluster/tikvdisk"
+	"github.com/tikv-ear/tikv-ear/cluster/tikvlog"
 	"github.com/tikv-ear/tikv-ear/cluster/tikvstatus"
 )
 
@@ -283,6 +285,7 @@ func (g gatherer) store(ctx context.Context, n inventory.Node, si pd.StoreInfo, 
 	wg.Wait()
 	sortErrors(st.Errors)
 	st.State, st.Reason = Derive(&st)
+	st.Verdict = Judge(&st)
 	return st
 }
 
@@ -566,91 +569,199 @@ func coverage(p tikvdisk.Proof, dirs []string) *Coverage {
 	return c
 }
 
-// logTailCommand prints the log's size on the first line, then its last n bytes.
+// logTailCommand prints "<size> <mtime>" of the file on the first line
+// (stat -L -c '%s %Y'), then its last n bytes; "absent" when the file does
+// not exist (only used for tikv_stderr.log, which TiKV may never have written).
 func logTailCommand(p string, n int64) string {
 	q := ssh.Quote(p)
-	return fmt.Sprintf("wc -c < %s && tail -c %d -- %s", q, n, q)
+	return fmt.Sprintf("if [ ! -e %s ]; then echo absent; exit 0; fi; stat -L -c '%%s %%Y' -- %s && tail -c %d -- %s", q, q, n, q)
 }
 
-// quietEvents are catalogue messages logged on every tick or start that would
-// push the informative events out of the kept window.
+// StderrName is the file TiKV's stderr goes to beside tikv.log: TiUP's
+// run_tikv.sh ends in `--log-file "<log_dir>/tikv.log" 2>> "<log_dir>/tikv_stderr.log"`
+// (pingcap/tiup embed/templates/scripts/run_tikv.sh.tpl; sim/host/layout.go).
+const StderrName = "tikv_stderr.log"
+
+// quietEvents are catalogue messages logged on every tick, start or file
+// that would push the informative events out of the kept window.
 func quietEvents() []string {
-	return []string{tikv.MsgTryRotateDataKey.Name, tikv.MsgInstallingDictFile.Name}
+	return []string{tikvlog.MsgTryRotateDataKey.Name, tikvlog.MsgInstallingDictFile.Name, tikvlog.MsgNewEncryptedFile.Name}
 }
 
-// initOutcomes are the catalogue messages that end a successful encryption
-// init (reference tikv-encryption.md §3).
-func initOutcomes() []string {
-	return []string{tikv.MsgDisabled.Name, tikv.MsgBeingEnabled.Name, tikv.MsgEnabled.Name, tikv.MsgPersistedReplaceMasterKey.Name}
+// tailRead is the end of one file read over SSH.
+type tailRead struct {
+	exists  bool
+	size    int64
+	modTime *time.Time
+	body    []byte
 }
 
-func (g gatherer) logTail(ctx context.Context, node ssh.Node, p string, acc *storeAcc) {
+// readTail reads the end of p on the host.
+func (g gatherer) readTail(ctx context.Context, node ssh.Node, p string) (tailRead, error) {
 	res, err := node.Exec.Run(ctx, node.Host, logTailCommand(p, g.opts.LogTail), nil)
 	if err == nil && res.ExitCode != 0 {
 		err = fmt.Errorf("reading the end of %s on %s: exit status %d: %s", p, node.Host, res.ExitCode, strings.TrimSpace(string(res.Stderr)))
 	}
 	if err != nil {
+		return tailRead{}, err
+	}
+	head, body, _ := bytes.Cut(res.Stdout, []byte("\n"))
+	if strings.TrimSpace(string(head)) == "absent" {
+		return tailRead{}, nil
+	}
+	sizeText, mtimeText, _ := strings.Cut(strings.TrimSpace(string(head)), " ")
+	size, err := strconv.ParseInt(sizeText, 10, 64)
+	if err != nil {
+		return tailRead{}, fmt.Errorf("reading the end of %s on %s: size %q is not a number", p, node.Host, head)
+	}
+	tr := tailRead{exists: true, size: size, body: body}
+	if sec, err := strconv.ParseInt(mtimeText, 10, 64); err == nil {
+		t := time.Unix(sec, 0).UTC()
+		tr.modTime = &t
+	}
+	return tr, nil
+}
+
+func (g gatherer) logTail(ctx context.Context, node ssh.Node, p string, acc *storeAcc) {
+	var wg sync.WaitGroup
+	var stderr tailRead
+	var stderrErr error
+	stderrPath := path.Join(path.Dir(p), StderrName)
+	wg.Go(func() { stderr, stderrErr = g.readTail(ctx, node, stderrPath) })
+	tr, err := g.readTail(ctx, node, p)
+	wg.Wait()
+	if err == nil && !tr.exists {
+		err = fmt.Errorf("%s on %s: %w", p, node.Host, fs.ErrNotExist)
+	}
+	if err != nil {
 		acc.fail(SourceLog, err)
 		return
 	}
-	sizeLine, body, _ := bytes.Cut(res.Stdout, []byte("\n"))
-	size, err := strconv.ParseInt(strings.TrimSpace(string(sizeLine)), 10, 64)
-	if err != nil {
-		acc.fail(SourceLog, fmt.Errorf("reading the end of %s on %s: size %q is not a number", p, node.Host, sizeLine))
-		return
+	lf := ScanLog(tr.body, tr.size > int64(len(tr.body)), g.opts.LogEvents)
+	lf.Path, lf.Size, lf.ModTime = p, tr.size, tr.modTime
+	if stderrErr != nil {
+		acc.fail(SourceStderr, stderrErr)
+	} else {
+		lf.Stderr = ScanStderr(stderrPath, stderr.exists, stderr.size, stderr.modTime, stderr.body, lf)
 	}
-	lf := ScanLog(body, size > int64(len(body)), g.opts.LogEvents)
-	lf.Path, lf.Size = p, size
 	acc.mu.Lock()
 	acc.st.Log = lf
 	acc.mu.Unlock()
 }
 
-// ScanLog finds the encryption events in the end of a tikv.log. When
-// truncated, the first (partial) line is dropped. It keeps the last keep
-// events (without the per-tick ones) and whether the last start-up outcome
-// is a FATAL failure.
-func ScanLog(tail []byte, truncated bool, keep int) *LogFacts {
-	lf := &LogFacts{BytesRead: int64(len(tail)), Events: []LogEvent{}}
-	if truncated {
-		if i := bytes.IndexByte(tail, '\n'); i >= 0 {
-			tail = tail[i+1:]
-		}
+// maxRecordText bounds the text of a listed record.
+const maxRecordText = 240
+
+func logRecord(r tikvlog.Record) LogRecord {
+	text := r.Raw
+	if len(text) > maxRecordText {
+		text = text[:maxRecordText] + "…"
 	}
-	sc := tikv.NewLogScanner(bytes.NewReader(tail))
-	quiet, outcome := quietEvents(), initOutcomes()
-	// FATAL lines the catalogue does not name still mean a failed start; they are
-	// found in a separate pass so the catalogue events keep their parsed fields.
-	fatals := otherFatals(tail)
-	next := 0
-	for sc.Scan() {
-		ev := sc.Event()
-		for next < len(fatals) && fatals[next].line < ev.LineNo {
-			lf.FatalAfterStart = true
-			lf.Events = appendKept(lf.Events, fatals[next].ev, keep)
-			next++
-		}
-		switch {
-		case ev.Line.Level == "FATAL":
-			lf.FatalAfterStart = true
-		case contains(outcome, ev.Msg.Name):
-			lf.FatalAfterStart = false
-		}
-		if contains(quiet, ev.Msg.Name) {
+	return LogRecord{Line: r.Line, Lines: r.Lines, Class: string(r.Class), Level: r.Level, Problem: r.Problem, Text: text}
+}
+
+func logRecords(rs []tikvlog.Record) []LogRecord {
+	out := make([]LogRecord, 0, len(rs))
+	for _, r := range rs {
+		out = append(out, logRecord(r))
+	}
+	return out
+}
+
+func logEvent(ev tikvlog.Event) LogEvent {
+	r := ev.Record
+	le := LogEvent{Level: r.Level, Name: ev.Msg.Name, Message: r.Message, Method: ev.Method, Error: ev.Err, Code: ev.Code, Line: r.Line}
+	if r.Class != tikvlog.Parsed {
+		le.Damaged = r.Problem
+	}
+	if ev.Msg.Name == tikvlog.OtherFatal {
+		le.Error = ""
+	}
+	if !r.Time.IsZero() {
+		t := r.Time
+		le.Time = &t
+	}
+	return le
+}
+
+// skipCutLine drops the first (partial) line of a tail that starts mid-file.
+func skipCutLine(tail []byte) []byte {
+	if i := bytes.IndexByte(tail, '\n'); i >= 0 {
+		return tail[i+1:]
+	}
+	return nil
+}
+
+// ScanLog reads the end of a tikv.log. When truncated, the first (partial)
+// line is dropped. It keeps the last keep events (without the per-tick
+// ones), whether the last start-up outcome is a FATAL failure, whole or
+// damaged, and the damaged and unparsed records after the last start.
+func ScanLog(tail []byte, truncated bool, keep int) *LogFacts {
+	lf := &LogFacts{BytesRead: int64(len(tail)), Events: []LogEvent{}, Records: map[string]int{}}
+	if truncated {
+		tail = skipCutLine(tail)
+	}
+	// Reading from memory cannot fail.
+	a, _ := tikvlog.Analyze(bytes.NewReader(tail))
+	quiet := quietEvents()
+	if !a.StartTime.IsZero() {
+		t := a.StartTime
+		lf.StartTime = &t
+	}
+	for _, ev := range a.Events {
+		if slices.Contains(quiet, ev.Msg.Name) {
 			continue
 		}
-		le := LogEvent{Level: ev.Line.Level, Name: ev.Msg.Name, Message: ev.Line.Message, Method: ev.Method, Error: ev.Err, Code: ev.Code}
-		if !ev.Line.Time.IsZero() {
-			t := ev.Line.Time
-			le.Time = &t
-		}
-		lf.Events = appendKept(lf.Events, le, keep)
+		lf.Events = appendKept(lf.Events, logEvent(ev), keep)
 	}
-	for ; next < len(fatals); next++ {
-		lf.FatalAfterStart = true
-		lf.Events = appendKept(lf.Events, fatals[next].ev, keep)
+	for c, n := range a.Counts {
+		lf.Records[string(c)] = n
 	}
+	lf.FatalAfterStart, lf.Started, lf.StartLine = a.Failed, a.Started, a.StartLine
+	lf.Unparsed, lf.UnparsedTotal = logRecords(a.Unparsed), a.UnparsedTotal
+	lf.Damaged, lf.DamagedTotal = logRecords(a.Partial), a.PartialTotal
 	return lf
+}
+
+// ScanStderr reads the end of tikv_stderr.log and places its last failure
+// against the last start of tikv.log (lf): the failure is current when the
+// file changed after that start. Without both times it cannot be placed.
+func ScanStderr(p string, exists bool, size int64, modTime *time.Time, tail []byte, lf *LogFacts) *StderrFacts {
+	sf := &StderrFacts{Path: p, Exists: exists, Size: size, BytesRead: int64(len(tail)), ModTime: modTime}
+	if !exists {
+		return sf
+	}
+	if size > int64(len(tail)) {
+		tail = skipCutLine(tail)
+	}
+	a, _ := tikvlog.Analyze(bytes.NewReader(tail))
+	sf.Unparsed, sf.UnparsedTotal = logRecords(a.Unparsed), a.UnparsedTotal
+	for i := len(a.Events) - 1; i >= 0; i-- {
+		if ev := a.Events[i]; ev.Record.Level == "FATAL" {
+			le := logEvent(ev)
+			sf.Failure = &le
+			break
+		}
+	}
+	if sf.Failure == nil && sf.UnparsedTotal == 0 {
+		return sf
+	}
+	var since *time.Time
+	switch {
+	case lf == nil:
+	case lf.StartTime != nil:
+		since = lf.StartTime
+	default:
+		// No start marker in the part read: the newest timestamped event.
+		for i := len(lf.Events) - 1; i >= 0 && since == nil; i-- {
+			since = lf.Events[i].Time
+		}
+	}
+	if since != nil && modTime != nil {
+		// The file's mtime has whole seconds: a write in the same second as the start counts as after it.
+		sf.CurrentKnown, sf.Current = true, !modTime.Before(since.Truncate(time.Second))
+	}
+	return sf
 }
 
 func appendKept(evs []LogEvent, e LogEvent, keep int) []LogEvent {
@@ -659,41 +770,6 @@ func appendKept(evs []LogEvent, e LogEvent, keep int) []LogEvent {
 		evs = evs[1:]
 	}
 	return evs
-}
-
-type numberedEvent struct {
-	line int
-	ev   LogEvent
-}
-
-// otherFatals lists FATAL lines that are not catalogue messages, with their line numbers.
-func otherFatals(tail []byte) []numberedEvent {
-	var out []numberedEvent
-	for i, raw := range bytes.Split(tail, []byte("\n")) {
-		l, err := tikv.ParseLogLine(string(raw))
-		if err != nil || l.Level != "FATAL" {
-			continue
-		}
-		if _, ok := tikv.MatchCatalogue(l); ok {
-			continue
-		}
-		e := LogEvent{Level: l.Level, Name: "fatal", Message: l.Message}
-		if !l.Time.IsZero() {
-			t := l.Time
-			e.Time = &t
-		}
-		out = append(out, numberedEvent{line: i + 1, ev: e})
-	}
-	return out
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // keyFile stats the master key file (never reads it) and warns about what

@@ -18,6 +18,7 @@ import (
 	"github.com/tikv-ear/tikv-ear/cluster/pd"
 	"github.com/tikv-ear/tikv-ear/cluster/ssh"
 	"github.com/tikv-ear/tikv-ear/cluster/tikv"
+	"github.com/tikv-ear/tikv-ear/cluster/tikvlog"
 	"github.com/tikv-ear/tikv-ear/sim/clock"
 	"github.com/tikv-ear/tikv-ear/sim/host"
 )
@@ -102,7 +103,7 @@ func TestGatherHostsWithoutTiKV(t *testing.T) {
 	f := newHostFleet(t, 3, 0)
 	f.hosts[1].SetRefuse(true)
 	// A log whose last start failed.
-	log := logLine("INFO", tikv.MsgDisabled.Text) + logLine("FATAL", tikv.EncryptionInitFailed("IO error No such file or directory (os error 2)", tikv.CodeIO))
+	log := logLine("INFO", tikvlog.MsgDisabled.Text) + logLine("FATAL", tikv.EncryptionInitFailed("IO error No such file or directory (os error 2)", tikv.CodeIO))
 	if err := os.WriteFile(f.nodes[2].LogFile, []byte(log), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/tikv-ear/tikv-ear/cluster/tikv"
+	"github.com/tikv-ear/tikv-ear/cluster/tikvlog"
 )
 
 func TestDerive(t *testing.T) {
@@ -15,7 +16,7 @@ func TestDerive(t *testing.T) {
 	mixed := &Coverage{Encrypted: Tally{Files: 2, Bytes: 200}, Plaintext: Tally{Files: 6, Bytes: 600}, FilesPercent: 25, BytesPercent: 25}
 	cfg := func(m string) *ConfigFacts { return &ConfigFacts{Method: m} }
 	run := func(m string, init bool) *RunningFacts { return &RunningFacts{Method: m, IsInitialized: init} }
-	fatal := &LogFacts{FatalAfterStart: true, Events: []LogEvent{{Level: "FATAL", Name: tikv.MsgEncryptionInitFailed.Name,
+	fatal := &LogFacts{FatalAfterStart: true, Events: []LogEvent{{Level: "FATAL", Name: tikvlog.MsgEncryptionInitFailed.Name,
 		Message: tikv.EncryptionInitFailed("IO error No such file or directory (os error 2)", tikv.CodeIO),
 		Error:   "IO error No such file or directory (os error 2)", Code: tikv.CodeIO}}}
 	for _, tc := range []struct {
@@ -56,23 +57,23 @@ func logLine(level, msg string) string {
 func TestScanLog(t *testing.T) {
 	fatalMsg := tikv.EncryptionInitFailed("IO error No such file or directory (os error 2)", tikv.CodeIO)
 	log := "partial line from the middle of a record]\n" +
-		logLine("INFO", tikv.MsgDisabled.Text) +
+		logLine("INFO", tikvlog.MsgDisabled.Text) +
 		logLine("INFO", "some unrelated message") +
-		logLine("INFO", tikv.MsgBeingEnabled.Format("Aes256Ctr")) +
-		logLine("INFO", tikv.MsgTryRotateDataKey.Format("Aes256Ctr")) +
+		logLine("INFO", tikvlog.MsgBeingEnabled.Format("Aes256Ctr")) +
+		logLine("INFO", tikvlog.MsgTryRotateDataKey.Format("Aes256Ctr")) +
 		logLine("FATAL", fatalMsg)
 	lf := ScanLog([]byte(log), true, 2)
 	if !lf.FatalAfterStart {
 		t.Errorf("FatalAfterStart = false after a FATAL line")
 	}
-	if len(lf.Events) != 2 || lf.Events[0].Name != tikv.MsgBeingEnabled.Name || lf.Events[0].Method != tikv.MethodAES256CTR ||
-		lf.Events[1].Name != tikv.MsgEncryptionInitFailed.Name || lf.Events[1].Code != tikv.CodeIO {
+	if len(lf.Events) != 2 || lf.Events[0].Name != tikvlog.MsgBeingEnabled.Name || lf.Events[0].Method != tikv.MethodAES256CTR ||
+		lf.Events[1].Name != tikvlog.MsgEncryptionInitFailed.Name || lf.Events[1].Code != tikv.CodeIO {
 		t.Errorf("events (keep 2, per-tick lines left out): %+v", lf.Events)
 	}
 	if lf.Events[0].Time == nil || lf.Events[0].Time.Year() != 2021 {
 		t.Errorf("event time: %v", lf.Events[0].Time)
 	}
-	lf = ScanLog([]byte(log+logLine("INFO", tikv.MsgEnabled.Format("Aes256Ctr"))), true, 8)
+	lf = ScanLog([]byte(log+logLine("INFO", tikvlog.MsgEnabled.Format("Aes256Ctr"))), true, 8)
 	if lf.FatalAfterStart {
 		t.Errorf("FatalAfterStart = true although a later start succeeded")
 	}
@@ -102,15 +103,15 @@ func TestLastReplaceMasterKey(t *testing.T) {
 	older, newer := mustTime(t, "2026-03-01T10:00:00Z"), mustTime(t, "2026-05-01T10:00:00Z")
 	ev := func(name string, at time.Time) LogEvent { return LogEvent{Name: name, Time: &at} }
 	rep := &Report{Stores: []Store{
-		{StoreID: 1, Log: &LogFacts{Events: []LogEvent{ev(tikv.MsgPersistedReplaceMasterKey.Name, older), ev(tikv.MsgEnabled.Name, newer.Add(time.Hour))}}},
+		{StoreID: 1, Log: &LogFacts{Events: []LogEvent{ev(tikvlog.MsgPersistedReplaceMasterKey.Name, older), ev(tikvlog.MsgEnabled.Name, newer.Add(time.Hour))}}},
 		{StoreID: 2},
-		{StoreID: 3, Log: &LogFacts{Events: []LogEvent{ev(tikv.MsgPersistedReplaceMasterKey.Name, newer)}}},
+		{StoreID: 3, Log: &LogFacts{Events: []LogEvent{ev(tikvlog.MsgPersistedReplaceMasterKey.Name, newer)}}},
 	}}
 	at, store, ok := LastReplaceMasterKey(rep)
 	if !ok || !at.Equal(newer) || store != 3 {
 		t.Fatalf("LastReplaceMasterKey = %v, %d, %v; want %v from store 3", at, store, ok, newer)
 	}
-	if _, _, ok := LastReplaceMasterKey(&Report{Stores: []Store{{StoreID: 1, Log: &LogFacts{Events: []LogEvent{ev(tikv.MsgEnabled.Name, older)}}}}}); ok {
+	if _, _, ok := LastReplaceMasterKey(&Report{Stores: []Store{{StoreID: 1, Log: &LogFacts{Events: []LogEvent{ev(tikvlog.MsgEnabled.Name, older)}}}}}); ok {
 		t.Fatal("found a rotation in a log without one")
 	}
 }

@@ -1,6 +1,10 @@
 package gather
 
-import "time"
+import (
+	"time"
+
+	"github.com/tikv-ear/tikv-ear/cluster/verdict"
+)
 
 // SchemaVersion is the version of the JSON document Report marshals to. It is
 // bumped when a field is renamed or removed or changes meaning; new fields may
@@ -152,6 +156,10 @@ type Store struct {
 	// State is the effective encryption state and Reason why.
 	State  State  `json:"state"`
 	Reason string `json:"reason"`
+	// Verdict is proven when the evidence read shows State, failing when
+	// the store failed (State failing or waiting-for-key), and unknown when
+	// evidence is missing or unreadable, with the reason (see Judge).
+	Verdict verdict.Verdict `json:"verdict"`
 	// Reachable is false when no SSH command could run on the host.
 	Reachable bool `json:"ssh_reachable"`
 	// Errors are the sources that could not be read.
@@ -170,6 +178,7 @@ const (
 	SourceKeyDict  = "key.dict"
 	SourceFileDict = "file.dict"
 	SourceLog      = "log"
+	SourceStderr   = "stderr"
 	SourceDisk     = "disk"
 	SourceKeyFile  = "key-file"
 )
@@ -295,19 +304,81 @@ type FileDictFacts struct {
 	TornTail string `json:"torn_tail,omitempty"`
 }
 
-// LogFacts are the encryption events found at the end of tikv.log.
+// LogFacts are the encryption events found at the end of tikv.log, and
+// what tikv_stderr.log beside it says.
 type LogFacts struct {
 	Path string `json:"path"`
 	// Size is the log's size; BytesRead how much of its end was read.
 	Size      int64 `json:"size"`
 	BytesRead int64 `json:"bytes_read"`
+	// ModTime is the log's modification time on the host, when known.
+	ModTime *time.Time `json:"mod_time,omitempty"`
 	// Events are the last encryption events of the catalogue, oldest first
-	// (the per-tick "Try to rotate data key" and "installing new dictionary
-	// file" lines are left out).
+	// (the per-tick "Try to rotate data key", "installing new dictionary
+	// file" and per-file lines are left out); FATAL records outside the
+	// catalogue are events named "fatal".
 	Events []LogEvent `json:"events"`
 	// FatalAfterStart is true when the last start-up outcome in the read part
-	// is a FATAL failure (no successful encryption init after it).
+	// is a FATAL failure (no successful encryption init after it), whether
+	// the FATAL record was whole or damaged.
 	FatalAfterStart bool `json:"fatal_after_start"`
+	// Started is true when a successful encryption init follows the last
+	// start ("Welcome to TiKV") with no FATAL after it.
+	Started bool `json:"started"`
+	// StartLine is the line of the last "Welcome to TiKV" in the read part
+	// (0: none was read; then the whole part counts as the last start).
+	StartLine int `json:"start_line,omitempty"`
+	// StartTime is that line's timestamp.
+	StartTime *time.Time `json:"start_time,omitempty"`
+	// Records counts the records read per class (parsed, partial, unparsed).
+	Records map[string]int `json:"records"`
+	// Unparsed are the records after the last start from which no level
+	// could be read (at most tikvlog.MaxListed; UnparsedTotal counts all):
+	// they may hide a failure. Damaged likewise lists the records that were
+	// recovered in part.
+	Unparsed      []LogRecord `json:"unparsed,omitempty"`
+	UnparsedTotal int         `json:"unparsed_total"`
+	Damaged       []LogRecord `json:"damaged,omitempty"`
+	DamagedTotal  int         `json:"damaged_total"`
+	// Stderr is tikv_stderr.log beside tikv.log (TiUP's run_tikv.sh sends
+	// stderr there); nil when it could not be read (see Store.Errors).
+	Stderr *StderrFacts `json:"stderr"`
+}
+
+// LogRecord is one damaged or unparsed log record, for listing.
+type LogRecord struct {
+	// Line is its first line number in the part read (1-based), Lines how
+	// many physical lines it spans.
+	Line  int    `json:"line"`
+	Lines int    `json:"lines"`
+	Class string `json:"class"`
+	Level string `json:"level,omitempty"`
+	// Problem says what is damaged; Text is the record's start (at most
+	// maxRecordText bytes).
+	Problem string `json:"problem,omitempty"`
+	Text    string `json:"text"`
+}
+
+// StderrFacts is what tikv_stderr.log says: panics and fatal errors
+// printed before TiKV's logger exists (a bad tikv.toml) or after its panic
+// hook replaced the logger.
+type StderrFacts struct {
+	Path   string `json:"path"`
+	Exists bool   `json:"exists"`
+	Size   int64  `json:"size"`
+	// BytesRead is how much of its end was read; ModTime its modification time.
+	BytesRead int64      `json:"bytes_read"`
+	ModTime   *time.Time `json:"mod_time,omitempty"`
+	// Failure is the last FATAL record or Rust panic in the read part.
+	Failure *LogEvent `json:"failure,omitempty"`
+	// Current is true when the failure is newer than the last start in
+	// tikv.log (the file changed after it); false when older or unknown,
+	// CurrentKnown false when the two could not be placed in time.
+	Current      bool `json:"current"`
+	CurrentKnown bool `json:"current_known"`
+	// Unparsed lists records without a level (at most tikvlog.MaxListed).
+	Unparsed      []LogRecord `json:"unparsed,omitempty"`
+	UnparsedTotal int         `json:"unparsed_total"`
 }
 
 // LogEvent is one encryption log line.
@@ -319,6 +390,10 @@ type LogEvent struct {
 	Method  string     `json:"method,omitempty"`
 	Error   string     `json:"error,omitempty"`
 	Code    string     `json:"code,omitempty"`
+	// Line is the record's line number; Damaged says why it was not whole
+	// ("" for a whole record).
+	Line    int    `json:"line,omitempty"`
+	Damaged string `json:"damaged,omitempty"`
 }
 
 // Coverage is what the data files on disk prove: each SST's trailer and each

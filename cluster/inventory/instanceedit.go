@@ -93,16 +93,10 @@ func SetInstanceConfigTiKV(metaYAML []byte, instances []Instance, kv map[string]
 			return nil, fmt.Errorf("meta.yaml: no tikv_servers entry with host %s and port %d", x.Host, x.Port)
 		}
 	}
-	var buf bytes.Buffer
-	enc := yaml.NewEncoder(&buf)
-	enc.SetIndent(2)
-	if err := enc.Encode(&doc); err != nil {
-		return nil, fmt.Errorf("encoding meta.yaml: %w", err)
+	out, err := encodeMeta(&doc)
+	if err != nil {
+		return nil, err
 	}
-	if err := enc.Close(); err != nil {
-		return nil, fmt.Errorf("encoding meta.yaml: %w", err)
-	}
-	out := buf.Bytes()
 	var before, after any
 	if err := yaml.Unmarshal(metaYAML, &before); err != nil {
 		return nil, err
@@ -142,4 +136,18 @@ func dropInstanceConfigs(doc any, instances []Instance) any {
 		}
 	}
 	return doc
+}
+
+// encodeMeta re-encodes a meta.yaml tree as yaml.v3 writes it, indented by 2.
+func encodeMeta(doc *yaml.Node) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	if err := enc.Encode(doc); err != nil {
+		return nil, fmt.Errorf("encoding meta.yaml: %w", err)
+	}
+	if err := enc.Close(); err != nil {
+		return nil, fmt.Errorf("encoding meta.yaml: %w", err)
+	}
+	return buf.Bytes(), nil
 }

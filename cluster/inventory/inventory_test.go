@@ -1,7 +1,6 @@
 package inventory
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -10,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/tikv-ear/tikv-ear/cluster/pd"
+	"github.com/tikv-ear/tikv-ear/internal/corpus"
 )
 
 // stores builds PD stores from addresses through PD's JSON shape (state
@@ -31,22 +31,15 @@ func stores(t *testing.T, addrs ...string) []pd.StoreInfo {
 	return out.Stores
 }
 
-// upstream reads a file of /work/shared/upstream with its header stripped.
+// upstream reads a TiUP topology of testdata/ without its header: an
+// upstream example copied with its licence header (testdata/upstream) or a
+// fixture written in the shape of edit-config's output (testdata/tiup).
 func upstream(t *testing.T, name string) []byte {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join("..", "..", "..", "shared", "upstream", name))
-	if err != nil {
-		data, err = os.ReadFile(filepath.Join("/work/shared/upstream", name))
+	if strings.HasSuffix(name, "-shape.yaml") {
+		return corpus.Read(t, "tiup", name)
 	}
-	if err != nil {
-		t.Fatalf("upstream %s: %v", name, err)
-	}
-	const marker = "# ==== end of header; the upstream file follows byte for byte ====\n"
-	i := bytes.Index(data, []byte(marker))
-	if i < 0 {
-		t.Fatalf("%s: no header marker", name)
-	}
-	return data[i+len(marker):]
+	return corpus.Read(t, "upstream", name)
 }
 
 func TestFromPD(t *testing.T) {
@@ -141,9 +134,9 @@ func TestUpstreamTopologies(t *testing.T) {
 			}},
 		{"topology.example.yaml", []string{"10.0.1.16:20161", "10.0.1.17:20160"},
 			"/data2/tidb-deploy/tikv-20161", "/data2/tidb-data/tikv-20161", "/data2/tidb-deploy/tikv-20161/log", "tidb", nil},
-		{"edit-config-real-v8.5-labroom.yaml", []string{"172.24.40.18:20160", "172.24.40.20:20160"},
+		{"edit-config-shape.yaml", []string{"10.0.3.18:20160", "10.0.3.20:20160"},
 			"/data/tidb-deploy/tikv-20160", "/data/tidb-data/tikv-20160", "/data/tidb-deploy/tikv-20160/log", "root",
-			func(m *Meta) bool { return m.TiKVConfig(m.TiKVServers[2])["server.labels.host"] == "l-k8s-labroom-3" }},
+			func(m *Meta) bool { return m.TiKVConfig(m.TiKVServers[2])["server.labels.host"] == "lab-3" }},
 	}
 	for _, tc := range cases {
 		t.Run(tc.file, func(t *testing.T) {

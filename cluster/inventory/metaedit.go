@@ -74,16 +74,10 @@ func SetServerConfigTiKV(metaYAML []byte, kv map[string]any) ([]byte, error) {
 		mapSet(topo, "server_configs", sc)
 	}
 	mapSet(sc, "tikv", newTK)
-	var buf bytes.Buffer
-	enc := yaml.NewEncoder(&buf)
-	enc.SetIndent(2)
-	if err := enc.Encode(&doc); err != nil {
-		return nil, fmt.Errorf("encoding meta.yaml: %w", err)
+	out, err := encodeMeta(&doc)
+	if err != nil {
+		return nil, err
 	}
-	if err := enc.Close(); err != nil {
-		return nil, fmt.Errorf("encoding meta.yaml: %w", err)
-	}
-	out := buf.Bytes()
 	if err := checkEdit(metaYAML, out, newTK); err != nil {
 		return nil, fmt.Errorf("editing meta.yaml: %w", err)
 	}

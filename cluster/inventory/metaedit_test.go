@@ -90,7 +90,7 @@ func TestSetServerConfigTiKVUpstream(t *testing.T) {
 		"security.encryption.master-key.type":        "file",
 		"security.encryption.master-key.path":        "/data/tidb-deploy/tikv-20160/keys/master.key",
 	}
-	for _, name := range []string{"edit-config-real-v8.5-labroom.yaml", "multi-dc.yaml", "minimal.yaml", "topology.example.yaml"} {
+	for _, name := range []string{"edit-config-shape.yaml", "multi-dc.yaml", "minimal.yaml", "topology.example.yaml"} {
 		t.Run(name, func(t *testing.T) {
 			src := upstream(t, name)
 			out, err := SetServerConfigTiKV(src, kv)

@@ -72,8 +72,9 @@ func TestStoresRefusesHugeListing(t *testing.T) {
 	}
 	srv.CloseClientConnections()
 	// The client stopped reading at the bound: what the server got out is the
-	// bound plus what the kernel's socket buffers took, far from the ~60 MB listing.
-	if got := written.Load(); got > maxStoresBody+8<<20 {
+	// bound plus what the kernel's socket buffers took (loopback buffers grow
+	// to several MiB under load), far from the ~60 MB listing.
+	if got := written.Load(); got > 40<<20 {
 		t.Errorf("the server wrote %d bytes before the client gave up; the bound is %d", got, maxStoresBody)
 	}
 	if n := requests.Load(); n != 1 {

@@ -1,6 +1,7 @@
 package pd
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -323,10 +324,57 @@ type Region struct {
 }
 
 // RegionsCheck is the answer of a region check: PD's RegionsInfo {"count","regions"}.
+// PD v2.0.0–v2.0.5 answered a bare JSON array of core.RegionInfo instead
+// (server/api/region.go: h.rd.JSON(w, http.StatusOK, res) with res the
+// []*core.RegionInfo of handler.GetMissPeerRegions; convertToAPIRegions
+// wraps it from v2.0.9 on), "[]" or "null" when no region matches;
+// UnmarshalJSON reads both.
 type RegionsCheck struct {
 	Kind    RegionCheck `json:"-"`
 	Count   int         `json:"count"`
 	Regions []Region    `json:"regions"`
+}
+
+// legacyRegion is PD v2.0's core.RegionInfo as encoding/json renders it: the
+// embedded metapb.Region's tagged fields, then the untagged Go field names
+// (server/core/region.go@v2.0.0: Learners, Voters, Leader, DownPeers,
+// PendingPeers, WrittenBytes, ReadBytes, ApproximateSize).
+type legacyRegion struct {
+	ID              uint64              `json:"id"`
+	Epoch           *metapb.RegionEpoch `json:"region_epoch,omitempty"`
+	Peers           []Peer              `json:"peers,omitempty"`
+	Leader          *Peer               `json:"Leader"`
+	DownPeers       []DownPeer          `json:"DownPeers"`
+	PendingPeers    []Peer              `json:"PendingPeers"`
+	ApproximateSize int64               `json:"ApproximateSize"`
+}
+
+// UnmarshalJSON reads PD's RegionsInfo object, or PD v2.0's bare array.
+func (r *RegionsCheck) UnmarshalJSON(b []byte) error {
+	t := bytes.TrimLeft(b, " \t\r\n")
+	if bytes.HasPrefix(t, []byte("null")) || bytes.HasPrefix(t, []byte("[")) {
+		var legacy []legacyRegion
+		if err := json.Unmarshal(b, &legacy); err != nil {
+			return fmt.Errorf("decoding a PD v2.0 region list: %w", err)
+		}
+		r.Count, r.Regions = len(legacy), make([]Region, 0, len(legacy))
+		for _, l := range legacy {
+			reg := Region{ID: l.ID, Epoch: l.Epoch, Peers: l.Peers, DownPeers: l.DownPeers, PendingPeers: l.PendingPeers, ApproximateSize: l.ApproximateSize}
+			if l.Leader != nil {
+				reg.Leader = *l.Leader
+			}
+			r.Regions = append(r.Regions, reg)
+		}
+		return nil
+	}
+	type plain RegionsCheck // no methods: no recursion
+	var p plain
+	if err := json.Unmarshal(b, &p); err != nil {
+		return err
+	}
+	p.Kind = r.Kind
+	*r = RegionsCheck(p)
+	return nil
 }
 
 // RegionIDs returns the ids of the listed regions in ascending order.

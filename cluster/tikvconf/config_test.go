@@ -2,33 +2,17 @@ package tikvconf
 
 import (
 	"errors"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/pelletier/go-toml/v2"
 	"github.com/tikv-ear/tikv-ear/cluster/tikv"
+	"github.com/tikv-ear/tikv-ear/internal/corpus"
 )
 
-// upstreamFile reads a file from ../shared/upstream and strips its header.
-func upstreamFile(t testing.TB, name string) []byte {
-	t.Helper()
-	const marker = "# ==== end of header; the upstream file follows byte for byte ====\n"
-	for _, dir := range []string{"../../../shared/upstream", "/work/shared/upstream"} {
-		b, err := os.ReadFile(filepath.Join(dir, name))
-		if err != nil {
-			continue
-		}
-		i := strings.Index(string(b), marker)
-		if i < 0 {
-			t.Fatalf("%s: header marker missing", name)
-		}
-		return b[i+len(marker):]
-	}
-	t.Fatalf("upstream file %s not found beside the checkout", name)
-	return nil
-}
+// upstreamFile reads testdata/upstream/<name> (an upstream file copied with
+// its licence header) without the header.
+func upstreamFile(t testing.TB, name string) []byte { return corpus.Read(t, "upstream", name) }
 
 func problemsFor(ps []tikv.Problem, key string) []tikv.Problem {
 	var out []tikv.Problem
@@ -58,7 +42,7 @@ func TestParseConfigTemplateDefaults(t *testing.T) {
 }
 
 func TestParseConfigTiUPSample(t *testing.T) {
-	data := upstreamFile(t, "tiup-rendered-tikv-labroom.toml")
+	data := corpusFile(t, "tikv-toml", "tiup-rendered-plaintext.toml")
 	if !tikv.DetectTiUP(data) {
 		t.Fatal("TiUP header not detected")
 	}

@@ -117,7 +117,7 @@ func TestApplyEditsTemplateSwitchToKMSAndRotate(t *testing.T) {
 }
 
 func TestApplyEditsTiUPSample(t *testing.T) {
-	data := upstreamFile(t, "tiup-rendered-tikv-labroom.toml")
+	data := corpusFile(t, "tikv-toml", "tiup-rendered-plaintext.toml")
 	out := mustApply(t, data, enableEdits()...)
 	if !strings.HasPrefix(string(out), string(data)) {
 		t.Fatal("existing bytes changed")

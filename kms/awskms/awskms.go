@@ -477,3 +477,18 @@ func (b *Backend) RotateNow(ctx context.Context, ref core.KeyRef) error {
 	}
 	return nil
 }
+
+// Fields lists the [key.aws] settings for form generation.
+func Fields() []core.Field {
+	return []core.Field{
+		{Key: "key-id", TiKVKey: "key-id", Label: "Key", Help: "key id, key ARN, alias/NAME or alias ARN (TiKV gets the key ARN)", Required: true},
+		{Key: "region", TiKVKey: "region", Label: "Region", Help: "the key's region, e.g. us-west-2", Required: true},
+		{Key: "endpoint", TiKVKey: "endpoint", Label: "Endpoint", Help: "KMS endpoint override (VPC endpoint), rendered for TiKV too"},
+		{Key: "profile", Label: "Profile", Help: "this tool's shared-config profile"},
+		{Key: "credentials-file", Label: "Credentials file", Help: "this tool's shared-credentials file", Secret: true},
+		{Key: "tikv-credentials-file", TiKVKey: "aws.access-key", Label: "Static credentials for TiKV",
+			Help: "shared-credentials file whose keys become [master-key.aws] access-key/secret-access-key (TiKV ≥ v8.4.0)", Secret: true},
+		{Key: "tikv-credentials-profile", Label: "Profile in that file", Help: "default \"default\""},
+		{Key: "next-key-id", Label: "Next key", Help: "the CMK a master-key rotation moves to"},
+	}
+}

@@ -513,3 +513,16 @@ func (b *Backend) Evidence(ctx context.Context, ref core.KeyRef) (core.Evidence,
 	}
 	return ev, nil
 }
+
+// Fields lists the [key.gcp] settings for form generation.
+func Fields() []core.Field {
+	return []core.Field{
+		{Key: "key-id", TiKVKey: "key-id", Label: "Key name", Help: "projects/P/locations/L/keyRings/R/cryptoKeys/K", Required: true, Pattern: KeyIDPattern},
+		{Key: "credential-file-path", TiKVKey: "gcp.credential-file-path", Label: "Credential file on the TiKV hosts",
+			Help: "service-account or authorized-user JSON TiKV reads; empty = application-default credentials"},
+		{Key: "credentials-file", Label: "Credential file here", Help: "that JSON on this machine: the tool signs in with it and apply delivers it (0400)", Secret: true},
+		{Key: "owner", Label: "Owner on the hosts", Help: "owner of the delivered file (the TiKV user)"},
+		{Key: "endpoint", Label: "Cloud KMS endpoint for this tool", Help: "private endpoint; TiKV always uses https://cloudkms.googleapis.com/v1/"},
+		{Key: "next-key-id", Label: "Next CryptoKey", Help: "a rotation moves here; empty = a new primary version of key-id", Pattern: KeyIDPattern},
+	}
+}

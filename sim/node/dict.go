@@ -48,42 +48,48 @@ func parseHeader(b []byte) (version byte, content, rest []byte, err error) {
 // atomicWrite writes data to dir/<stem>.<rand u64>.tmp and renames it over dir/name
 // (encrypted_file/mod.rs: set_extension("<rand>.tmp"), rename, fsync of the directory).
 func (n *Node) atomicWrite(path string, data []byte) error {
+	_, err := n.atomicWriteTmp(path, data)
+	return err
+}
+
+// atomicWriteTmp is atomicWrite that also returns the temporary file's path.
+func (n *Node) atomicWriteTmp(path string, data []byte) (string, error) {
 	if n.diskFull(path) {
-		return fmt.Errorf("writing %s: %w", path, syscall.ENOSPC)
+		return "", fmt.Errorf("writing %s: %w", path, syscall.ENOSPC)
 	}
 	dir := filepath.Dir(path)
 	stem := filepath.Base(path)
 	stem = stem[:len(stem)-len(filepath.Ext(stem))]
 	var r [8]byte
 	if _, err := rand.Read(r[:]); err != nil {
-		return err
+		return "", err
 	}
 	tmp := filepath.Join(dir, stem+"."+strconv.FormatUint(binary.LittleEndian.Uint64(r[:]), 10)+".tmp")
 	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
 	if err != nil {
-		return err
+		return "", err
 	}
 	if _, err := f.Write(data); err != nil {
 		f.Close()
 		os.Remove(tmp)
-		return err
+		return "", err
 	}
 	if err := f.Sync(); err != nil {
 		f.Close()
 		os.Remove(tmp)
-		return err
+		return "", err
 	}
 	if err := f.Close(); err != nil {
-		return err
+		return "", err
 	}
 	if err := os.Rename(tmp, path); err != nil {
-		return err
+		return "", err
 	}
 	if d, err := os.Open(dir); err == nil {
 		_ = d.Sync()
 		d.Close()
 	}
-	return nil
+	return tmp, nil
 }
 
 // encodeKeyDict renders key.dict: header V1 + EncryptedContent (the KeyDictionary

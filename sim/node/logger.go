@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/tikv-ear/tikv-ear/cluster/tikv"
+	"github.com/tikv-ear/tikv-ear/cluster/tikvlog"
 	"github.com/tikv-ear/tikv-ear/sim/clock"
 )
 
@@ -35,6 +36,39 @@ type logger struct {
 	stderrPath string
 	clk        *clock.Clock
 	full       func(path string) bool // disk-full fault: writes under the prefix fail
+	// version is the TiKV release the process plays: catalogue lines use
+	// its wording and level (tikvlog.Msg.ForVersion). Zero means the newest.
+	version tikv.Version
+}
+
+// text renders m with tail in the played release's wording.
+func (l *logger) text(m tikvlog.Msg, tail string) string {
+	w, ok := l.wording(m)
+	if !ok {
+		w = m.Newest()
+	}
+	return w.Format(tail)
+}
+
+// setVersion makes catalogue lines use release v's wordings.
+func (l *logger) setVersion(v tikv.Version) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.version = v
+}
+
+// wording returns the wording the played release logs m in; ok is false
+// when that release does not log m, or logs it below TiKV's default level
+// "info" (log-level in etc/config-template.toml), so it never reaches tikv.log.
+func (l *logger) wording(m tikvlog.Msg) (tikvlog.Wording, bool) {
+	l.mu.Lock()
+	v := l.version
+	l.mu.Unlock()
+	if v == (tikv.Version{}) {
+		return m.Newest(), m.Level != "DEBUG" && m.Level != "TRACE"
+	}
+	w, ok := m.ForVersion(v)
+	return w, ok && w.Level != "DEBUG" && w.Level != "TRACE"
 }
 
 // needsQuote reports whether a key, value or message must be JSON-quoted:
@@ -70,7 +104,9 @@ func (l *logger) formatLine(level, src string, thread int, msg string, fields []
 	return b.String()
 }
 
-// write appends a raw line to path (creating the directory); a disk-full fault drops it.
+// write appends a raw line to path (creating the directory); a disk-full
+// fault drops it. The file's mtime is set to the sim clock, as a real host's
+// clock stamps both the log lines and the file.
 func (l *logger) write(path, line string) {
 	if l.full != nil && l.full(path) {
 		return
@@ -80,8 +116,10 @@ func (l *logger) write(path, line string) {
 	if err != nil {
 		return
 	}
-	defer f.Close()
 	_, _ = f.WriteString(line + "\n")
+	_ = f.Close()
+	now := l.clk.Now()
+	_ = os.Chtimes(path, now, now)
 }
 
 // logf writes one line at level with the given source ("file.rs:line").
@@ -102,46 +140,61 @@ func (l *logger) stderr(line string) {
 	l.write(l.stderrPath, line)
 }
 
-// catalogue logs a catalogue message with its level and source basename.
-// The line numbers in srcLine are fixed sim values, not facts: matchers never use them.
-func (l *logger) catalogue(m tikv.Msg, tail string, thread int, fields ...field) {
-	l.logf(m.Level, srcLine(m), thread, m.Format(tail), fields...)
+// catalogue logs a catalogue message in the wording and at the level of the
+// release the node plays, with its source basename; a release that does not
+// log the message writes nothing. The line numbers in srcLine are fixed sim
+// values, not facts: matchers never use them.
+func (l *logger) catalogue(m tikvlog.Msg, tail string, thread int, fields ...field) {
+	w, ok := l.wording(m)
+	if !ok {
+		return
+	}
+	src := srcLine(m.Name, w.Source)
+	if w.Panic {
+		// The panic hook logs the payload from components/tikv_util/src/lib.rs with
+		// thread_name, location and backtrace; slog prints key-values last-first (the
+		// order tikv/tikv#7881's log shows for "new encrypted file"). The sim writes
+		// no backtrace: it has none to give.
+		fields = append(fields, field{"location", w.Source + ":" + fmt.Sprint(simLine(m.Name))}, field{"thread_name", "main"})
+		src = srcLine(m.Name, "components/tikv_util/src/lib.rs")
+	}
+	l.logf(w.Level, src, thread, w.Format(tail), fields...)
 }
 
-// srcLine returns "<basename>:<line>" for a catalogue message.
-func srcLine(m tikv.Msg) string {
-	src := m.Source
+// srcLine returns "<basename>:<line>" for a catalogue message emitted from source.
+func srcLine(name, source string) string {
+	src := source
 	if i := strings.IndexByte(src, ' '); i > 0 {
 		src = src[:i] // "components/server/src/server.rs (tikv/tikv#12162, #12919)"
 	}
-	return fmt.Sprintf("%s:%d", filepath.Base(src), simLine(m.Name))
+	return fmt.Sprintf("%s:%d", filepath.Base(src), simLine(name))
 }
 
 // simLine returns one fixed, plausible line number per message. NOT FACTS: upstream
 // line numbers change with every release, and no matcher relies on them.
 func simLine(name string) int {
 	switch name {
-	case tikv.MsgInitKMSBackend.Name:
+	case tikvlog.MsgInitKMSBackend.Name:
 		return 79
-	case tikv.MsgFailedAccessMasterKey.Name:
+	case tikvlog.MsgFailedAccessMasterKey.Name:
 		return 38
-	case tikv.MsgNoDicts.Name, tikv.MsgEmptyFileDict.Name, tikv.MsgFoundDicts.Name:
+	case tikvlog.MsgNoDicts.Name, tikvlog.MsgEmptyFileDict.Name, tikvlog.MsgFoundDicts.Name:
 		return 171
-	case tikv.MsgFailedLoadKeyDict.Name, tikv.MsgFailedLoadFileDict.Name:
+	case tikvlog.MsgFailedLoadKeyDict.Name, tikvlog.MsgFailedLoadFileDict.Name:
 		return 185
-	case tikv.MsgDisabled.Name, tikv.MsgBeingEnabled.Name, tikv.MsgEnabled.Name:
+	case tikvlog.MsgDisabled.Name, tikvlog.MsgBeingEnabled.Name, tikvlog.MsgEnabled.Name:
 		return 729
-	case tikv.MsgFallbackPreviousKey.Name, tikv.MsgPersistedReplaceMasterKey.Name:
+	case tikvlog.MsgFallbackPreviousKey.Name, tikvlog.MsgPersistedReplaceMasterKey.Name:
 		return 757
-	case tikv.MsgTryRotateDataKey.Name, tikv.MsgRotateWorkerCancelled.Name:
+	case tikvlog.MsgTryRotateDataKey.Name, tikvlog.MsgRotateWorkerCancelled.Name:
 		return 606
-	case tikv.MsgRotateDataKey.Name:
+	case tikvlog.MsgRotateDataKey.Name:
 		return 530
-	case tikv.MsgInstallingDictFile.Name:
+	case tikvlog.MsgInstallingDictFile.Name:
 		return 150
-	case tikv.MsgEncryptionInitFailed.Name:
+	case tikvlog.MsgEncryptionInitFailed.Name:
 		return 272
-	case tikv.MsgRaftEngineOpenFailed.Name:
+	case tikvlog.MsgRaftEngineOpenFailed.Name:
 		return 1783
 	}
 	return 100

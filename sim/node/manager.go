@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -17,6 +18,7 @@ import (
 	"github.com/pingcap/kvproto/pkg/encryptionpb"
 
 	"github.com/tikv-ear/tikv-ear/cluster/tikv"
+	"github.com/tikv-ear/tikv-ear/cluster/tikvlog"
 )
 
 // manager is TiKV's DataKeyManager with its Dicts (components/encryption/src/manager/mod.rs).
@@ -80,7 +82,7 @@ func (m *manager) openDicts(ctx context.Context, master backend) (loadResult, *e
 	kdMissing := kdErr != nil && errors.Is(kdErr, fs.ErrNotExist)
 	switch {
 	case fdE == nil && kdE == nil:
-		m.n.log.catalogue(tikv.MsgFoundDicts, "", threadMain)
+		m.n.log.catalogue(tikvlog.MsgFoundDicts, "", threadMain)
 		if keys.Keys == nil {
 			keys.Keys = map[uint64]*encryptionpb.DataKey{}
 		}
@@ -89,20 +91,22 @@ func (m *manager) openDicts(ctx context.Context, master backend) (loadResult, *e
 		m.n.metrics.setFiles(len(files))
 		return loadedDicts, m.rewriteFileDict()
 	case fdMissing && kdMissing:
-		m.n.log.catalogue(tikv.MsgNoDicts, "", threadMain)
+		m.n.log.catalogue(tikvlog.MsgNoDicts, "", threadMain)
 		return loadedNone, nil
 	case fdE == nil && kdMissing && len(files) == 0:
 		if err := os.Remove(fdPath); err != nil {
 			return 0, ioErr(err)
 		}
-		m.n.log.catalogue(tikv.MsgEmptyFileDict, "", threadMain)
+		m.n.log.catalogue(tikvlog.MsgEmptyFileDict, "", threadMain)
 		return loadedNone, nil
-	case fdE != nil:
-		m.n.log.catalogue(tikv.MsgFailedLoadFileDict, "", threadMain)
-		return 0, fdE
+	case kdE != nil:
+		// Dicts::open's fall-through arm reports the key.dict error first when both
+		// fail (components/encryption/src/manager/mod.rs, v4.0.0…v8.5.0).
+		m.n.log.catalogue(tikvlog.MsgFailedLoadKeyDict, "", threadMain)
+		return 0, kdE
 	}
-	m.n.log.catalogue(tikv.MsgFailedLoadKeyDict, "", threadMain)
-	return 0, kdE
+	m.n.log.catalogue(tikvlog.MsgFailedLoadFileDict, "", threadMain)
+	return 0, fdE
 }
 
 // newDicts starts empty dictionaries (Dicts::new).
@@ -124,7 +128,8 @@ func (m *manager) rewriteFileDict() *encErr {
 		return &encErr{kind: kindOther, msg: err.Error()}
 	}
 	start := time.Now()
-	if err := m.n.atomicWrite(path, b); err != nil {
+	tmp, err := m.n.atomicWriteTmp(path, b)
+	if err != nil {
 		return ioErr(err)
 	}
 	if !m.dictLog {
@@ -132,8 +137,12 @@ func (m *manager) rewriteFileDict() *encErr {
 	}
 	m.removes = 0
 	m.n.metrics.setMetaSize("file_dictionary", len(b))
-	m.n.log.catalogue(tikv.MsgInstallingDictFile, "", threadMain,
-		field{"name", tikv.FileDictName}, field{"old_size", strconv.FormatInt(oldSize, 10)}, field{"new_size", strconv.Itoa(len(b))})
+	if m.dictLog {
+		// FileDictionaryFile::rewrite logs only on the log (V2) path, naming the tmp file
+		// (tmp_path.display()); slog prints key-values last-first (file_dict_file.rs).
+		m.n.log.catalogue(tikvlog.MsgInstallingDictFile, "", threadMain,
+			field{"new_size", strconv.Itoa(len(b))}, field{"old_size", strconv.FormatInt(oldSize, 10)}, field{"name", tmp})
+	}
 	return nil
 }
 
@@ -188,7 +197,7 @@ func (m *manager) maybeRotate(ctx context.Context, now time.Time, thread int) *e
 	if _, err := rand.Read(key); err != nil {
 		return &encErr{kind: kindOther, msg: err.Error()}
 	}
-	m.n.log.catalogue(tikv.MsgRotateDataKey, "", thread, field{"key_id", strconv.FormatUint(id, 10)})
+	m.n.log.catalogue(tikvlog.MsgRotateDataKey, "", thread, field{"key_id", strconv.FormatUint(id, 10)})
 	m.keys.Keys[id] = &encryptionpb.DataKey{Key: key, Method: method, CreationTime: uint64(now.Unix())}
 	m.keys.CurrentKeyId = id
 	return m.saveKeyDict(ctx, m.master)
@@ -228,6 +237,12 @@ func (m *manager) newFile(path string) ([]byte, *encryptionpb.FileInfo, error) {
 	}
 	m.files[path] = info
 	m.n.metrics.setFiles(len(m.files))
+	if info.Method != encryptionpb.EncryptionMethod_PLAINTEXT {
+		// new_file: info! up to v6.0.x, debug! from v6.1.0 (the logger drops DEBUG);
+		// fields fname, method, iv, printed last-first as tikv/tikv#7881's v4.0 log shows.
+		m.n.log.catalogue(tikvlog.MsgNewEncryptedFile, "", threadMain,
+			field{"iv", hex.EncodeToString(info.Iv)}, field{"method", tikv.MethodDebugName(m.method)}, field{"fname", path})
+	}
 	return key, info, nil
 }
 
@@ -307,8 +322,8 @@ func (n *Node) initEncryption(ctx context.Context, cfg *config, v semver, dataDi
 	master, e := n.newBackend(cfg.master, v)
 	if e != nil {
 		// Logged by create_backend and again by data_key_manager_from_config (export/src/lib.rs).
-		n.log.catalogue(tikv.MsgFailedAccessMasterKey, e.Error(), threadMain)
-		n.log.catalogue(tikv.MsgFailedAccessMasterKey, e.Error(), threadMain)
+		n.log.catalogue(tikvlog.MsgFailedAccessMasterKey, e.Error(), threadMain)
+		n.log.catalogue(tikvlog.MsgFailedAccessMasterKey, e.Error(), threadMain)
 		return nil, e
 	}
 	if cfg.method == "unknown" {
@@ -323,15 +338,15 @@ func (n *Node) initEncryption(ctx context.Context, cfg *config, v semver, dataDi
 	debugName := tikv.MethodDebugName(cfg.method)
 	switch {
 	case e == nil && res == loadedNone && cfg.method == tikv.MethodPlaintext:
-		n.log.catalogue(tikv.MsgDisabled, "", threadMain)
+		n.log.catalogue(tikvlog.MsgDisabled, "", threadMain)
 		return nil, nil
 	case e == nil && res == loadedNone:
-		n.log.catalogue(tikv.MsgBeingEnabled, debugName, threadMain)
+		n.log.catalogue(tikvlog.MsgBeingEnabled, debugName, threadMain)
 		if e := m.newDicts(); e != nil {
 			return nil, e
 		}
 	case e == nil:
-		n.log.catalogue(tikv.MsgEnabled, debugName, threadMain)
+		n.log.catalogue(tikvlog.MsgEnabled, debugName, threadMain)
 	case e.kind == kindWrongKey:
 		if e := n.loadPrevious(ctx, m, cfg, v, e); e != nil {
 			return nil, e
@@ -351,10 +366,10 @@ func (n *Node) initEncryption(ctx context.Context, cfg *config, v semver, dataDi
 func (n *Node) loadPrevious(ctx context.Context, m *manager, cfg *config, v semver, eCurrent *encErr) *encErr {
 	prev, e := n.newBackend(cfg.previous, v)
 	if e != nil {
-		n.log.catalogue(tikv.MsgFailedAccessMasterKey, e.Error(), threadMain)
+		n.log.catalogue(tikvlog.MsgFailedAccessMasterKey, e.Error(), threadMain)
 		return e
 	}
-	n.log.catalogue(tikv.MsgFallbackPreviousKey, fmt.Sprintf("%s, previous master key: %s", m.master.debug(), prev.debug()), threadMain)
+	n.log.catalogue(tikvlog.MsgFallbackPreviousKey, fmt.Sprintf("%s, previous master key: %s", m.master.debug(), prev.debug()), threadMain)
 	res, e := m.openDicts(ctx, prev)
 	if e != nil {
 		if e.kind == kindWrongKey {
@@ -368,6 +383,6 @@ func (n *Node) loadPrevious(ctx context.Context, m *manager, cfg *config, v semv
 	if e := m.saveKeyDict(ctx, m.master); e != nil {
 		return e
 	}
-	n.log.catalogue(tikv.MsgPersistedReplaceMasterKey, "", threadMain)
+	n.log.catalogue(tikvlog.MsgPersistedReplaceMasterKey, "", threadMain)
 	return nil
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/pingcap/kvproto/pkg/encryptionpb"
 
 	"github.com/tikv-ear/tikv-ear/cluster/tikv"
+	"github.com/tikv-ear/tikv-ear/cluster/tikvlog"
 )
 
 // backend is TiKV's master-key Backend trait (components/encryption/src/master_key/mod.rs).
@@ -232,7 +233,10 @@ func (k *kmsBackend) decrypt(ctx context.Context, c *encryptionpb.EncryptedConte
 		plain, err := k.provider.unwrap(ctx, wrapped)
 		if err != nil {
 			if k.version.kmsDecryptFixed() {
-				return nil, &encErr{kind: kindWrongKey, msg: boxErr(srcKmsRs, 171, tikv.ErrKMSDecryptFailed+": "+err.Error())}
+				// Error::WrongMasterKey(box_err!(cloud_convert_error("decrypt encrypted key failed")(e))):
+				// CloudConvertError displays "{cloud error} {msg}" (components/encryption/src/errors.rs,
+				// master_key/kms.rs at v7.5.4, v8.1.1, v8.4.0, v8.5.0).
+				return nil, &encErr{kind: kindWrongKey, msg: boxErr(srcKmsRs, 171, err.Error()+" "+tikv.ErrKMSDecryptFailed)}
 			}
 			return nil, &encErr{kind: kindCloud, msg: err.Error() + " " + tikv.ErrKMSDecryptFailed}
 		}
@@ -289,19 +293,8 @@ func (e simError) Error() string { return string(e) }
 // errKMSDown is what every KMS call returns while the KMS-unreachable fault is on.
 const errKMSDown simError = "simulated fault: KMS endpoint unreachable"
 
-// unreachableProvider stands for Azure and GCP: no cloud is reachable from the sim.
-type unreachableProvider struct{ vendor string }
-
-func (u unreachableProvider) name() string { return u.vendor }
-func (u unreachableProvider) generate(context.Context) ([]byte, []byte, error) {
-	return nil, nil, fmt.Errorf("%s KMS is not reachable from the simulated cluster", u.vendor)
-}
-func (u unreachableProvider) unwrap(context.Context, []byte) ([]byte, error) {
-	return nil, fmt.Errorf("%s KMS is not reachable from the simulated cluster", u.vendor)
-}
-
-// gcpKeyID is the key-id pattern of the GCP KMS backend (tikv-encryption.md §1.2).
-const gcpKeyIDPattern = `^projects/([^/]+)/locations/([^/]+)/keyRings/([^/]+)/cryptoKeys/([^/]+)/?$`
+// gcpKeyID is KEY_ID_PATTERN of the GCP KMS backend (components/cloud/gcp/src/kms.rs; tikv-encryption.md §1.2).
+var gcpKeyID = regexp.MustCompile(`^projects/([^/]+)/locations/([^/]+)/keyRings/([^/]+)/cryptoKeys/([^/]+)/?$`)
 
 // newBackend builds a master-key backend as create_backend does (components/encryption/export/src/lib.rs).
 func (n *Node) newBackend(mk masterKeyConfig, v semver) (backend, *encErr) {
@@ -350,25 +343,38 @@ func (n *Node) newKMSBackend(mk masterKeyConfig, v semver) (backend, *encErr) {
 			return nil, otherErr(srcConfigRs, 120, tikv.ErrKeyIDEmpty)
 		}
 		a := mk.Azure
-		if a == nil || (str(a, "client-certificate") == "" && str(a, "client-certificate-path") == "" && str(a, "client-secret") == "") {
-			return nil, &encErr{kind: kindCloud, msg: tikv.ErrAzureInvalid}
+		if a == nil {
+			// create_cloud_backend's sanity check, box_err! at components/encryption/export/src/lib.rs:67.
+			return nil, otherErr(srcExportLib, 67, tikv.ErrAzureInvalid)
 		}
-		p = unreachableProvider{vendor: tikv.StoredVendorAzure}
+		if str(a, "client-certificate") == "" && str(a, "client-certificate-path") == "" && str(a, "client-secret") == "" {
+			// AzureKms::new: KmsError::Other(box_err!(…)) at components/cloud/azure/src/kms.rs:141,
+			// through cloud_convert_error("new Azure KMS") (tikv/tikv 8e964719).
+			return nil, cloudErr("Key error: Kms error "+boxErr(srcAzureKms, 141, tikv.ErrAzureInvalid), "new Azure KMS")
+		}
+		ap, err := n.newAzureProvider(mk)
+		if err != nil {
+			return nil, err
+		}
+		p = ap
 	case mk.Vendor == tikv.VendorGCP && v.hasGCP():
 		if mk.KeyID == "" {
 			return nil, otherErr(srcConfigRs, 120, tikv.ErrKeyIDEmpty)
 		}
 		if mk.GCP == nil {
-			return nil, &encErr{kind: kindCloud, msg: tikv.ErrGCPInvalid}
+			// create_cloud_backend's sanity check: Error::Other(box_err!(…)) at
+			// components/encryption/export/src/lib.rs:80 (tikv/tikv 8e964719).
+			return nil, otherErr(srcExportLib, 80, tikv.ErrGCPInvalid)
 		}
-		if !regexp.MustCompile(gcpKeyIDPattern).MatchString(mk.KeyID) {
-			return nil, &encErr{kind: kindCloud, msg: fmt.Sprintf("invalid key: '%s'", mk.KeyID)}
+		gp, err := n.newGCPProvider(mk)
+		if err != nil {
+			return nil, err
 		}
-		p = unreachableProvider{vendor: tikv.StoredVendorGCP}
+		p = gp
 	default:
 		return nil, otherErr(srcExportLib, 58, tikv.ErrProviderNotFoundPrefix+mk.Vendor)
 	}
-	n.log.catalogue(tikv.MsgInitKMSBackend, "", threadMain,
+	n.log.catalogue(tikvlog.MsgInitKMSBackend, "", threadMain,
 		field{"region", mk.Region}, field{"endpoint", mk.Endpoint}, field{"key_id", mk.KeyID}, field{"vendor", mk.Vendor})
 	return &kmsBackend{provider: p, version: v}, nil
 }

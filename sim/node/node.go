@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tikv-ear/tikv-ear/cluster/tikv"
+	"github.com/tikv-ear/tikv-ear/cluster/tikvlog"
 	"github.com/tikv-ear/tikv-ear/sim/clock"
 )
 
@@ -35,6 +36,13 @@ type Spec struct {
 	RaftEngine        bool   // Raft Engine enabled with data present (default on from 6.1)
 	SM4Build          bool   // statically linked OpenSSL (sm4 feature); false => sm4-ctr fails
 	HeartbeatInterval time.Duration
+	// GCPKMSEndpoint replaces TiKV's hard-coded https://cloudkms.googleapis.com/v1/
+	// (name resolution on an offline machine); "" keeps it. Ends in "/v1/".
+	GCPKMSEndpoint string
+	// AzureAuthorityHost replaces the Microsoft Entra authority the same way; "" keeps it.
+	AzureAuthorityHost string
+	// CloudCAFile is a PEM bundle the node trusts for cloud KMS calls (an offline fake's certificate).
+	CloudCAFile string
 }
 
 // Node is one simulated TiKV server process. It is safe for concurrent use.
@@ -160,6 +168,7 @@ func (n *Node) Start(ctx context.Context) error {
 	n.mu.Lock()
 	n.version = v
 	n.mu.Unlock()
+	n.log.setVersion(tikv.Version{Major: v[0], Minor: v[1], Patch: v[2]})
 	cfg, err := loadConfig(n.spec.ConfigPath, v)
 	if err != nil {
 		// Panics before the logger exists: only stderr (cmd/tikv-server/src/main.rs).
@@ -167,6 +176,8 @@ func (n *Node) Start(ctx context.Context) error {
 		n.log.stderr(msg)
 		return fmt.Errorf("store %d exited: %s", n.spec.StoreID, msg)
 	}
+	// The logger exists from here: every start attempt opens with this line (src/lib.rs log_tikv_info).
+	n.log.catalogue(tikvlog.MsgWelcome, "", threadMain)
 	if err := os.MkdirAll(n.dataDir, 0o755); err != nil {
 		return fmt.Errorf("creating data dir %s: %w", n.dataDir, err)
 	}
@@ -176,7 +187,16 @@ func (n *Node) Start(ctx context.Context) error {
 	mgr, e := n.initEncryption(ctx, cfg, v, n.dataDir)
 	if e != nil {
 		msg := tikv.EncryptionInitFailed(e.Error(), e.code())
-		n.log.catalogue(tikv.MsgEncryptionInitFailed, strings.TrimPrefix(msg, tikv.MsgEncryptionInitFailed.Text), threadMain)
+		if _, ok := n.log.wording(tikvlog.MsgEncryptionInitFailed); !ok {
+			// v4.0.x unwraps the error (cmd/src/server.rs init_encryption): the panic hook logs
+			// Rust's "called `Result::unwrap()` on an `Err` value: {:?}". The sim writes the
+			// error's Display text where Rust writes its Debug form.
+			msg = "called `Result::unwrap()` on an `Err` value: " + e.Error()
+			n.log.logf("FATAL", srcLine(tikvlog.MsgEncryptionInitFailed.Name, "components/tikv_util/src/lib.rs"), threadMain, msg,
+				field{"location", "cmd/src/server.rs:328"}, field{"thread_name", "main"})
+			return fmt.Errorf("store %d exited: %s", n.spec.StoreID, msg)
+		}
+		n.log.catalogue(tikvlog.MsgEncryptionInitFailed, strings.TrimPrefix(msg, tikvlog.MsgEncryptionInitFailed.Text), threadMain)
 		return fmt.Errorf("store %d exited: %s", n.spec.StoreID, msg)
 	}
 	if err := n.openEngines(mgr, cfg, v); err != nil {
@@ -209,18 +229,17 @@ func (n *Node) Start(ctx context.Context) error {
 // and a crypter the build lacks (sm4) fail here, after encryption init.
 func (n *Node) openEngines(m *manager, cfg *config, v semver) error {
 	if m != nil && n.spec.RaftEngine && v.raftEngineBug() && len(n.plaintextRaftLogs(m)) > 0 {
-		msg := tikv.MsgRaftEngineOpenFailed.Format(tikv.ErrRaftEngineNonce)
-		n.log.logf(tikv.MsgRaftEngineOpenFailed.Level, srcLine(tikv.MsgRaftEngineOpenFailed), threadMain, msg)
-		return fmt.Errorf("store %d exited: %s", n.spec.StoreID, msg)
+		n.log.catalogue(tikvlog.MsgRaftEngineOpenFailed, tikv.ErrRaftEngineNonce, threadMain)
+		return fmt.Errorf("store %d exited: %s", n.spec.StoreID, n.log.text(tikvlog.MsgRaftEngineOpenFailed, tikv.ErrRaftEngineNonce))
 	}
 	if m != nil && cfg.method == tikv.MethodSM4CTR && !n.spec.SM4Build {
 		inner := (&encErr{kind: kindOther, msg: boxErr(srcIORs, 391, tikv.ErrSM4Dynamic)}).Error()
-		msg := inner
 		if n.spec.RaftEngine {
-			msg = tikv.MsgRaftEngineOpenFailed.Format(inner)
+			n.log.catalogue(tikvlog.MsgRaftEngineOpenFailed, inner, threadMain)
+			return fmt.Errorf("store %d exited: %s", n.spec.StoreID, n.log.text(tikvlog.MsgRaftEngineOpenFailed, inner))
 		}
-		n.log.logf("FATAL", srcLine(tikv.MsgRaftEngineOpenFailed), threadMain, msg)
-		return fmt.Errorf("store %d exited: %s", n.spec.StoreID, msg)
+		n.log.logf("FATAL", srcLine(tikvlog.MsgRaftEngineOpenFailed.Name, "components/tikv_util/src/lib.rs"), threadMain, inner)
+		return fmt.Errorf("store %d exited: %s", n.spec.StoreID, inner)
 	}
 	if err := n.prepareData(m); err != nil {
 		return fmt.Errorf("store %d: preparing data files: %w", n.spec.StoreID, err)
@@ -323,10 +342,10 @@ func (n *Node) rotateLoop(ctx context.Context, m *manager, gen int) {
 	for {
 		select {
 		case <-ctx.Done():
-			n.log.catalogue(tikv.MsgRotateWorkerCancelled, "", threadEncKey)
+			n.log.catalogue(tikvlog.MsgRotateWorkerCancelled, "", threadEncKey)
 			return
 		case <-t.C:
-			n.log.catalogue(tikv.MsgTryRotateDataKey, tikv.MethodDebugName(m.method), threadEncKey)
+			n.log.catalogue(tikvlog.MsgTryRotateDataKey, tikv.MethodDebugName(m.method), threadEncKey)
 			if e := m.maybeRotate(ctx, n.clk.Now(), threadEncKey); e != nil {
 				// .expect("Rotating key operation encountered error in the background worker")
 				n.log.logf("FATAL", "mod.rs:608", threadEncKey,

@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/tikv-ear/tikv-ear/cluster/tikv"
+	"github.com/tikv-ear/tikv-ear/cluster/tikvlog"
 )
 
 // lineRE is the unified log format (pd-and-tiup.md §4).
@@ -81,19 +82,22 @@ func TestStartupMatrix(t *testing.T) {
 		}, want: tikv.ErrKeyIDEmpty, code: tikv.CodeUnknown},
 		{name: "azure without table", version: "8.5.2", config: func(*env) string {
 			return "[security.encryption]\ndata-encryption-method = \"aes256-ctr\"\n[security.encryption.master-key]\ntype = \"kms\"\nkey-id = \"k\"\nvendor = \"azure\"\n"
-		}, want: tikv.ErrAzureInvalid, code: tikv.CodeCloudUnknown},
+		}, want: "Other error [components/encryption/export/src/lib.rs:67]: " + tikv.ErrAzureInvalid, code: tikv.CodeUnknown},
+		{name: "azure without credential", version: "8.5.2", config: func(*env) string {
+			return "[security.encryption]\ndata-encryption-method = \"aes256-ctr\"\n[security.encryption.master-key]\ntype = \"kms\"\nkey-id = \"k\"\nvendor = \"azure\"\n[security.encryption.master-key.azure]\ntenant-id = \"t\"\nclient-id = \"c\"\n"
+		}, want: "Cloud KMS error Key error: Kms error [components/cloud/azure/src/kms.rs:141]: " + tikv.ErrAzureInvalid + " new Azure KMS", code: tikv.CodeCloudUnknown},
 		{name: "azure before 7.2", version: "7.1.6", config: func(*env) string {
 			return "[security.encryption]\ndata-encryption-method = \"aes256-ctr\"\n[security.encryption.master-key]\ntype = \"kms\"\nkey-id = \"k\"\nvendor = \"azure\"\n[security.encryption.master-key.azure]\nclient-secret = \"s\"\n"
 		}, want: "provider not found azure", code: tikv.CodeUnknown},
 		{name: "gcp without table", version: "8.5.2", config: func(*env) string {
 			return "[security.encryption]\ndata-encryption-method = \"aes256-ctr\"\n[security.encryption.master-key]\ntype = \"kms\"\nkey-id = \"" + gcpKeyOK + "\"\nvendor = \"gcp\"\n"
-		}, want: tikv.ErrGCPInvalid, code: tikv.CodeCloudUnknown},
+		}, want: "Other error [components/encryption/export/src/lib.rs:80]: " + tikv.ErrGCPInvalid, code: tikv.CodeUnknown},
 		{name: "gcp bad key id", version: "8.5.2", config: func(*env) string {
 			return "[security.encryption]\ndata-encryption-method = \"aes256-ctr\"\n[security.encryption.master-key]\ntype = \"kms\"\nkey-id = \"bad\"\nvendor = \"gcp\"\n[security.encryption.master-key.gcp]\ncredential-file-path = \"/x\"\n"
 		}, want: "invalid key: 'bad'", code: tikv.CodeCloudUnknown},
-		{name: "gcp unreachable", version: "8.5.2", config: func(*env) string {
+		{name: "gcp credential file missing", version: "8.5.2", config: func(*env) string {
 			return "[security.encryption]\ndata-encryption-method = \"aes256-ctr\"\n[security.encryption.master-key]\ntype = \"kms\"\nkey-id = \"" + gcpKeyOK + "\"\nvendor = \"gcp\"\n[security.encryption.master-key.gcp]\ncredential-file-path = \"/x\"\n"
-		}, want: "Cloud KMS error ", code: tikv.CodeCloudUnknown},
+		}, want: "Cloud KMS error IO error No such file or directory (os error 2) new GCP KMS", code: tikv.CodeCloudUnknown},
 		{name: "gcp before 8.0", version: "7.5.4", config: func(*env) string {
 			return "[security.encryption]\ndata-encryption-method = \"aes256-ctr\"\n[security.encryption.master-key]\ntype = \"kms\"\nkey-id = \"" + gcpKeyOK + "\"\nvendor = \"gcp\"\n[security.encryption.master-key.gcp]\ncredential-file-path = \"/x\"\n"
 		}, want: "provider not found gcp", code: tikv.CodeUnknown},
@@ -132,8 +136,8 @@ func TestStartupMatrix(t *testing.T) {
 			if !strings.Contains(log, "[FATAL]") || !strings.Contains(log, c.want) {
 				t.Fatalf("tikv.log lacks a FATAL with %q:\n%s", c.want, log)
 			}
-			if c.code != "" && !strings.Contains(log, tikv.MsgEncryptionInitFailed.Text) {
-				t.Errorf("missing %q line:\n%s", tikv.MsgEncryptionInitFailed.Text, log)
+			if c.code != "" && !strings.Contains(log, tikvlog.MsgEncryptionInitFailed.Text) {
+				t.Errorf("missing %q line:\n%s", tikvlog.MsgEncryptionInitFailed.Text, log)
 			}
 			if c.code != "" && !strings.Contains(log, ". code: "+c.code+`"]`) {
 				t.Errorf("FATAL line lacks code %s:\n%s", c.code, log)
@@ -347,7 +351,7 @@ func TestMasterKeyRotationViaPreviousKey(t *testing.T) {
 	log := e.logText()[before:]
 	for _, want := range []string{
 		`["encryption: failed to load key dictionary."]`,
-		`[WARN]`, tikv.MsgFallbackPreviousKey.Text,
+		`[WARN]`, tikvlog.MsgFallbackPreviousKey.Text,
 		`["encryption: persisted result after replace master key."]`,
 	} {
 		if !strings.Contains(log, want) {
@@ -527,10 +531,18 @@ func TestDataKeyRotationAtSpeed(t *testing.T) {
 }
 
 func TestRaftEngineBugOn612(t *testing.T) {
+	// Each release logs the crash in its own wording (tikvlog.MsgRaftEngineOpenFailed):
+	// fatal! from server.rs up to v6.0.x, a panic logged by the panic hook (lib.rs) from v6.1.0.
 	for _, c := range []struct {
 		version string
 		crash   bool
-	}{{"6.1.2", true}, {"6.2.0", false}, {"5.3.0", false}} {
+		want    string
+	}{
+		{"6.1.2", true, `[FATAL] [lib.rs:1783] ["failed to open raft engine: Nonce + Counter must be 12/16 bytes, 0"] [location=components/server/src/server.rs:`},
+		{"6.0.0", true, `[FATAL] [server.rs:1783] ["Failed to create raft engine: Nonce + Counter must be 12/16 bytes, 0"]`},
+		{"5.4.0", true, `[FATAL] [server.rs:1783] ["failed to create raft engine: Nonce + Counter must be 12/16 bytes, 0"]`},
+		{"6.2.0", false, ""}, {"5.3.0", false, ""},
+	} {
 		t.Run(c.version, func(t *testing.T) {
 			e := newEnv(t, c.version, 1)
 			e.writeConfig("")
@@ -545,8 +557,7 @@ func TestRaftEngineBugOn612(t *testing.T) {
 				}
 				return
 			}
-			want := `["failed to open raft engine: Nonce + Counter must be 12/16 bytes, 0"]`
-			if err == nil || !strings.Contains(e.logText(), "[FATAL] [server.rs:") || !strings.Contains(e.logText(), want) || listening(e.spec.StatusAddr) {
+			if err == nil || !strings.Contains(e.logText(), c.want) || listening(e.spec.StatusAddr) {
 				t.Fatalf("want the raft engine crash, got %v\n%s", err, e.logText())
 			}
 		})

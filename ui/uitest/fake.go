@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tikv-ear/tikv-ear/cluster/tikv"
+	"github.com/tikv-ear/tikv-ear/cluster/tikvlog"
 	"github.com/tikv-ear/tikv-ear/kms"
 	"github.com/tikv-ear/tikv-ear/steps"
 	"github.com/tikv-ear/tikv-ear/ui"
@@ -74,7 +75,7 @@ func New(n int) *Fake {
 		f.Preview.Diffs = append(f.Preview.Diffs, ui.NodeDiff{StoreID: id, Host: host, Path: "/tidb-deploy/tikv-20160/conf/tikv.toml", Unified: diffText(i)})
 		f.Evidence = append(f.Evidence, ui.StoreEvidence{StoreID: id, Address: host + ":20160", Method: tikv.MethodAES256CTR, MasterKey: "kms (aws)", KeyDict: tikv.MetadataMethodAES256GCM,
 			Initialized: true, FileNum: 30, DataKeys: 1, Encrypted: 20 + i%5, Plaintext: 10, OK: true,
-			LogLines: []string{tikv.MsgBeingEnabled.Format("Aes256Ctr")}})
+			LogLines: []string{tikvlog.MsgBeingEnabled.Format("Aes256Ctr")}})
 	}
 	f.Disc.ClusterID, f.Disc.ClusterName, f.Disc.PD = 7312345678901234567, "prod-east", plan.Cluster.PD
 	f.Disc.Findings = []steps.Check{{ID: "stores-up", Status: steps.Pass, Message: fmt.Sprintf("all %d stores are Up", n)}}
@@ -138,7 +139,7 @@ func diffText(i int) string {
 
 // LogLine renders a message as a TiKV unified-format log line.
 func LogLine(t time.Time, level, msg string) string {
-	return fmt.Sprintf("[%s] [%s] [mod.rs:496] [%q]", t.Format(tikv.LogTimeLayout), level, msg)
+	return fmt.Sprintf("[%s] [%s] [mod.rs:496] [%q]", t.Format(tikvlog.TimeLayout), level, msg)
 }
 
 // Script is the event stream of a clean run over the preview's batches.
@@ -175,8 +176,8 @@ func Script(p ui.PlanPreview) []steps.Event {
 			add(ev(steps.StepStarted, steps.StepRestart, n.Service))
 			add(ev(steps.StepDone, steps.StepRestart, ""))
 			add(logEv(LogLine(t, "INFO", "Welcome to TiKV")))
-			add(logEv(LogLine(t, "INFO", tikv.MsgNoDicts.Text)))
-			add(logEv(LogLine(t, "INFO", tikv.MsgBeingEnabled.Format("Aes256Ctr"))))
+			add(logEv(LogLine(t, "INFO", tikvlog.MsgNoDicts.Text)))
+			add(logEv(LogLine(t, "INFO", tikvlog.MsgBeingEnabled.Format("Aes256Ctr"))))
 			add(ev(steps.StepDone, steps.StepReady, "port listening, PD Up, status port answering"))
 			vs := steps.Sample{Leaders: 0, Regions: 120, Initialized: true, FileNum: 31, DataKeys: 1}
 			e = ev(steps.MetricSample, steps.StepVerify, "")
