@@ -121,3 +121,13 @@ func (r *Runner) leadersSettled(ctx context.Context, id uint64, before int, stor
 	}
 	return false, fmt.Sprintf("store %d has %d of %d leaders back", id, s.Leaders, want), ""
 }
+
+// storeLeaders is PD's leader count of store id (0 when PD does not list it).
+func storeLeaders(stores []Store, id uint64) int {
+	for _, s := range stores {
+		if s.ID == id {
+			return s.LeaderCount
+		}
+	}
+	return 0
+}
