@@ -9,6 +9,9 @@ import (
 	"time"
 
 	"github.com/tikv-ear/tikv-ear/kms/awskms"
+	"github.com/tikv-ear/tikv-ear/kms/azurekms"
+	"github.com/tikv-ear/tikv-ear/kms/gcpkms"
+	"github.com/tikv-ear/tikv-ear/kms/kmsdemo"
 	"github.com/tikv-ear/tikv-ear/kms/localkms"
 	"github.com/tikv-ear/tikv-ear/kms/vault"
 	"github.com/tikv-ear/tikv-ear/sim"
@@ -70,6 +73,24 @@ func (c *DemoCmd) Run(g *Globals) error {
 	if awsCfg != nil {
 		opts.KMSEndpoint = awsCfg.Endpoint
 	}
+	// The offline GCP and Azure key services (as sim up --cloud-kms runs them),
+	// so every backend's form reaches a verified report here too.
+	var gcpCfg *gcpkms.Config
+	var azureCfg *azurekms.Config
+	if gc, err := kmsdemo.StartGCP(dir); err != nil {
+		fmt.Fprintf(g.IO.Err, "tikv-ear: the offline GCP key service did not start, GCP is offered without it: %v\n", err)
+	} else {
+		defer gc.Close()
+		simCloudOptions(gc, &opts)
+		gcpCfg = gc.Spec.GCP
+	}
+	if ac, err := kmsdemo.StartAzure(dir); err != nil {
+		fmt.Fprintf(g.IO.Err, "tikv-ear: the offline Azure key service did not start, Azure is offered without it: %v\n", err)
+	} else {
+		defer ac.Close()
+		simCloudOptions(ac, &opts)
+		azureCfg = ac.Spec.Azure
+	}
 	cl, err := sim.Start(g.Ctx, opts)
 	if err != nil {
 		return Failf("check that the temp dir is writable and free ports exist on 127.0.0.1", "starting the simulated cluster: %v", err)
@@ -89,10 +110,16 @@ func (c *DemoCmd) Run(g *Globals) error {
 		Policies:  steps.DefaultPolicies(),
 		AWS:       awsCfg,
 		Vault:     vaultCfg,
+		GCP:       gcpCfg,
+		Azure:     azureCfg,
 	})
 	defer d.Close()
 	accessible := c.Accessible || (g.IO.Getenv != nil && g.IO.Getenv("ACCESSIBLE") != "") // huh's convention: any non-empty value
-	runErr := ui.Run(g.Ctx, d, ui.Options{
+	// The home screen offers every journey: enablement, then incident rotation
+	// and audit on the same sim, and resume after an interrupted run.
+	drv := auditingDriver{Driver: d, g: g, planPath: planPath, connect: ConnectFlags{Sim: env.Dir, Timeout: 10 * time.Second, Concurrency: 20}, dir: filepath.Join(dir, "reports")}
+	runErr := ui.Run(g.Ctx, drv, ui.Options{
+		Home:       true,
 		Accessible: accessible,
 		Out:        g.IO.Err,
 		PlanPath:   planPath,

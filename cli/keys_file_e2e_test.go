@@ -43,6 +43,9 @@ func TestKeysFileLifecycle(t *testing.T) {
 	r = keMust(t, "apply", plan, "--yes")
 	runs = append(runs, r)
 	keReportVerified(t, r)
+	if !strings.Contains(r.stderr, "physical floor") || !strings.Contains(r.stderr, "wall/floor") {
+		t.Errorf("apply does not end with its wall, physical floor and wall/floor:\n%s", r.stderr)
+	}
 	keVerify(t, plan)
 	keys = append(keys, keReadFile(t, filepath.Join(opKeys, "master-g1.key")))
 	for _, e := range keMasterKeys(t, cl) {
@@ -75,7 +78,7 @@ func TestKeysFileLifecycle(t *testing.T) {
 		}
 	}
 
-	r = keMust(t, "rotate", plan, "--incident", "--yes")
+	r = keMust(t, "rotate", plan, "--incident", "--yes", "--retire-old")
 	runs = append(runs, r)
 	rep := keReportVerified(t, r)
 	keVerify(t, plan)

@@ -121,21 +121,6 @@ func (s Spec) Rotated(ref KeyRef) Spec {
 	return s
 }
 
-// Fields lists the settings of a backend's [key.<backend>] table, so a form can
-// be generated from the backend. It is nil for file and vault, whose tables
-// the wizard builds itself.
-func Fields(backend string) []core.Field {
-	switch backend {
-	case core.BackendAWS:
-		return awskms.Fields()
-	case core.BackendGCP:
-		return gcpkms.Fields()
-	case core.BackendAzure:
-		return azurekms.Fields()
-	}
-	return nil
-}
-
 // SameKey reports whether a and b name the same master key: the same backend,
 // key id, version and generation.
 func SameKey(a, b KeyRef) bool {

@@ -1,6 +1,7 @@
 package kms
 
 import (
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -79,5 +80,49 @@ func TestSameKey(t *testing.T) {
 	g2 := KeyRef{Backend: "vault", ID: "secret/x", Version: "2", Generation: 2}
 	if SameKey(g1, g2) {
 		t.Error("two vault generations at one KV path are different keys")
+	}
+}
+
+// TestFieldsMapOntoEachBackendsConfig: every backend has form fields, each
+// field is a setting of its [key.<backend>] table, and a form's answers make
+// the spec whose values read back the same.
+func TestFieldsMapOntoEachBackendsConfig(t *testing.T) {
+	for _, backend := range []string{"file", "aws", "vault", "gcp", "azure"} {
+		fields := Fields(backend)
+		if len(fields) == 0 {
+			t.Errorf("%s: no fields", backend)
+			continue
+		}
+		answers := map[string]string{}
+		for i, f := range fields {
+			if f.Format == "yesno" {
+				answers[f.Key] = "yes"
+			} else {
+				answers[f.Key] = fmt.Sprintf("v%d", i)
+			}
+			if f.Placeholder != "" && f.Placeholder == f.Default {
+				t.Errorf("%s %s: the placeholder %q is also the default", backend, f.Key, f.Placeholder)
+			}
+		}
+		spec, err := SpecFromFields(backend, answers)
+		if err != nil {
+			t.Fatalf("%s: %v", backend, err)
+		}
+		back := FieldValues(spec)
+		for k, v := range answers {
+			if back[k] != v {
+				t.Errorf("%s %s: %q read back as %q", backend, k, v, back[k])
+			}
+		}
+	}
+	if _, err := SpecFromFields("azure", map[string]string{"key-id": "k", "no-such": "x"}); err == nil {
+		t.Error("an unknown setting was accepted")
+	}
+	if _, err := SpecFromFields("vault", map[string]string{"create-kek": "maybe"}); err == nil {
+		t.Error("create-kek = maybe was accepted")
+	}
+	spec, err := SpecFromFields("gcp", map[string]string{"key-id": "projects/p/locations/l/keyRings/r/cryptoKeys/k", "credential-file-path": "/run/k/g.json"})
+	if err != nil || spec.GCP == nil || spec.GCP.CredentialFilePath != "/run/k/g.json" || spec.Azure != nil {
+		t.Fatalf("gcp spec %+v: %v", spec.GCP, err)
 	}
 }

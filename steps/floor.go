@@ -148,3 +148,9 @@ func FloorLine(wall time.Duration, f Floor) string {
 		wall.Round(100*time.Millisecond), total.Round(100*time.Millisecond), len(f.Batches), f.Params.EvictRate,
 		f.Params.Restart.Round(100*time.Millisecond), f.Params.CatchUp.Round(100*time.Millisecond), ratio)
 }
+
+// Summary is apply's closing line for a run of bp that took wall: the floor
+// from what the run observed of the cluster, and how close the run came.
+func (o *FloorObserver) Summary(bp BatchPlan, res *Result, wall time.Duration) string {
+	return FloorLine(wall, PhysicalFloor(bp, o.Params(res)))
+}

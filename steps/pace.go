@@ -23,6 +23,23 @@ type pace struct {
 	start time.Duration
 	// staging is the run's staging, running beside the first eviction.
 	staging *settleFuture
+	// hosts bounds the stores whose hosts are being worked on over SSH at once.
+	hosts     chan struct{}
+	hostsOnce sync.Once
+}
+
+// HostFanOut is how many stores' hosts the runner works on over SSH at once
+// (swap, restart, readiness checks, verification), whatever the batch size: a
+// zone of 100 stores would otherwise start 100 remote shells at the same
+// moment, and every host command costs the host a process.
+const HostFanOut = 32
+
+// onHost runs f while holding one of HostFanOut host slots.
+func (r *Runner) onHost(f func()) {
+	r.pace.hostsOnce.Do(func() { r.pace.hosts = make(chan struct{}, HostFanOut) })
+	r.pace.hosts <- struct{}{}
+	defer func() { <-r.pace.hosts }()
+	f()
 }
 
 // sharedStores reads PD's store list once for every store that asks within a
@@ -210,4 +227,20 @@ func (r *Runner) settleAsync(ctx context.Context, batch int, ids []uint64, befor
 		f.err = r.settle(ctx, batch, ids, before)
 	}()
 	return f
+}
+
+// EachNode calls f for every node, at most concurrency at a time (at least
+// one), and returns when all are done. Results go by index, so callers keep
+// the plan's order.
+func EachNode(nodes []NodePlan, concurrency int, f func(i int, n NodePlan)) {
+	sem := make(chan struct{}, max(concurrency, 1))
+	var wg sync.WaitGroup
+	for i, n := range nodes {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			f(i, n)
+		})
+	}
+	wg.Wait()
 }

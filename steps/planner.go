@@ -121,10 +121,15 @@ func BuildPlan(ctx context.Context, s *Cluster, req PlanRequest) (*Planned, erro
 	}
 	p.Target.MasterKey = ref
 	eng := NewEngine(s, p, backend)
-	for _, n := range p.Nodes {
+	// Per host, over SSH: concurrently (flag --concurrency), in plan order.
+	hostChecks := make([][]Check, len(p.Nodes))
+	EachNode(p.Nodes, s.Flags.Concurrency, func(i int, n NodePlan) {
 		for _, c := range backend.HostPreflight(ctx, eng.KeyHosts[n.StoreID]) {
-			checks = append(checks, KeyCheck(c, n.StoreID))
+			hostChecks[i] = append(hostChecks[i], KeyCheck(c, n.StoreID))
 		}
+	})
+	for _, cs := range hostChecks {
+		checks = append(checks, cs...)
 	}
 	facts := GatherFacts(ctx, p, eng.PD, eng.Nodes, s.Flags.Concurrency)
 	facts.KeyChecks = checks
@@ -135,17 +140,28 @@ func BuildPlan(ctx context.Context, s *Cluster, req PlanRequest) (*Planned, erro
 		regions = nil
 	}
 	out.Batches = PlanBatches(p.Nodes, regions, p.Strategy.Canary, p.Strategy.Batching)
-	for _, n := range p.Nodes {
+	diffs := make([]string, len(p.Nodes))
+	editErrs := make([]error, len(p.Nodes))
+	read := make([]bool, len(p.Nodes))
+	EachNode(p.Nodes, s.Flags.Concurrency, func(i int, n NodePlan) {
 		live, ok, err := eng.Nodes[n.StoreID].ReadFile(ctx, n.ConfigPath)
 		if err != nil || !ok {
-			continue
+			return
 		}
 		edited, err := TOMLEditor(live, eng.Desired)
 		if err != nil {
-			out.Checks = append(out.Checks, Check{ID: "config-edit", StoreID: n.StoreID, Status: Fail, Message: err.Error()})
-			continue
+			editErrs[i] = err
+			return
 		}
-		out.Diffs[n.StoreID] = tikvconf.UnifiedDiff(n.Host+":"+n.ConfigPath, n.Host+":"+n.ConfigPath+" (planned)", live, edited)
+		diffs[i], read[i] = tikvconf.UnifiedDiff(n.Host+":"+n.ConfigPath, n.Host+":"+n.ConfigPath+" (planned)", live, edited), true
+	})
+	for i, n := range p.Nodes {
+		switch {
+		case editErrs[i] != nil:
+			out.Checks = append(out.Checks, Check{ID: "config-edit", StoreID: n.StoreID, Status: Fail, Message: editErrs[i].Error()})
+		case read[i]:
+			out.Diffs[n.StoreID] = diffs[i]
+		}
 	}
 	return out, nil
 }

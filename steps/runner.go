@@ -576,7 +576,7 @@ func (r *Runner) storeSequence(ctx context.Context, batch int, n NodePlan, befor
 		if sw.err = r.pace.staging.wait(); sw.err != nil {
 			return // no key material staged: the config stays as it is
 		}
-		sw.prevStart, sw.logOffset, sw.backup, sw.original, sw.err = r.swap(ctx, batch, n, node)
+		r.onHost(func() { sw.prevStart, sw.logOffset, sw.backup, sw.original, sw.err = r.swap(ctx, batch, n, node) })
 	}()
 	leaders, err := r.evict(ctx, batch, n, node)
 	sw := <-swapc
@@ -597,13 +597,16 @@ func (r *Runner) storeSequence(ctx context.Context, batch int, n NodePlan, befor
 		r.unswap(ctx, batch, n, node, original, backup)
 		return leaders, err
 	}
-	if err := r.restart(ctx, batch, n, node); err != nil {
+	var restartErr error
+	r.onHost(func() { restartErr = r.restart(ctx, batch, n, node) })
+	if err := restartErr; err != nil {
 		return leaders, r.recover(ctx, batch, n, node, original, backup, err)
 	}
 	if err := r.ready(ctx, batch, n, node, prevStart, logOffset); err != nil {
 		return leaders, r.recover(ctx, batch, n, node, original, backup, err)
 	}
-	st, err := r.verifyStore(ctx, n, logOffset)
+	var st NodeState
+	r.onHost(func() { st, err = r.verifyStore(ctx, n, logOffset) })
 	sr := r.result(n.StoreID)
 	r.mu.Lock()
 	sr.State = st
@@ -820,10 +823,14 @@ func (r *Runner) ready(ctx context.Context, batch int, n NodePlan, node Node, pr
 		// The log and the readiness checks are read at once: one round trip, not four.
 		var fatal string
 		var logErr error
-		var wg sync.WaitGroup
-		wg.Go(func() { _, fatal, logErr = r.Inspector.LogSince(ctx, n, node, logOffset) })
-		why, pdDown := r.notReady(ctx, n, node, prevStart)
-		wg.Wait()
+		var why string
+		var pdDown bool
+		r.onHost(func() {
+			var wg sync.WaitGroup
+			wg.Go(func() { _, fatal, logErr = r.Inspector.LogSince(ctx, n, node, logOffset) })
+			why, pdDown = r.notReady(ctx, n, node, prevStart)
+			wg.Wait()
+		})
 		if logErr == nil && fatal != "" {
 			r.phase(n.StoreID, StepReady, start, false)
 			return r.fail(StepReady, n.StoreID, batch, fmt.Errorf("TiKV failed to start: %s", fatal))
@@ -925,7 +932,8 @@ func (r *Runner) verifyStore(ctx context.Context, n NodePlan, logOffset int64) (
 		}
 		if len(errs) == 0 {
 			if logOffset >= 0 {
-				r.emit(Event{Kind: StepDone, Step: StepVerify, StoreID: n.StoreID, Message: verifySummary(st)})
+				sample := st.Sample // the metrics read after the restart: the dashboard's pane shows them, not the eviction's
+				r.emit(Event{Kind: StepDone, Step: StepVerify, StoreID: n.StoreID, Message: verifySummary(st), Metrics: &sample})
 				r.phase(n.StoreID, StepVerify, start, true)
 			}
 			return st, nil

@@ -394,11 +394,16 @@ func (s *Session) Run(ctx context.Context, o RunOptions) (*Result, error) {
 		return nil, err
 	}
 	defer journal.Close()
-	runner := s.Engine.Runner(p, o.Kind, s.refs, journal, s.sink(), s.decider())
+	floor := &FloorObserver{}
+	runner := s.Engine.Runner(p, o.Kind, s.refs, journal, Fanout{s.sink(), floor}, s.decider())
 	runner.RunID = held.Holder().Run
 	runner.LimitOriginal = leaseLimit(held, s.Engine.PD)
 	res, runErr := runner.Run(ctx, batches)
 	s.res = res
+	if runErr == nil {
+		// How close the run came to what the cluster itself allows (floor.go).
+		s.emit(Event{Kind: Info, Step: StepRun, Time: time.Now(), Message: floor.Summary(batches, res, res.Finished.Sub(res.Started))})
+	}
 	if runErr == nil && op.after != nil {
 		runErr = op.after(ctx)
 		res.Err = runErr

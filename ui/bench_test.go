@@ -25,7 +25,7 @@ func BenchmarkDashboardRender(b *testing.B) {
 	}
 	h := newHarness(b, f, prefilled())
 	h.toPlan()
-	h.press("enter", "y")
+	h.press("enter", "G", "y")
 	// The engine's buffer may drop log lines under load (by design); wait for the run's end.
 	h.until("the run", func(m *ui.Model) bool { r, _ := m.Result(); return r != nil && len(h.msgs) == 0 })
 	h.size(160, 48)

@@ -41,7 +41,7 @@ type formDoneMsg struct {
 // newForm wraps groups with the wizard's theme and keys.
 func (m *Model) newForm(groups ...*huh.Group) *huh.Form {
 	return huh.NewForm(groups...).
-		WithTheme(huh.ThemeFunc(huh.ThemeCharm)).
+		WithTheme(huhTheme()).
 		WithShowHelp(false).
 		WithWidth(min(max(m.width-2, 20), 100))
 }
@@ -119,24 +119,146 @@ func (m *Model) connectForm() tea.Cmd {
 	return m.show(formConnect, f, v)
 }
 
-// backendForm asks the chosen backend's fields, validated as typed.
+// backendForm asks the chosen backend's fields, validated as typed, a few
+// per page so each page fits 80x24; advanced fields come last. Values start
+// from this backend's own last answers, else the pre-filled ones: no answer
+// of another backend's form ever shows here.
 func (m *Model) backendForm(b BackendOption) tea.Cmd {
 	v := &formValues{fields: map[string]*string{}}
-	var inputs []huh.Field
+	own := m.fields // the current backend's answers (selectBackend keeps them per backend)
+	var main, adv []huh.Field
 	for _, fd := range b.Fields {
 		val := fd.Value
-		if cur, ok := m.fields[fd.Key]; ok {
+		if cur, ok := own[fd.Key]; ok {
 			val = cur
 		}
 		p := &val
 		v.fields[fd.Key] = p
-		inputs = append(inputs, huh.NewInput().Title(fd.Label).Description(fd.Help).
-			Placeholder(fd.Placeholder).Value(p).Validate(fieldValidator(fd)))
+		in := huh.NewInput().Title(fieldTitle(fd)).Description(fieldHelp(fd)).Value(p).Validate(fieldValidator(fd))
+		if fd.Placeholder != "" {
+			in = in.Placeholder(placeholderText(fd.Placeholder))
+		}
+		if fd.Advanced {
+			adv = append(adv, in)
+		} else {
+			main = append(main, in)
+		}
 	}
-	if len(inputs) == 0 {
+	if len(main)+len(adv) == 0 {
 		return func() tea.Msg { return formDoneMsg{kind: formBackend, vals: v} }
 	}
-	return m.show(formBackend, m.newForm(huh.NewGroup(inputs...).Title(b.Title)), v)
+	pages := append(chunk(main, fieldsPerPage, b.Title), chunk(adv, fieldsPerPage, b.Title+" · advanced, optional")...)
+	groups := make([]*huh.Group, len(pages))
+	for i, pg := range pages {
+		groups[i] = huh.NewGroup(pg.fields...).Title(fmt.Sprintf("%s (%d/%d)", pg.title, i+1, len(pages)))
+	}
+	return m.show(formBackend, m.newForm(groups...), v)
+}
+
+// fieldsPerPage is how many inputs a form page shows: each takes a title, a
+// help line, the input and a blank line, so three fit an 80x24 screen.
+const fieldsPerPage = 3
+
+type formPage struct {
+	title  string
+	fields []huh.Field
+}
+
+// chunk splits fields into pages of at most n, all titled title.
+func chunk(fields []huh.Field, n int, title string) []formPage {
+	var out []formPage
+	for len(fields) > 0 {
+		k := min(n, len(fields))
+		out = append(out, formPage{title: title, fields: fields[:k]})
+		fields = fields[k:]
+	}
+	return out
+}
+
+// placeholderText marks an example as one, so an empty input never looks filled.
+func placeholderText(p string) string { return "e.g. " + p }
+
+// fieldTitle is the input's title; required fields say so.
+func fieldTitle(fd BackendField) string {
+	if fd.Required {
+		return fd.Label + " *"
+	}
+	return fd.Label
+}
+
+// fieldHelp is the input's description: its help, and for a secret, that the
+// form wants the file's path, never the secret.
+func fieldHelp(fd BackendField) string {
+	h := fd.Help
+	switch {
+	case fd.Secret:
+		h = strings.TrimSpace(h + " · a path: the secret itself is never typed here")
+	case fd.Format == formatYesNo:
+		h = strings.TrimSpace(h + " · yes or no")
+	}
+	return h
+}
+
+// Field formats (kms/core Format*).
+const (
+	formatURL     = "url"
+	formatHTTPS   = "https"
+	formatYesNo   = "yesno"
+	formatAbsPath = "abspath"
+)
+
+// checkFormat checks s against a field format; the error is one line with a
+// hint and never echoes more than the value typed.
+func checkFormat(fd BackendField, s string) error {
+	label := strings.ToLower(fd.Label)
+	eg := ""
+	if fd.Placeholder != "" {
+		eg = ", " + placeholderText(fd.Placeholder)
+	}
+	switch fd.Format {
+	case formatURL, formatHTTPS:
+		scheme := "http(s)"
+		if fd.Format == formatHTTPS {
+			scheme = "https"
+		}
+		u, err := url.Parse(s)
+		if err != nil || u.Host == "" || strings.ContainsAny(s, " \t") || (u.Path != "" && u.Path != "/") || u.RawQuery != "" ||
+			(u.Scheme != "https" && (fd.Format == formatHTTPS || u.Scheme != "http")) {
+			return fmt.Errorf("%s: use %s://HOST:PORT%s", label, scheme, eg)
+		}
+	case formatYesNo:
+		if s != "yes" && s != "no" {
+			return fmt.Errorf("%s: answer yes or no", label)
+		}
+	case formatAbsPath:
+		if !strings.HasPrefix(s, "/") {
+			return fmt.Errorf("%s: use an absolute path on the hosts%s", label, eg)
+		}
+	}
+	return nil
+}
+
+// missingOneOf names the OneOf groups of b none of whose fields is set.
+func missingOneOf(b BackendOption, vals map[string]string) []string {
+	set, labels := map[string]bool{}, map[string][]string{}
+	var order []string
+	for _, fd := range b.Fields {
+		if fd.OneOf == "" {
+			continue
+		}
+		if _, ok := labels[fd.OneOf]; !ok {
+			order = append(order, fd.OneOf)
+		}
+		labels[fd.OneOf] = append(labels[fd.OneOf], strings.ToLower(fd.Label))
+		set[fd.OneOf] = set[fd.OneOf] || vals[fd.Key] != ""
+	}
+	var out []string
+	for _, g := range order {
+		if !set[g] {
+			out = append(out, fmt.Sprintf("the %s needs one of: %s", g, strings.Join(labels[g], ", ")))
+		}
+	}
+	return out
 }
 
 // saveForm asks where to write plan.toml.
@@ -173,6 +295,9 @@ func fieldValidator(fd BackendField) func(string) error {
 		}
 		if reErr != nil {
 			return fmt.Errorf("the pattern for %s does not compile: %w", fd.Key, reErr)
+		}
+		if err := checkFormat(fd, s); err != nil {
+			return err
 		}
 		if re != nil && !re.MatchString(s) {
 			if fd.PatternHelp != "" {
@@ -230,6 +355,13 @@ func (m *Model) formDone(kind formKind, v *formValues, err error) tea.Cmd {
 		m.fields = map[string]string{}
 		for k, p := range v.fields {
 			m.fields[k] = strings.TrimSpace(*p)
+		}
+		m.checked, m.checks = false, nil
+		if m.backendIdx < len(m.backends) {
+			if miss := missingOneOf(m.backends[m.backendIdx], m.fields); len(miss) > 0 {
+				m.err = fmt.Errorf("%s: %s; press enter to fill it in", m.backends[m.backendIdx].Name, strings.Join(miss, "; "))
+				return nil
+			}
 		}
 		return m.start(opPreflight, preflightCmd(m.ctx, m.driver, m.Choices()))
 	case formSave:

@@ -67,7 +67,7 @@ func TestGoldenViews(t *testing.T) {
 	h.press("enter")
 	h.idle(ui.ScreenPlan)
 	h.golden("plan")
-	h.press("enter", "y")
+	h.press("enter", "G", "y")
 	h.until("decision", func(m *ui.Model) bool { _, ok := m.DecisionPending(); return ok && m.EventsSeen() == f.AskAfter+2 })
 	h.golden("dashboard-decision")
 	h.press("enter")

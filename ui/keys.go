@@ -5,7 +5,8 @@ import "charm.land/bubbles/v2/key"
 // keyMap holds every binding; screens pick the ones they show.
 type keyMap struct {
 	Next, Back, Quit, Up, Down, Left, Right, Edit, Retry, Save, Tab, ShiftTab,
-	PageUp, PageDown, Pause, Abort, Details, Yes, No, ResumeRun, AbortRun, NewRun key.Binding
+	PageUp, PageDown, Home, End, Help, Pause, Abort, Details, Metrics, Yes, No,
+	ResumeRun, AbortRun, NewRun key.Binding
 }
 
 func newKeyMap() keyMap {
@@ -25,11 +26,15 @@ func newKeyMap() keyMap {
 		Save:      b([]string{"s"}, "s", "save plan.toml"),
 		Tab:       b([]string{"tab"}, "tab", "next node"),
 		ShiftTab:  b([]string{"shift+tab"}, "shift+tab", "previous node"),
-		PageUp:    b([]string{"pgup", "b"}, "pgup", "scroll up"),
-		PageDown:  b([]string{"pgdown", "f", "space"}, "pgdn", "scroll down"),
+		PageUp:    b([]string{"pgup", "b"}, "pgup/b", "scroll up a page"),
+		PageDown:  b([]string{"pgdown", "f", "space"}, "pgdn/space", "scroll down a page"),
+		Home:      b([]string{"home", "g"}, "home/g", "scroll to the top"),
+		End:       b([]string{"end", "G"}, "end/G", "scroll to the end"),
+		Help:      b([]string{"?", "f1"}, "?", "all keys"),
 		Pause:     b([]string{"p"}, "p", "pause"),
 		Abort:     b([]string{"a"}, "a", "abort"),
 		Details:   b([]string{"d"}, "d", "details"),
+		Metrics:   b([]string{"m"}, "m", "metrics/log"),
 		Yes:       b([]string{"y"}, "y", "yes"),
 		No:        b([]string{"n", "esc"}, "n", "no"),
 		ResumeRun: b([]string{"r"}, "r", "resume the run"),
@@ -42,4 +47,25 @@ func newKeyMap() keyMap {
 func with(b key.Binding, desc string) key.Binding {
 	b.SetHelp(b.Help().Key, desc)
 	return b
+}
+
+// scrollBindings are the keys every scrolled pane answers to, for the full help.
+func (k keyMap) scrollBindings() []key.Binding {
+	return []key.Binding{with(k.Up, "scroll up a line"), with(k.Down, "scroll down a line"), k.PageUp, k.PageDown, k.Home, k.End}
+}
+
+// helpGroups are the groups the full help (?) shows: the screen's own keys,
+// then scrolling, then the keys that work everywhere.
+func (k keyMap) helpGroups(screen []key.Binding) []helpGroup {
+	return []helpGroup{
+		{Title: "this screen", Keys: screen},
+		{Title: "scrolling (any pane taller than the window)", Keys: k.scrollBindings()},
+		{Title: "everywhere", Keys: []key.Binding{with(k.Help, "open or close this help"), key.NewBinding(key.WithKeys("ctrl+c"), key.WithHelp("ctrl+c", "quit (during a rollout: abort safely, asks first)"))}},
+	}
+}
+
+// helpGroup is one titled group of the full help.
+type helpGroup struct {
+	Title string
+	Keys  []key.Binding
 }

@@ -11,7 +11,7 @@ import (
 	"charm.land/bubbles/v2/help"
 	"charm.land/bubbles/v2/key"
 	"charm.land/bubbles/v2/spinner"
-	"charm.land/bubbles/v2/viewport"
+	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
 	"charm.land/huh/v2"
 	"charm.land/lipgloss/v2"
@@ -36,6 +36,8 @@ const (
 	ScreenVerify
 	ScreenSchedule
 	ScreenReport
+	ScreenHome  // the journeys (Options.Home)
+	ScreenAudit // the audit journey's findings and report
 )
 
 // String names the screen as its header does.
@@ -61,6 +63,10 @@ func (s Screen) String() string {
 		return "Rotation schedule"
 	case ScreenReport:
 		return "Report"
+	case ScreenHome:
+		return "Home"
+	case ScreenAudit:
+		return "Audit"
 	}
 	return "?"
 }
@@ -83,6 +89,10 @@ type Options struct {
 	Incident bool
 	// PlanPath is the default path offered when saving the plan.
 	PlanPath string
+	// Home starts on the home screen: the journeys (first-time enablement,
+	// incident key rotation, audit evidence, resume), and a finished journey
+	// goes back there instead of quitting.
+	Home bool
 	// LeaderPoll is how often the dashboard reads leader counts from a Driver
 	// that is a LeaderCounter; 0 means every second.
 	LeaderPoll time.Duration
@@ -124,19 +134,21 @@ type Model struct {
 	unfinished *Unfinished
 	connect    ConnectInput
 	disc       *Discovery
-	listOff    int // first row shown of the connect and verify tables
 	algos      []AlgorithmOption
 	algoIdx    int
 	rotIdx     int
 	backends   []BackendOption
 	backendIdx int
-	fields     map[string]string
+	fields     map[string]string // the selected backend's answers
 	checks     []steps.Check
 	checked    bool
+	// backendSaved keeps each other backend's answers, preflight and error
+	// (selectBackend), so no form shows another backend's state.
+	backendSaved map[string]backendState
 
 	preview      *PlanPreview
 	diffIdx      int
-	diffView     viewport.Model
+	diffLines    []string // the selected node's diff, coloured
 	confirmApply bool
 
 	applying      bool
@@ -156,6 +168,17 @@ type Model struct {
 	schedIdx int
 	report   *ReportFiles
 	quitting bool
+
+	journey journey
+	homeIdx int
+	audit   *AuditResult
+
+	scroll     scroller // the current screen's body (widgets.go)
+	scrollOn   Screen   // the screen scroll belongs to; another screen starts at the top
+	helpOpen   bool     // the full key help (?) is on show
+	helpScroll scroller
+	decScroll  scroller        // a typed decision's panel on the dashboard
+	typed      textinput.Model // where the operator types yes
 }
 
 // New returns the enable wizard. decider answers the engine's decisions
@@ -166,7 +189,7 @@ func New(ctx context.Context, d Driver, opts Options, decider *Decider) *Model {
 		ctx: ctx, driver: d, opts: opts, decider: decider,
 		keys: newKeyMap(), styles: NewStyles(true), width: 80, height: 24,
 		spin: spinner.New(spinner.WithSpinner(spinner.Dot)), help: help.New(),
-		connect: opts.Prefill, rotIdx: 2, diffView: viewport.New(),
+		connect: opts.Prefill, rotIdx: 2, scroll: newScroller(), helpScroll: newScroller(), decScroll: newScroller(), typed: newTypedInput(),
 	}
 	if m.connect.Environment == "" {
 		m.connect.Environment = steps.EnvProduction
@@ -188,6 +211,15 @@ func New(ctx context.Context, d Driver, opts Options, decider *Decider) *Model {
 func NewRotate(ctx context.Context, d Driver, opts Options, decider *Decider) *Model {
 	opts.Rotate = true
 	return New(ctx, d, opts, decider)
+}
+
+// newTypedInput is the field a typed confirmation is typed into.
+func newTypedInput() textinput.Model {
+	t := textinput.New()
+	t.Prompt = "> "
+	t.CharLimit = 16
+	t.SetWidth(20)
+	return t
 }
 
 // Screen returns the screen on show.
@@ -226,6 +258,12 @@ func (m *Model) Choices() Choices {
 
 // flow returns the screens of the current flow, for "step i of n".
 func (m *Model) flow() []Screen {
+	switch {
+	case m.screen == ScreenHome:
+		return nil
+	case m.journey == journeyAudit:
+		return []Screen{ScreenConnect, ScreenAudit}
+	}
 	if m.opts.Rotate {
 		return []Screen{ScreenConnect, ScreenPlan, ScreenDashboard, ScreenVerify, ScreenSchedule, ScreenReport}
 	}
@@ -238,13 +276,21 @@ func (m *Model) Init() tea.Cmd {
 	return tea.Batch(tea.RequestBackgroundColor, m.spin.Tick, journalCmd(m.ctx, m.driver))
 }
 
-// Update handles one message.
+// Update handles one message. A screen change starts the new screen's body
+// at its top.
 func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	mm, cmd := m.update(msg)
+	if m.screen != m.scrollOn {
+		m.scroll, m.scrollOn = newScroller(), m.screen
+	}
+	return mm, cmd
+}
+
+func (m *Model) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
 		m.width, m.height = msg.Width, msg.Height
 		m.help.SetWidth(msg.Width)
-		m.sizeDiff()
 		return m, m.toForm(msg)
 	case tea.BackgroundColorMsg:
 		m.bg = msg
@@ -260,6 +306,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, m.formDone(msg.kind, msg.vals, msg.err)
 	case DecisionMsg:
 		m.dash.ask(msg)
+		m.decScroll = newScroller()
 		return m, nil
 	case eventMsg:
 		m.dash.apply(msg.e)
@@ -314,12 +361,30 @@ func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 		m.quitting = true
 		return tea.Quit
 	}
+	if m.helpOpen {
+		return m.keyHelp(msg)
+	}
 	if m.form != nil {
-		if key.Matches(msg, m.keys.Back) { // cancel the prompt; the screen keeps "e" to reopen it
+		switch {
+		case key.Matches(msg, m.keys.Back): // cancel the prompt; the screen keeps "e" to reopen it
 			m.form, m.formVals = nil, nil
+			return nil
+		case msg.String() == "f1": // "?" is text in a form's field
+			m.openHelp()
 			return nil
 		}
 		return m.toForm(msg)
+	}
+	if key.Matches(msg, m.keys.Help) {
+		m.openHelp()
+		return nil
+	}
+	if !m.fixedLayout() {
+		w, h := m.bodySize()
+		m.scroll.set(m.bodyContent(w, h), w, h)
+		if m.scroll.key(msg, m.keys, m.linesScroll()) {
+			return nil
+		}
 	}
 	if m.busy != "" && m.screen != ScreenDashboard {
 		if key.Matches(msg, m.keys.Quit) {
@@ -377,14 +442,125 @@ func (m *Model) View() tea.View {
 }
 
 // render composes header, banner, body and help to exactly the window size.
+// The body scrolls (widgets.go) unless the screen lays itself out (the
+// dashboard, a form); a screen's footer (a confirmation) stays below it.
 func (m *Model) render() string {
 	w, h := max(m.width, 20), max(m.height, 6)
 	header := m.header(w)
 	banner := m.banner(w)
-	helpLine := fit(m.help.ShortHelpView(m.bindings()), w, 1)
 	bodyH := h - lipHeight(header) - lipHeight(banner) - 1
-	body := fit(m.body(w, bodyH), w, bodyH)
-	return strings.Join([]string{header, banner, pad(body, bodyH), helpLine}, "\n")
+	overflow := false
+	var body string
+	switch {
+	case m.helpOpen:
+		s := m.helpScroll
+		s.set(m.helpText(w), w, bodyH)
+		body, overflow = s.view(m.styles), s.overflows()
+	case m.fixedLayout():
+		body = fit(m.body(w, bodyH), w, bodyH)
+	default:
+		foot := m.footer(w)
+		fh := 0
+		if foot != "" {
+			fh = lipHeight(foot)
+		}
+		s := m.scroll
+		s.set(m.bodyContent(w, bodyH-fh), w, max(1, bodyH-fh))
+		body, overflow = s.view(m.styles), s.overflows()
+		if foot != "" {
+			body = pad(body, bodyH-fh) + "\n" + foot
+		}
+	}
+	return strings.Join([]string{header, banner, pad(fit(body, w, bodyH), bodyH), m.helpLine(w, overflow)}, "\n")
+}
+
+// helpLine is the short help: "? all keys" first, so it is never the part
+// cut, then the screen's keys, and the scroll keys when the body overflows.
+func (m *Model) helpLine(w int, overflow bool) string {
+	k := m.keys
+	b := []key.Binding{k.Help}
+	if m.form != nil {
+		b = []key.Binding{key.NewBinding(key.WithKeys("f1"), key.WithHelp("f1", "all keys"))}
+	}
+	if overflow {
+		b = append(b, with(k.PageDown, "scroll"))
+	}
+	if m.helpOpen {
+		b = []key.Binding{with(k.Help, "close help"), with(k.Back, "close")}
+	} else {
+		b = append(b, m.bindings()...)
+	}
+	return fit(m.help.ShortHelpView(b), w, 1)
+}
+
+// bodySize is the room the current screen's scrolled body has.
+func (m *Model) bodySize() (w, h int) {
+	w, h = max(m.width, 20), max(m.height, 6)
+	h -= lipHeight(m.header(w)) + lipHeight(m.banner(w)) + 1
+	if f := m.footer(w); f != "" {
+		h -= lipHeight(f)
+	}
+	return w, max(1, h)
+}
+
+// fixedLayout reports whether the screen lays itself out in its room
+// instead of scrolling (the dashboard; a form, which huh scrolls).
+func (m *Model) fixedLayout() bool {
+	return m.form != nil || m.screen == ScreenDashboard || m.screen == ScreenLoading
+}
+
+// linesScroll reports whether ↑/↓ scroll the body: on screens without a
+// selection for them to move.
+func (m *Model) linesScroll() bool {
+	switch m.screen {
+	case ScreenConnect, ScreenPlan, ScreenVerify, ScreenReport, ScreenResume, ScreenAudit:
+		return true
+	}
+	return false
+}
+
+// footerPage is a page with lines pinned below its scrolled body.
+type footerPage interface {
+	footer(m *Model, w int) string
+}
+
+func (m *Model) footer(w int) string {
+	if m.form != nil || m.helpOpen {
+		return ""
+	}
+	if p, ok := pageOf(m.screen).(footerPage); ok {
+		return strings.TrimRight(p.footer(m, w), "\n")
+	}
+	return ""
+}
+
+// bodyContent is the whole body of a scrolled screen: all of it, the
+// scroller shows the part that fits.
+func (m *Model) bodyContent(w, h int) string { return m.body(w, h) }
+
+// openHelp shows the full key help of the current screen.
+func (m *Model) openHelp() {
+	m.helpOpen, m.helpScroll = true, newScroller()
+}
+
+// keyHelp handles keys while the full help is open: scroll, or close.
+func (m *Model) keyHelp(msg tea.KeyPressMsg) tea.Cmd {
+	if key.Matches(msg, m.keys.Help) || key.Matches(msg, m.keys.Back) || key.Matches(msg, m.keys.Quit) {
+		m.helpOpen = false
+		return nil
+	}
+	w, h := max(m.width, 20), max(m.height, 6)
+	h -= lipHeight(m.header(w)) + lipHeight(m.banner(w)) + 1
+	m.helpScroll.set(m.helpText(w), w, max(1, h))
+	m.helpScroll.key(msg, m.keys, true)
+	return nil
+}
+
+// helpText is the full help of the current screen.
+func (m *Model) helpText(w int) string {
+	h := m.help
+	h.SetWidth(w)
+	return fullHelp(m.styles, h, m.keys.helpGroups(m.bindings()))
 }
 
 func lipHeight(s string) int { return strings.Count(s, "\n") + 1 }
@@ -392,7 +568,12 @@ func lipHeight(s string) int { return strings.Count(s, "\n") + 1 }
 func (m *Model) header(w int) string {
 	st := m.styles
 	name := "enable encryption at rest"
-	if m.opts.Rotate {
+	switch {
+	case m.screen == ScreenHome:
+		name = "encryption at rest for TiKV"
+	case m.journey == journeyAudit:
+		name = "audit evidence (read-only)"
+	case m.opts.Rotate:
 		name = "rotate the master key"
 	}
 	left := st.Title.Render("tikv-ear") + " " + st.Subtle.Render("· "+name)
@@ -465,7 +646,7 @@ func (m *Model) bindings() []key.Binding {
 		if m.disc == nil {
 			return []key.Binding{with(k.Edit, "enter settings"), k.Quit}
 		}
-		return []key.Binding{k.Next, with(k.Edit, "edit settings"), with(k.Retry, "discover again"), k.Up, k.Down, k.Quit}
+		return []key.Binding{k.Next, with(k.Edit, "edit settings"), with(k.Retry, "discover again"), k.Quit}
 	case ScreenAlgorithm:
 		return []key.Binding{with(k.Next, "choose"), k.Up, k.Down, with(k.Left, "data-key period"), k.Right, k.Back, k.Quit}
 	case ScreenBackend:
@@ -480,15 +661,20 @@ func (m *Model) bindings() []key.Binding {
 		if m.opts.Rotate {
 			return []key.Binding{with(k.Next, "rotate…"), k.Back, k.Quit}
 		}
-		return []key.Binding{with(k.Next, "apply…"), k.Save, k.Tab, k.ShiftTab, k.Up, k.Down, k.PageDown, k.Back, k.Quit}
+		return []key.Binding{with(k.Next, "apply…"), k.Save, k.Tab, k.Back, k.Quit, k.ShiftTab}
 	case ScreenDashboard:
 		return m.dashBindings()
 	case ScreenVerify:
-		return []key.Binding{with(k.Next, "rotation schedule"), k.Up, k.Down, k.Quit}
+		return []key.Binding{with(k.Next, "rotation schedule"), k.Quit}
 	case ScreenSchedule:
 		return []key.Binding{with(k.Next, "write the report"), k.Up, k.Down, k.Quit}
-	case ScreenReport:
+	case ScreenReport, ScreenAudit:
+		if m.opts.Home {
+			return []key.Binding{with(k.Next, "home"), k.Quit}
+		}
 		return []key.Binding{with(k.Quit, "done")}
+	case ScreenHome:
+		return []key.Binding{with(k.Next, "start"), with(k.Up, "previous"), with(k.Down, "next"), k.Quit}
 	}
 	return []key.Binding{k.Quit}
 }
@@ -611,6 +797,16 @@ func hang(s string, w, ind int) string {
 	lines := strings.Split(wrap(s, w-ind), "\n")
 	for i := 1; i < len(lines); i++ {
 		lines[i] = strings.Repeat(" ", ind) + strings.TrimLeft(lines[i], " ")
+	}
+	return strings.Join(lines, "\n")
+}
+
+// indented wraps s to w-ind cells and indents every line by ind spaces,
+// each line styled on its own.
+func indented(style lipgloss.Style, s string, w, ind int) string {
+	lines := strings.Split(wrap(s, max(10, w-ind)), "\n")
+	for i, l := range lines {
+		lines[i] = strings.Repeat(" ", ind) + style.Render(l)
 	}
 	return strings.Join(lines, "\n")
 }

@@ -62,7 +62,7 @@ func TestEnableFlowConnectToReport(t *testing.T) {
 	if h.m.Screen() != ui.ScreenPlan || strings.Contains(h.view(), "Apply now?") {
 		t.Fatal("n did not cancel the apply confirmation")
 	}
-	h.press("enter", "y")
+	h.press("enter", "G", "y")
 	if h.m.Screen() != ui.ScreenDashboard {
 		t.Fatalf("y did not start the rollout: %s", h.m.Screen())
 	}
@@ -104,7 +104,7 @@ func TestEvictTimeoutDecisionAskedInline(t *testing.T) {
 		Options: []string{steps.OnEvictWait, steps.OnEvictSkipEviction, steps.OnEvictAbort}, Default: steps.OnEvictAbort}
 	h := newHarness(t, f, prefilled())
 	h.toPlan()
-	h.press("enter", "y")
+	h.press("enter", "G", "y")
 	h.until("decision", func(m *ui.Model) bool { _, ok := m.DecisionPending(); return ok && m.EventsSeen() == f.AskAfter+2 })
 	contains(t, h.view(), "Decision:", "still has 20 leaders", "[3 abort (plan default)]")
 	h.press("right") // wraps to wait
@@ -127,7 +127,7 @@ func TestVerifyFailedDecisionRollback(t *testing.T) {
 	f.ApplyErr = errors.New("store 1 rolled back: reading key.dict failed")
 	h := newHarness(t, f, prefilled())
 	h.toPlan()
-	h.press("enter", "y")
+	h.press("enter", "G", "y")
 	h.until("decision", func(m *ui.Model) bool { _, ok := m.DecisionPending(); return ok })
 	contains(t, h.view(), "[1 rollback (plan default)]", "2 abort")
 	h.press("enter")
@@ -146,7 +146,7 @@ func TestAbortCancelsTheRollout(t *testing.T) {
 	f.Hold = make(chan struct{}) // Apply waits after its events until cancelled
 	h := newHarness(t, f, prefilled())
 	h.toPlan()
-	h.press("enter", "y")
+	h.press("enter", "G", "y")
 	h.until("events", func(m *ui.Model) bool { return m.EventsSeen() == len(f.Events) })
 	h.press("q")
 	if h.m.Screen() != ui.ScreenDashboard {
@@ -178,7 +178,7 @@ func TestPauseKeyClosesTheGate(t *testing.T) {
 	f.Hold = make(chan struct{})
 	h := newHarness(t, f, prefilled())
 	h.toPlan()
-	h.press("enter", "y")
+	h.press("enter", "G", "y")
 	h.press("p")
 	h.until("paused view", func(m *ui.Model) bool { return strings.Contains(h.view(), "paused: the engine holds") })
 	contains(t, h.view(), "p resume")
@@ -296,7 +296,7 @@ func TestRotateFlowWithIncident(t *testing.T) {
 	}
 	h.press("enter")
 	h.idle(ui.ScreenPlan)
-	h.press("enter", "y")
+	h.press("enter", "G", "y")
 	h.until("rollout end", func(m *ui.Model) bool { r, _ := m.Result(); return r != nil && m.EventsSeen() == len(f.Events) })
 	contains(t, h.view(), "INCIDENT", "timeline")
 	if c := f.LastChoices(); !c.Rotate || !c.Incident || c.Method != "" {
@@ -345,7 +345,7 @@ func TestLayoutsNeverOverflow(t *testing.T) {
 	h.press("enter")
 	h.idle(ui.ScreenPlan)
 	check("plan")
-	h.press("enter", "y")
+	h.press("enter", "G", "y")
 	h.until("decision", func(m *ui.Model) bool { _, ok := m.DecisionPending(); return ok && m.EventsSeen() == f.AskAfter+2 })
 	check("dashboard with decision")
 	h.press("d")

@@ -7,6 +7,7 @@ import (
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
 
 	"github.com/tikv-ear/tikv-ear/steps"
 )
@@ -16,6 +17,7 @@ func (m *Model) goBackend() tea.Cmd {
 	if m.backends != nil {
 		return nil
 	}
+	m.backendSaved, m.fields, m.checks, m.checked = nil, nil, nil, false
 	return m.start(opBackends, backendsCmd(m.ctx, m.driver, *m.disc, m.connect.Environment))
 }
 
@@ -35,9 +37,9 @@ func (m *Model) keyBackend(msg tea.KeyPressMsg) tea.Cmd {
 			m.screen = ScreenAlgorithm
 		}
 	case key.Matches(msg, m.keys.Up):
-		m.backendIdx, m.checked, m.checks = max(0, m.backendIdx-1), false, nil
+		m.selectBackend(max(0, m.backendIdx-1))
 	case key.Matches(msg, m.keys.Down):
-		m.backendIdx, m.checked, m.checks = min(len(m.backends)-1, m.backendIdx+1), false, nil
+		m.selectBackend(min(len(m.backends)-1, m.backendIdx+1))
 	case key.Matches(msg, m.keys.Edit) && m.checked:
 		return m.backendForm(m.backends[m.backendIdx])
 	case key.Matches(msg, m.keys.Retry) && m.checked:
@@ -92,27 +94,96 @@ func (m *Model) viewBackend(w, h int) string {
 	}
 	if len(m.fields) > 0 && m.checked {
 		b.WriteString("\n")
-		for _, f := range m.backends[m.backendIdx].Fields {
-			fmt.Fprintf(&b, "  %-18s %s\n", f.Label, m.fields[f.Key])
+		fs := m.backends[m.backendIdx].Fields
+		lw := 0
+		for _, f := range fs {
+			if m.fields[f.Key] != "" {
+				lw = max(lw, min(26, ansi.StringWidth(f.Label)))
+			}
+		}
+		shown, set := 0, 0
+		limit := max(2, h/5) // the preflight below matters more than the settings the form showed
+		for _, f := range fs {
+			v := m.fields[f.Key]
+			if v == "" {
+				continue
+			}
+			set++
+			if shown < limit {
+				b.WriteString(ansi.Truncate(fmt.Sprintf("  %-*s  %s", lw, ansi.Truncate(f.Label, lw, "…"), v), w, "…") + "\n")
+				shown++
+			}
+		}
+		if set > shown {
+			b.WriteString(st.Subtle.Render(fmt.Sprintf("  … %d more settings (e to see and edit them)", set-shown)) + "\n")
 		}
 	}
 	if m.checked {
-		pass, warn, fail := 0, 0, 0
-		for _, c := range m.checks {
-			switch c.Status {
-			case steps.Pass:
-				pass++
-			case steps.Warn:
-				warn++
-			case steps.Fail:
-				fail++
-			}
-		}
-		fmt.Fprintf(&b, "\n%s %s %s\n", st.Bold.Render("Preflight"), st.Pass.Render(fmt.Sprintf("%d pass", pass)),
+		pass, warn, fail := preflightCounts(m.checks)
+		fmt.Fprintf(&b, "\n%s %s %s", st.Bold.Render("Preflight"), st.Pass.Render(fmt.Sprintf("%d pass", pass)),
 			st.Subtle.Render("·")+" "+st.Warn.Render(fmt.Sprintf("%d warn", warn))+" "+st.Subtle.Render("·")+" "+st.Fail.Render(fmt.Sprintf("%d fail", fail)))
+		if n := len(m.checks); n != pass+warn+fail {
+			b.WriteString(st.Subtle.Render(fmt.Sprintf("  (%d results, %d stores)", n, storeCount(m.checks))))
+		}
+		b.WriteString("\n")
 		b.WriteString(checkList(st, m.checks, w, max(1, h-lipHeight(b.String()))))
 	}
 	return b.String()
+}
+
+// backendState is what one backend's form and preflight left: answers,
+// findings and the last error, kept apart so nothing of one backend's form
+// shows on another's.
+type backendState struct {
+	fields  map[string]string
+	checks  []steps.Check
+	checked bool
+	err     error
+}
+
+// selectBackend moves the cursor to backend i, keeping the current backend's
+// answers, preflight and error for when the operator comes back, and showing
+// only backend i's own.
+func (m *Model) selectBackend(i int) {
+	if i == m.backendIdx || i < 0 || i >= len(m.backends) {
+		return
+	}
+	if m.backendSaved == nil {
+		m.backendSaved = map[string]backendState{}
+	}
+	if m.backendIdx < len(m.backends) {
+		m.backendSaved[m.backends[m.backendIdx].Name] = backendState{fields: m.fields, checks: m.checks, checked: m.checked, err: m.err}
+	}
+	m.backendIdx = i
+	st := m.backendSaved[m.backends[i].Name]
+	m.fields, m.checks, m.checked, m.err, m.notice = st.fields, st.checks, st.checked, st.err, ""
+}
+
+// preflightCounts counts the rows the check list shows (one per check id,
+// verdict and fix, stores grouped), so the header agrees with what is listed.
+func preflightCounts(checks []steps.Check) (pass, warn, fail int) {
+	for _, g := range groupChecks(checks) {
+		switch g.c.Status {
+		case steps.Pass:
+			pass++
+		case steps.Warn:
+			warn++
+		case steps.Fail:
+			fail++
+		}
+	}
+	return pass, warn, fail
+}
+
+// storeCount is how many distinct stores the checks name.
+func storeCount(checks []steps.Check) int {
+	seen := map[uint64]bool{}
+	for _, c := range checks {
+		if c.StoreID != 0 {
+			seen[c.StoreID] = true
+		}
+	}
+	return len(seen)
 }
 
 // backendPage is the Backend screen: the master-key backend, its settings and the preflight.

@@ -14,17 +14,18 @@ func (m *Model) keyConnect(msg tea.KeyPressMsg) tea.Cmd {
 		return cmd
 	}
 	switch {
+	case key.Matches(msg, m.keys.Back) && m.opts.Home:
+		return m.goHome()
 	case key.Matches(msg, m.keys.Edit):
 		return m.connectForm()
-	case key.Matches(msg, m.keys.Up):
-		m.listOff = max(0, m.listOff-1)
-	case key.Matches(msg, m.keys.Down) && m.disc != nil:
-		m.listOff = min(max(0, len(m.disc.Stores)-1), m.listOff+1)
 	case key.Matches(msg, m.keys.Retry) && (len(m.connect.PD) > 0 || m.connect.TiUPName != ""):
 		return m.start(opDiscover, discoverCmd(m.ctx, m.driver, m.connect))
 	case key.Matches(msg, m.keys.Next):
 		if m.disc == nil {
 			return m.connectForm()
+		}
+		if m.journey == journeyAudit { // read-only: straight to the audit, whatever discovery found
+			return m.startAudit()
 		}
 		if len(m.disc.Blocking()) > 0 {
 			m.err = fmt.Errorf("%d blocking finding(s): fix them, then press r to discover again", len(m.disc.Blocking()))
@@ -55,8 +56,8 @@ func (m *Model) viewConnect(w, h int) string {
 	}
 	fmt.Fprintf(&b, "%s %d stores · cluster %s\n", st.Pass.Render(IconPass), len(d.Stores), name)
 	find := d.Findings
-	tableH := max(3, h-lipHeight(b.String())-min(len(find), max(2, h/3))-1)
-	b.WriteString(storeTable(st, d.Stores[min(m.listOff, len(d.Stores)):], w, tableH) + "\n")
+	// Every store and finding: the body scrolls when they do not fit.
+	b.WriteString(storeTable(st, d.Stores, w, len(d.Stores)+1) + "\n")
 	blocking := d.Blocking()
 	if len(find) > 0 {
 		if len(blocking) > 0 {

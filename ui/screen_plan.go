@@ -14,10 +14,18 @@ func (m *Model) keyPlan(msg tea.KeyPressMsg) tea.Cmd {
 	if m.confirmApply {
 		switch {
 		case key.Matches(msg, m.keys.Yes):
-			m.confirmApply = false
+			if !m.scroll.atEnd() { // no blind confirmation: the end of the plan first
+				w, h := m.bodySize()
+				m.scroll.set(m.bodyContent(w, h), w, h)
+				m.scroll.vp.GotoBottom()
+				m.scroll.seenEnd = true
+				m.notice = "this is the end of the plan (pgup scrolls back): press y again to go ahead"
+				return nil
+			}
+			m.confirmApply, m.err = false, nil
 			return m.startApply()
 		case key.Matches(msg, m.keys.No):
-			m.confirmApply = false
+			m.confirmApply, m.err = false, nil
 		}
 		return nil
 	}
@@ -39,17 +47,11 @@ func (m *Model) keyPlan(msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, m.keys.Tab) && n > 0:
 		m.diffIdx = (m.diffIdx + 1) % n
 		m.renderDiff()
+		m.showDiff()
 	case key.Matches(msg, m.keys.ShiftTab) && n > 0:
 		m.diffIdx = (m.diffIdx + n - 1) % n
 		m.renderDiff()
-	case key.Matches(msg, m.keys.Up):
-		m.diffView.ScrollUp(1)
-	case key.Matches(msg, m.keys.Down):
-		m.diffView.ScrollDown(1)
-	case key.Matches(msg, m.keys.PageUp):
-		m.diffView.PageUp()
-	case key.Matches(msg, m.keys.PageDown):
-		m.diffView.PageDown()
+		m.showDiff()
 	case key.Matches(msg, m.keys.Next):
 		if m.preview != nil {
 			if b := steps.Blocking(m.preview.Checks); len(b) > 0 {
@@ -57,9 +59,21 @@ func (m *Model) keyPlan(msg tea.KeyPressMsg) tea.Cmd {
 				return nil
 			}
 		}
-		m.confirmApply = true
+		m.confirmApply, m.err = true, nil
+		// The confirmation takes room at the bottom: lay the body out again,
+		// so "seen to the end" is judged on what is now on screen.
+		w, h := m.bodySize()
+		m.scroll.set(m.bodyContent(w, h), w, h)
 	}
 	return nil
+}
+
+// showDiff scrolls the plan so the selected diff's header is in view.
+func (m *Model) showDiff() {
+	w, h := m.bodySize()
+	m.scroll.set(m.bodyContent(w, h), w, h)
+	top := strings.Split(strings.Join(wrapBlock(strings.TrimRight(m.planTop(w), "\n"), w), "\n"), "\n")
+	m.scroll.show(len(top) - 1)
 }
 
 // planTop is the part of the plan screen above the diff viewer.
@@ -99,24 +113,43 @@ func (m *Model) planTop(w int) string {
 		s.EvictTimeout.Duration, s.RestartTimeout.Duration, s.ReadyTimeout.Duration, s.VerifyTimeout.Duration, s.SettleTimeout.Duration, s.LeaderReturnPercent), w, 9) + "\n")
 	b.WriteString(hang(fmt.Sprintf("policies eviction timeout → %s · verify failure → %s %s", pl.Policies.OnEvictTimeout, pl.Policies.OnVerifyFailure,
 		st.Subtle.Render("(the dashboard asks you instead)")), w, 9) + "\n")
-	if len(p.Checks) > 0 {
-		b.WriteString(checkList(st, p.Checks, w, max(2, m.height/4)) + "\n")
+	if len(p.Checks) > 0 { // every check, fixes whole: the plan scrolls
+		b.WriteString(st.Bold.Render("Preflight") + "\n" + checkList(st, p.Checks, w, allLines) + "\n")
+	}
+	if !m.confirmApply {
+		if s := m.status(); s != "" {
+			b.WriteString(s + "\n")
+		}
 	}
 	if len(p.Diffs) > 0 {
 		d := p.Diffs[m.diffIdx]
 		b.WriteString(hang(fmt.Sprintf("%s %s:%s %s", st.Bold.Render(fmt.Sprintf("diff %d/%d", m.diffIdx+1, len(p.Diffs))), d.Host, d.Path,
-			st.Subtle.Render(fmt.Sprintf("store %d · %3.0f%%", d.StoreID, m.diffView.ScrollPercent()*100))), w, 9) + "\n")
-	}
-	if m.confirmApply {
-		q := fmt.Sprintf("Apply now? This rewrites tikv.toml and restarts %d stores, batch by batch. y apply · n not yet", len(pl.Nodes))
-		if r := p.Rotation; r != nil {
-			q = fmt.Sprintf("Rotate now? This makes %s in %s, rewrites tikv.toml and restarts %d stores, batch by batch. y rotate · n not yet", r.Next, r.Backend, len(pl.Nodes))
-		}
-		b.WriteString(st.Decision.Width(min(w, 120)).Render(q) + "\n")
-	} else if s := m.status(); s != "" {
-		b.WriteString(s + "\n")
+			st.Subtle.Render(fmt.Sprintf("store %d · tab: next node", d.StoreID))), w, 9) + "\n")
 	}
 	return b.String()
+}
+
+// planFooter is the confirmation, pinned below the scrolled plan: the
+// operator can still scroll the batches, preflight and diffs above it, and
+// y is refused until the end of the plan has been on screen.
+func (m *Model) planFooter(w int) string {
+	p := m.preview
+	if !m.confirmApply || p == nil || p.Plan == nil {
+		return ""
+	}
+	st := m.styles
+	q := fmt.Sprintf("Apply now? This rewrites tikv.toml and restarts %d stores, batch by batch. y apply · n not yet", len(p.Plan.Nodes))
+	if r := p.Rotation; r != nil {
+		q = fmt.Sprintf("Rotate now? This makes %s in %s, rewrites tikv.toml and restarts %d stores, batch by batch. y rotate · n not yet", r.Next, r.Backend, len(p.Plan.Nodes))
+	}
+	if !m.scroll.atEnd() {
+		q += " · the plan goes on below: read it (pgdn/space) or y shows its end first"
+	}
+	out := st.Decision.Width(min(w, 120)).Render(q)
+	if s := m.status(); s != "" {
+		out += "\n" + s
+	}
+	return out
 }
 
 // rotationSummary is the rotation preview: generations, then the steps.
@@ -134,22 +167,10 @@ func rotationSummary(st Styles, r RotationPreview, w int) string {
 	return b.String()
 }
 
-// sizeDiff fits the diff viewer to what the plan summary leaves.
-func (m *Model) sizeDiff() {
-	w, h := max(m.width, 20), max(m.height, 6)
-	bodyH := h - 3
-	if m.opts.Incident {
-		bodyH--
-	}
-	top := lipHeight(strings.TrimSuffix(m.planTop(w), "\n"))
-	m.diffView.SetWidth(w)
-	m.diffView.SetHeight(max(1, bodyH-top))
-}
-
 // renderDiff loads the selected node's diff, coloured.
 func (m *Model) renderDiff() {
 	if m.preview == nil || len(m.preview.Diffs) == 0 {
-		m.diffView.SetContent("")
+		m.diffLines = nil
 		return
 	}
 	st := m.styles
@@ -164,8 +185,7 @@ func (m *Model) renderDiff() {
 			lines[i] = st.DiffDel.Render(l)
 		}
 	}
-	m.diffView.SetContentLines(lines)
-	m.diffView.GotoTop()
+	m.diffLines = lines
 }
 
 func (m *Model) viewPlan(w, h int) string {
@@ -173,7 +193,7 @@ func (m *Model) viewPlan(w, h int) string {
 	if m.preview == nil || len(m.preview.Diffs) == 0 {
 		return top
 	}
-	return top + m.diffView.View() // fit() clips it to the room left
+	return top + strings.Join(m.diffLines, "\n") // the body scrolls
 }
 
 // planPage is the Plan screen: the plan to review: batches, per-node diffs, the rotation.
@@ -181,3 +201,4 @@ type planPage struct{}
 
 func (planPage) key(m *Model, msg tea.KeyPressMsg) tea.Cmd { return m.keyPlan(msg) }
 func (planPage) view(m *Model, w, h int) string            { return m.viewPlan(w, h) }
+func (planPage) footer(m *Model, w int) string             { return m.planFooter(w) }

@@ -13,12 +13,6 @@ func (m *Model) keyVerify(msg tea.KeyPressMsg) tea.Cmd {
 	if cmd, ok := m.quitKey(msg); ok {
 		return cmd
 	}
-	switch {
-	case key.Matches(msg, m.keys.Up):
-		m.listOff = max(0, m.listOff-1)
-	case key.Matches(msg, m.keys.Down):
-		m.listOff = min(max(0, len(m.evidence)-1), m.listOff+1)
-	}
 	if key.Matches(msg, m.keys.Next) && m.preview != nil {
 		m.screen = ScreenSchedule
 		if m.sched == nil {
@@ -46,13 +40,7 @@ func (m *Model) viewVerify(w, h int) string {
 		head := fmt.Sprintf("  %-5s %-12s %-11s %-4s %6s %5s  %-22s", "ID", "METHOD", "KEY.DICT", "INIT", "FILES", "KEYS", "ON DISK")
 		b.WriteString(st.Header.Render(ansi.Truncate(head, w, "…")) + "\n")
 		foot := renderLines(st.Subtle, "Files written before the switch stay plaintext until compaction rewrites them; coverage grows on its own.", w)
-		room := max(1, h-lipHeight(b.String())-lipHeight(foot))
-		shown := m.evidence[min(m.listOff, len(m.evidence)):]
-		for i, e := range shown {
-			if i >= room {
-				b.WriteString(st.Subtle.Render(fmt.Sprintf("… %d more (↓)", len(shown)-i)) + "\n")
-				break
-			}
+		for _, e := range m.evidence { // every store, its reasons whole: the body scrolls
 			init := "no"
 			if e.Initialized {
 				init = "yes"
@@ -66,7 +54,7 @@ func (m *Model) viewVerify(w, h int) string {
 			if e.OK {
 				line = st.Pass.Render(IconPass) + " " + line
 			} else {
-				line = st.Fail.Render(IconFail) + " " + line + " " + st.Fail.Render(strings.Join(e.Problems, "; "))
+				line = st.Fail.Render(IconFail) + " " + line + "\n" + renderLines(st.Fail, "  "+strings.Join(e.Problems, "; "), w, 2)
 			}
 			b.WriteString(line + "\n")
 		}

@@ -5,6 +5,11 @@ import (
 	"slices"
 	"strings"
 
+	"charm.land/bubbles/v2/help"
+	"charm.land/bubbles/v2/key"
+	"charm.land/bubbles/v2/viewport"
+	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/tikv-ear/tikv-ear/steps"
@@ -38,6 +43,9 @@ func storeTable(st Styles, rows []StoreRow, w, h int) string {
 	}
 	return strings.Join(lines, "\n")
 }
+
+// allLines is the height to pass to a list drawn into a scrolled body: no limit.
+const allLines = 1 << 20
 
 // checkGroup is one check id and verdict with the stores that share it.
 type checkGroup struct {
@@ -90,8 +98,9 @@ func (g checkGroup) message() string {
 	return msg
 }
 
-// checkList draws grouped checks into w×h, blocking ones first; what does not
-// fit is counted on the last line.
+// checkList draws grouped checks into w×h, blocking ones first, each whole
+// (wrapped, never cut with "…"); what does not fit in h lines is counted on
+// the last line. Screens whose body scrolls pass allLines and show every one.
 func checkList(st Styles, checks []steps.Check, w, h int) string {
 	groups := groupChecks(checks)
 	var out []string
@@ -101,12 +110,6 @@ func checkList(st Styles, checks []steps.Check, w, h int) string {
 			line += st.Subtle.Render(" → " + g.c.Fix)
 		}
 		lines := strings.Split(hang(line, w, 4), "\n")
-		switch { // failures show whole; a warning keeps two lines, a pass one, so the list stays in view
-		case g.c.Status == steps.Pass && len(lines) > 1:
-			lines = []string{ansi.Truncate(line, w, "…")}
-		case g.c.Status == steps.Warn && len(lines) > 2:
-			lines = []string{lines[0], ansi.Truncate(lines[1]+" "+strings.TrimSpace(lines[2]), w, "…")}
-		}
 		if len(out)+len(lines) > h-1 && i < len(groups)-1 || len(out)+len(lines) > h {
 			rest := groups[i:]
 			n := map[string]int{}
@@ -170,4 +173,163 @@ func bar(st Styles, pct float64, w int) string {
 	pct = min(max(pct, 0), 1)
 	full := int(pct*float64(w) + 0.5)
 	return st.Pass.Render(strings.Repeat("█", full)) + st.Subtle.Render(strings.Repeat("░", w-full))
+}
+
+// scroller is a pane whose content may be taller than its room: a bubbles
+// viewport over the content wrapped (never cut) to the pane's width. Content
+// that fits never moves, whatever key is pressed; content that does not
+// keeps its last line for a marker saying what is hidden and how to scroll.
+//
+// A screen keeps one scroller per pane in the model. Update calls set (the
+// content at the current size) and then key; View lays the content out on a
+// copy (set, then view), so drawing never changes the model.
+type scroller struct {
+	vp      viewport.Model
+	seenEnd bool // the last line has been on screen since the last reset
+}
+
+// newScroller returns an empty pane at the top.
+func newScroller() scroller {
+	vp := viewport.New()
+	vp.MouseWheelEnabled = false // the wizard does not capture the mouse
+	return scroller{vp: vp}
+}
+
+// set lays content out in w×h. Lines wider than w wrap at spaces (and after
+// "/" in paths); when the content overflows, one line is kept for the marker.
+func (s *scroller) set(content string, w, h int) {
+	w, h = max(w, 1), max(h, 1)
+	lines := wrapBlock(strings.TrimRight(content, "\n"), w)
+	vh := h
+	if len(lines) > h {
+		vh = max(1, h-1)
+	}
+	s.vp.SetWidth(w)
+	s.vp.SetHeight(vh)
+	s.vp.SetContentLines(lines)
+	s.vp.SetYOffset(s.vp.YOffset()) // clamp to the new content
+	if s.vp.AtBottom() || !s.overflows() {
+		s.seenEnd = true
+	}
+}
+
+// overflows reports whether the content is taller than the pane.
+func (s scroller) overflows() bool { return s.vp.TotalLineCount() > s.vp.Height() }
+
+// atEnd reports whether the last line has been shown since the last reset.
+func (s scroller) atEnd() bool { return s.seenEnd }
+
+// hidden returns how many lines are above and below the window.
+func (s scroller) hidden() (above, below int) {
+	above = s.vp.YOffset()
+	below = max(0, s.vp.TotalLineCount()-s.vp.YOffset()-s.vp.Height())
+	return above, below
+}
+
+// key scrolls on a scroll key and reports whether it was one: pgup/pgdn,
+// home/end always, ↑/↓ too when lines is set (screens whose ↑/↓ moves a
+// selection pass false). A pane whose content fits takes no key at all, so
+// ↓ never hides the first rows of a table that is whole on screen.
+func (s *scroller) key(msg tea.KeyPressMsg, k keyMap, lines bool) bool {
+	if !s.overflows() {
+		return false
+	}
+	switch {
+	case lines && key.Matches(msg, k.Up):
+		s.vp.ScrollUp(1)
+	case lines && key.Matches(msg, k.Down):
+		s.vp.ScrollDown(1)
+	case key.Matches(msg, k.PageUp):
+		s.vp.PageUp()
+	case key.Matches(msg, k.PageDown):
+		s.vp.PageDown()
+	case key.Matches(msg, k.Home):
+		s.vp.GotoTop()
+	case key.Matches(msg, k.End):
+		s.vp.GotoBottom()
+	default:
+		return false
+	}
+	if s.vp.AtBottom() {
+		s.seenEnd = true
+	}
+	return true
+}
+
+// show scrolls the least needed to bring line i of the content into view.
+func (s *scroller) show(i int) {
+	switch {
+	case i < s.vp.YOffset():
+		s.vp.SetYOffset(i)
+	case i >= s.vp.YOffset()+s.vp.Height():
+		s.vp.SetYOffset(i - s.vp.Height() + 1)
+	}
+	if s.vp.AtBottom() {
+		s.seenEnd = true
+	}
+}
+
+// reset scrolls back to the top and forgets that the end was seen.
+func (s *scroller) reset() {
+	s.vp.GotoTop()
+	s.seenEnd = false
+}
+
+// view draws the window, with the marker line when the content overflows.
+func (s scroller) view(st Styles) string {
+	lines := strings.Split(s.vp.View(), "\n")
+	for i, l := range lines { // the viewport pads to the width; the screen pads itself
+		lines[i] = strings.TrimRight(l, " ")
+	}
+	out := strings.Join(lines, "\n")
+	if !s.overflows() {
+		return out
+	}
+	return out + "\n" + scrollMarker(st, s)
+}
+
+// scrollMarker is the last line of an overflowing pane.
+func scrollMarker(st Styles, s scroller) string {
+	above, below := s.hidden()
+	var parts []string
+	if above > 0 {
+		parts = append(parts, fmt.Sprintf("↑ %d above", above))
+	}
+	if below > 0 {
+		parts = append(parts, fmt.Sprintf("↓ %d more below (pgdn/space)", below))
+	} else {
+		parts = append(parts, "end (pgup/home to go back)")
+	}
+	return st.Subtle.Render(fmt.Sprintf("── %3.0f%% · %s", s.vp.ScrollPercent()*100, strings.Join(parts, " · ")))
+}
+
+// wrapBlock splits content into lines no wider than w: a wider line wraps
+// between words (after "/" in a path), keeping its colours on every piece.
+func wrapBlock(content string, w int) []string {
+	var out []string
+	for _, l := range strings.Split(content, "\n") {
+		if ansi.StringWidth(l) <= w {
+			out = append(out, l)
+			continue
+		}
+		out = append(out, strings.Split(lipgloss.Wrap(l, w, "/"), "\n")...)
+	}
+	return out
+}
+
+// fullHelp draws the full key help (?): each group under its title, in
+// bubbles/help's full view, one group below the other so nothing is cut at
+// 80 columns.
+func fullHelp(st Styles, h help.Model, groups []helpGroup) string {
+	var b strings.Builder
+	b.WriteString(st.Title.Render("Keys") + st.Subtle.Render("  (? or esc closes this help)") + "\n")
+	for _, g := range groups {
+		if len(g.Keys) == 0 {
+			continue
+		}
+		b.WriteString("\n" + st.Bold.Render(g.Title) + "\n")
+		h.SetWidth(0) // one column: nothing to cut; the pane wraps what is wider
+		b.WriteString(h.FullHelpView([][]key.Binding{g.Keys}) + "\n")
+	}
+	return b.String()
 }

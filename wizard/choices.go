@@ -1,6 +1,7 @@
 package wizard
 
 import (
+	"cmp"
 	"context"
 	"crypto/aes"
 	"crypto/cipher"
@@ -9,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -17,11 +19,6 @@ import (
 	"github.com/tikv-ear/tikv-ear/cluster/ssh"
 	"github.com/tikv-ear/tikv-ear/cluster/tikv"
 	"github.com/tikv-ear/tikv-ear/kms"
-	"github.com/tikv-ear/tikv-ear/kms/awskms"
-	"github.com/tikv-ear/tikv-ear/kms/azurekms"
-	"github.com/tikv-ear/tikv-ear/kms/filekey"
-	"github.com/tikv-ear/tikv-ear/kms/gcpkms"
-	"github.com/tikv-ear/tikv-ear/kms/vault"
 	"github.com/tikv-ear/tikv-ear/steps"
 	"github.com/tikv-ear/tikv-ear/ui"
 )
@@ -50,7 +47,7 @@ func (d *Driver) Algorithms(ctx context.Context, disc ui.Discovery) ([]ui.Algori
 	}
 	for i := range opts {
 		o := &opts[i]
-		o.MBps = mbps[o.Method]
+		o.Speed = mbps[o.Method]
 		o.AESNI = aesni
 		gate := gateEnc
 		if o.Method == tikv.MethodSM4CTR {
@@ -98,22 +95,52 @@ func hostAESNI(ctx context.Context, s *steps.Cluster) []ui.HostFlag {
 	return out
 }
 
-// throughput measures AES-CTR on this machine once (crypto/aes with
-// cipher.NewCTR over a few MB per key size). Go has no SM4, so sm4-ctr stays 0.
-func (d *Driver) throughput() map[string]float64 {
+// Throughput sampling: how many samples per method and how much each encrypts.
+const (
+	speedSamples = 9
+	speedBytes   = 4 << 20
+)
+
+// throughput samples AES-CTR on this machine once (crypto/aes with
+// cipher.NewCTR): speedSamples rounds, each method once per round, so a
+// burst of other work slows every method alike instead of one. Go has no
+// SM4, so sm4-ctr has no samples.
+func (d *Driver) throughput() map[string]ui.Throughput {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.mbps == nil {
-		d.mbps = map[string]float64{}
-		for _, m := range []string{tikv.MethodAES128CTR, tikv.MethodAES192CTR, tikv.MethodAES256CTR} {
-			best := 0.0
-			for range 3 { // best of three: the machine may be busy with other work
-				best = max(best, measureCTR(tikv.MethodKeyLen(m), 4<<20))
+		methods := []string{tikv.MethodAES128CTR, tikv.MethodAES192CTR, tikv.MethodAES256CTR}
+		d.mbps = map[string]ui.Throughput{}
+		machine := machineName()
+		for _, m := range methods {
+			d.mbps[m] = ui.Throughput{Bytes: speedBytes, Machine: machine}
+		}
+		for range speedSamples {
+			for _, m := range methods {
+				if v := measureCTR(tikv.MethodKeyLen(m), speedBytes); v > 0 {
+					t := d.mbps[m]
+					t.Samples = append(t.Samples, v)
+					d.mbps[m] = t
+				}
 			}
-			d.mbps[m] = best
 		}
 	}
 	return d.mbps
+}
+
+// machineName names the machine the samples were taken on: the CPU model
+// (Linux /proc/cpuinfo "model name"), its cores and GOARCH.
+func machineName() string {
+	model := ""
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
+				model = strings.Join(strings.Fields(v), " ")
+				break
+			}
+		}
+	}
+	return strings.TrimPrefix(fmt.Sprintf("%s, %d cores, %s", model, runtime.NumCPU(), runtime.GOARCH), ", ")
 }
 
 // measureCTR returns MB/s of AES-CTR with a keyLen-byte key over total bytes; 0 on error.
@@ -141,74 +168,60 @@ func measureCTR(keyLen, total int) float64 {
 	return float64(total) / 1e6 / el
 }
 
-// Backends implements ui.Driver: every backend with its settings; a file key
-// is refused in production.
+// Backends implements ui.Driver: every backend with its settings, generated
+// from the backend's own field list (kms.Fields) and pre-filled from the
+// demo's key services (Config.AWS, Vault, GCP, Azure) or the sim's
+// directories; a file key is refused in production.
 func (d *Driver) Backends(ctx context.Context, disc ui.Discovery, env string) ([]ui.BackendOption, error) {
 	d.mu.Lock()
 	s := d.sess
 	d.mu.Unlock()
-	keyDir, hostDir, owner := "", "/run/tikv-keys", "tidb" // kms/core DefaultHostKeyDir, DefaultOwner
+	sim := map[string]string{} // a sim's hosts are directories on this machine, run as the operator
 	if s != nil && s.Flags.Sim != "" {
 		spec := kms.Spec{Backend: "file"}
 		steps.SimKeyDefaults(s, &spec)
-		keyDir, hostDir, owner = spec.File.KeyDir, spec.File.HostKeyDir, spec.File.Owner
+		sim = map[string]string{"key-dir": spec.File.KeyDir, "host-key-dir": spec.File.HostKeyDir, "owner": spec.File.Owner}
 	}
-	file := ui.BackendOption{Name: "file", Title: "Key file on every host", Summary: "generated here, copied to each host",
-		Fields: []ui.BackendField{
-			{Key: "key-dir", Label: "Key directory", Help: "private directory on this machine that keeps the generated keys", Value: keyDir, Required: true},
-			{Key: "host-key-dir", Label: "Host key directory", Help: "where the key file goes on the TiKV hosts (tmpfs)", Value: hostDir, Required: true, Pattern: `^/`, PatternHelp: "use an absolute path, e.g. /run/tikv-keys"},
-			{Key: "owner", Label: "Key file owner", Help: "the user TiKV runs as", Value: owner, Required: true},
-		}}
+	opt := func(name, title, summary string, prefill *kms.Spec) ui.BackendOption {
+		vals := map[string]string{}
+		if prefill != nil {
+			vals = kms.FieldValues(*prefill)
+		}
+		return ui.BackendOption{Name: name, Title: title, Summary: summary, Fields: formFields(kms.Fields(name), vals, sim)}
+	}
+	file := opt("file", "Key file on every host", "generated here, copied to each host", nil)
 	if env == steps.EnvProduction {
 		file.Disabled, file.Reason = true, "refused for production: the master key would be generated and kept outside any key service"
 	}
-	aws := ui.BackendOption{Name: "aws", Title: "AWS KMS", Summary: "TiKV calls KMS itself at start",
-		Fields: []ui.BackendField{
-			{Key: "key-id", Label: "Key ID", Help: "CMK key id, key ARN or alias/NAME", Placeholder: "alias/tikv-master", Required: true,
-				Pattern: `^(alias/.+|arn:aws[a-z-]*:kms:.+|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})$`, PatternHelp: "use alias/NAME, a key ARN or a key id"},
-			{Key: "region", Label: "Region", Placeholder: "us-west-2", Required: true},
-			{Key: "endpoint", Label: "Endpoint", Help: "optional: a VPC endpoint (written into tikv.toml too)", Pattern: `^https?://`, PatternHelp: "use an http(s):// URL"},
-			{Key: "credentials-file", Label: "Credentials file", Help: "optional: shared-credentials file for this tool (default chain otherwise)"},
-		}}
+	var awsPre, vaultPre, gcpPre, azurePre *kms.Spec
+	if d.cfg.AWS != nil {
+		awsPre = &kms.Spec{Backend: "aws", AWS: d.cfg.AWS}
+	}
+	if d.cfg.Vault != nil {
+		vaultPre = &kms.Spec{Backend: "vault", Vault: d.cfg.Vault}
+	}
+	if d.cfg.GCP != nil {
+		gcpPre = &kms.Spec{Backend: "gcp", GCP: d.cfg.GCP}
+	}
+	if d.cfg.Azure != nil {
+		azurePre = &kms.Spec{Backend: "azure", Azure: d.cfg.Azure}
+	}
+	aws := opt("aws", "AWS KMS", "TiKV calls KMS itself at start", awsPre)
 	if a := d.cfg.AWS; a != nil {
-		vals := map[string]string{"key-id": a.KeyID, "region": a.Region, "endpoint": a.Endpoint, "credentials-file": a.CredentialsFile}
-		for i := range aws.Fields {
-			aws.Fields[i].Value = vals[aws.Fields[i].Key]
-		}
 		aws.Summary = "local-kms emulator, " + a.KeyID
 	}
-	vlt := ui.BackendOption{Name: "vault", Title: "HashiCorp Vault", Summary: "file key wrapped by transit",
-		Fields: []ui.BackendField{
-			{Key: "address", Label: "Vault address", Placeholder: "https://vault:8200", Required: true, Pattern: `^https?://`, PatternHelp: "use an http(s):// URL"},
-			{Key: "cluster", Label: "Cluster name", Help: "names the transit key and the KV path", Required: true},
-			{Key: "token-file", Label: "Token file", Help: "file holding the Vault token (VAULT_TOKEN, else BAO_TOKEN, otherwise)"},
-			{Key: "namespace", Label: "Namespace", Help: "optional: Vault Enterprise / OpenBao namespace (VAULT_NAMESPACE otherwise)"},
-			{Key: "create-kek", Label: "Create the KEK", Help: "yes: create the transit key when it is missing (the token needs update on transit/keys/<kek>)", Value: "no", Pattern: `^(yes|no)$`, PatternHelp: "answer yes or no"},
-			{Key: "host-key-dir", Label: "Host key directory", Value: hostDir, Pattern: `^/`, PatternHelp: "use an absolute path, e.g. /run/tikv-keys"},
-			{Key: "owner", Label: "Key file owner", Value: owner},
-		}}
+	vlt := opt("vault", "HashiCorp Vault", "file key wrapped by transit", vaultPre)
 	if v := d.cfg.Vault; v != nil {
-		vals := map[string]string{"address": v.Address, "cluster": v.Cluster, "token-file": v.TokenFile, "namespace": v.Namespace, "create-kek": map[bool]string{true: "yes", false: "no"}[v.CreateKEK]}
-		for i := range vlt.Fields {
-			if val, ok := vals[vlt.Fields[i].Key]; ok && val != "" {
-				vlt.Fields[i].Value = val
-			}
-		}
 		vlt.Summary = "Vault at " + v.Address
 	}
-	gcp := ui.BackendOption{Name: "gcp", Title: "Google Cloud KMS", Summary: "experimental upstream",
-		Fields: []ui.BackendField{
-			{Key: "key-id", Label: "Key name", Placeholder: "projects/P/locations/L/keyRings/R/cryptoKeys/K", Required: true, Pattern: gcpkms.KeyIDPattern, PatternHelp: "use projects/P/locations/L/keyRings/R/cryptoKeys/K"},
-			{Key: "credential-file-path", Label: "Credential file on the hosts", Help: "optional: TiKV's credential-file-path"},
-		}}
-	azure := ui.BackendOption{Name: "azure", Title: "Azure Key Vault",
-		Fields: []ui.BackendField{
-			{Key: "key-id", Label: "Key name", Required: true},
-			{Key: "keyvault-url", Label: "Key Vault URL", Placeholder: "https://NAME.vault.azure.net", Required: true, Pattern: `^https://`, PatternHelp: "use an https:// URL"},
-			{Key: "tenant-id", Label: "Tenant ID", Required: true},
-			{Key: "client-id", Label: "Client ID", Required: true},
-			{Key: "client-secret-file", Label: "Client secret file", Help: "file holding the client secret"},
-		}}
+	gcp := opt("gcp", "Google Cloud KMS", "experimental upstream", gcpPre)
+	if d.cfg.GCP != nil {
+		gcp.Summary = "in-process Cloud KMS fake"
+	}
+	azure := opt("azure", "Azure Key Vault", "Key Vault key + Managed HSM", azurePre)
+	if d.cfg.Azure != nil {
+		azure.Summary = "in-process Key Vault fake"
+	}
 	gateBackend(&gcp, disc, tikv.GateGCP)
 	gateBackend(&azure, disc, tikv.GateAzure)
 	order := []ui.BackendOption{aws, vlt, gcp, azure, file}
@@ -220,6 +233,19 @@ func (d *Driver) Backends(ctx context.Context, disc ui.Discovery, env string) ([
 		order = []ui.BackendOption{file, aws, vlt, gcp, azure}
 	}
 	return order, nil
+}
+
+// formFields turns a backend's fields into the form's, each value taken from
+// vals (the pre-filled spec), else the sim's directories, else the field's default.
+func formFields(fields []kms.Field, vals, sim map[string]string) []ui.BackendField {
+	out := make([]ui.BackendField, 0, len(fields))
+	for _, f := range fields {
+		v := cmp.Or(vals[f.Key], sim[f.Key], f.Default)
+		out = append(out, ui.BackendField{Key: f.Key, Label: f.Label, Help: f.Help, Value: v, Placeholder: f.Placeholder,
+			Required: f.Required, Pattern: f.Pattern, PatternHelp: f.PatternHelp, Format: f.Format, OneOf: f.OneOf,
+			Secret: f.Secret, Advanced: f.Advanced})
+	}
+	return out
 }
 
 // gateBackend disables a backend some store's TiKV is too old for.
@@ -238,21 +264,9 @@ func gateBackend(b *ui.BackendOption, disc ui.Discovery, gate string) {
 
 // keySpec maps the backend screen's fields onto kms.Spec.
 func keySpec(backend string, f map[string]string) (kms.Spec, error) {
-	spec := kms.Spec{Backend: backend}
-	switch backend {
-	case "file":
-		spec.File = &filekey.Config{KeyDir: f["key-dir"], HostKeyDir: f["host-key-dir"], Owner: f["owner"]}
-	case "aws":
-		spec.AWS = &awskms.Config{KeyID: f["key-id"], Region: f["region"], Endpoint: f["endpoint"], CredentialsFile: f["credentials-file"]}
-	case "vault":
-		spec.Vault = &vault.Config{Address: f["address"], Cluster: f["cluster"], TokenFile: f["token-file"], Namespace: f["namespace"],
-			CreateKEK: f["create-kek"] == "yes", HostKeyDir: f["host-key-dir"], Owner: f["owner"]}
-	case "gcp":
-		spec.GCP = &gcpkms.Config{KeyID: f["key-id"], CredentialFilePath: f["credential-file-path"]}
-	case "azure":
-		spec.Azure = &azurekms.Config{KeyID: f["key-id"], KeyvaultURL: f["keyvault-url"], TenantID: f["tenant-id"], ClientID: f["client-id"], ClientSecretFile: f["client-secret-file"]}
-	default:
-		return spec, fmt.Errorf("key backend %q is unknown: choose file, aws, vault, gcp or azure", backend)
+	spec, err := kms.SpecFromFields(backend, f)
+	if err != nil {
+		return spec, fmt.Errorf("key backend settings: %w", err)
 	}
 	return spec, nil
 }

@@ -17,6 +17,8 @@ import (
 
 	"github.com/tikv-ear/tikv-ear/cluster/tikv"
 	"github.com/tikv-ear/tikv-ear/kms/awskms"
+	"github.com/tikv-ear/tikv-ear/kms/azurekms"
+	"github.com/tikv-ear/tikv-ear/kms/gcpkms"
 	"github.com/tikv-ear/tikv-ear/kms/vault"
 	"github.com/tikv-ear/tikv-ear/steps"
 	"github.com/tikv-ear/tikv-ear/ui"
@@ -41,6 +43,10 @@ type Config struct {
 	// Vault pre-fills the Vault backend (the demo when VAULT_ADDR or BAO_ADDR
 	// names a server) and offers it first; nil for none.
 	Vault *vault.Config
+	// GCP and Azure pre-fill those backends (the demo's in-process key
+	// services, as 'tikv-ear sim up --cloud-kms' runs them); nil for none.
+	GCP   *gcpkms.Config
+	Azure *azurekms.Config
 	// Journal overrides the journal path (default PlanPath + ".journal").
 	Journal string
 	// Incident and Retire shape a rotation (tikv-ear rotate --incident,
@@ -61,7 +67,7 @@ type Driver struct {
 	plannedBy string
 	saved     string         // the path the plan was last saved to
 	run       *steps.Session // the last Apply's session: Verify, WriteReport and LeaderCounts read it
-	mbps      map[string]float64
+	mbps      map[string]ui.Throughput
 	report    *ui.ReportFiles // the last report written
 }
 

@@ -43,7 +43,7 @@ func (d *Driver) rotationPreview(p *steps.Plan) ui.RotationPreview {
 		"pass 2: previous-master-key removed from every tikv.toml and old key files shredded; no restart (TiKV reads the previous key only when the current one fails)",
 	}
 	if r.Revoke {
-		r.Steps = append(r.Steps, fmt.Sprintf("revoke the old generation in %s once every store is on the new one (you confirm on the dashboard; it cannot be undone)", backend))
+		r.Steps = append(r.Steps, fmt.Sprintf("then you may revoke the old generation in %s: kept unless you type yes on the dashboard, after reading what it destroys", backend))
 	} else {
 		r.Steps = append(r.Steps, "the old generation stays in "+backend+" (tikv-ear rotate --retire-old revokes it)")
 	}

@@ -481,14 +481,17 @@ func (b *Backend) RotateNow(ctx context.Context, ref core.KeyRef) error {
 // Fields lists the [key.aws] settings for form generation.
 func Fields() []core.Field {
 	return []core.Field{
-		{Key: "key-id", TiKVKey: "key-id", Label: "Key", Help: "key id, key ARN, alias/NAME or alias ARN (TiKV gets the key ARN)", Required: true},
-		{Key: "region", TiKVKey: "region", Label: "Region", Help: "the key's region, e.g. us-west-2", Required: true},
-		{Key: "endpoint", TiKVKey: "endpoint", Label: "Endpoint", Help: "KMS endpoint override (VPC endpoint), rendered for TiKV too"},
-		{Key: "profile", Label: "Profile", Help: "this tool's shared-config profile"},
-		{Key: "credentials-file", Label: "Credentials file", Help: "this tool's shared-credentials file", Secret: true},
+		{Key: "key-id", TiKVKey: "key-id", Label: "Key", Help: "key id, key ARN, alias/NAME or alias ARN (TiKV gets the key ARN)", Placeholder: "alias/tikv-master", Required: true,
+			Pattern: `^(alias/.+|arn:aws[a-z-]*:kms:.+|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})$`, PatternHelp: "use alias/NAME, a key ARN or a key id"},
+		{Key: "region", TiKVKey: "region", Label: "Region", Help: "the key's region", Placeholder: "us-west-2", Required: true,
+			Pattern: `^[a-z]{2}(-[a-z]+)+-\d+$`, PatternHelp: "use a region name such as us-west-2"},
+		{Key: "endpoint", TiKVKey: "endpoint", Label: "Endpoint", Help: "KMS endpoint override (VPC endpoint), rendered for TiKV too", Format: core.FormatURL},
+		{Key: "credentials-file", Label: "Credentials file", Help: "this tool's shared-credentials file (SDK default chain when empty)", Secret: true},
+		{Key: "profile", Label: "Profile", Help: "this tool's shared-config profile", Advanced: true},
 		{Key: "tikv-credentials-file", TiKVKey: "aws.access-key", Label: "Static credentials for TiKV",
-			Help: "shared-credentials file whose keys become [master-key.aws] access-key/secret-access-key (TiKV ≥ v8.4.0)", Secret: true},
-		{Key: "tikv-credentials-profile", Label: "Profile in that file", Help: "default \"default\""},
-		{Key: "next-key-id", Label: "Next key", Help: "the CMK a master-key rotation moves to"},
+			Help: "shared-credentials file whose keys become [master-key.aws] access-key/secret-access-key (TiKV ≥ v8.4.0)", Secret: true, Advanced: true},
+		{Key: "tikv-credentials-profile", Label: "Profile in that file", Help: "default \"default\"", Advanced: true},
+		{Key: "next-key-id", Label: "Next key", Help: "the CMK a master-key rotation moves to", Advanced: true},
+		{Key: "create-keys", Label: "Create rotation keys", Help: "yes: a rotation creates a new CMK when no next key is named", Default: "no", Format: core.FormatYesNo, Advanced: true},
 	}
 }

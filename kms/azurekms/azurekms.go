@@ -37,6 +37,7 @@ package azurekms
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/subtle"
 	"crypto/tls"
@@ -94,21 +95,30 @@ type Config struct {
 	DisableChallengeResourceVerification bool `toml:"disable-challenge-resource-verification,omitempty"`
 }
 
-// Fields lists the [key.azure] settings for form generation.
+// Fields lists the [key.azure] settings for form generation: every key of
+// TiKV's [security.encryption.master-key.azure] (AzureConfig,
+// components/encryption/src/config.rs; SubConfigAzure, components/cloud/src/kms.rs;
+// tikv/tikv v7.2.0 through master 0093bddd) plus the tool's own settings.
+// Secrets are named by files, never typed.
 func Fields() []core.Field {
 	return []core.Field{
-		{Key: "key-id", TiKVKey: "key-id", Label: "Key name", Help: "the Key Vault RSA key's name", Required: true},
-		{Key: "tenant-id", TiKVKey: "azure.tenant-id", Label: "Tenant ID", Help: "the Microsoft Entra tenant (directory) id", Required: true},
-		{Key: "client-id", TiKVKey: "azure.client-id", Label: "Client ID", Help: "the application (service principal) id TiKV signs in as", Required: true},
-		{Key: "keyvault-url", TiKVKey: "azure.keyvault-url", Label: "Key Vault URL", Help: "https://<vault>.vault.azure.net/", Required: true, Pattern: `^https://`},
-		{Key: "hsm-name", TiKVKey: "azure.hsm-name", Label: "Managed HSM name", Help: "TiKV draws each data key's random bytes from it", Required: true},
-		{Key: "hsm-url", TiKVKey: "azure.hsm-url", Label: "Managed HSM URL", Help: "https://<hsm>.managedhsm.azure.net/", Required: true, Pattern: `^https://`},
-		{Key: "client-certificate-path", TiKVKey: "azure.client-certificate-path", Label: "Certificate path on the TiKV hosts", Help: "PKCS12 file TiKV reads (preferred)", OneOf: "credential"},
-		{Key: "client-certificate-file", TiKVKey: "azure.client-certificate", Label: "Certificate file here", Help: "PKCS12 on this machine: delivered to the path above, or inlined", Secret: true, OneOf: "credential"},
-		{Key: "client-certificate-password-file", TiKVKey: "azure.client-certificate-password", Label: "Certificate password file", Help: "file holding the PKCS12 password", Secret: true},
-		{Key: "client-secret-file", TiKVKey: "azure.client-secret", Label: "Client secret file", Help: "file holding the client secret (rendered inline into tikv.toml)", Secret: true, OneOf: "credential"},
-		{Key: "next-key-id", Label: "Next key name", Help: "the key a master-key rotation moves to"},
-		{Key: "authority-host", Label: "Authority host", Help: "Microsoft Entra authority for this tool (default public cloud)"},
+		{Key: "key-id", TiKVKey: "key-id", Label: "Key name", Help: "the Key Vault RSA key's name (not its URL or version)", Placeholder: "tikv-master", Required: true,
+			Pattern: `^[0-9A-Za-z-]{1,127}$`, PatternHelp: "a Key Vault key name: letters, digits and dashes, no URL or version"},
+		{Key: "keyvault-url", TiKVKey: "azure.keyvault-url", Label: "Key Vault URL", Help: "the vault holding the key", Placeholder: "https://NAME.vault.azure.net/", Required: true, Format: core.FormatHTTPS},
+		{Key: "tenant-id", TiKVKey: "azure.tenant-id", Label: "Tenant ID", Help: "the Microsoft Entra tenant (directory) id", Placeholder: "00000000-0000-0000-0000-000000000000", Required: true},
+		{Key: "client-id", TiKVKey: "azure.client-id", Label: "Client ID", Help: "the application (service principal) id TiKV signs in as", Placeholder: "00000000-0000-0000-0000-000000000000", Required: true},
+		{Key: "hsm-name", TiKVKey: "azure.hsm-name", Label: "Managed HSM name", Help: "TiKV draws each data key's random bytes from it", Placeholder: "NAME", Required: true},
+		{Key: "hsm-url", TiKVKey: "azure.hsm-url", Label: "Managed HSM URL", Placeholder: "https://NAME.managedhsm.azure.net/", Required: true, Format: core.FormatHTTPS},
+		{Key: "client-secret-file", TiKVKey: "azure.client-secret", Label: "Client secret file", Help: "file holding the client secret (TiKV gets it inline in tikv.toml)", Placeholder: "/etc/tikv-ear/azure-client-secret", Secret: true, OneOf: "credential"},
+		{Key: "client-certificate-file", TiKVKey: "azure.client-certificate", Label: "Certificate file here", Help: "PKCS12 on this machine: delivered to the path below, or inlined", Placeholder: "/etc/tikv-ear/azure-client.pfx", Secret: true, OneOf: "credential"},
+		{Key: "client-certificate-path", TiKVKey: "azure.client-certificate-path", Label: "Certificate path on the hosts", Help: "where TiKV reads the PKCS12 file (preferred over inline)", Placeholder: "/run/tikv-keys/azure-client.pfx", OneOf: "credential", Format: core.FormatAbsPath},
+		{Key: "client-certificate-password-file", TiKVKey: "azure.client-certificate-password", Label: "Certificate password file", Help: "file holding the PKCS12 password", Placeholder: "/etc/tikv-ear/azure-client.pfx.pass", Secret: true},
+		{Key: "owner", Label: "Owner on the hosts", Help: "owner of the delivered certificate (the TiKV user)", Default: core.DefaultOwner},
+		{Key: "create-keys", Label: "Create rotation keys", Help: "yes: a rotation creates key <name>-g2, -g3… (TiKV decrypts by bare key name, so never a new version)", Default: "no", Format: core.FormatYesNo, Advanced: true},
+		{Key: "next-key-id", Label: "Next key name", Help: "the key a master-key rotation moves to", Advanced: true},
+		{Key: "authority-host", Label: "Authority host", Help: "this tool's Microsoft Entra authority (default public cloud)", Placeholder: "https://login.microsoftonline.com/", Format: core.FormatHTTPS, Advanced: true},
+		{Key: "ca-file", Label: "CA bundle", Help: "PEM this tool trusts besides the system roots", Advanced: true},
+		{Key: "disable-challenge-resource-verification", Label: "Skip challenge check", Help: "yes only for private endpoints whose challenge names another domain", Default: "no", Format: core.FormatYesNo, Advanced: true},
 	}
 }
 
@@ -306,10 +316,13 @@ func (b *Backend) Validate(env core.Environment, tikvVersions []string) []core.F
 		switch {
 		case f.Required && v == "":
 			fs = append(fs, core.Finding{Severity: core.SeverityError, Code: "azure-field",
-				Message: "[key.azure] " + f.Key + " is empty", Fix: "set " + f.Key + " (" + f.Help + "); TiKV needs both a Key Vault key and a Managed HSM"})
+				Message: "[key.azure] " + f.Key + " is empty", Fix: "set " + f.Key + " (" + cmp.Or(f.Help, "e.g. "+f.Placeholder) + "); TiKV needs both a Key Vault key and a Managed HSM"})
+		case f.Format == core.FormatHTTPS && v != "" && !strings.HasPrefix(v, "https://"):
+			fs = append(fs, core.Finding{Severity: core.SeverityError, Code: "azure-field",
+				Message: fmt.Sprintf("[key.azure] %s = %q is not an https URL", f.Key, v), Fix: "use e.g. " + f.Placeholder})
 		case f.Pattern != "" && v != "" && !regexp.MustCompile(f.Pattern).MatchString(v):
 			fs = append(fs, core.Finding{Severity: core.SeverityError, Code: "azure-field",
-				Message: fmt.Sprintf("[key.azure] %s = %q is not an https URL", f.Key, v), Fix: "use " + f.Help})
+				Message: fmt.Sprintf("[key.azure] %s = %q: %s", f.Key, v, f.PatternHelp), Fix: "use e.g. " + f.Placeholder})
 		}
 	}
 	set := 0

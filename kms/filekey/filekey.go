@@ -45,6 +45,17 @@ type Config struct {
 	Owner string `toml:"owner,omitempty"`
 }
 
+// Fields lists the [key.file] settings for form generation. TiKV itself only
+// gets the key file's path ([security.encryption.master-key] type = "file",
+// path; reference tikv-encryption.md §1.2).
+func Fields() []core.Field {
+	return []core.Field{
+		{Key: "key-dir", Label: "Key directory here", Help: "private directory on this machine that keeps the generated keys (0700)", Placeholder: "/etc/tikv-ear/keys", Required: true},
+		{Key: "host-key-dir", Label: "Key directory on the hosts", Help: "where the key file goes on the TiKV hosts (a tmpfs)", Default: core.DefaultHostKeyDir, Required: true, Format: core.FormatAbsPath},
+		{Key: "owner", Label: "Key file owner", Help: "the user TiKV runs as", Default: core.DefaultOwner, Required: true},
+	}
+}
+
 // Backend is the file backend.
 type Backend struct {
 	cfg Config

@@ -514,15 +514,20 @@ func (b *Backend) Evidence(ctx context.Context, ref core.KeyRef) (core.Evidence,
 	return ev, nil
 }
 
-// Fields lists the [key.gcp] settings for form generation.
+// Fields lists the [key.gcp] settings for form generation: TiKV's
+// [security.encryption.master-key] key-id and [security.encryption.master-key.gcp]
+// credential-file-path (GcpConfig, components/encryption/src/config.rs, tikv/tikv
+// v8.0.0 and later, cluster/tikv GateGCP; reference tikv-encryption.md §1.2) plus the tool's own settings.
 func Fields() []core.Field {
 	return []core.Field{
-		{Key: "key-id", TiKVKey: "key-id", Label: "Key name", Help: "projects/P/locations/L/keyRings/R/cryptoKeys/K", Required: true, Pattern: KeyIDPattern},
-		{Key: "credential-file-path", TiKVKey: "gcp.credential-file-path", Label: "Credential file on the TiKV hosts",
-			Help: "service-account or authorized-user JSON TiKV reads; empty = application-default credentials"},
-		{Key: "credentials-file", Label: "Credential file here", Help: "that JSON on this machine: the tool signs in with it and apply delivers it (0400)", Secret: true},
-		{Key: "owner", Label: "Owner on the hosts", Help: "owner of the delivered file (the TiKV user)"},
-		{Key: "endpoint", Label: "Cloud KMS endpoint for this tool", Help: "private endpoint; TiKV always uses https://cloudkms.googleapis.com/v1/"},
-		{Key: "next-key-id", Label: "Next CryptoKey", Help: "a rotation moves here; empty = a new primary version of key-id", Pattern: KeyIDPattern},
+		{Key: "key-id", TiKVKey: "key-id", Label: "CryptoKey", Help: "the full resource name of the key", Placeholder: "projects/P/locations/L/keyRings/R/cryptoKeys/K", Required: true,
+			Pattern: KeyIDPattern, PatternHelp: "use projects/P/locations/L/keyRings/R/cryptoKeys/K"},
+		{Key: "credential-file-path", TiKVKey: "gcp.credential-file-path", Label: "Credential file on the hosts",
+			Help: "service-account JSON TiKV reads; empty = application-default credentials", Placeholder: "/run/tikv-keys/gcp-kms.json", Format: core.FormatAbsPath},
+		{Key: "credentials-file", Label: "Credential file here", Help: "that JSON on this machine: the tool signs in with it and apply delivers it (0400)", Placeholder: "/etc/tikv-ear/gcp-sa.json", Secret: true},
+		{Key: "owner", Label: "Owner on the hosts", Help: "owner of the delivered file (the TiKV user)", Default: core.DefaultOwner},
+		{Key: "endpoint", Label: "Endpoint for this tool", Help: "private endpoint; TiKV always uses https://cloudkms.googleapis.com/v1/", Format: core.FormatURL, Advanced: true},
+		{Key: "next-key-id", Label: "Next CryptoKey", Help: "a rotation moves here; empty = a new primary version of the key", Pattern: KeyIDPattern,
+			PatternHelp: "use projects/P/locations/L/keyRings/R/cryptoKeys/K", Advanced: true},
 	}
 }

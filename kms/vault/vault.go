@@ -106,6 +106,26 @@ type Config struct {
 	AgentSecretIDFile string `toml:"agent-secret-id-file,omitempty"`
 }
 
+// Fields lists the [key.vault] settings for form generation. TiKV has no Vault
+// backend (reference kms-and-evidence.md §1.1): it gets a type = "file" key
+// this backend unwraps and delivers, so no field has a TiKVKey. The token is
+// named by a file (else VAULT_TOKEN, then BAO_TOKEN), never typed.
+func Fields() []core.Field {
+	return []core.Field{
+		{Key: "address", Label: "Vault address", Help: "VAULT_ADDR (then BAO_ADDR) when empty", Placeholder: "https://vault.example.com:8200", Format: core.FormatURL},
+		{Key: "cluster", Label: "Cluster name", Help: "names the transit key tikv-<cluster>-kek and the KV path", Placeholder: "prod-east", Required: true,
+			Pattern: `^[A-Za-z0-9][A-Za-z0-9_.-]*$`, PatternHelp: "letters, digits, dot, dash and underscore"},
+		{Key: "token-file", Label: "Token file", Help: "file holding the Vault token (VAULT_TOKEN, else BAO_TOKEN, when empty)", Placeholder: "/etc/tikv-ear/vault-token", Secret: true},
+		{Key: "namespace", Label: "Namespace", Help: "Vault Enterprise / OpenBao namespace (VAULT_NAMESPACE when empty)"},
+		{Key: "create-kek", Label: "Create the KEK", Help: "yes: create the transit key when missing (needs update on transit/keys/<kek>)", Default: "no", Format: core.FormatYesNo},
+		{Key: "host-key-dir", Label: "Key directory on the hosts", Help: "where the unwrapped key file goes (a tmpfs)", Default: core.DefaultHostKeyDir, Format: core.FormatAbsPath},
+		{Key: "owner", Label: "Key file owner", Help: "the user TiKV runs as", Default: core.DefaultOwner},
+		{Key: "ca-cert", Label: "CA certificate", Help: "PEM to trust for Vault's TLS (VAULT_CACERT when empty)", Advanced: true},
+		{Key: "transit-mount", Label: "Transit mount", Help: "default transit", Advanced: true},
+		{Key: "kv-mount", Label: "KV v2 mount", Help: "default secret", Advanced: true},
+	}
+}
+
 func (c *Config) defaults() {
 	if c.Auth == "" {
 		c.Auth = "token"

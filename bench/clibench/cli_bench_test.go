@@ -1,0 +1,147 @@
+package clibench
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/tikv-ear/tikv-ear/sim"
+)
+
+// The cluster of issue 17's scale targets: 300 stores over 3 zones with 100
+// leaders each (30 000 regions, 3 replicas), sim clock ×10, every SSH session
+// delayed by 20 ms of wall time (a remote data centre).
+const (
+	cliStores     = 300
+	cliRegions    = 30000
+	cliSpeed      = 10
+	cliSSHLatency = 20 * time.Millisecond
+)
+
+// buildBinary builds tikv-ear once into dir.
+func buildBinary(b *testing.B, dir string) string {
+	b.Helper()
+	bin := filepath.Join(dir, "tikv-ear")
+	cmd := exec.Command("go", "build", "-o", bin, "github.com/tikv-ear/tikv-ear")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		b.Fatalf("building tikv-ear: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// result is one command's process: wall time, peak RSS, output.
+type result struct {
+	wall    time.Duration
+	peakRSS int64 // bytes
+	stderr  string
+}
+
+func run(b *testing.B, bin string, args ...string) result {
+	b.Helper()
+	r, err := runErr(bin, args...)
+	if err != nil {
+		b.Fatalf("tikv-ear %s: %v\n%s", strings.Join(args, " "), err, tail(r.stderr, 40))
+	}
+	return r
+}
+
+// runErr runs one command and returns its process figures even when it fails.
+func runErr(bin string, args ...string) (result, error) {
+	var errb bytes.Buffer
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout, cmd.Stderr = &bytes.Buffer{}, &errb
+	start := time.Now()
+	err := cmd.Run()
+	r := result{wall: time.Since(start), stderr: errb.String()}
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		r.peakRSS = ru.Maxrss * 1024 // Linux reports KiB
+	}
+	return r, err
+}
+
+func tail(s string, lines int) string {
+	l := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return strings.Join(l[max(0, len(l)-lines):], "\n")
+}
+
+// BenchmarkCLIAt300Stores starts the 300-store sim, then runs `status`,
+// `plan` and `apply` (zone batching, production timings on the sim's clock) as
+// separate processes with 20 ms of SSH latency on every host, and reports each
+// command's wall time, apply's peak RSS and the sim's tick ratio while they
+// ran. Issue 17's targets: status and plan ≤ 5 s, apply peak RSS ≤ 150 MB.
+func BenchmarkCLIAt300Stores(b *testing.B) {
+	dir := b.TempDir()
+	bin := buildBinary(b, dir)
+	for i := 0; i < b.N; i++ {
+		simDir := filepath.Join(dir, fmt.Sprintf("sim%d", i))
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		c, err := sim.Start(ctx, sim.Options{Stores: cliStores, Zones: 3, Regions: cliRegions, Speed: cliSpeed, Dir: simDir})
+		cancel()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := c.Inject(sim.Fault{Kind: sim.FaultSSHLatency, Duration: cliSSHLatency}); err != nil {
+			b.Fatal(err)
+		}
+		before := c.PD().Ticks()
+		status := run(b, bin, "status", "--sim", simDir, "--output", "json")
+		planFile := filepath.Join(dir, fmt.Sprintf("plan%d.toml", i))
+		poll := fmt.Sprint(2 * time.Second / cliSpeed)
+		plan := run(b, bin, "plan", "--sim", simDir, "--env", "staging", "--backend", "file",
+			"--key-dir", filepath.Join(dir, "keys"), "--out", planFile, "--report-dir", filepath.Join(dir, "reports"),
+			"--batching", "zone", "--poll", poll, "--evict-timeout", "2m", "--ready-timeout", "2m", "--settle-timeout", "2m")
+		b.Logf("status %s, plan %s at %d stores (%d CPUs, load %s)", status.wall.Round(10*time.Millisecond), plan.wall.Round(10*time.Millisecond), cliStores, runtime.NumCPU(), loadAvg())
+		// apply's peak RSS is its process's, whether or not every store made it.
+		apply, applyErr := runErr(bin, "apply", planFile, "--yes")
+		if applyErr != nil {
+			b.Errorf("apply at %d stores failed (%v); its peak RSS is still reported:\n%s", cliStores, applyErr, tail(apply.stderr, 12))
+		}
+		ticks := c.PD().Ticks().Since(before)
+		h := c.Health()
+		c.Close()
+		if !h.OK() {
+			b.Fatalf("apply at %d stores: %d quorum losses, %d lost writes", cliStores, len(h.QuorumLosses), h.Ledger.Lost)
+		}
+		b.Logf("status %s, plan %s, apply %s (sim %s) peak RSS %.0f MB; sim ticks %d/%d (%.3f); %d CPUs, load %s",
+			status.wall.Round(10*time.Millisecond), plan.wall.Round(10*time.Millisecond), apply.wall.Round(10*time.Millisecond),
+			(apply.wall * cliSpeed).Round(time.Second), float64(apply.peakRSS)/1e6, ticks.Run, ticks.Due, ticks.Ratio, runtime.NumCPU(), loadAvg())
+		if line := floorLine(apply.stderr); line != "" {
+			b.Logf("apply: %s", line)
+		}
+		b.ReportMetric(status.wall.Seconds(), "status-s")
+		b.ReportMetric(plan.wall.Seconds(), "plan-s")
+		b.ReportMetric(float64(apply.peakRSS)/1e6, "apply-peak-MB")
+		b.ReportMetric(ticks.Ratio, "tick-ratio")
+	}
+}
+
+// floorLine finds apply's wall/floor line on its stderr.
+func floorLine(stderr string) string {
+	for _, l := range strings.Split(stderr, "\n") {
+		if strings.Contains(l, "physical floor") {
+			return strings.TrimSpace(l)
+		}
+	}
+	return ""
+}
+
+// loadAvg is /proc/loadavg's first three fields (the machine is shared).
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
+}
