@@ -107,7 +107,7 @@ func (e *env) must(args ...string) string {
 	began := time.Now()
 	out, err := e.cmd(args...).CombinedOutput()
 	if err != nil {
-		e.t.Fatalf("tikv-ear %s: %v\n%s", strings.Join(args, " "), err, tail(out))
+		e.t.Fatalf("tikv-ear %s: %v (whole output: %s)\n%s", strings.Join(args, " "), err, keep(out), tail(out))
 	}
 	// A settle that waits out its timeout means the engine waits for
 	// something real PD never does (issue 12: leaders PD's balance-leader
@@ -117,6 +117,20 @@ func (e *env) must(args ...string) string {
 	}
 	e.t.Logf("tikv-ear %s: ok in %s", args[0], time.Since(began).Round(time.Second))
 	return string(out)
+}
+
+// keep writes a failed command's whole output where it outlives the test's
+// temporary directories, and returns the path.
+func keep(b []byte) string {
+	f, err := os.CreateTemp("", "tikv-ear-e2e-*.log")
+	if err != nil {
+		return err.Error()
+	}
+	defer f.Close()
+	if _, err := f.Write(b); err != nil {
+		return err.Error()
+	}
+	return f.Name()
 }
 
 func tail(b []byte) string {
