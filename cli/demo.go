@@ -120,6 +120,7 @@ func (c *DemoCmd) Run(g *Globals) error {
 	drv := auditingDriver{Driver: d, g: g, planPath: planPath, connect: ConnectFlags{Sim: env.Dir, Timeout: 10 * time.Second, Concurrency: 20}, dir: filepath.Join(dir, "reports")}
 	runErr := ui.Run(g.Ctx, drv, ui.Options{
 		Home:       true,
+		SignerKeys: demoSigningKeys(g.Ctx, g, awsCfg, vaultCfg),
 		Accessible: accessible,
 		Out:        g.IO.Err,
 		PlanPath:   planPath,

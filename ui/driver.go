@@ -234,8 +234,11 @@ type Choices struct {
 	DataKeyRotation string // ReadableDuration, e.g. "7d"
 	Backend         string
 	BackendFields   map[string]string
-	Rotate          bool // a master-key rotation rather than a first enable
-	Incident        bool // an emergency rotation after a suspected key compromise
+	// Signer is the report signer (file, vault or aws) and SignerKey the key
+	// it names (Vault transit key, AWS KMS key id); "" for the file signer.
+	Signer, SignerKey string
+	Rotate            bool // a master-key rotation rather than a first enable
+	Incident          bool // an emergency rotation after a suspected key compromise
 }
 
 // PlanPreview is a built plan with what it will do.

@@ -83,6 +83,11 @@ type Options struct {
 	Environ []string
 	// Prefill pre-fills the Connect screen.
 	Prefill ConnectInput
+	// Signer pre-selects the report signer (file, vault or aws; "" = file) and
+	// SignerKeys pre-fill the signing key each signer kind names (the demo's
+	// transit key or KMS key).
+	Signer     string
+	SignerKeys map[string]string
 	// Rotate runs the master-key rotation flow (NewRotate).
 	Rotate bool
 	// Incident marks the rotation as an emergency after a suspected key compromise.
@@ -145,6 +150,8 @@ type Model struct {
 	// backendSaved keeps each other backend's answers, preflight and error
 	// (selectBackend), so no form shows another backend's state.
 	backendSaved map[string]backendState
+	signer       string            // the report signer chosen on the backend form
+	signerKeys   map[string]string // the signing key per signer kind
 
 	preview      *PlanPreview
 	diffIdx      int
@@ -253,6 +260,7 @@ func (m *Model) Choices() Choices {
 	for k, v := range m.fields {
 		c.BackendFields[k] = v
 	}
+	c.Signer, c.SignerKey = m.signerChoice()
 	return c
 }
 
@@ -651,9 +659,9 @@ func (m *Model) bindings() []key.Binding {
 		return []key.Binding{with(k.Next, "choose"), k.Up, k.Down, with(k.Left, "data-key period"), k.Right, k.Back, k.Quit}
 	case ScreenBackend:
 		if m.checked {
-			return []key.Binding{with(k.Next, "review the plan"), with(k.Edit, "edit fields"), with(k.Retry, "preflight again"), k.Up, k.Down, k.Back, k.Quit}
+			return []key.Binding{with(k.Next, "review the plan"), with(k.Edit, "edit fields"), with(k.Retry, "preflight again"), with(k.Save, "report signer"), k.Up, k.Down, k.Back, k.Quit}
 		}
-		return []key.Binding{with(k.Next, "choose"), k.Up, k.Down, k.Back, k.Quit}
+		return []key.Binding{with(k.Next, "choose"), with(k.Save, "report signer"), k.Up, k.Down, k.Back, k.Quit}
 	case ScreenPlan:
 		if m.confirmApply {
 			return []key.Binding{with(k.Yes, "apply now"), with(k.No, "not yet")}

@@ -40,6 +40,8 @@ func (m *Model) keyBackend(msg tea.KeyPressMsg) tea.Cmd {
 		m.selectBackend(max(0, m.backendIdx-1))
 	case key.Matches(msg, m.keys.Down):
 		m.selectBackend(min(len(m.backends)-1, m.backendIdx+1))
+	case key.Matches(msg, m.keys.Save):
+		return m.signerForm()
 	case key.Matches(msg, m.keys.Edit) && m.checked:
 		return m.backendForm(m.backends[m.backendIdx])
 	case key.Matches(msg, m.keys.Retry) && m.checked:
@@ -92,6 +94,11 @@ func (m *Model) viewBackend(w, h int) string {
 		}
 		b.WriteString(hang(line, w, 9) + "\n")
 	}
+	kind, skey := m.signerChoice()
+	if skey != "" {
+		kind += " · " + skey
+	}
+	b.WriteString(ansi.Truncate(st.Subtle.Render("Report signer: ")+kind+st.Subtle.Render("  (s to change)"), w, "…") + "\n")
 	if len(m.fields) > 0 && m.checked {
 		b.WriteString("\n")
 		fs := m.backends[m.backendIdx].Fields

@@ -19,6 +19,7 @@ import (
 	"github.com/tikv-ear/tikv-ear/cluster/ssh"
 	"github.com/tikv-ear/tikv-ear/cluster/tikv"
 	"github.com/tikv-ear/tikv-ear/kms"
+	"github.com/tikv-ear/tikv-ear/report"
 	"github.com/tikv-ear/tikv-ear/steps"
 	"github.com/tikv-ear/tikv-ear/ui"
 )
@@ -279,7 +280,7 @@ func choiceKey(c ui.Choices) string {
 	}
 	sort.Strings(keys)
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s|%s|%s|%s|%s|%v|%v", connectKey(c.Connect), c.Connect.Environment, c.Method, c.DataKeyRotation, c.Backend, c.Rotate, c.Incident)
+	fmt.Fprintf(&b, "%s|%s|%s|%s|%s|%v|%v|%s|%s", connectKey(c.Connect), c.Connect.Environment, c.Method, c.DataKeyRotation, c.Backend, c.Rotate, c.Incident, c.Signer, c.SignerKey)
 	for _, k := range keys {
 		fmt.Fprintf(&b, "|%s=%s", k, c.BackendFields[k])
 	}
@@ -307,10 +308,12 @@ func (d *Driver) plan(ctx context.Context, c ui.Choices) (*steps.Planned, error)
 	if err != nil {
 		return nil, err
 	}
-	planned, err := steps.BuildPlan(ctx, s, steps.PlanRequest{
+	req := steps.PlanRequest{
 		Environment: c.Connect.Environment, Method: c.Method, RotationPeriod: c.DataKeyRotation, Key: spec,
 		Strategy: d.cfg.Strategy, Policies: d.cfg.Policies, ReportDir: d.cfg.ReportDir, ReportKey: d.cfg.ReportKey, Rotation: d.cfg.Rotation,
-	})
+	}
+	d.signer(c, &req)
+	planned, err := steps.BuildPlan(ctx, s, req)
 	if err != nil {
 		return nil, err
 	}
@@ -318,6 +321,30 @@ func (d *Driver) plan(ctx context.Context, c ui.Choices) (*steps.Planned, error)
 	d.planned, d.plannedBy = planned, key
 	d.mu.Unlock()
 	return planned, nil
+}
+
+// signer puts the report signer the operator chose into req. A Vault or AWS
+// signing key is reached like the key backend of the same service when that
+// is the backend (steps.Plan.SignerConfig), else like the service the driver
+// was pre-pointed at (the demo's Vault or local-kms), else through the
+// environment (VAULT_ADDR/VAULT_TOKEN, the AWS SDK's chain). An unusable
+// signer fails preflight ("report-signer"), never falls back to a file key.
+func (d *Driver) signer(c ui.Choices, req *steps.PlanRequest) {
+	req.Signer = c.Signer
+	switch c.Signer {
+	case report.SignerVault:
+		v := &report.VaultSignerConfig{Key: c.SignerKey}
+		if pre := d.cfg.Vault; pre != nil && c.Backend != "vault" {
+			v.Address, v.TokenFile, v.Namespace, v.CACert = pre.Address, pre.TokenFile, pre.Namespace, pre.CACert
+		}
+		req.SignerVault = v
+	case report.SignerAWS:
+		a := &report.AWSSignerConfig{KeyID: c.SignerKey}
+		if pre := d.cfg.AWS; pre != nil && c.Backend != "aws" {
+			a.Region, a.Endpoint, a.Profile, a.CredentialsFile = pre.Region, pre.Endpoint, pre.Profile, pre.CredentialsFile
+		}
+		req.SignerAWS = a
+	}
 }
 
 // Preflight implements ui.Driver: the read-only checks of the plan the
