@@ -31,6 +31,7 @@ type ScheduleInstallCmd struct {
 	PlanConfigMap     string `name:"plan-configmap" default:"tikv-ear-plan" help:"kubernetes: ConfigMap holding plan.toml."`
 	ReportsClaim      string `name:"reports-claim" default:"tikv-ear-reports" help:"kubernetes: PersistentVolumeClaim for the reports."`
 	VaultSecretName   string `name:"vault-secret-name" help:"kubernetes: Secret holding the AppRole secret-id (key vault-secret-id)."`
+	Period            string `name:"period" help:"Master-key rotation period in whole days, e.g. 90d (default: [schedule] master-key-rotation; recorded there)."`
 	Output            string `name:"output" enum:"text,json" default:"text" help:"text or json."`
 
 	// sysRoot prefixes the system directories of --system (tests only).
@@ -168,6 +169,9 @@ func (c *ScheduleInstallCmd) Run(g *Globals) error {
 	if err != nil {
 		return err
 	}
+	if c.Period != "" {
+		p.Schedule.MasterKeyRotation = c.Period // checked by PlanPolicy below; recorded once installed
+	}
 	pol, warnings, err := PlanPolicy(c.Plan, p)
 	if err != nil {
 		return err
@@ -213,7 +217,7 @@ func (c *ScheduleInstallCmd) Run(g *Globals) error {
 	if err := writeNewFile(filepath.Join(c.Dir, ScheduleManifest), append(data, '\n')); err != nil {
 		return err
 	}
-	if err := recordRunner(c.Plan, c.Runner, steps.FirstNonEmpty(c.ReportDir, p.Schedule.ReportDir)); err != nil {
+	if err := recordRunner(c.Plan, c.Runner, steps.FirstNonEmpty(c.ReportDir, p.Schedule.ReportDir), c.Period); err != nil {
 		return err
 	}
 	if c.Output == "json" {
@@ -280,21 +284,14 @@ func writeNewFile(path string, data []byte) error {
 	return nil
 }
 
-// recordRunner writes [schedule] runner (and report-dir) into the plan under
-// the rotation lock, so reports name the mechanism in force.
-func recordRunner(path, runner, reportDir string) error {
-	unlock, err := schedule.Lock(path + ".lock")
-	if err != nil {
-		return &Error{Msg: err.Error(), Hints: []string{"a rotation is running; install the schedule after it finished"}, Code: ExitFailure}
-	}
-	defer unlock()
-	p, err := steps.LoadPlan(path)
-	if err != nil {
-		return err
-	}
-	if p.Schedule.Runner == runner && p.Schedule.ReportDir == reportDir {
-		return nil
-	}
-	p.Schedule.Runner, p.Schedule.ReportDir = runner, reportDir
-	return savePlan(path, p)
+// recordRunner writes [schedule] runner (and report-dir, and the period when
+// --period changed it) into the plan under the rotation lock, so reports
+// name the mechanism in force (steps.RecordSchedule).
+func recordRunner(path, runner, reportDir, period string) error {
+	return steps.RecordSchedule(path, func(s *steps.ScheduleSection) {
+		s.Runner, s.ReportDir = runner, reportDir
+		if period != "" {
+			s.MasterKeyRotation = period
+		}
+	})
 }

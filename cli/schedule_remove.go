@@ -59,7 +59,7 @@ func (c *ScheduleRemoveCmd) Run(g *Globals) error {
 		}
 	}
 	if c.Plan != "" {
-		return recordRunner(c.Plan, "", "")
+		return recordRunner(c.Plan, "", "", "")
 	}
 	return nil
 }

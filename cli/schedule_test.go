@@ -115,6 +115,9 @@ func TestScheduleInstallRemove(t *testing.T) {
 	if err != nil || p.Schedule.Runner != RunnerSystemd || p.Schedule.ReportDir != "/var/lib/tikv-ear/reports" {
 		t.Fatalf("plan after install: %+v, %v", p.Schedule, err)
 	}
+	if code, out, _ = runMain(ctx, "schedule", "show", plan); code != ExitOK || !strings.Contains(out, "runner: systemd") {
+		t.Errorf("schedule show after installing systemd (exit %d) does not report it:\n%s", code, out)
+	}
 	if code, _, errb = runMain(ctx, "schedule", "install", plan, "--runner", "systemd", "--dir", units); code != ExitFailure || !strings.Contains(errb, "already holds an installed schedule") {
 		t.Errorf("second install into the same dir: exit %d\n%s", code, errb)
 	}
@@ -126,10 +129,20 @@ func TestScheduleInstallRemove(t *testing.T) {
 		t.Errorf("remove with the plan kept runner %q", p.Schedule.Runner)
 	}
 
-	// cron: one cron.d file; a changed file is kept unless --force.
+	// cron: one cron.d file; a changed file is kept unless --force. --period
+	// changes the period, and the plan records it.
 	cron := filepath.Join(dir, "cron")
-	if code, out, errb = runMain(ctx, "schedule", "install", plan, "--runner", "cron", "--dir", cron, "--binary", "/usr/local/bin/tikv-ear"); code != ExitOK {
+	if code, _, errb = runMain(ctx, "schedule", "install", plan, "--runner", "cron", "--dir", cron, "--period", "90.5d"); code != ExitUsage {
+		t.Errorf("--period of a fraction of a day: exit %d, want 2\n%s", code, errb)
+	}
+	if code, out, errb = runMain(ctx, "schedule", "install", plan, "--runner", "cron", "--dir", cron, "--binary", "/usr/local/bin/tikv-ear", "--period", "90d"); code != ExitOK {
 		t.Fatalf("install cron: exit %d\n%s%s", code, out, errb)
+	}
+	if p, _ := steps.LoadPlan(plan); p.Schedule.Runner != RunnerCron || p.Schedule.MasterKeyRotation != "90d" {
+		t.Errorf("plan after install --runner cron --period 90d: %+v", p.Schedule)
+	}
+	if code, out, _ = runMain(ctx, "schedule", "show", plan, "--output", "json"); code != ExitOK || !strings.Contains(out, `"runner": "cron"`) || !strings.Contains(out, `"master_key_period_days": 90`) {
+		t.Errorf("schedule show after installing cron every 90d (exit %d):\n%s", code, out)
 	}
 	line, _ := os.ReadFile(filepath.Join(cron, "tikv-ear-rotate"))
 	if !strings.Contains(string(line), " tikv-ear '/usr/local/bin/tikv-ear' 'rotate' '"+planAbs+"' '--yes' '--output' 'json' '--report-dir' '") {

@@ -133,3 +133,29 @@ func NativeOptions(p *Plan, pol schedule.Policy) []NativeOption {
 	}
 	return nil
 }
+
+// RecordSchedule changes plan.toml's [schedule] under the rotation lock
+// (<plan>.lock, which a running rotation holds), so the plan names the
+// runner and period in force: `schedule show`, the report and the next
+// rotation read them from there. edit changes the section; the result must
+// still be a valid policy (PlanPolicy), else nothing is written.
+func RecordSchedule(path string, edit func(*ScheduleSection)) error {
+	unlock, err := schedule.Lock(path + ".lock")
+	if err != nil {
+		return Failf("a rotation is running; change the schedule after it finished", "%v", err)
+	}
+	defer unlock()
+	p, err := LoadPlan(path)
+	if err != nil {
+		return err
+	}
+	before := p.Schedule
+	edit(&p.Schedule)
+	if p.Schedule == before {
+		return nil
+	}
+	if _, _, err := PlanPolicy(path, p); err != nil {
+		return err
+	}
+	return SavePlan(path, p)
+}

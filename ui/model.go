@@ -678,7 +678,7 @@ func (m *Model) bindings() []key.Binding {
 		}
 		return []key.Binding{with(k.Next, "rotation schedule"), k.Quit}
 	case ScreenSchedule:
-		return []key.Binding{with(k.Next, "write the report"), k.Up, k.Down, k.Quit}
+		return []key.Binding{with(k.Next, "write the report"), k.Up, k.Down, key.NewBinding(key.WithKeys("left", "right"), key.WithHelp("←/→", "period")), k.Quit}
 	case ScreenReport, ScreenAudit:
 		if m.opts.Home {
 			return []key.Binding{with(k.Next, "home"), k.Quit}

@@ -17,6 +17,8 @@ func (m *Model) keySchedule(msg tea.KeyPressMsg) tea.Cmd {
 		m.schedIdx = max(0, m.schedIdx-1)
 	case key.Matches(msg, m.keys.Down):
 		m.schedIdx = min(len(m.sched)-1, m.schedIdx+1)
+	case key.Matches(msg, m.keys.Left), key.Matches(msg, m.keys.Right):
+		m.stepSchedulePeriod(key.Matches(msg, m.keys.Right))
 	case key.Matches(msg, m.keys.Next) && m.preview != nil && m.applyErr == nil: // no report for a run that stopped
 		p := *m.preview
 		if m.schedIdx < len(m.sched) {
@@ -26,6 +28,40 @@ func (m *Model) keySchedule(msg tea.KeyPressMsg) tea.Cmd {
 		return m.start(opReport, reportCmd(m.ctx, m.driver, m.result, p))
 	}
 	return nil
+}
+
+// SchedulePeriods are the master-key rotation periods ←/→ step through on
+// the Schedule screen (whole days, as plan.toml's [schedule]
+// master-key-rotation takes them; NIST SP 800-57 Pt1 suggests at most 730d).
+var SchedulePeriods = [...]string{"30d", "90d", "180d", "365d", "730d"}
+
+// stepSchedulePeriod moves the period of every schedule tikv-ear runs
+// (systemd, cron, Kubernetes, manual) one step shorter or longer; a KMS's
+// own rotation keeps the period its option was built with.
+func (m *Model) stepSchedulePeriod(longer bool) {
+	for i := range m.sched {
+		o := &m.sched[i]
+		if o.KMSNative {
+			continue
+		}
+		idx := -1
+		for j, p := range SchedulePeriods {
+			if p == o.Period {
+				idx = j
+			}
+		}
+		switch {
+		case idx < 0 && longer:
+			idx = len(SchedulePeriods) - 1
+		case idx < 0:
+			idx = 0
+		case longer:
+			idx = min(len(SchedulePeriods)-1, idx+1)
+		default:
+			idx = max(0, idx-1)
+		}
+		o.Period = SchedulePeriods[idx]
+	}
 }
 
 func (m *Model) viewSchedule(w, h int) string {

@@ -36,3 +36,24 @@ func TestVerificationAfterAStoppedRunSaysHowToGoOnAndOffersNoSchedule(t *testing
 		t.Fatalf("Enter after a stopped run went to screen %v (busy %q); want no schedule and no report", m.screen, m.busy)
 	}
 }
+
+// TestSchedulePeriodChangesWithTheArrowKeys pins the period choice of the
+// Schedule screen (issue 15): → makes it longer, ← shorter, for every
+// schedule tikv-ear runs; a KMS's own rotation keeps its period.
+func TestSchedulePeriodChangesWithTheArrowKeys(t *testing.T) {
+	m := newTestModel(nil, Options{})
+	m.screen, m.preview = ScreenSchedule, &PlanPreview{}
+	m.sched = []ScheduleOption{{ID: "aws-auto", Period: "365d", KMSNative: true}, {ID: "cron", Period: "365d"}, {ID: "manual", Period: "365d"}}
+	m.Update(tea.KeyPressMsg{Code: tea.KeyLeft})
+	m.Update(tea.KeyPressMsg{Code: tea.KeyLeft})
+	if m.sched[1].Period != "90d" || m.sched[2].Period != "90d" || m.sched[0].Period != "365d" {
+		t.Fatalf("after ← ←: %+v", m.sched)
+	}
+	m.Update(tea.KeyPressMsg{Code: tea.KeyRight})
+	if m.sched[1].Period != "180d" {
+		t.Fatalf("after →: %+v", m.sched)
+	}
+	if v := screenAt(t, m, 80, 24); !strings.Contains(v, "every 180d") {
+		t.Errorf("the screen does not show the new period:\n%s", v)
+	}
+}

@@ -254,24 +254,40 @@ func TestWizardDriverEnablesTheSimAndWritesAVerifiableReport(t *testing.T) {
 	var ids []string
 	for _, s := range sched {
 		ids = append(ids, s.ID)
-		if s.Artefact != "" {
-			path := s.Artefact
-			if s.ID == "systemd" { // the timer starts the service, which runs the command
-				path = strings.TrimSuffix(path, ".timer") + ".service"
-			}
-			b, err := os.ReadFile(path)
-			if err != nil || !strings.Contains(string(b), "rotate") || !strings.Contains(string(b), "--yes") {
-				t.Errorf("%s artefact %s: %v\n%s", s.ID, path, err, b)
-			}
+		if _, err := os.Stat(s.Artefact); s.Artefact != "" && !os.IsNotExist(err) {
+			t.Errorf("%s artefact %s written before the operator chose it (stat: %v)", s.ID, s.Artefact, err)
 		}
 	}
 	if !slices.Equal(ids, []string{"systemd", "cron", "kubernetes", "manual"}) {
 		t.Fatalf("schedule options %v", ids)
 	}
-	prev.Schedule = &sched[0]
+	// The operator picks cron and shortens the period to 90 days: only the
+	// cron file is written, and plan.toml records the runner and the period.
+	chosen := sched[1]
+	chosen.Period = "90d"
+	prev.Schedule = &chosen
 	files, err := d.WriteReport(ctx, res, prev)
 	if err != nil {
 		t.Fatal(err)
+	}
+	for _, s := range sched {
+		if s.Artefact == "" {
+			continue
+		}
+		b, err := os.ReadFile(s.Artefact)
+		switch {
+		case s.ID == chosen.ID && (err != nil || !strings.Contains(string(b), "rotate") || !strings.Contains(string(b), "--yes")):
+			t.Errorf("the chosen %s artefact %s: %v\n%s", s.ID, s.Artefact, err, b)
+		case s.ID != chosen.ID && !os.IsNotExist(err):
+			t.Errorf("%s artefact %s written though %s was chosen", s.ID, s.Artefact, chosen.ID)
+		}
+	}
+	saved, err := steps.LoadPlan(filepath.Join(dir, "plan.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if saved.Schedule.Runner != "cron" || saved.Schedule.MasterKeyRotation != "90d" {
+		t.Errorf("plan.toml [schedule] = %+v; want runner cron, master-key-rotation 90d", saved.Schedule)
 	}
 	pub := filepath.Join(filepath.Dir(files.JSON), "pub.pem")
 	vr, err := report.Verify(files.JSON, report.VerifyOptions{KeyPath: pub, BundlePath: files.Bundle})
@@ -291,8 +307,8 @@ func TestWizardDriverEnablesTheSimAndWritesAVerifiableReport(t *testing.T) {
 	if err := json.Unmarshal(b, &rep); err != nil {
 		t.Fatal(err)
 	}
-	if rep.Schedule.Mechanism != "systemd" {
-		t.Errorf("report schedule mechanism %q, want systemd\n%s", rep.Schedule.Mechanism, b)
+	if rep.Schedule.Mechanism != "cron" {
+		t.Errorf("report schedule mechanism %q, want cron\n%s", rep.Schedule.Mechanism, b)
 	}
 }
 

@@ -116,12 +116,20 @@ func (d *Driver) WriteReport(ctx context.Context, _ *steps.Result, prev ui.PlanP
 	if err != nil {
 		return ui.ReportFiles{}, err
 	}
+	if run.Result().Err != nil {
+		return ui.ReportFiles{}, fmt.Errorf("no report for a run that stopped: %w", run.Result().Err)
+	}
+	if sc := prev.Schedule; sc != nil {
+		if err := d.installSchedule(*sc, prev); err != nil {
+			return ui.ReportFiles{}, fmt.Errorf("installing the rotation schedule: %w", err)
+		}
+	}
 	files, _, err := run.WriteReport(ctx, func(rep *report.Report) {
 		if sc := prev.Schedule; sc != nil && rep.Schedule != nil {
 			switch {
 			case sc.KMSNative:
 				rep.Schedule.KMSNative = sc.Install
-			case sc.ID == "systemd" || sc.ID == "cron" || sc.ID == "kubernetes":
+			case sc.ID == steps.RunnerSystemd || sc.ID == steps.RunnerCron || sc.ID == steps.RunnerKubernetes:
 				rep.Schedule.Mechanism = sc.ID
 			}
 		}

@@ -15,7 +15,9 @@ import (
 
 // ScheduleOptions implements ui.Driver: the systemd timer, cron line and
 // Kubernetes CronJob that run 'tikv-ear rotate PLAN --yes --output json',
-// written beside the plan, plus the KMS's own rotation where there is one.
+// plus the KMS's own rotation where there is one. Nothing is written here:
+// only the option the operator chooses is written, with the period chosen
+// (installSchedule, when the report is written).
 func (d *Driver) ScheduleOptions(ctx context.Context, prev ui.PlanPreview) ([]ui.ScheduleOption, error) {
 	p := prev.Plan
 	if p == nil {
@@ -30,26 +32,7 @@ func (d *Driver) ScheduleOptions(ctx context.Context, prev ui.PlanPreview) ([]ui
 	if err != nil {
 		return nil, err
 	}
-	reportAbs, err := filepath.Abs(steps.FirstNonEmpty(p.Report.Dir, d.cfg.ReportDir))
-	if err != nil {
-		return nil, err
-	}
-	bin, err := os.Executable()
-	if err != nil {
-		return nil, fmt.Errorf("locating the tikv-ear binary: %w", err)
-	}
-	job := schedule.Job{Binary: bin, Plan: planAbs, ReportDir: reportAbs, Period: period}
-	dir := filepath.Join(filepath.Dir(planAbs), "tikv-ear-schedule")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("creating %s: %w", dir, err)
-	}
-	write := func(name string, data []byte) (string, error) {
-		path := filepath.Join(dir, name)
-		if err := os.WriteFile(path, data, 0o644); err != nil {
-			return "", fmt.Errorf("writing %s: %w", path, err)
-		}
-		return path, nil
-	}
+	dir := d.scheduleDir(planAbs)
 	var out []ui.ScheduleOption
 	switch p.Target.Key.Backend {
 	case "aws":
@@ -68,46 +51,100 @@ func (d *Driver) ScheduleOptions(ctx context.Context, prev ui.PlanPreview) ([]ui
 			}
 		}
 	}
-	svc, timer, err := schedule.Systemd(job)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := write(schedule.DefaultName+".service", svc); err != nil {
-		return nil, err
-	}
-	timerPath, err := write(schedule.DefaultName+".timer", timer)
-	if err != nil {
-		return nil, err
-	}
-	out = append(out, ui.ScheduleOption{ID: "systemd", Title: "systemd timer on this machine", Period: periodText, Artefact: timerPath,
-		Install: "systemctl enable --now " + schedule.DefaultName + ".timer",
-		Notes:   "copy the .service and .timer to /etc/systemd/system first; runs tikv-ear rotate"})
-	line, err := schedule.Cron(job)
-	if err != nil {
-		return nil, err
-	}
-	cronPath, err := write(schedule.DefaultName+".cron", []byte(line))
-	if err != nil {
-		return nil, err
-	}
-	out = append(out, ui.ScheduleOption{ID: "cron", Title: "cron on this machine", Period: periodText, Artefact: cronPath,
-		Install: "copy it to /etc/cron.d/" + schedule.DefaultName, Notes: "cron does not catch up a run missed while the machine is off"})
-	kjob := schedule.Job{Binary: "/usr/local/bin/tikv-ear", Plan: "/etc/tikv-ear/plan.toml", ReportDir: "/var/lib/tikv-ear/reports", Period: period}
-	cj, err := schedule.KubernetesCronJob(kjob, schedule.Kube{Image: "tikv-ear:" + steps.ToolVersion, PlanConfigMap: "tikv-ear-plan", ReportsClaim: "tikv-ear-reports"})
-	if err != nil {
-		return nil, err
-	}
-	yml, err := cj.YAML()
-	if err != nil {
-		return nil, err
-	}
-	cjPath, err := write(schedule.DefaultName+"-cronjob.yaml", yml)
-	if err != nil {
-		return nil, err
-	}
-	out = append(out, ui.ScheduleOption{ID: "kubernetes", Title: "Kubernetes CronJob", Period: periodText, Artefact: cjPath,
-		Install: "kubectl apply -f " + filepath.Base(cjPath), Notes: "edit its image, ConfigMap and volume claim names first"})
-	out = append(out, ui.ScheduleOption{ID: "manual", Title: "no schedule: I rotate by hand", Period: periodText,
-		Install: "tikv-ear rotate " + filepath.Base(planAbs), Notes: "the report records the rotation as manual"})
+	out = append(out,
+		ui.ScheduleOption{ID: steps.RunnerSystemd, Title: "systemd timer on this machine", Period: periodText,
+			Artefact: filepath.Join(dir, schedule.DefaultName+".timer"),
+			Install:  "systemctl enable --now " + schedule.DefaultName + ".timer",
+			Notes:    "copy the .service and .timer to /etc/systemd/system first; runs tikv-ear rotate"},
+		ui.ScheduleOption{ID: steps.RunnerCron, Title: "cron on this machine", Period: periodText,
+			Artefact: filepath.Join(dir, schedule.DefaultName+".cron"),
+			Install:  "copy it to /etc/cron.d/" + schedule.DefaultName, Notes: "cron does not catch up a run missed while the machine is off"},
+		ui.ScheduleOption{ID: steps.RunnerKubernetes, Title: "Kubernetes CronJob", Period: periodText,
+			Artefact: filepath.Join(dir, schedule.DefaultName+"-cronjob.yaml"),
+			Install:  "kubectl apply -f " + schedule.DefaultName + "-cronjob.yaml", Notes: "edit its image, ConfigMap and volume claim names first"},
+		ui.ScheduleOption{ID: steps.RunnerManual, Title: "no schedule: I rotate by hand", Period: periodText,
+			Install: "tikv-ear rotate " + filepath.Base(planAbs), Notes: "the report records the rotation as manual"})
 	return out, nil
+}
+
+// scheduleDir is where the wizard writes the chosen schedule's files: beside the plan.
+func (d *Driver) scheduleDir(planAbs string) string {
+	return filepath.Join(filepath.Dir(planAbs), "tikv-ear-schedule")
+}
+
+// installSchedule writes the files of the schedule the operator chose, and
+// only those, with the period chosen, and records the runner and the
+// period in plan.toml's [schedule] (steps.RecordSchedule), as 'tikv-ear
+// schedule install' does. A KMS-native choice records the period only.
+func (d *Driver) installSchedule(sc ui.ScheduleOption, prev ui.PlanPreview) error {
+	p := prev.Plan
+	if p == nil {
+		return errors.New("no plan: build one first")
+	}
+	period, err := tikv.ParseReadableDuration(sc.Period)
+	if err != nil || period < schedule.Day || period%schedule.Day != 0 {
+		return fmt.Errorf("rotation period %q is not a whole number of days", sc.Period)
+	}
+	planAbs, err := filepath.Abs(d.planPath())
+	if err != nil {
+		return err
+	}
+	reportAbs, err := filepath.Abs(steps.FirstNonEmpty(p.Report.Dir, d.cfg.ReportDir))
+	if err != nil {
+		return err
+	}
+	files := map[string][]byte{}
+	switch sc.ID {
+	case steps.RunnerSystemd, steps.RunnerCron:
+		bin, err := os.Executable()
+		if err != nil {
+			return fmt.Errorf("locating the tikv-ear binary: %w", err)
+		}
+		job := schedule.Job{Binary: bin, Plan: planAbs, ReportDir: reportAbs, Period: period}
+		if sc.ID == steps.RunnerSystemd {
+			svc, timer, err := schedule.Systemd(job)
+			if err != nil {
+				return err
+			}
+			files[schedule.DefaultName+".service"], files[schedule.DefaultName+".timer"] = svc, timer
+		} else {
+			line, err := schedule.Cron(job)
+			if err != nil {
+				return err
+			}
+			files[schedule.DefaultName+".cron"] = []byte(line)
+		}
+	case steps.RunnerKubernetes:
+		kjob := schedule.Job{Binary: "/usr/local/bin/tikv-ear", Plan: "/etc/tikv-ear/plan.toml", ReportDir: "/var/lib/tikv-ear/reports", Period: period}
+		cj, err := schedule.KubernetesCronJob(kjob, schedule.Kube{Image: "tikv-ear:" + steps.ToolVersion, PlanConfigMap: "tikv-ear-plan", ReportsClaim: "tikv-ear-reports"})
+		if err != nil {
+			return err
+		}
+		yml, err := cj.YAML()
+		if err != nil {
+			return err
+		}
+		files[schedule.DefaultName+"-cronjob.yaml"] = yml
+	}
+	if len(files) > 0 {
+		dir := d.scheduleDir(planAbs)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("creating %s: %w", dir, err)
+		}
+		for name, data := range files {
+			path := filepath.Join(dir, name)
+			if err := os.WriteFile(path, data, 0o644); err != nil {
+				return fmt.Errorf("writing %s: %w", path, err)
+			}
+		}
+	}
+	return steps.RecordSchedule(planAbs, func(s *steps.ScheduleSection) {
+		s.MasterKeyRotation = sc.Period
+		switch sc.ID {
+		case steps.RunnerSystemd, steps.RunnerCron, steps.RunnerKubernetes:
+			s.Runner = sc.ID
+		case steps.RunnerManual:
+			s.Runner = ""
+		}
+	})
 }
