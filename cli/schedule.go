@@ -147,7 +147,11 @@ func scheduleReportDir(p *steps.Plan) string {
 func printSchedule(w io.Writer, a *gather.MasterKeyAge) {
 	fmt.Fprintln(w, keyAgeLine(a))
 	if a.LogConfirmed != nil {
-		fmt.Fprintf(w, "  last \"%s\" seen %s on store %s\n", tikvlog.MsgPersistedReplaceMasterKey.Text, a.LogConfirmed.Format(time.RFC3339), strconv.FormatUint(a.LogConfirmedStore, 10))
+		skew := ""
+		if a.LogAhead != "" {
+			skew = fmt.Sprintf(" (its log time was %s ahead of this machine's clock: clock skew between the hosts, shown as now)", a.LogAhead)
+		}
+		fmt.Fprintf(w, "  last \"%s\" seen %s on store %s%s\n", tikvlog.MsgPersistedReplaceMasterKey.Text, a.LogConfirmed.Format(time.RFC3339), strconv.FormatUint(a.LogConfirmedStore, 10), skew)
 	}
 	if wn := overdueWarning(a); wn != "" {
 		fmt.Fprintf(w, "  warning: %s\n", wn)

@@ -145,7 +145,14 @@ func storeChange(k Kind, s Store) string {
 	default:
 		parts = append(parts, "master key replaced")
 	}
-	if a.HasPreviousMasterKey() {
+	switch {
+	case !a.HasPreviousMasterKey():
+	case b.Method == "" || b.Method == tikv.MethodPlaintext:
+		// The data was plaintext before: no earlier encryption used this key.
+		// It is one an earlier, rolled-back attempt left configured (key.dict
+		// was written under it), kept so TiKV can open that key.dict.
+		parts = append(parts, "the data was plaintext before; a master key left by an earlier attempt ("+mkString(*a.PreviousMasterKey)+") stays as previous-master-key so TiKV can open the key.dict written under it")
+	default:
 		parts = append(parts, "previous master key still configured")
 	}
 	if k == KindAudit {

@@ -77,6 +77,12 @@ func MasterKeyAge(rep *gather.Report, ref kms.KeyRef, ev *kms.Evidence, period t
 	if rep != nil {
 		if at, store, ok := gather.LastReplaceMasterKey(rep); ok {
 			at = at.UTC()
+			if !now.IsZero() && at.After(now) {
+				// A log stamped in the future is clock skew (or the sim's
+				// clock): never report a future time, say by how much instead.
+				age.LogAhead = at.Sub(now).Round(time.Second).String()
+				at = now.UTC()
+			}
 			age.LogConfirmed, age.LogConfirmedStore = &at, store
 			if last.IsZero() {
 				last, age.LastRotationSource = at, gather.RotationFromLog

@@ -89,6 +89,11 @@ type MasterKeyAge struct {
 	// line seen in any store's log, and the store it came from.
 	LogConfirmed      *time.Time `json:"log_confirmed,omitempty"`
 	LogConfirmedStore uint64     `json:"log_confirmed_store,omitempty"`
+	// LogAhead is how far that line's timestamp was ahead of this machine's
+	// clock (clock skew between the store's host and this one, or the
+	// simulated cluster's faster clock), as a Go duration; LogConfirmed is
+	// then clamped to this machine's "now", never shown in the future.
+	LogAhead string `json:"log_ahead,omitempty"`
 	// AgeDays is whole days since LastRotation; PeriodDays the policy's period.
 	AgeDays    int `json:"age_days"`
 	PeriodDays int `json:"period_days"`

@@ -109,14 +109,18 @@ type FileInfo struct {
 }
 
 // Stat describes path (not following a final symlink). A missing path is not
-// an error: Exists is false.
+// an error: Exists is false, and FSType is the file system of its nearest
+// existing ancestor, where it would be created (so a plan checking a key
+// directory not made yet and a verify checking the key file in it name the
+// same file system).
 func (n Node) Stat(ctx context.Context, p string) (FileInfo, error) {
 	if err := checkPath(p); err != nil {
 		return FileInfo{}, err
 	}
 	q := Quote(p)
 	cmd := "if [ -e " + q + " ] || [ -L " + q + " ]; then stat -c '%a/%u/%g/%s/%U/%G/%F' -- " + q +
-		" && stat -f -c %T -- " + q + "; else echo absent; fi"
+		" && stat -f -c %T -- " + q + "; else echo absent; d=$(dirname -- " + q + "); " +
+		"while [ ! -e \"$d\" ] && [ \"$d\" != / ]; do d=$(dirname -- \"$d\"); done; stat -f -c %T -- \"$d\"; fi"
 	res, err := n.run(ctx, "stat "+p, cmd, nil)
 	if err != nil {
 		return FileInfo{}, err
@@ -127,7 +131,10 @@ func (n Node) Stat(ctx context.Context, p string) (FileInfo, error) {
 func parseStat(p, out string) (FileInfo, error) {
 	fi := FileInfo{Path: p}
 	lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
-	if len(lines) == 1 && lines[0] == "absent" {
+	if len(lines) >= 1 && lines[0] == "absent" {
+		if len(lines) == 2 {
+			fi.FSType = lines[1] // the nearest existing ancestor's
+		}
 		return fi, nil
 	}
 	bad := fmt.Errorf("stat %s: unexpected output %q", p, out)

@@ -184,6 +184,13 @@ func TestReadFileAndStat(t *testing.T) {
 	if err != nil || !fi.Mode.IsDir() {
 		t.Fatalf("Stat(dir) = %+v, %v", fi, err)
 	}
+	// A path not made yet names the file system it would be created on: the
+	// one of its nearest existing ancestor (plan checks a key dir before it
+	// exists; verify checks the key file in it later: both name the same).
+	missing, err := n.Stat(ctx, filepath.Join(dir, "not", "made", "yet"))
+	if err != nil || missing.Exists || missing.FSType == "" || missing.FSType != fi.FSType {
+		t.Fatalf("Stat(missing dir) = %+v, %v; want Exists false on %q, the file system of %s", missing, err, fi.FSType, dir)
+	}
 	fi, err = n.Stat(ctx, "/proc/self")
 	if err != nil || fi.FSType != "proc" || fi.Mode&fs.ModeSymlink == 0 {
 		t.Fatalf("Stat(/proc/self) = %+v, %v; want a symlink on proc", fi, err)

@@ -137,10 +137,14 @@ func HostKeyChecks(ctx context.Context, h Host, dir string, files ...string) []C
 	case fi.FSType != "tmpfs":
 		fs := fi.FSType
 		if fs == "" {
-			fs = "unknown"
+			fs = "a file system that could not be read"
+		}
+		where := fmt.Sprintf("%s is on %s", dir, fs)
+		if !fi.Exists {
+			where = fmt.Sprintf("%s does not exist yet and would be created on %s", dir, fs)
 		}
 		checks = append(checks, Check{Name: name, Status: StatusWarn,
-			Reason: fmt.Sprintf("%s is on %s, not tmpfs: the plaintext master key would rest on disk", dir, fs),
+			Reason: where + ", not tmpfs: the plaintext master key would rest on disk",
 			Fix:    "mount a dedicated tmpfs: tmpfs " + dir + " tmpfs mode=0700,uid=<tikv user>,noexec,nosuid,nodev,size=1m"})
 	default:
 		checks = append(checks, Check{Name: name, Status: StatusPass, Reason: dir + " is tmpfs"})
