@@ -94,6 +94,12 @@ func runPlan(g *Globals, f runFlags, o steps.RunOptions) error {
 	}
 	if res != nil {
 		files, generated, err := s.WriteReport(context.WithoutCancel(ctx), nil)
+		if f.Output != "json" {
+			// The end of the run in a few facts (steps.RunSummary; the wizard shows the same).
+			if sum, ok := s.Summary(files.Report); ok {
+				sum.Print(g.IO.Err)
+			}
+		}
 		if err != nil {
 			fmt.Fprintf(g.IO.Err, "tikv-ear: error: %v\n", err)
 		} else {

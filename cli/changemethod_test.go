@@ -83,7 +83,13 @@ func TestChangeMethodInterruptedLeavesThePlanAndSaysHowToGoOn(t *testing.T) {
 		t.Fatalf("no resume hint %q and abort hint\n%s", resume, r)
 	}
 	// The hint works: the resumed run finishes, and only then the plan names the new method.
-	keMust(t, append(strings.Fields(strings.TrimPrefix(resume, "tikv-ear ")), "--yes")...)
+	again := keMust(t, append(strings.Fields(strings.TrimPrefix(resume, "tikv-ear ")), "--yes")...)
+	// The headless output ends with the run's summary (steps.RunSummary).
+	for _, want := range []string{"summary: change-method finished in ", " batches", "warnings accepted: ", "decisions: ", "report: " + filepath.Join(dir, "reports")} {
+		if !strings.Contains(again.stderr, want) {
+			t.Errorf("the resumed run's output lacks the summary's %q\n%s", want, again)
+		}
+	}
 	if got := keLoadPlan(t, plan).Target.Method; got != tikv.MethodAES128CTR {
 		t.Errorf("after the resumed run plan.toml names %s; want %s", got, tikv.MethodAES128CTR)
 	}

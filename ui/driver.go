@@ -323,6 +323,9 @@ type ReportFiles struct {
 	HTML          string
 	Bundle        string
 	VerifyCommand string
+	// Summary is the run's end in a few facts (steps.RunSummary.Lines: the
+	// lines the headless output prints), shown on the Report screen.
+	Summary []string
 }
 
 // Unfinished is a run the journal shows was not finished.

@@ -36,6 +36,12 @@ func (m *Model) viewReport(w, h int) string {
 		b.WriteString(line + "\n\n")
 	}
 	if r := m.report; r != nil {
+		for _, l := range r.Summary { // the same summary the headless output prints
+			b.WriteString(renderLines(st.Subtle, l, w, 4) + "\n")
+		}
+		if len(r.Summary) > 0 {
+			b.WriteString("\n")
+		}
 		b.WriteString(reportFiles(st, *r, w))
 	}
 	return b.String()

@@ -33,7 +33,7 @@ func (m *Model) viewVerify(w, h int) string {
 		b.WriteString(s + "\n")
 	}
 	if m.applyErr != nil {
-		b.WriteString(stoppedRun(st, m.applyErr, w) + "\n")
+		b.WriteString(stoppedRunNotice(st, m.applyErr, w) + "\n")
 	}
 	ok := 0
 	for _, e := range m.evidence {
@@ -69,11 +69,11 @@ func (m *Model) viewVerify(w, h int) string {
 	return b.String()
 }
 
-// stoppedRun says, on the Verification screen of a run that stopped, what
+// stoppedRunNotice says, on the Verification screen of a run that stopped, what
 // the engine says of it (steps.StoppedRun: which stores run the new config
 // unverified) and the exact commands that resume or abort it. No schedule
 // and no report follow a run that stopped.
-func stoppedRun(st Styles, err error, w int) string {
+func stoppedRunNotice(st Styles, err error, w int) string {
 	msg, hints := err.Error(), []string(nil)
 	var e *steps.Error
 	if errors.As(err, &e) {
