@@ -49,7 +49,7 @@ type ResumeFlags struct {
 // EventFlags say how a run's events are shown: every command that runs the
 // engine embeds them.
 type EventFlags struct {
-	Output  string `name:"output" enum:"text,json" default:"text" help:"text (progress on stderr) or json (NDJSON events on stdout)."`
+	Output  string `name:"output" short:"o" enum:"text,json" default:"text" help:"text (progress on stderr) or json (NDJSON events on stdout)."`
 	Verbose bool   `name:"verbose" short:"v" help:"Also print node log lines and metric samples."`
 }
 

@@ -23,9 +23,10 @@ import (
 type AuditCmd struct {
 	Plan         string `arg:"" optional:"" type:"existingfile" help:"plan.toml of the cluster: adds the key backend's evidence and the rotation policy (and connects as the plan says when no --pd or --sim is given)."`
 	ConnectFlags `embed:""`
-	Dir          string `name:"dir" type:"path" help:"Report directory; each audit writes a subdirectory audit-<time> (default: the plan's [report] dir, else tikv-ear-reports)."`
+	Dir          string `name:"report-dir" type:"path" help:"Report directory; each audit writes a subdirectory audit-<time> (default: the plan's [report] dir, else tikv-ear-reports)."`
+	DirOld       string `name:"dir" hidden:"" type:"path" help:"Deprecated spelling of --report-dir."`
 	ReportKey    string `name:"report-key" type:"path" help:"Report signing key (default: the plan's [report] key-file, else signing-key.pem in the report directory, generated when missing)."`
-	Output       string `name:"output" enum:"text,json" default:"text" help:"text, or json (a summary with the report's paths and findings)."`
+	Output       string `name:"output" short:"o" enum:"text,json" default:"text" help:"text, or json (a summary with the report's paths and findings)."`
 }
 
 // AuditSummary is the `audit --output json` document.
@@ -44,6 +45,7 @@ type AuditSummary struct {
 
 // Run audits and writes the signed report.
 func (c *AuditCmd) Run(g *Globals) error {
+	deprecatedFlag(g, "--dir", "--report-dir", c.DirOld, &c.Dir)
 	started := time.Now().UTC()
 	p, sess, err := connectOrPlan(g.Ctx, c.ConnectFlags, c.Plan)
 	if err != nil {

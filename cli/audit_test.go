@@ -63,7 +63,7 @@ func TestAuditHalfEncryptedSimIsReadOnlyAndSigned(t *testing.T) {
 	}
 
 	reports := filepath.Join(dir, "audits")
-	code, stdout, stderr := runMain(ctx, "audit", planPath, "--dir", reports, "--output", "json")
+	code, stdout, stderr := runMain(ctx, "audit", planPath, "--report-dir", reports, "--output", "json")
 	if code != ExitFailure {
 		t.Fatalf("audit of a half-encrypted cluster exited %d, want %d\nstdout:\n%s\nstderr:\n%s", code, ExitFailure, stdout, stderr)
 	}
@@ -203,7 +203,7 @@ func TestAuditHalfEncryptedSimIsReadOnlyAndSigned(t *testing.T) {
 	}
 
 	// Without a plan: connect flags alone, the default policy, no key evidence.
-	code, stdout, stderr = runMain(ctx, "audit", "--sim", cl.Env().Dir, "--dir", reports, "--output", "json")
+	code, stdout, stderr = runMain(ctx, "audit", "--sim", cl.Env().Dir, "--report-dir", reports, "--output", "json")
 	var bare AuditSummary
 	if err := json.Unmarshal([]byte(stdout), &bare); err != nil || code != ExitFailure {
 		t.Fatalf("audit without a plan (exit %d): %v\n%s", code, err, stderr)

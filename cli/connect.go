@@ -26,7 +26,7 @@ type ConnectFlags struct {
 	SSHUser     string        `name:"ssh-user" help:"SSH login user when the inventory names none."`
 	AcceptNew   bool          `name:"accept-new-host-keys" help:"Like OpenSSH's accept-new: record unknown host keys; changed keys are still refused."`
 	Sudo        bool          `name:"sudo" help:"Run host commands through sudo -n."`
-	Sim         string        `name:"sim" type:"path" placeholder:"DIR" env:"TIKV_EAR_SIM" help:"Use the simulated cluster started by 'tikv-ear sim up --dir DIR'."`
+	Sim         string        `name:"sim" type:"path" placeholder:"DIR" env:"TIKV_EAR_SIM" help:"Use the simulated cluster started by 'tikv-ear sim up --sim DIR'."`
 	Timeout     time.Duration `name:"timeout" default:"10s" help:"Timeout of each PD and status-port request."`
 	Concurrency int           `name:"concurrency" default:"20" help:"Hosts inspected at once."`
 }
@@ -40,7 +40,7 @@ func (f ConnectFlags) Options() (steps.ConnectOptions, error) {
 	if f.Sim != "" {
 		env, err := sim.ReadEnv(f.Sim)
 		if err != nil {
-			return steps.ConnectOptions{}, Usagef("start one with 'tikv-ear sim up --dir "+f.Sim+"'", "reading the simulated cluster in %s: %v", f.Sim, err)
+			return steps.ConnectOptions{}, Usagef("start one with 'tikv-ear sim up --sim "+f.Sim+"'", "reading the simulated cluster in %s: %v", f.Sim, err)
 		}
 		if len(f.PD) == 0 {
 			f.PD = env.PDURLs

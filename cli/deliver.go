@@ -8,13 +8,14 @@ import (
 // every host, e.g. after a reboot emptied a tmpfs key directory: TiKV will not
 // start until its key file is back. KMS backends need nothing delivered.
 type DeliverCmd struct {
-	Plan  string   `arg:"" type:"existingfile" help:"plan.toml of the cluster."`
-	Store []uint64 `name:"store" help:"Only these store ids (default: every store)."`
+	Plan   string   `arg:"" type:"existingfile" help:"plan.toml of the cluster."`
+	Store  []uint64 `name:"store" help:"Only these store ids (default: every store)."`
+	Output string   `name:"output" short:"o" enum:"text,json" default:"text" help:"text (lines on stderr), or json (one event per line on stdout)."`
 }
 
 // Run delivers the planned generations.
 func (c *DeliverCmd) Run(g *Globals) error {
-	s, err := steps.OpenPlan(g.Ctx, steps.OpenOptions{PlanPath: c.Plan, Events: &steps.LineSink{W: g.IO.Err}})
+	s, err := steps.OpenPlan(g.Ctx, steps.OpenOptions{PlanPath: c.Plan, Events: runFlags{Output: c.Output}.sink(g)})
 	if err != nil {
 		return err
 	}

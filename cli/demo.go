@@ -32,8 +32,8 @@ type DemoCmd struct {
 func demoHints() []string {
 	return []string{
 		"the demo is the interactive wizard; without a terminal run the same job headless:",
-		"  tikv-ear sim up --dir tikv-ear-sim    (leave it running)",
-		"  tikv-ear plan --sim tikv-ear-sim --env staging --out plan.toml",
+		"  tikv-ear sim up --sim tikv-ear-sim    (leave it running)",
+		"  tikv-ear plan --sim tikv-ear-sim --env staging --out-file plan.toml",
 		"  tikv-ear apply plan.toml --yes",
 	}
 }

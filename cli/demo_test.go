@@ -15,7 +15,7 @@ func TestDemoWithoutATerminalRefusesWithAHeadlessHint(t *testing.T) {
 		t.Fatalf("want a usage error (exit 2), got %v", err)
 	}
 	hints := strings.Join(e.Hints, "\n")
-	for _, want := range []string{"tikv-ear sim up --dir", "tikv-ear plan --sim", "tikv-ear apply plan.toml --yes"} {
+	for _, want := range []string{"tikv-ear sim up --sim", "tikv-ear plan --sim", "tikv-ear apply plan.toml --yes"} {
 		if !strings.Contains(hints, want) {
 			t.Errorf("hints lack %q:\n%s", want, hints)
 		}

@@ -58,3 +58,13 @@ func reportErr(w io.Writer, err error) int {
 	}
 	return code
 }
+
+// deprecatedFlag takes the value of a flag's old spelling (a hidden alias
+// kept so scripts go on working) into the new one, with a one-line notice.
+func deprecatedFlag(g *Globals, old, new, value string, dst *string) {
+	if value == "" {
+		return
+	}
+	fmt.Fprintf(g.IO.Err, "tikv-ear: notice: %s is deprecated; use %s (docs/commands.md, flag vocabulary)\n", old, new)
+	*dst = value
+}

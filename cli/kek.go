@@ -47,7 +47,7 @@ func kekPlan(g *Globals, path string) (*steps.Plan, *vault.Backend, error) {
 type KEKRotateCmd struct {
 	Plan       string `arg:"" type:"existingfile" help:"plan.toml of a vault cluster (its master-key reference is updated to the rewrapped KV version)."`
 	RewrapOnly bool   `name:"rewrap-only" help:"Do not rotate: only rewrap under the KEK's latest version (after transit's auto-rotation)."`
-	Output     string `name:"output" enum:"text,json" default:"text" help:"text or json."`
+	Output     string `name:"output" short:"o" enum:"text,json" default:"text" help:"text or json."`
 }
 
 // KEKRotation is the `kek rotate --output json` document.
@@ -103,7 +103,7 @@ func (c *KEKRotateCmd) Run(g *Globals) error {
 type KEKMinVersionCmd struct {
 	Plan              string `arg:"" type:"existingfile" help:"plan.toml of a vault cluster."`
 	DestroySuperseded bool   `name:"destroy-superseded" help:"First KV-destroy the older wrappings 'kek rotate' left of each generation (the newest version of each and the plan's own stay), so the minimum can rise."`
-	Output            string `name:"output" enum:"text,json" default:"text" help:"text or json."`
+	Output            string `name:"output" short:"o" enum:"text,json" default:"text" help:"text or json."`
 }
 
 // Run sets min_decryption_version to the oldest KEK version any live KV

@@ -113,7 +113,7 @@ func keWait(t *testing.T, what string, ok func() bool) {
 
 // kePlanArgs are the plan flags of a compressed rollout on the sim.
 func kePlanArgs(cl *sim.Cluster, dir string, extra ...string) []string {
-	args := []string{"plan", "--sim", cl.Env().Dir, "--out", filepath.Join(dir, "plan.toml"),
+	args := []string{"plan", "--sim", cl.Env().Dir, "--out-file", filepath.Join(dir, "plan.toml"),
 		"--report-dir", filepath.Join(dir, "reports"),
 		"--poll", "100ms", "--evict-timeout", "20s", "--ready-timeout", "20s", "--settle-timeout", "20s",
 		"--timeout", "5s"}

@@ -109,12 +109,14 @@ type PlanCmd struct {
 	RotationPeriod string `name:"data-key-rotation-period" default:"7d" help:"TiKV's data-key rotation period (d, h, m, s)."`
 	ReportDir      string `name:"report-dir" default:"tikv-ear-reports" help:"Where apply writes the signed report."`
 	ReportKey      string `name:"report-key" type:"path" help:"Report signing key (tikv-ear keygen); generated beside the report when empty."`
-	Out            string `name:"out" short:"o" default:"plan.toml" type:"path" help:"Plan file to write."`
-	Output         string `name:"output" enum:"text,json" default:"text" help:"text or json."`
+	Out            string `name:"out-file" default:"plan.toml" type:"path" help:"Plan file to write."`
+	OutOld         string `name:"out" hidden:"" type:"path" help:"Deprecated spelling of --out-file."`
+	Output         string `name:"output" short:"o" enum:"text,json" default:"text" help:"text or json."`
 }
 
 // Run builds and writes the plan.
 func (c *PlanCmd) Run(g *Globals) error {
+	deprecatedFlag(g, "--out", "--out-file", c.OutOld, &c.Out)
 	spec, err := c.KeyFlags.Spec()
 	if err != nil {
 		return err

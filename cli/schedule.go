@@ -73,7 +73,7 @@ type ScheduleShow struct {
 // ScheduleShowCmd prints the rotation policy of a plan.
 type ScheduleShowCmd struct {
 	Plan   string `arg:"" type:"existingfile" help:"plan.toml of the cluster."`
-	Output string `name:"output" enum:"text,json" default:"text" help:"text or json."`
+	Output string `name:"output" short:"o" enum:"text,json" default:"text" help:"text or json."`
 }
 
 // Run prints the policy; it reads only the plan (run 'tikv-ear audit' for the cluster's evidence).

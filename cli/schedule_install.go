@@ -32,7 +32,7 @@ type ScheduleInstallCmd struct {
 	ReportsClaim      string `name:"reports-claim" default:"tikv-ear-reports" help:"kubernetes: PersistentVolumeClaim for the reports."`
 	VaultSecretName   string `name:"vault-secret-name" help:"kubernetes: Secret holding the AppRole secret-id (key vault-secret-id)."`
 	Period            string `name:"period" help:"Master-key rotation period in whole days, e.g. 90d (default: [schedule] master-key-rotation; recorded there)."`
-	Output            string `name:"output" enum:"text,json" default:"text" help:"text or json."`
+	Output            string `name:"output" short:"o" enum:"text,json" default:"text" help:"text or json."`
 
 	// sysRoot prefixes the system directories of --system (tests only).
 	sysRoot string

@@ -12,9 +12,17 @@ import (
 
 // ScheduleRemoveCmd deletes what install wrote.
 type ScheduleRemoveCmd struct {
-	Dir   string `name:"dir" required:"" type:"path" help:"The --dir given to 'schedule install'."`
-	Force bool   `name:"force" help:"Also delete files changed since install."`
-	Plan  string `arg:"" optional:"" type:"existingfile" help:"plan.toml: also reset its [schedule] runner to manual."`
+	Dir    string `name:"dir" required:"" type:"path" help:"The --dir given to 'schedule install'."`
+	Force  bool   `name:"force" help:"Also delete files changed since install."`
+	Plan   string `arg:"" optional:"" type:"existingfile" help:"plan.toml: also reset its [schedule] runner to manual."`
+	Output string `name:"output" short:"o" enum:"text,json" default:"text" help:"text, or json (the files removed and the commands left to run)."`
+}
+
+// ScheduleRemoved is the --output json document of schedule remove.
+type ScheduleRemoved struct {
+	Removed []string `json:"removed"`
+	Gone    []string `json:"already_gone,omitempty"`
+	Undo    []string `json:"undo,omitempty"` // commands to run if it was installed system-wide
 }
 
 // Run removes the listed files and the manifest.
@@ -33,10 +41,12 @@ func (c *ScheduleRemoveCmd) Run(g *Globals) error {
 			fmt.Fprintf(g.IO.Err, "tikv-ear: stop the schedule first if it is active: %s\n", cmd)
 		}
 	}
+	done := ScheduleRemoved{Removed: []string{}}
 	for _, f := range m.Files {
 		cur, err := os.ReadFile(f.Path)
 		if errors.Is(err, fs.ErrNotExist) {
 			fmt.Fprintf(g.IO.Err, "tikv-ear: %s is already gone\n", f.Path)
+			done.Gone = append(done.Gone, f.Path)
 			continue
 		}
 		if err != nil {
@@ -48,18 +58,29 @@ func (c *ScheduleRemoveCmd) Run(g *Globals) error {
 		if err := os.Remove(f.Path); err != nil {
 			return fmt.Errorf("removing %s: %w", f.Path, err)
 		}
-		fmt.Fprintf(g.IO.Out, "removed %s\n", f.Path)
+		done.Removed = append(done.Removed, f.Path)
+		if c.Output != "json" {
+			fmt.Fprintf(g.IO.Out, "removed %s\n", f.Path)
+		}
 	}
 	if err := os.Remove(mpath); err != nil {
 		return fmt.Errorf("removing %s: %w", mpath, err)
 	}
 	for _, cmd := range m.Undo {
 		if !strings.Contains(cmd, "disable") {
-			fmt.Fprintf(g.IO.Out, "if you installed it system-wide, also run: %s\n", cmd)
+			done.Undo = append(done.Undo, cmd)
+			if c.Output != "json" {
+				fmt.Fprintf(g.IO.Out, "if you installed it system-wide, also run: %s\n", cmd)
+			}
 		}
 	}
 	if c.Plan != "" {
-		return recordRunner(c.Plan, "", "", "")
+		if err := recordRunner(c.Plan, "", "", ""); err != nil {
+			return err
+		}
+	}
+	if c.Output == "json" {
+		return writeJSON(g.IO.Out, done)
 	}
 	return nil
 }

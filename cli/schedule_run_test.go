@@ -214,7 +214,7 @@ func TestScheduledServiceRotatesSim(t *testing.T) {
 	}
 
 	// The audit afterwards sees generation 2 and the stores' replace-master-key lines.
-	code, out, errb := runMain(ctx, "audit", planPath, "--dir", filepath.Join(dir, "audits"), "--output", "json")
+	code, out, errb := runMain(ctx, "audit", planPath, "--report-dir", filepath.Join(dir, "audits"), "--output", "json")
 	var sum AuditSummary
 	if err := json.Unmarshal([]byte(out), &sum); err != nil {
 		t.Fatalf("audit after rotation (exit %d): %v\n%s", code, err, errb)

@@ -22,7 +22,8 @@ type SimUpCmd struct {
 	Zones       int      `default:"3" help:"Number of zones; stores get zone=z1..zN round robin."`
 	Regions     int      `default:"600" help:"Number of regions PD places."`
 	Speed       float64  `default:"10" help:"Sim seconds per wall second."`
-	Dir         string   `default:"tikv-ear-sim" type:"path" help:"Directory for hosts, keys and sim.env."`
+	Dir         string   `name:"sim" default:"tikv-ear-sim" type:"path" help:"Directory for hosts, keys and sim.env (what --sim names in every other command)."`
+	DirOld      string   `name:"dir" hidden:"" type:"path" help:"Deprecated spelling of --sim."`
 	Versions    []string `default:"8.5.2" sep:"," help:"TiKV version for all stores, or one per store (comma-separated)."`
 	Layout      string   `default:"tiup" enum:"tiup,systemd" help:"Host layout: TiUP tree with meta.yaml, or a hand-made systemd deployment."`
 	KMSEndpoint string   `name:"kms-endpoint" help:"KMS endpoint the stores may use (e.g. a local-kms URL), recorded in sim.env."`
@@ -33,6 +34,7 @@ type SimUpCmd struct {
 
 // Run starts the sim, prints how to reach it and waits for an interrupt.
 func (c *SimUpCmd) Run(g *Globals) error {
+	deprecatedFlag(g, "--dir", "--sim", c.DirOld, &c.Dir)
 	if c.Stores < 1 {
 		return Usagef("give --stores 1 or more", "--stores %d: a cluster needs at least one store", c.Stores)
 	}
@@ -73,7 +75,7 @@ func (c *SimUpCmd) Run(g *Globals) error {
 	printSimSummary(g, cl)
 	if cloud != nil {
 		fmt.Fprintf(g.IO.Out, "key config: %s\n", cloud.keyConfig)
-		fmt.Fprintf(g.IO.Err, "tikv-ear: hint: tikv-ear plan --sim %s --key-config %s --env staging --out plan.toml\n", c.Dir, cloud.keyConfig)
+		fmt.Fprintf(g.IO.Err, "tikv-ear: hint: tikv-ear plan --sim %s --key-config %s --env staging --out-file plan.toml\n", c.Dir, cloud.keyConfig)
 	}
 	<-g.Ctx.Done()
 	fmt.Fprintln(g.IO.Err, "tikv-ear: stopping the simulated cluster")
@@ -105,13 +107,14 @@ func printSimSummary(g *Globals, cl *sim.Cluster) {
 	fmt.Fprintf(g.IO.Out, "control:    %s\n", e.Control)
 	first := cl.Nodes()[0]
 	fmt.Fprintf(g.IO.Err, "tikv-ear: hint: ssh -F %s %s systemctl status %s\n", e.SSHConfig, first.Name, first.Paths.UnitName)
-	fmt.Fprintf(g.IO.Err, "tikv-ear: hint: tikv-ear sim fault --dir %s ssh-refuse --node 1\n", e.Dir)
+	fmt.Fprintf(g.IO.Err, "tikv-ear: hint: tikv-ear sim fault --sim %s ssh-refuse --node 1\n", e.Dir)
 	fmt.Fprintln(g.IO.Err, "tikv-ear: running; press Ctrl-C to stop")
 }
 
 // SimFaultCmd is `tikv-ear sim fault`.
 type SimFaultCmd struct {
-	Dir      string        `default:"tikv-ear-sim" type:"path" help:"Directory of the running sim (where sim.env is)."`
+	Dir      string        `name:"sim" default:"tikv-ear-sim" type:"path" help:"Directory of the running sim (where sim.env is)."`
+	DirOld   string        `name:"dir" hidden:"" type:"path" help:"Deprecated spelling of --sim."`
 	Kind     string        `arg:"" enum:"start-failure,slow-start,ssh-refuse,ssh-drop,ssh-latency,disk-full,eviction-stuck,pd-unavailable,pd-no-leader,kms-unreachable" help:"Fault: ${enum}."`
 	Node     int           `help:"1-based node index; 0 means every node."`
 	Off      bool          `help:"Switch the fault off."`
@@ -123,6 +126,7 @@ type SimFaultCmd struct {
 
 // Run posts the fault to the sim's control server.
 func (c *SimFaultCmd) Run(g *Globals) error {
+	deprecatedFlag(g, "--dir", "--sim", c.DirOld, &c.Dir)
 	if c.Node < 0 {
 		return Usagef("use --node 1 for the first node, or 0 for all", "--node %d is not a node index", c.Node)
 	}
@@ -131,11 +135,11 @@ func (c *SimFaultCmd) Run(g *Globals) error {
 	}
 	e, err := sim.ReadEnv(c.Dir)
 	if err != nil {
-		return Failf("start it with 'tikv-ear sim up --dir "+c.Dir+"', or pass the --dir it uses", "%v", err)
+		return Failf("start it with 'tikv-ear sim up --sim "+c.Dir+"', or pass the --sim it uses", "%v", err)
 	}
 	f := sim.Fault{Kind: c.Kind, Node: c.Node, Off: c.Off, Message: c.Message, Duration: c.Duration, Count: c.Count, Once: c.Once}
 	if err := sim.PostFault(g.Ctx, e.Control, f); err != nil {
-		return Failf("is 'tikv-ear sim up --dir "+c.Dir+"' still running?", "injecting %s: %v", c.Kind, err)
+		return Failf("is 'tikv-ear sim up --sim "+c.Dir+"' still running?", "injecting %s: %v", c.Kind, err)
 	}
 	state := "on"
 	if c.Off {

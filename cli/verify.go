@@ -21,7 +21,7 @@ type VerifyCmd struct {
 	Method       string        `name:"method" help:"Method every store must run (default: any cipher; the plan's when --plan is given)."`
 	Watch        bool          `name:"watch" help:"Repeat until interrupted, showing on-disk coverage grow as compaction rewrites old files."`
 	Interval     time.Duration `name:"interval" default:"10s" help:"Time between --watch rounds."`
-	Output       string        `name:"output" enum:"text,json" default:"text" help:"text or json."`
+	Output       string        `name:"output" short:"o" enum:"text,json" default:"text" help:"text or json."`
 }
 
 // VerifyResult is the --output json document of verify (steps.VerifyResult).

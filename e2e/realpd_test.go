@@ -88,7 +88,7 @@ func start(t *testing.T, members int, batching string, extra ...string) *env {
 // writePlan runs tikv-ear plan against the sim (again: PD's stores now).
 func (e *env) writePlan(extra ...string) {
 	e.t.Helper()
-	args := []string{"plan", "--sim", e.c.Options().Dir, "--env", "staging", "--backend", "file", "--out", e.plan, "--batching", e.batching,
+	args := []string{"plan", "--sim", e.c.Options().Dir, "--env", "staging", "--backend", "file", "--out-file", e.plan, "--batching", e.batching,
 		"--evict-timeout", "3m", "--ready-timeout", "2m", "--settle-timeout", "3m", "--poll", "200ms",
 		"--report-dir", filepath.Join(e.dir, "reports")}
 	e.must(append(args, extra...)...)

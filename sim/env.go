@@ -180,7 +180,7 @@ func ReadEnv(dir string) (Env, error) {
 	path := filepath.Join(dir, EnvFileName)
 	f, err := os.Open(path)
 	if err != nil {
-		return Env{}, fmt.Errorf("reading %s: %w (is `tikv-ear sim up --dir %s` running?)", path, err, dir)
+		return Env{}, fmt.Errorf("reading %s: %w (is `tikv-ear sim up --sim %s` running?)", path, err, dir)
 	}
 	defer f.Close()
 	vals := map[string]string{}
@@ -209,7 +209,7 @@ func ReadEnv(dir string) (Env, error) {
 		e.PDURLs = strings.Split(pds, ",")
 	}
 	if e.Control == "" {
-		return Env{}, fmt.Errorf("%s: key %s is missing: rewrite the file with `tikv-ear sim up --dir %s`", path, EnvControl, dir)
+		return Env{}, fmt.Errorf("%s: key %s is missing: rewrite the file with `tikv-ear sim up --sim %s`", path, EnvControl, dir)
 	}
 	return e, nil
 }

@@ -43,7 +43,7 @@ func newCLIEnv(t *testing.T, bin string) *cliEnv {
 	e := startSim(t, simConfig{Stores: 6, Zones: 3, Regions: 60, Speed: 100, Batching: steps.BatchZone, Canary: 1})
 	c := &cliEnv{t: t, bin: bin, dir: t.TempDir(), sim: e}
 	c.plan = filepath.Join(c.dir, "plan.toml")
-	out, err := c.cmd("plan", "--sim", e.c.Options().Dir, "--env", "staging", "--backend", "file", "--out", c.plan,
+	out, err := c.cmd("plan", "--sim", e.c.Options().Dir, "--env", "staging", "--backend", "file", "--out-file", c.plan,
 		"--evict-timeout", "60s", "--poll", "50ms", "--report-dir", filepath.Join(c.dir, "reports")).CombinedOutput()
 	if err != nil {
 		t.Fatalf("tikv-ear plan: %v\n%s", err, out)

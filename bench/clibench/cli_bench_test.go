@@ -96,7 +96,7 @@ func BenchmarkCLIAt300Stores(b *testing.B) {
 		planFile := filepath.Join(dir, fmt.Sprintf("plan%d.toml", i))
 		poll := fmt.Sprint(2 * time.Second / cliSpeed)
 		plan := run(b, bin, "plan", "--sim", simDir, "--env", "staging", "--backend", "file",
-			"--key-dir", filepath.Join(dir, "keys"), "--out", planFile, "--report-dir", filepath.Join(dir, "reports"),
+			"--key-dir", filepath.Join(dir, "keys"), "--out-file", planFile, "--report-dir", filepath.Join(dir, "reports"),
 			"--batching", "zone", "--poll", poll, "--evict-timeout", "2m", "--ready-timeout", "2m", "--settle-timeout", "2m")
 		b.Logf("status %s, plan %s at %d stores (%d CPUs, load %s)", status.wall.Round(10*time.Millisecond), plan.wall.Round(10*time.Millisecond), cliStores, runtime.NumCPU(), loadAvg())
 		// apply's peak RSS is its process's, whether or not every store made it.

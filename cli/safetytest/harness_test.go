@@ -143,7 +143,7 @@ func startSimWith(t *testing.T, o sim.Options) *sim.Cluster {
 func makePlan(t *testing.T, cl *sim.Cluster, dir string, extra ...string) string {
 	t.Helper()
 	out := filepath.Join(dir, "plan.toml")
-	args := []string{"plan", "--sim", cl.Env().Dir, "--out", out, "--report-dir", filepath.Join(dir, "reports"),
+	args := []string{"plan", "--sim", cl.Env().Dir, "--out-file", out, "--report-dir", filepath.Join(dir, "reports"),
 		"--env", "staging", "--backend", "file", "--key-dir", filepath.Join(dir, "operator-keys"),
 		"--poll", "100ms", "--evict-timeout", "20s", "--ready-timeout", "20s", "--settle-timeout", "20s", "--timeout", "5s"}
 	must(t, append(args, extra...)...)
