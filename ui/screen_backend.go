@@ -155,6 +155,7 @@ func (m *Model) selectBackend(i int) {
 	m.backendIdx = i
 	st := m.backendSaved[m.backends[i].Name]
 	m.fields, m.checks, m.checked, m.err, m.notice = st.fields, st.checks, st.checked, st.err, ""
+	m.scroll.reset()
 }
 
 // preflightCounts counts the rows the check list shows (one per check id,
