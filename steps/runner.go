@@ -1155,6 +1155,7 @@ func (r *Runner) settle(ctx context.Context, batch int, ids []uint64, before map
 	start := r.now()
 	r.emit(Event{Kind: StepStarted, Step: StepSettle, Batch: batch, Message: "waiting for leaders to return and regions to catch up"})
 	deadline := start.Add(r.Plan.Strategy.SettleTimeout.Duration)
+	var notes []string
 	for {
 		why := ""
 		h, err := r.PD.RegionHealth(ctx)
@@ -1164,12 +1165,18 @@ func (r *Runner) settle(ctx context.Context, batch int, ids []uint64, before map
 		case !h.Clean():
 			why = fmt.Sprintf("%d pending and %d down peers", h.PendingPeer, h.DownPeer)
 		default:
+			// PD's own store list: its balance-leader decides how many return.
+			stores, _ := r.PD.Stores(ctx)
+			policy, tolerance := r.leaderBalance(ctx)
+			notes = notes[:0]
 			for _, id := range ids {
-				want := before[id] * r.Plan.Strategy.LeaderReturnPercent / 100
-				s, err := r.Nodes[id].Metrics(ctx)
-				if err != nil || s.Leaders < want {
-					why = fmt.Sprintf("store %d has %d of %d leaders back", id, s.Leaders, want)
+				ok, w, note := r.leadersSettled(ctx, id, before[id], stores, policy, tolerance)
+				if !ok {
+					why = w
 					break
+				}
+				if note != "" {
+					notes = append(notes, note)
 				}
 			}
 		}
@@ -1185,6 +1192,9 @@ func (r *Runner) settle(ctx context.Context, batch int, ids []uint64, before map
 		if err := r.sleep(ctx, r.Plan.Strategy.SettlePoll.Duration); err != nil {
 			return err
 		}
+	}
+	for _, n := range notes {
+		r.emit(Event{Kind: Info, Step: StepSettle, Batch: batch, Message: n})
 	}
 	for _, id := range ids {
 		r.phase(id, StepSettle, start, true)
