@@ -28,16 +28,12 @@ func (m *Model) runSummary() []string {
 		stores += len(b.Stores)
 	}
 	out = append(out, fmt.Sprintf("batches    %d (%s), %d stores", len(r.Batches.Batches), r.Batches.Strategy, stores))
-	preflight := 0
 	checks := m.checks
 	if m.preview != nil {
 		checks = append(append([]steps.Check(nil), checks...), m.preview.Checks...)
 	}
-	for _, c := range checks {
-		if c.Status == steps.Warn {
-			preflight++
-		}
-	}
+	_, preflight, _ := preflightCounts(checks) // counted as the preflight header counts them: one per finding
+
 	during := 0
 	var decisions, retire []string
 	for _, e := range r.Timeline {

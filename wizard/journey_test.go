@@ -242,6 +242,8 @@ func TestJourneyEnableThenIncidentRotation(t *testing.T) {
 			j.see("INCIDENT", "stores · cluster")
 			j.press("enter")
 			j.see("new master key", "generation 2", "enter rotate…")
+			j.press("end")
+			j.see("then you may revoke the old generation") // the incident journey offers revocation (typed)
 			j.press("enter")
 			j.see("Rotate now?")
 			j.press("end", "y")
