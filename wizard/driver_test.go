@@ -282,7 +282,7 @@ func TestWizardDriverEnablesTheSimAndWritesAVerifiableReport(t *testing.T) {
 			t.Errorf("%s artefact %s written though %s was chosen", s.ID, s.Artefact, chosen.ID)
 		}
 	}
-	saved, err := steps.LoadPlan(filepath.Join(dir, "plan.toml"))
+	saved, err := steps.LoadPlan(d.planPath()) // where the run saved it
 	if err != nil {
 		t.Fatal(err)
 	}
