@@ -201,6 +201,7 @@ func (m *Model) handleResult(r resultMsg) tea.Cmd {
 		m.backendIdx = firstEnabledBackend(m.backends)
 	case opPreflight:
 		m.checks, m.checked = r.val.([]steps.Check), true
+		m.scroll.reset() // a new verdict starts at its top: failures first
 	case opPlan:
 		p := r.val.(PlanPreview)
 		m.preview, m.diffIdx, m.confirmApply = &p, 0, false

@@ -12,6 +12,7 @@ import (
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/tikv-ear/tikv-ear/cluster/tikv"
@@ -351,10 +352,11 @@ type dashView struct {
 	applyDone    bool
 	applyErr     error
 	note         string
+	home         bool // the wizard has a home to resume from
 }
 
 func (m *Model) dashState() dashView {
-	return dashView{confirmAbort: m.confirmAbort, applyDone: m.applyDone, applyErr: m.applyErr, note: m.status()}
+	return dashView{confirmAbort: m.confirmAbort, applyDone: m.applyDone, applyErr: m.applyErr, note: m.status(), home: m.opts.Home}
 }
 
 // render draws the dashboard into w×h.
@@ -387,6 +389,9 @@ func (d *dashboard) render(st Styles, w, h int, v dashView) string {
 				msg = stoppedText(v.applyErr)
 			}
 			top = append(top, st.Fail.Render(IconFail+" "+msg))
+			if v.home {
+				top = append(top, renderLines(st.Warn, "Stores already restarted keep the new config; the rest are unchanged. Enter goes home: Resume goes on from the cluster's real state, or cleans the run up.", w))
+			}
 		} else {
 			top = append(top, st.Pass.Render(IconPass+" "+cmp.Or(d.endMsg, "the rollout returned")))
 		}
@@ -814,7 +819,7 @@ func (m *Model) keyDashboard(msg tea.KeyPressMsg) tea.Cmd {
 	}
 	if d.decision != nil {
 		opts := d.decision.Decision.Options
-		if d.decision.Decision.Typed != "" && m.decScroll.key(msg, m.keys, false) {
+		if d.decision.Decision.Typed != "" && m.sizeTyped() && m.decScroll.key(msg, m.keys, false) {
 			return nil
 		}
 		switch {
@@ -851,6 +856,19 @@ func (m *Model) keyDashboard(msg tea.KeyPressMsg) tea.Cmd {
 		d.details = !d.details
 	case key.Matches(msg, m.keys.Metrics):
 		d.metrics = !d.metrics
+	case m.applyDone && m.applyErr != nil && m.opts.Home && key.Matches(msg, m.keys.Next):
+		// The run stopped: no verification, schedule or report of a run that
+		// did not finish. Home re-reads the journal and offers Resume.
+		st := &stoppedRun{kind: "enablement", why: stoppedText(m.applyErr), done: m.dash.done, total: len(m.dash.stores)}
+		if m.preview != nil {
+			st.preview = *m.preview
+			if m.preview.Rotation != nil {
+				st.kind = "rotation"
+			}
+		}
+		m.goHome()
+		m.stopped = st
+		return m.start(opJournal, journalCmd(m.ctx, m.driver))
 	case m.applyDone && key.Matches(msg, m.keys.Next):
 		m.screen = ScreenVerify
 		return m.start(opVerify, verifyCmd(m.ctx, m.driver, *m.preview))
@@ -897,6 +915,7 @@ func (m *Model) keyTyped(msg tea.KeyPressMsg) tea.Cmd {
 		m.typed.Blur()
 		return answer(reply, dec.Typed)
 	case tea.KeyPgUp, tea.KeyPgDown:
+		m.sizeTyped()
 		m.decScroll.key(msg, m.keys, false)
 		return nil
 	}
@@ -921,9 +940,28 @@ func (m *Model) typedPanel(w int) string {
 		}
 		b.WriteString("\n")
 	}
+	return b.String()
+}
+
+// sizeTyped lays the typed decision's panel out in the room the dashboard
+// gives it, as its view does, so scrolling keys act on what is on screen.
+func (m *Model) sizeTyped() bool {
+	w, h := max(m.width, 20), max(m.height, 6)
+	h -= lipHeight(m.header(w)) + lipHeight(m.banner(w)) + 1
+	m.decScroll.set(m.typedPanel(w), w, max(1, h-lipHeight(m.typedFooter(w))))
+	return true
+}
+
+// typedFooter is the choice under a typed decision's panel, pinned so it
+// stays on screen while the panel scrolls: the options, or the field where
+// yes is typed.
+func (m *Model) typedFooter(w int) string {
+	st, d := m.styles, &m.dash
+	dec := d.decision.Decision
+	var b strings.Builder
 	if d.typing {
-		b.WriteString(st.Fail.Render("Type yes to "+dec.Typed+", esc to go back (anything else keeps it):") + "\n")
-		b.WriteString(m.typed.View() + "\n")
+		b.WriteString(renderLines(st.Fail, "Type yes to "+dec.Typed+", esc to go back (anything else keeps it):", w) + "\n")
+		b.WriteString(m.typed.View())
 	} else {
 		var opts []string
 		for i, o := range dec.Options {
@@ -941,10 +979,10 @@ func (m *Model) typedPanel(w int) string {
 			}
 			opts = append(opts, label)
 		}
-		b.WriteString(strings.Join(opts, "  ") + "\n" + st.Subtle.Render("←/→ choose · enter confirm") + "\n")
+		b.WriteString(wrap(strings.Join(opts, "  ")+"  "+st.Subtle.Render("←/→ choose · enter confirm"), w))
 	}
 	if s := m.status(); s != "" {
-		b.WriteString(s + "\n")
+		b.WriteString("\n" + renderLines(lipgloss.NewStyle(), s, w))
 	}
 	return b.String()
 }
@@ -968,6 +1006,9 @@ func (m *Model) dashBindings() []key.Binding {
 		return []key.Binding{with(k.Yes, "abort the rollout"), with(k.No, "keep going")}
 	}
 	if m.applyDone {
+		if m.applyErr != nil && m.opts.Home {
+			return []key.Binding{with(k.Next, "home (resume from there)"), k.Details, k.Metrics, k.Up, k.Down, k.Quit}
+		}
 		return []key.Binding{with(k.Next, "verification"), k.Details, k.Metrics, k.Up, k.Down, k.Quit}
 	}
 	b := []key.Binding{}

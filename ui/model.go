@@ -178,6 +178,7 @@ type Model struct {
 
 	journey journey
 	homeIdx int
+	stopped *stoppedRun // this session's last rollout, when it stopped unfinished
 	audit   *AuditResult
 
 	scroll     scroller // the current screen's body (widgets.go)

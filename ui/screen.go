@@ -64,9 +64,11 @@ type dashboardPage struct{}
 func (dashboardPage) key(m *Model, msg tea.KeyPressMsg) tea.Cmd { return m.keyDashboard(msg) }
 func (dashboardPage) view(m *Model, w, h int) string {
 	if dec := m.dash.decision; dec != nil && dec.Decision.Typed != "" {
+		foot := m.typedFooter(w)
+		bodyH := max(1, h-lipHeight(foot))
 		s := m.decScroll
-		s.set(m.typedPanel(w), w, h)
-		return s.view(m.styles)
+		s.set(m.typedPanel(w), w, bodyH)
+		return pad(s.view(m.styles), bodyH) + "\n" + foot
 	}
 	return m.dash.render(m.styles, w, h, m.dashState())
 }

@@ -42,13 +42,27 @@ func (m *Model) journeys() []journeyItem {
 	if _, ok := m.driver.(Auditor); !ok {
 		items[2].disabled = "this wizard cannot write audit reports; run 'tikv-ear audit'"
 	}
-	if m.unfinished == nil {
+	switch {
+	case m.unfinished == nil && m.stopped != nil:
+		st := m.stopped
+		items[3].summary = fmt.Sprintf("the last %s stopped (%s) with %d of %d stores done: resuming runs its plan again from the cluster's real state; stores already on the target are verified, not restarted",
+			st.kind, st.why, st.done, st.total)
+	case m.unfinished == nil:
 		items[3].disabled = "no interrupted run: the journal records none"
-	} else {
+	default:
 		u := m.unfinished
 		items[3].summary = fmt.Sprintf("run %s (%s) stopped at %s with %d of %d stores done: resume it, or clean it up", u.Run, u.Kind, u.LastStep, u.Done, u.Total)
 	}
 	return items
+}
+
+// stoppedRun is a rollout of this session that stopped before it finished
+// (aborted, or a failure the operator did not roll past): home offers to
+// resume it.
+type stoppedRun struct {
+	preview     PlanPreview
+	kind, why   string
+	done, total int
 }
 
 // goHome shows the home screen with a fresh journey state: what an earlier
@@ -63,7 +77,8 @@ func (m *Model) goHome() tea.Cmd {
 	m.applying, m.applyDone, m.applyErr, m.result, m.applyCancel = false, false, nil, nil, nil
 	m.evidence, m.sched, m.schedIdx, m.report, m.audit = nil, nil, 0, nil, nil
 	m.homeIdx = 0
-	if m.unfinished != nil {
+	m.pollGen++ // the last rollout's leader polling stops
+	if m.unfinished != nil || m.stopped != nil {
 		m.homeIdx = int(journeyResume)
 	}
 	return nil
@@ -74,6 +89,15 @@ func (m *Model) takeJourney(j journey) tea.Cmd {
 	m.journey, m.err = j, nil
 	switch j {
 	case journeyResume:
+		if m.unfinished == nil && m.stopped != nil { // this session's stopped run: apply its plan again
+			st := m.stopped
+			m.stopped = nil
+			p := st.preview
+			m.preview = &p
+			m.opts.Rotate, m.opts.Incident = p.Rotation != nil, p.Rotation != nil && p.Rotation.Incident
+			m.dash.rotate, m.dash.incident = m.opts.Rotate, m.opts.Incident
+			return m.startApply()
+		}
 		m.screen = ScreenResume
 		return nil
 	case journeyIncident:

@@ -307,6 +307,14 @@ func TestWizardJourneyAzure(t *testing.T) {
 	walkJourney(t, journey{backend: "azure", simOpts: sim.Options{AzureAuthorityHost: c.AzureAuthorityHost, CloudCAFile: c.CAFile},
 		cfg: Config{Azure: c.Spec.Azure}, publicKey: fileSignerKey,
 		report: func(t *testing.T, r *report.Report) {
+			secret, err := os.ReadFile(c.Spec.Azure.ClientSecretFile)
+			if err != nil || len(bytes.TrimSpace(secret)) < 16 {
+				t.Fatalf("reading the client secret file: %v", err)
+			}
+			b, _ := json.Marshal(r)
+			if bytes.Contains(b, bytes.TrimSpace(secret)) {
+				t.Error("the Azure client secret is in the report")
+			}
 			k := masterKeyEvidence(t, r)
 			if k.Backend != "azure" || k.KeyID != kmsdemo.AzureKey || len(k.LatestVersion) != 32 || strings.Contains(k.LatestVersion, "REDACTED") {
 				t.Errorf("Azure master-key evidence: version %q: %+v", k.LatestVersion, k)
