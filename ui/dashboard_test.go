@@ -65,3 +65,26 @@ func TestDashboardMetricsRefreshAfterRestart(t *testing.T) {
 		t.Fatalf("the timeline is at most %d columns wide at 120:\n%s", widest, v)
 	}
 }
+
+// The report screen ends the run with its summary: duration, batches,
+// warnings accepted, every decision and who made it, and the report's path.
+func TestReportShowsTheEndOfRunSummary(t *testing.T) {
+	f := uitest.New(3)
+	f.AskAfter = 4
+	f.Ask = &steps.Decision{ID: "evict-timeout-1", Question: "store 1 still has 20 leaders", Options: []string{steps.OnEvictWait, steps.OnEvictSkipEviction, steps.OnEvictAbort}, Default: steps.OnEvictAbort}
+	h := newHarness(t, f, prefilled())
+	h.toPlan()
+	h.press("enter", "G", "y")
+	h.until("decision", func(m *ui.Model) bool { _, ok := m.DecisionPending(); return ok })
+	h.press("2", "enter")
+	h.until("rollout end", func(m *ui.Model) bool { r, _ := m.Result(); return r != nil })
+	h.press("enter")
+	h.idle(ui.ScreenVerify)
+	h.press("enter")
+	h.idle(ui.ScreenSchedule)
+	h.press("enter")
+	h.idle(ui.ScreenReport)
+	h.press("G")
+	contains(t, h.view(), "Run summary", "duration   1h0m0s", "batches    3 (", "warnings   ", "accepted",
+		"decisions  evict-timeout-1 → skip-eviction (by operator)", "report     ")
+}

@@ -242,6 +242,8 @@ func TestJourneyEnableThenIncidentRotation(t *testing.T) {
 			j.see("INCIDENT", "stores · cluster")
 			j.press("enter")
 			j.see("new master key", "generation 2", "enter rotate…")
+			j.press("end")
+			j.see("then you may revoke the old generation") // the incident journey offers revocation (typed)
 			j.press("enter")
 			j.see("Rotate now?")
 			j.press("end", "y")
@@ -256,6 +258,7 @@ func TestJourneyEnableThenIncidentRotation(t *testing.T) {
 			j.press("y", "e", "s", "enter")
 			rep = j.finish("3 of 3 stores verified")
 			verifyReport(t, rep, report.KindRotate)
+			j.see("Run summary", "decisions  retire-old → revoke (by operator)", "revocation old generation 1 retired in file")
 			p, err = steps.LoadPlan(j.plan)
 			if err != nil || p.Target.MasterKey.Generation != 2 || p.Target.PreviousMasterKey != nil {
 				t.Fatalf("plan after the incident rotation: %v %+v", err, p.Target)

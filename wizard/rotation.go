@@ -23,10 +23,13 @@ func genLabel(r kms.KeyRef) string {
 }
 
 // rotationPreview says what rotating p does, without touching anything.
-func (d *Driver) rotationPreview(p *steps.Plan) ui.RotationPreview {
+// incident is the wizard's choice (the home screen's incident journey) on
+// top of the command line's --incident.
+func (d *Driver) rotationPreview(p *steps.Plan, incident bool) ui.RotationPreview {
 	backend := p.Target.Key.Backend
-	r := ui.RotationPreview{Backend: backend, Current: genLabel(p.Target.MasterKey), Incident: d.cfg.Incident,
-		Revoke: d.cfg.Incident || d.cfg.Retire}
+	incident = incident || d.cfg.Incident
+	r := ui.RotationPreview{Backend: backend, Current: genLabel(p.Target.MasterKey), Incident: incident,
+		Revoke: incident || d.cfg.Retire}
 	first := fmt.Sprintf("create the next master-key generation in %s; plan.toml records it (nothing else changes if this fails)", backend)
 	if p.Target.MasterKey.Generation > 0 {
 		r.Next = fmt.Sprintf("generation %d (created when you rotate)", p.Target.MasterKey.Generation+1)
@@ -77,9 +80,6 @@ func (d *Driver) buildRotation(ctx context.Context, c ui.Choices) (ui.PlanPrevie
 		return ui.PlanPreview{}, err
 	}
 	defer s.Close()
-	r := d.rotationPreview(p)
-	if c.Incident {
-		r.Incident, r.Revoke = true, true
-	}
+	r := d.rotationPreview(p, c.Incident)
 	return ui.PlanPreview{Plan: p, Batches: s.Batches(ctx), Rotation: &r, Checks: s.Checks(ctx)}, nil
 }

@@ -313,6 +313,7 @@ func (f *Fake) Apply(ctx context.Context, p ui.PlanPreview, sink steps.Sink, dec
 			return res, fmt.Errorf("apply: %w", err)
 		}
 		sink.Emit(e)
+		res.Timeline = append(res.Timeline, e) // as the engine keeps its run's events
 		if f.Ask != nil && i == f.AskAfter {
 			d := *f.Ask
 			sink.Emit(steps.Event{Time: e.Time, Kind: steps.DecisionAsk, Step: steps.StepEvict, StoreID: e.StoreID, Decision: &d})
@@ -324,7 +325,9 @@ func (f *Fake) Apply(ctx context.Context, p ui.PlanPreview, sink steps.Sink, dec
 			f.decided = append(f.decided, choice+" by "+by)
 			f.mu.Unlock()
 			d.Chosen, d.By = choice, by
-			sink.Emit(steps.Event{Time: e.Time, Kind: steps.DecisionMade, Step: steps.StepEvict, StoreID: e.StoreID, Decision: &d})
+			made := steps.Event{Time: e.Time, Kind: steps.DecisionMade, Step: steps.StepEvict, StoreID: e.StoreID, Decision: &d}
+			sink.Emit(made)
+			res.Timeline = append(res.Timeline, made)
 		}
 	}
 	if f.Hold != nil {
