@@ -49,7 +49,7 @@ const deadline = 5 * time.Minute
 
 // env is a sim on a real pd-server and a working directory for the binary.
 type env struct {
-	t    *testing.T
+	t    testing.TB
 	c    *sim.Cluster
 	dir  string
 	plan string
@@ -64,6 +64,15 @@ type env struct {
 // after the defaults, so they win).
 func start(t *testing.T, members int, batching string, extra ...string) *env {
 	t.Helper()
+	return startSized(t, size{Stores: 6, Zones: 3, Regions: 60}, members, batching, extra...)
+}
+
+// size is the sim's shape: stores, zones and regions.
+type size struct{ Stores, Zones, Regions int }
+
+// startSized is start for any shape (the tests use 6 stores, the benchmark 30).
+func startSized(t testing.TB, sz size, members int, batching string, extra ...string) *env {
+	t.Helper()
 	pdBin, err := realparts.Binary(realparts.PDServer)
 	if err != nil {
 		t.Fatal(err)
@@ -71,14 +80,14 @@ func start(t *testing.T, members int, batching string, extra ...string) *env {
 	ctx, cancel := context.WithTimeout(context.Background(), deadline)
 	defer cancel()
 	simDir := filepath.Join(t.TempDir(), "sim")
-	c, err := sim.Start(ctx, sim.Options{Stores: 6, Zones: 3, Regions: 60, Speed: 10, Dir: simDir, PDServer: pdBin, PDMembers: members})
+	c, err := sim.Start(ctx, sim.Options{Stores: sz.Stores, Zones: sz.Zones, Regions: sz.Regions, Speed: 10, Dir: simDir, PDServer: pdBin, PDMembers: members})
 	if err != nil {
 		t.Fatalf("starting the sim on a real PD: %v", err)
 	}
 	t.Cleanup(c.Close)
 	e := &env{t: t, c: c, dir: t.TempDir()}
 	e.plan = filepath.Join(e.dir, "plan.toml")
-	e.waitLeaders(60)
+	e.waitLeaders(sz.Regions)
 	e.waitHealthy()
 	e.batching = batching
 	e.writePlan(extra...)

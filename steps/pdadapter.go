@@ -91,6 +91,30 @@ func (p PDClient) Regions(ctx context.Context) ([]RegionPeers, error) {
 	return out, nil
 }
 
+// LeadersOverStore reads the regions with a peer on store id (GET
+// /pd/api/v1/regions/store/{id}) and returns, once per region where the
+// store holds a voter that does not lead, the leader's store
+// (StoreRegionsReader).
+func (p PDClient) LeadersOverStore(ctx context.Context, id uint64) ([]uint64, error) {
+	regions, err := p.C.RegionsOfStore(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	var out []uint64
+	for _, r := range regions {
+		if r.Leader.StoreId == 0 || r.Leader.StoreId == id {
+			continue
+		}
+		for _, peer := range r.Peers {
+			if peer.StoreId == id && (peer.RoleName == "" || peer.RoleName == "Voter") {
+				out = append(out, r.Leader.StoreId)
+				break
+			}
+		}
+	}
+	return out, nil
+}
+
 // MaxReplicas reads config/replicate.
 func (p PDClient) MaxReplicas(ctx context.Context) (int, error) {
 	rc, err := p.C.ReplicationConfig(ctx)

@@ -39,6 +39,16 @@ type LeaderBalanceReader interface {
 	LeaderBalance(ctx context.Context) (policy string, tolerantSizeRatio float64, err error)
 }
 
+// StoreRegionsReader is implemented by a PD port that can list, for one
+// store, the leader's store of every region where the store holds a voter
+// that does not lead: the only stores PD's balance-leader can move a leader
+// from onto it (transferLeaderIn picks a region with a follower on the
+// target and takes its leader's store as the source, tikv/pd
+// pkg/schedule/schedulers/balance_leader.go).
+type StoreRegionsReader interface {
+	LeadersOverStore(ctx context.Context, id uint64) ([]uint64, error)
+}
+
 // leaderBalance returns PD's leader policy and tolerance (in leaders), PD's
 // defaults when the port cannot say.
 func (r *Runner) leaderBalance(ctx context.Context) (string, float64) {
@@ -60,10 +70,11 @@ func (r *Runner) leaderBalance(ctx context.Context) (string, float64) {
 }
 
 // leadersBalanced reports whether PD's balance-leader (count policy, the
-// given tolerance in leaders) would move no more leaders onto store id, and
-// if so the richest store that says so. Stores that are not Up are neither
-// sources nor the target (PD's StoreStateFilter).
-func leadersBalanced(stores []Store, id uint64, tolerance float64) (bool, string) {
+// given tolerance in leaders) would move no more leaders onto store id from
+// any store in sources (nil: every store), and if so the richest source that
+// says so. Stores that are not Up are neither sources nor the target (PD's
+// StoreStateFilter).
+func leadersBalanced(stores []Store, id uint64, tolerance float64, sources map[uint64]bool) (bool, string) {
 	var target *Store
 	for i := range stores {
 		if stores[i].ID == id {
@@ -85,7 +96,7 @@ func leadersBalanced(stores []Store, id uint64, tolerance float64) (bool, string
 	best := math.Inf(-1)
 	for i := range stores {
 		s := &stores[i]
-		if s.ID == id || s.StateName != "Up" {
+		if s.ID == id || s.StateName != "Up" || (sources != nil && !sources[s.ID]) {
 			continue
 		}
 		sc := score(s, -tolerance)
@@ -114,7 +125,21 @@ func (r *Runner) leadersSettled(ctx context.Context, id uint64, before int, stor
 		return true, "", ""
 	}
 	if policy == pdLeaderPolicyCount {
-		if done, richest := leadersBalanced(stores, id, tolerance); done {
+		done, richest := leadersBalanced(stores, id, tolerance, nil)
+		if !done {
+			// Only the leaders of regions the store follows in can move onto it.
+			if sr, ok := r.PD.(StoreRegionsReader); ok {
+				if over, err := sr.LeadersOverStore(ctx, id); err == nil {
+					sources := map[uint64]bool{}
+					for _, l := range over {
+						sources[l] = true
+					}
+					done, richest = leadersBalanced(stores, id, tolerance, sources)
+					richest += ", among the leaders of the regions it follows in"
+				}
+			}
+		}
+		if done {
 			return true, "", fmt.Sprintf("store %d has %d of the %d leaders it held before; PD's balance-leader moves no more onto it (PD counts %d on it, %s; tolerance %g leaders)",
 				id, s.Leaders, before, storeLeaders(stores, id), richest, tolerance)
 		}
