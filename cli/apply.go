@@ -57,6 +57,9 @@ type EventFlags struct {
 type runFlags struct {
 	Plan, Journal, Output string
 	Verbose, Yes, Abort   bool
+	// Retire is rotate's --retire-old: in a --yes run, the consent to revoke
+	// the old generation (--yes alone keeps it).
+	Retire bool
 }
 
 // sink renders the session's events: lines on stderr, or NDJSON on stdout.
@@ -72,7 +75,7 @@ func (f runFlags) sink(g *Globals) steps.Sink {
 // outcome to an exit code.
 func runPlan(g *Globals, f runFlags, o steps.RunOptions) error {
 	ctx := g.Ctx
-	s, err := steps.OpenPlan(ctx, steps.OpenOptions{PlanPath: f.Plan, Journal: f.Journal, Events: f.sink(g), Decider: cliDecider{g: g, yes: f.Yes}})
+	s, err := steps.OpenPlan(ctx, steps.OpenOptions{PlanPath: f.Plan, Journal: f.Journal, Events: f.sink(g), Decider: cliDecider{g: g, yes: f.Yes, retire: f.Retire}})
 	if err != nil {
 		return err
 	}
@@ -104,10 +107,10 @@ func runPlan(g *Globals, f runFlags, o steps.RunOptions) error {
 }
 
 // cliDecider answers the runner's decisions by the plan's policies and asks
-// the operator before the old master key is revoked (--yes answers for them).
+// the operator before the old master key is revoked (decideRetire).
 type cliDecider struct {
-	g   *Globals
-	yes bool
+	g           *Globals
+	yes, retire bool
 }
 
 // Decide implements steps.Decider.
@@ -115,16 +118,7 @@ func (d cliDecider) Decide(ctx context.Context, dec steps.Decision) (string, str
 	if dec.ID != steps.DecisionRetireOld {
 		return steps.PolicyDecider{}.Decide(ctx, dec)
 	}
-	if !d.yes {
-		var e *Error
-		switch err := confirm(d.g, dec.Question+" Type 'yes'"); {
-		case errors.As(err, &e) && e.Code == ExitAborted:
-			return steps.ChoiceKeep, steps.OperatorName(), nil
-		case err != nil:
-			return "", "", err
-		}
-	}
-	return steps.ChoiceRevoke, steps.OperatorName(), nil
+	return decideRetire(d.g, dec, d.yes, d.retire)
 }
 
 // confirm asks the operator to type yes; without a terminal it refuses (exit 2).

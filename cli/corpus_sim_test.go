@@ -14,7 +14,7 @@ import (
 	"github.com/tikv-ear/tikv-ear/sim"
 )
 
-// TestStatusOnCorpusFailures appends each failure excerpt of testdata/logs
+// TestStatusOnCorpusFailures appends each failure excerpt of testdata/synthetic/logs
 // to a stopped sim node's tikv.log (or tikv_stderr.log) and runs status: the
 // store must be failing, or unknown with the unparsed lines listed, and
 // never "tikv.log shows no failed start".
@@ -73,7 +73,7 @@ func TestStatusOnCorpusFailures(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.file, func(t *testing.T) {
-			excerpt := corpus.Read(t, "logs", c.file)
+			excerpt := corpus.Read(t, "synthetic/logs", c.file)
 			log, stderr := append(append([]byte{}, base...), excerpt...), []byte{}
 			if strings.HasSuffix(c.file, ".tikv_stderr.log") {
 				log, stderr = base, excerpt

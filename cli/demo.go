@@ -115,7 +115,12 @@ func (c *DemoCmd) Run(g *Globals) error {
 	})
 	defer d.Close()
 	accessible := c.Accessible || (g.IO.Getenv != nil && g.IO.Getenv("ACCESSIBLE") != "") // huh's convention: any non-empty value
-	runErr := ui.Run(g.Ctx, d, ui.Options{
+	// The home screen offers every journey: enablement, then incident rotation
+	// and audit on the same sim, and resume after an interrupted run.
+	drv := auditingDriver{Driver: d, g: g, planPath: planPath, connect: ConnectFlags{Sim: env.Dir, Timeout: 10 * time.Second, Concurrency: 20}, dir: filepath.Join(dir, "reports")}
+	runErr := ui.Run(g.Ctx, drv, ui.Options{
+		Home:       true,
+		SignerKeys: demoSigningKeys(g.Ctx, g, awsCfg, vaultCfg),
 		Accessible: accessible,
 		Out:        g.IO.Err,
 		PlanPath:   planPath,

@@ -137,7 +137,7 @@ func TestKeysAWSLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	keWriteFile(t, dir, "plan.toml", string(data))
-	r = keMust(t, "rotate", plan, "--incident", "--yes")
+	r = keMust(t, "rotate", plan, "--incident", "--yes", "--retire-old")
 	keReportRetired(t, keReportVerified(t, r), "old key "+second+" retired in aws (Disabled)")
 	keVerify(t, plan)
 	p = keLoadPlan(t, plan)

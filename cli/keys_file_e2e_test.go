@@ -78,7 +78,7 @@ func TestKeysFileLifecycle(t *testing.T) {
 		}
 	}
 
-	r = keMust(t, "rotate", plan, "--incident", "--yes")
+	r = keMust(t, "rotate", plan, "--incident", "--yes", "--retire-old")
 	runs = append(runs, r)
 	rep := keReportVerified(t, r)
 	keVerify(t, plan)

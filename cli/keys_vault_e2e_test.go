@@ -80,7 +80,7 @@ func TestKeysVaultLifecycle(t *testing.T) {
 	}
 	keys = append(keys, keReadFile(t, filepath.Join(hostKeys, "master-g2.key")))
 
-	r = keMust(t, "rotate", plan, "--incident", "--yes")
+	r = keMust(t, "rotate", plan, "--incident", "--yes", "--retire-old")
 	runs = append(runs, r)
 	keReportRetired(t, keReportVerified(t, r), "old generation 2 retired in vault (destroyed)")
 	keVerify(t, plan)

@@ -26,7 +26,7 @@ type Root struct {
 	Plan         PlanCmd         `cmd:"" help:"Read the cluster, run preflight and write plan.toml (no host changes)."`
 	Apply        ApplyCmd        `cmd:"" help:"Execute a plan: staged rolling restart with leader eviction, verification and a signed report."`
 	Verify       VerifyCmd       `cmd:"" help:"Prove, store by store, that encryption is on and working (exit 1 when any store falls short)."`
-	Rotate       RotateCmd       `cmd:"" help:"Rotate the master key through the same rolling restart; --incident for the fastest safe path with revocation."`
+	Rotate       RotateCmd       `cmd:"" help:"Rotate the master key through the same rolling restart; --incident for the fastest safe path; revoking the old key is typed."`
 	Deliver      DeliverCmd      `cmd:"" help:"Re-push key files to the TiKV hosts (after a reboot emptied a tmpfs key directory)."`
 	ChangeMethod ChangeMethodCmd `cmd:"" name:"change-method" help:"Switch the data encryption method through the same rolling restart."`
 	Disable      DisableCmd      `cmd:"" help:"Turn encryption off safely: method plaintext with the master key kept; --remove-master-key once no encrypted file is left."`

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/tikv-ear/tikv-ear/kms"
@@ -16,8 +17,8 @@ import (
 type RotateCmd struct {
 	Plan        string `arg:"" type:"existingfile" help:"plan.toml of the cluster (updated with the new key generation)."`
 	Yes         bool   `name:"yes" short:"y" help:"Do not ask for confirmation (required without a terminal)."`
-	Incident    bool   `name:"incident" help:"Fastest safe path: zone batches where safe, no canary, tighter polls, and revocation of the old key once every store is on the new one."`
-	Retire      bool   `name:"retire-old" help:"Retire (revoke) the old generation after a successful rotation; --incident implies it."`
+	Incident    bool   `name:"incident" help:"Fastest safe path: zone batches where safe, no canary, tighter polls; at the end, asks to revoke the old key (typed yes; with --yes only when --retire-old is given too)."`
+	Retire      bool   `name:"retire-old" help:"Offer to revoke the old generation after a successful rotation (typed yes); with --yes, this flag is the consent to revoke."`
 	ResumeFlags `embed:""`
 	Journal     string `name:"journal" type:"path" help:"Journal file (default: <plan>.journal)."`
 	ReportDir   string `name:"report-dir" type:"path" help:"Directory for the signed report (default: the plan's report dir)."`
@@ -35,10 +36,44 @@ func (c *RotateCmd) Run(g *Globals) error {
 		return runRotateWizard(g, c) // the wizard's rotation flow (cli/wizard.go); --yes stays headless
 	}
 	if c.Incident {
-		fmt.Fprintln(g.IO.Err, "tikv-ear: INCIDENT ROTATION: new master key, fastest safe rollout, old key revoked at the end")
+		end := "you are asked (type yes) before the old key is revoked"
+		switch {
+		case c.Yes && c.Retire:
+			end = "old key revoked at the end (--retire-old)"
+		case c.Yes:
+			end = "old key KEPT at the end (add --retire-old to revoke it in a --yes run)"
+		}
+		fmt.Fprintln(g.IO.Err, "tikv-ear: INCIDENT ROTATION: new master key, fastest safe rollout; "+end)
 	}
-	return runPlan(g, runFlags{Plan: c.Plan, Journal: c.Journal, Output: c.Output, Verbose: c.Verbose, Yes: c.Yes, Abort: c.Abort},
+	return runPlan(g, runFlags{Plan: c.Plan, Journal: c.Journal, Output: c.Output, Verbose: c.Verbose, Yes: c.Yes, Abort: c.Abort, Retire: c.Retire},
 		steps.RunOptions{Kind: steps.KindRotate, Resume: c.Resume, BreakLock: c.BreakLock, ReportDir: c.ReportDir, Incident: c.Incident, Retire: c.Retire})
+}
+
+// decideRetire answers the engine's revoke-the-old-key decision. Keeping is
+// the default. With --yes, revoking needs --retire-old as well (an explicit
+// consent; --incident --yes alone keeps the old key). Otherwise the operator
+// reads what revoking destroys and types yes; any other answer keeps it.
+func decideRetire(g *Globals, dec steps.Decision, yes, retire bool) (string, string, error) {
+	if yes {
+		if retire {
+			return steps.ChoiceRevoke, "--yes --retire-old", nil
+		}
+		return steps.ChoiceKeep, "--yes without --retire-old", nil
+	}
+	if g.IO.Interactive() {
+		fmt.Fprintln(g.IO.Err, "tikv-ear: "+dec.Question)
+		for _, c := range dec.Consequences {
+			fmt.Fprintln(g.IO.Err, "tikv-ear:   - "+c)
+		}
+	}
+	var e *Error
+	switch err := confirm(g, "Type 'yes' to revoke it (anything else keeps it)"); {
+	case errors.As(err, &e) && e.Code == ExitAborted:
+		return steps.ChoiceKeep, steps.OperatorName(), nil
+	case err != nil:
+		return "", "", err
+	}
+	return steps.ChoiceRevoke, steps.OperatorName(), nil
 }
 
 // keyLabel names a master key for people (steps.KeyLabel).

@@ -98,6 +98,13 @@ func normalized(r *Report) (*Report, error) {
 
 var timeType = reflect.TypeFor[time.Time]()
 
+// azureKeyVersionRE is an Azure Key Vault key version: the last segment of a
+// key identifier https://{vault}/keys/{name}/{version}, 32 lower-case hex
+// digits (azkeys ID.Version(); Key Vault REST "Key Vault keys" docs). Only in
+// fields tagged redact:"key-version" is such a run kept: Redact would take it
+// for key material (hex runs of 32 or more).
+var azureKeyVersionRE = regexp.MustCompile(`^[0-9a-f]{32}$`)
+
 // scrub walks v, redacting strings (map keys included) and converting times to UTC.
 func scrub(v reflect.Value) {
 	switch v.Kind() {
@@ -117,6 +124,9 @@ func scrub(v reflect.Value) {
 			return
 		}
 		for i := range v.NumField() {
+			if f := v.Field(i); v.Type().Field(i).Tag.Get("redact") == "key-version" && f.Kind() == reflect.String && azureKeyVersionRE.MatchString(f.String()) {
+				continue // a key version identifier, not key material
+			}
 			scrub(v.Field(i))
 		}
 	case reflect.Slice:

@@ -118,14 +118,14 @@ func (s StoreState) HasPreviousMasterKey() bool {
 // MasterKey describes a master key by identity only. Build it with
 // MasterKeyFromConfig so that no secret field of the TiKV config can reach it.
 type MasterKey struct {
-	Type        string `json:"type"`                  // plaintext | file | kms
-	Path        string `json:"path,omitempty"`        // type = file
-	Vendor      string `json:"vendor,omitempty"`      // type = kms
-	KeyID       string `json:"key_id,omitempty"`      // type = kms, or the Vault/KMS key the file key came from
-	Region      string `json:"region,omitempty"`      // type = kms
-	Endpoint    string `json:"endpoint,omitempty"`    // type = kms, user info stripped
-	KeyVersion  string `json:"key_version,omitempty"` // backend key version (Vault "3", AWS key material id)
-	Fingerprint string `json:"fingerprint,omitempty"` // "sha256:<hex>", see Fingerprint
+	Type        string `json:"type"`                                       // plaintext | file | kms
+	Path        string `json:"path,omitempty"`                             // type = file
+	Vendor      string `json:"vendor,omitempty"`                           // type = kms
+	KeyID       string `json:"key_id,omitempty"`                           // type = kms, or the Vault/KMS key the file key came from
+	Region      string `json:"region,omitempty"`                           // type = kms
+	Endpoint    string `json:"endpoint,omitempty"`                         // type = kms, user info stripped
+	KeyVersion  string `json:"key_version,omitempty" redact:"key-version"` // backend key version (Vault "3", AWS key material id)
+	Fingerprint string `json:"fingerprint,omitempty"`                      // "sha256:<hex>", see Fingerprint
 }
 
 // Verification is what the tool observed on a store after the change.
@@ -225,7 +225,7 @@ type KeyEvidence struct {
 	Backend              string       `json:"backend"` // file | vault | vault-transit | aws | gcp | azure
 	KeyID                string       `json:"key_id"`
 	Versions             []KeyVersion `json:"versions,omitempty"`
-	LatestVersion        string       `json:"latest_version,omitempty"`
+	LatestVersion        string       `json:"latest_version,omitempty" redact:"key-version"`
 	MinDecryptionVersion string       `json:"min_decryption_version,omitempty"`
 	RotationEnabled      bool         `json:"rotation_enabled"`
 	// RotationStatus is the backend's automatic rotation: RotationEnabled,
@@ -275,7 +275,7 @@ type KEKEvidence struct {
 
 // KeyVersion is one version of a managed key.
 type KeyVersion struct {
-	Version     string    `json:"version"`
+	Version     string    `json:"version" redact:"key-version"`
 	CreatedAt   time.Time `json:"created_at,omitzero"`
 	Fingerprint string    `json:"fingerprint,omitempty"` // "sha256:<hex>" of public or derived identity, never of secret bytes alone
 }

@@ -222,6 +222,9 @@ func keyFacts(keys []KeyEvidence) []keyFact {
 		add("state", k.State)
 		add("unreadable", k.Unreadable)
 		add("automatic rotation", strings.TrimSpace(k.RotationStatus+" "+k.RotationPeriod))
+		if !k.NextRotation.IsZero() {
+			add("next automatic rotation", k.NextRotation.UTC().Format(time.RFC3339))
+		}
 		add("key ARN", k.KeyARN)
 		add("location", k.Location)
 		add("min_decryption_version", k.MinDecryptionVersion)

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/tikv-ear/tikv-ear/cluster/pd"
 	"github.com/tikv-ear/tikv-ear/cluster/ssh"
 )
 
@@ -132,6 +133,15 @@ func BindPlan(ctx context.Context, p *Plan, stores []Store, nodes map[uint64]*SS
 			berr.Mismatches = append(berr.Mismatches, Mismatch{StoreID: n.StoreID, Field: "store-id", Plan: fmt.Sprint(n.StoreID), Cluster: "no such store", Source: "PD"})
 			continue
 		}
+		if s.StateName == pd.StateTombstone {
+			// Removed for good: PD buried it once it held no region (tikv/pd
+			// server/cluster/cluster.go checkStore, NodeState_Removing with zero
+			// region size -> BuryStoreLocked) and refuses its TiKV (pdpb
+			// STORE_TOMBSTONE). A new plan leaves it out: PD's GET /stores lists
+			// Up and Offline stores only (server/api/store.go NewStoreStateFilter).
+			berr.Mismatches = append(berr.Mismatches, Mismatch{StoreID: n.StoreID, Field: "state", Plan: "a store to restart", Cluster: pd.StateTombstone + " (removed from the cluster; it holds no region)", Source: "PD"})
+			continue
+		}
 		for _, c := range [][3]string{{"address", n.Address, s.Address}, {"status-address", n.StatusAddress, s.StatusAddress}, {"labels.zone", n.Zone, s.Labels["zone"]}} {
 			if c[1] != c[2] {
 				berr.Mismatches = append(berr.Mismatches, Mismatch{StoreID: n.StoreID, Field: c[0], Plan: c[1], Cluster: c[2], Source: "PD"})
@@ -156,8 +166,8 @@ func BindPlan(ctx context.Context, p *Plan, stores []Store, nodes map[uint64]*SS
 	sem := make(chan struct{}, StageConcurrency)
 	for _, n := range b.Nodes {
 		node, ok := nodes[n.StoreID]
-		if !ok {
-			continue
+		if !ok || byID[n.StoreID].StateName == pd.StateTombstone {
+			continue // a Tombstone store's host serves nothing to compare
 		}
 		wg.Add(1)
 		sem <- struct{}{}

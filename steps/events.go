@@ -124,8 +124,13 @@ type Decision struct {
 	Question string   `json:"question"`
 	Options  []string `json:"options"`
 	Default  string   `json:"default"`
-	Chosen   string   `json:"chosen,omitempty"`
-	By       string   `json:"by,omitempty"` // "policy" or the operator
+	// Typed names an option that is taken only when the operator types
+	// "yes" after reading Consequences: never preselected, never one key.
+	Typed string `json:"typed,omitempty"`
+	// Consequences say what the Typed option destroys, one fact a line.
+	Consequences []string `json:"consequences,omitempty"`
+	Chosen       string   `json:"chosen,omitempty"`
+	By           string   `json:"by,omitempty"` // "policy" or the operator
 }
 
 // Decider answers decisions: headless runs follow the plan's policies, the wizard asks.

@@ -3,6 +3,7 @@ package steps
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/tikv-ear/tikv-ear/cluster/tikv"
@@ -209,8 +210,10 @@ func (s *Session) secondPass(ctx context.Context, old kms.KeyRef) error {
 // --yes or a typed yes), then revokes the old generation in its backend.
 func (s *Session) retireOld(ctx context.Context, old kms.KeyRef) error {
 	eng := s.Engine
-	dec := Decision{ID: DecisionRetireOld, Options: []string{ChoiceRevoke, ChoiceKeep}, Default: ChoiceRevoke,
-		Question: fmt.Sprintf("revoke the old master key %s (%s) in %s? It cannot be undone; every store already runs on the new one", KeyLabel(old, false), old.ID, eng.Backend.Name())}
+	// Keep is the default and listed first: revoking is typed, never preselected.
+	dec := Decision{ID: DecisionRetireOld, Options: []string{ChoiceKeep, ChoiceRevoke}, Default: ChoiceKeep, Typed: ChoiceRevoke,
+		Question:     fmt.Sprintf("revoke the old master key %s (%s) in %s? It cannot be undone; every store already runs on the new one", KeyLabel(old, false), old.ID, eng.Backend.Name()),
+		Consequences: s.revokeConsequences(old)}
 	s.emit(Event{Kind: DecisionAsk, Step: StepRetire, Decision: &dec})
 	choice, by, err := s.decider().Decide(ctx, dec)
 	if err != nil {
@@ -235,6 +238,38 @@ func (s *Session) retireOld(ctx context.Context, old kms.KeyRef) error {
 	}
 	s.emit(Event{Kind: StepDone, Step: StepRetire, Message: fmt.Sprintf("old %s retired in %s (%s)", KeyLabel(old, false), eng.Backend.Name(), ev.State)})
 	return nil
+}
+
+// revokeConsequences says what revoking old destroys. Every store re-wrapped
+// its key.dict under the new key in the first pass (the runner verified
+// "encryption: persisted result after replace master key." on each), so
+// only copies taken before the rotation still need old: with it gone, they
+// cannot be decrypted (docs/incident-rotation.md, tikv-encryption.md §2.2).
+func (s *Session) revokeConsequences(old kms.KeyRef) []string {
+	name := s.Engine.Backend.Name()
+	ids := make([]string, 0, len(s.Plan.Nodes))
+	for _, n := range s.Plan.Nodes {
+		ids = append(ids, fmt.Sprint(n.StoreID))
+	}
+	stores := strings.Join(ids, ",")
+	// What each backend's Retire does (kms/<backend> Retire, docs/incident-rotation.md "Per backend").
+	how, undo := "it is revoked in "+name, "treat it as final"
+	switch name {
+	case "file":
+		how, undo = "its key files are shredded here and on every host", "it cannot be undone"
+	case "vault":
+		how, undo = "its KV versions are destroyed in Vault and its key files shredded on every host", "it cannot be undone"
+	case "aws":
+		how, undo = "the CMK is disabled in AWS KMS", "AWS can re-enable it (EnableKey), but treat it as gone"
+	case "gcp", "azure":
+		how, undo = "tikv-ear changes nothing in "+name+": you disable the old key there yourself", "what you disable there decides whether it can be undone"
+	}
+	return []string{
+		fmt.Sprintf("destroys: master key %s (%s) in %s; %s", KeyLabel(old, true), old.ID, name, how),
+		fmt.Sprintf("stores %s keep running: each re-encrypted its key.dict under %s in this rotation", stores, KeyLabel(s.Plan.Target.MasterKey, false)),
+		fmt.Sprintf("no longer decryptable: every copy of key.dict taken before this rotation (disk snapshots, file-level backups of the data dirs of stores %s), and the data files those copies unlock", stores),
+		undo + "; keep it instead while such a backup must stay restorable, and revoke it later in " + name,
+	}
 }
 
 // KeyLabel names a master key for people: "generation N" for file and vault

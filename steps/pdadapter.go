@@ -23,7 +23,7 @@ func (p PDClient) Stores(ctx context.Context) ([]Store, error) {
 			ID: in.Store.Id, Address: in.Store.Address, StatusAddress: in.Store.StatusAddress,
 			StateName: in.Store.StateName, Version: in.Store.Version, StartTimestamp: in.Store.StartTimestamp,
 			Labels: in.Store.LabelMap(), LeaderCount: in.Status.LeaderCount, RegionCount: in.Status.RegionCount,
-			PauseTransferIn: in.Status.PauseLeaderTransferIn,
+			PauseTransferIn: in.Status.PauseLeaderTransferIn, LeaderWeight: in.Status.LeaderWeight,
 		})
 	}
 	return out, nil
@@ -91,6 +91,30 @@ func (p PDClient) Regions(ctx context.Context) ([]RegionPeers, error) {
 	return out, nil
 }
 
+// LeadersOverStore reads the regions with a peer on store id (GET
+// /pd/api/v1/regions/store/{id}) and returns, once per region where the
+// store holds a voter that does not lead, the leader's store
+// (StoreRegionsReader).
+func (p PDClient) LeadersOverStore(ctx context.Context, id uint64) ([]uint64, error) {
+	regions, err := p.C.RegionsOfStore(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	var out []uint64
+	for _, r := range regions {
+		if r.Leader.StoreId == 0 || r.Leader.StoreId == id {
+			continue
+		}
+		for _, peer := range r.Peers {
+			if peer.StoreId == id && (peer.RoleName == "" || peer.RoleName == "Voter") {
+				out = append(out, r.Leader.StoreId)
+				break
+			}
+		}
+	}
+	return out, nil
+}
+
 // MaxReplicas reads config/replicate.
 func (p PDClient) MaxReplicas(ctx context.Context) (int, error) {
 	rc, err := p.C.ReplicationConfig(ctx)
@@ -102,6 +126,30 @@ func (p PDClient) MaxReplicas(ctx context.Context) (int, error) {
 
 // keyLeaderScheduleLimit is the PD schedule config key (tikv/pd pkg/schedule/config/config.go).
 const keyLeaderScheduleLimit = "leader-schedule-limit"
+
+// PD schedule config keys of balance-leader (tikv/pd pkg/schedule/config/config.go
+// ScheduleConfig: LeaderSchedulePolicy `leader-schedule-policy`, TolerantSizeRatio
+// `tolerant-size-ratio`; a186e0cc).
+const (
+	keyLeaderSchedulePolicy = "leader-schedule-policy"
+	keyTolerantSizeRatio    = "tolerant-size-ratio"
+)
+
+// LeaderBalance reads schedule.leader-schedule-policy and
+// schedule.tolerant-size-ratio from GET /pd/api/v1/config (LeaderBalanceReader).
+func (p PDClient) LeaderBalance(ctx context.Context) (string, float64, error) {
+	cfg, err := p.C.Config(ctx)
+	if err != nil {
+		return "", 0, err
+	}
+	sched, _ := cfg["schedule"].(map[string]any)
+	policy, _ := sched[keyLeaderSchedulePolicy].(string)
+	ratio, ok := sched[keyTolerantSizeRatio].(float64)
+	if !ok {
+		return "", 0, fmt.Errorf("PD config has no schedule.%s", keyTolerantSizeRatio)
+	}
+	return policy, ratio, nil
+}
 
 // LeaderScheduleLimit reads schedule.leader-schedule-limit from GET /pd/api/v1/config.
 func (p PDClient) LeaderScheduleLimit(ctx context.Context) (int, error) {

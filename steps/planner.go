@@ -1,6 +1,7 @@
 package steps
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os/user"
@@ -12,6 +13,7 @@ import (
 	"github.com/tikv-ear/tikv-ear/cluster/tikvconf"
 	"github.com/tikv-ear/tikv-ear/kms"
 	"github.com/tikv-ear/tikv-ear/kms/filekey"
+	"github.com/tikv-ear/tikv-ear/report"
 )
 
 // PlanRequest is what the operator chose (flags or the wizard).
@@ -24,7 +26,12 @@ type PlanRequest struct {
 	Policies       Policies
 	ReportDir      string
 	ReportKey      string
-	Rotation       string
+	// Signer is the [report] signer (file, vault or aws; "" = file); SignerVault
+	// and SignerAWS name its key for vault and aws.
+	Signer      string
+	SignerVault *report.VaultSignerConfig
+	SignerAWS   *report.AWSSignerConfig
+	Rotation    string
 }
 
 // Planned is a built plan with everything the operator reviews.
@@ -58,6 +65,21 @@ func SimKeyDefaults(s *Cluster, spec *kms.Spec) {
 	}
 }
 
+// reportSection is the plan's [report] as the request chose it: the file
+// signer (with its key file, if any) unless vault or aws is named.
+func reportSection(req PlanRequest) ReportSection {
+	r := ReportSection{Dir: req.ReportDir, Signer: cmp.Or(req.Signer, report.SignerFile)}
+	switch r.Signer {
+	case report.SignerFile:
+		r.KeyFile = req.ReportKey
+	case report.SignerVault:
+		r.Vault = req.SignerVault
+	case report.SignerAWS:
+		r.AWS = req.SignerAWS
+	}
+	return r
+}
+
 // BuildPlan reads the cluster, prepares the key generation in the backend (no
 // host changes), runs preflight, orders the batches and renders each node's diff.
 func BuildPlan(ctx context.Context, s *Cluster, req PlanRequest) (*Planned, error) {
@@ -68,7 +90,7 @@ func BuildPlan(ctx context.Context, s *Cluster, req PlanRequest) (*Planned, erro
 			Name: s.Flags.TiUPCluster, SSHConfig: s.Flags.SSHConfig, Sudo: s.Flags.Sudo, SSHUser: s.Flags.SSHUser},
 		Target:   Target{Method: req.Method, DataKeyRotationPeriod: req.RotationPeriod, Key: req.Key},
 		Strategy: req.Strategy, Policies: req.Policies,
-		Report:   ReportSection{Dir: req.ReportDir, Signer: "file", KeyFile: req.ReportKey},
+		Report:   reportSection(req),
 		Schedule: ScheduleSection{MasterKeyRotation: req.Rotation},
 	}
 	if s.Inventory.Meta != nil {

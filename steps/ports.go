@@ -15,6 +15,7 @@ type Store struct {
 	StartTimestamp  int64 // unix seconds of the current process start (PD start_timestamp)
 	Labels          map[string]string
 	LeaderCount     int
+	LeaderWeight    float64 // PD status.leader_weight (0: not read; PD's default is 1)
 	RegionCount     int
 	PauseTransferIn bool
 }

@@ -936,7 +936,8 @@ func (r *Runner) verifyStore(ctx context.Context, n NodePlan, logOffset int64) (
 		}
 		if len(errs) == 0 {
 			if logOffset >= 0 {
-				r.emit(Event{Kind: StepDone, Step: StepVerify, StoreID: n.StoreID, Message: verifySummary(st)})
+				sample := st.Sample // the metrics read after the restart: the dashboard's pane shows them, not the eviction's
+				r.emit(Event{Kind: StepDone, Step: StepVerify, StoreID: n.StoreID, Message: verifySummary(st), Metrics: &sample})
 				r.phase(n.StoreID, StepVerify, start, true)
 			}
 			return st, nil
@@ -1158,6 +1159,7 @@ func (r *Runner) settle(ctx context.Context, batch int, ids []uint64, before map
 	start := r.now()
 	r.emit(Event{Kind: StepStarted, Step: StepSettle, Batch: batch, Message: "waiting for leaders to return and regions to catch up"})
 	deadline := start.Add(r.Plan.Strategy.SettleTimeout.Duration)
+	var notes []string
 	for {
 		why := ""
 		h, err := r.PD.RegionHealth(ctx)
@@ -1167,12 +1169,18 @@ func (r *Runner) settle(ctx context.Context, batch int, ids []uint64, before map
 		case !h.Clean():
 			why = fmt.Sprintf("%d pending and %d down peers", h.PendingPeer, h.DownPeer)
 		default:
+			// PD's own store list: its balance-leader decides how many return.
+			stores, _ := r.PD.Stores(ctx)
+			policy, tolerance := r.leaderBalance(ctx)
+			notes = notes[:0]
 			for _, id := range ids {
-				want := before[id] * r.Plan.Strategy.LeaderReturnPercent / 100
-				s, err := r.Nodes[id].Metrics(ctx)
-				if err != nil || s.Leaders < want {
-					why = fmt.Sprintf("store %d has %d of %d leaders back", id, s.Leaders, want)
+				ok, w, note := r.leadersSettled(ctx, id, before[id], stores, policy, tolerance)
+				if !ok {
+					why = w
 					break
+				}
+				if note != "" {
+					notes = append(notes, note)
 				}
 			}
 		}
@@ -1188,6 +1196,9 @@ func (r *Runner) settle(ctx context.Context, batch int, ids []uint64, before map
 		if err := r.sleep(ctx, r.Plan.Strategy.SettlePoll.Duration); err != nil {
 			return err
 		}
+	}
+	for _, n := range notes {
+		r.emit(Event{Kind: Info, Step: StepSettle, Batch: batch, Message: n})
 	}
 	for _, id := range ids {
 		r.phase(id, StepSettle, start, true)

@@ -2,6 +2,9 @@ package ui_test
 
 import (
 	"errors"
+
+	tea "charm.land/bubbletea/v2"
+
 	"fmt"
 	"strings"
 	"testing"
@@ -204,4 +207,29 @@ func TestPreflightHeaderCountsTheRowsShown(t *testing.T) {
 	if rows != 3 {
 		t.Fatalf("%d rows for a header of 3:\n%s", rows, v)
 	}
+}
+
+// TestNewPreflightStartsAtItsTop: after scrolling a long preflight down, a new
+// verdict (here: the signer changed and preflight ran again) shows from the
+// top, where failures are listed first.
+func TestNewPreflightStartsAtItsTop(t *testing.T) {
+	f := formsFake()
+	f.Checks = nil
+	for i := 0; i < 30; i++ {
+		f.Checks = append(f.Checks, steps.Check{ID: fmt.Sprintf("check-%02d", i), Status: steps.Pass, Message: "fine"})
+	}
+	h := newHarness(t, f, stagingPrefill())
+	h.toBackends()
+	h.press("down", "down", "down", "enter") // file
+	h.focus("Key directory here")
+	h.press("enter")
+	h.preflightDone()
+	h.update(tea.KeyPressMsg{Code: tea.KeyEnd})
+	if strings.Contains(h.view(), "Preflight") {
+		t.Fatalf("end did not scroll:\n%s", h.view())
+	}
+	f.Checks = append([]steps.Check{{ID: "report-signer", Status: steps.Fail, Message: "the report cannot be signed"}}, f.Checks...)
+	h.press("r")
+	h.until("the new preflight", func(m *ui.Model) bool { return m.Busy() == "" && strings.Contains(h.view(), "1 fail") })
+	contains(t, h.view(), "✗ report-signer the report cannot be signed")
 }

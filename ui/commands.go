@@ -51,6 +51,8 @@ func busyText(op string) string {
 		return "listing rotation schedules…"
 	case opReport:
 		return "writing and signing the report…"
+	case opAudit:
+		return "auditing (read-only): every store's config, key.dict, metrics and files, the key backend; then signing the report…"
 	}
 	return op + "…"
 }
@@ -163,8 +165,14 @@ func (m *Model) handleResult(r resultMsg) tea.Cmd {
 	case opJournal:
 		if u, _ := r.val.(*Unfinished); u != nil {
 			m.unfinished = u
+			if m.opts.Home {
+				return m.goHome()
+			}
 			m.screen = ScreenResume
 			return nil
+		}
+		if m.opts.Home {
+			return m.goHome()
 		}
 		m.screen = ScreenConnect
 		if len(m.connect.PD) > 0 || m.connect.TiUPName != "" {
@@ -173,6 +181,11 @@ func (m *Model) handleResult(r resultMsg) tea.Cmd {
 		return m.connectForm()
 	case opAbortRun:
 		m.unfinished = nil
+		if m.opts.Home {
+			m.goHome()
+			m.notice = "the unfinished run was cleaned up"
+			return nil
+		}
 		m.notice = "the unfinished run was cleaned up"
 		m.screen = ScreenConnect
 		return m.connectForm()
@@ -188,6 +201,7 @@ func (m *Model) handleResult(r resultMsg) tea.Cmd {
 		m.backendIdx = firstEnabledBackend(m.backends)
 	case opPreflight:
 		m.checks, m.checked = r.val.([]steps.Check), true
+		m.scroll.reset() // a new verdict starts at its top: failures first
 	case opPlan:
 		p := r.val.(PlanPreview)
 		m.preview, m.diffIdx, m.confirmApply = &p, 0, false
@@ -200,6 +214,9 @@ func (m *Model) handleResult(r resultMsg) tea.Cmd {
 	case opSchedule:
 		m.sched = r.val.([]ScheduleOption)
 		m.schedIdx = 0
+	case opAudit:
+		a := r.val.(AuditResult)
+		m.audit = &a
 	case opReport:
 		f := r.val.(ReportFiles)
 		m.report = &f

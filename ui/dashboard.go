@@ -12,6 +12,7 @@ import (
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/tikv-ear/tikv-ear/cluster/tikv"
@@ -42,6 +43,9 @@ type storeState struct {
 	Verify        string // "", "verified", "already", "failed", "rolled back"
 	Failed        string
 	Sample        *steps.Sample
+	SampleStep    string    // the step the sample was read in (evict: before the restart; verify: after)
+	SampleAt      time.Time // when, by the engine's clock
+	RestartedAt   time.Time // the last restart, to tell a sample from before it
 	counted       bool
 }
 
@@ -78,9 +82,11 @@ type dashboard struct {
 
 	decision    *DecisionMsg
 	decisionIdx int
+	typing      bool // the decision's typed option is chosen: the operator types yes
 	paused      bool
 	aborting    bool
 	details     bool
+	metrics     bool // at under 120 columns the store pane shows metrics instead of the log (m)
 	finished    bool
 	endMsg      string
 	endErr      string
@@ -118,14 +124,20 @@ func (d *dashboard) init(p PlanPreview) {
 	}
 }
 
-// ask shows a decision inline, with the engine's default preselected.
+// ask shows a decision inline, with the engine's default preselected. A
+// typed option (revoking a key) is never preselected, even when a plan's
+// default names it.
 func (d *dashboard) ask(msg DecisionMsg) {
 	d.decision = &msg
 	d.decisionIdx = 0
+	d.typing = false
 	for i, o := range msg.Decision.Options {
-		if o == msg.Decision.Default {
+		if o == msg.Decision.Default && o != msg.Decision.Typed {
 			d.decisionIdx = i
 		}
+	}
+	if msg.Decision.Options[d.decisionIdx] == msg.Decision.Typed {
+		d.decisionIdx = (d.decisionIdx + 1) % len(msg.Decision.Options)
 	}
 }
 
@@ -198,6 +210,7 @@ func (d *dashboard) apply(e steps.Event) {
 	if e.Metrics != nil {
 		m := *e.Metrics
 		s.Sample, s.Leaders, s.HasLeaders = &m, m.Leaders, true
+		s.SampleStep, s.SampleAt = e.Step, e.Time
 		s.LiveAfter = s.Released
 		if e.Step == steps.StepEvict && e.Total > 0 {
 			s.LeadersBefore, s.Draining = e.Total, true
@@ -231,7 +244,7 @@ func (d *dashboard) apply(e steps.Event) {
 	case e.Step == steps.StepEvict && e.Kind == steps.StepSkipped:
 		s.Draining = false
 	case e.Step == steps.StepRestart && e.Kind == steps.StepStarted:
-		s.Restart = "restarting"
+		s.Restart, s.RestartedAt = "restarting", e.Time
 	case e.Step == steps.StepRestart && e.Kind == steps.StepDone:
 		s.Restart = "restarted"
 	case e.Step == steps.StepRestart && e.Kind == steps.StepSkipped:
@@ -314,6 +327,15 @@ func (d *dashboard) focus() *storeState {
 	return nil
 }
 
+// elapsed is the run's duration so far by the engine's event times (the
+// whole run's once it finished).
+func (d *dashboard) elapsed() time.Duration {
+	if d.first.IsZero() || !d.last.After(d.first) {
+		return 0
+	}
+	return d.last.Sub(d.first).Round(time.Second)
+}
+
 // eta estimates the time left from the pace so far (event times, not the wall clock).
 func (d *dashboard) eta() string {
 	left := len(d.stores) - d.done - d.failed
@@ -330,10 +352,11 @@ type dashView struct {
 	applyDone    bool
 	applyErr     error
 	note         string
+	home         bool // the wizard has a home to resume from
 }
 
 func (m *Model) dashState() dashView {
-	return dashView{confirmAbort: m.confirmAbort, applyDone: m.applyDone, applyErr: m.applyErr, note: m.status()}
+	return dashView{confirmAbort: m.confirmAbort, applyDone: m.applyDone, applyErr: m.applyErr, note: m.status(), home: m.opts.Home}
 }
 
 // render draws the dashboard into w×h.
@@ -349,7 +372,7 @@ func (d *dashboard) render(st Styles, w, h int, v dashView) string {
 	if d.failed > 0 {
 		summary += st.Fail.Render(fmt.Sprintf(" · %d failed", d.failed))
 	}
-	summary += fmt.Sprintf(" · batch %d/%d · ETA %s", d.batch, d.batches, d.eta())
+	summary += fmt.Sprintf(" · batch %d/%d · %s elapsed · ETA %s", d.batch, d.batches, d.elapsed(), d.eta())
 	if d.stage != "" {
 		summary += st.Subtle.Render(" · " + strings.TrimSpace(d.stage+" "+d.progress))
 	}
@@ -366,6 +389,9 @@ func (d *dashboard) render(st Styles, w, h int, v dashView) string {
 				msg = stoppedText(v.applyErr)
 			}
 			top = append(top, st.Fail.Render(IconFail+" "+msg))
+			if v.home {
+				top = append(top, renderLines(st.Warn, "Stores already restarted keep the new config; the rest are unchanged. Enter goes home: Resume goes on from the cluster's real state, or cleans the run up.", w))
+			}
 		} else {
 			top = append(top, st.Pass.Render(IconPass+" "+cmp.Or(d.endMsg, "the rollout returned")))
 		}
@@ -394,18 +420,29 @@ func (d *dashboard) render(st Styles, w, h int, v dashView) string {
 	case bottomH < 2:
 	case d.details:
 		bottom = d.detailsPane(st, w, bottomH)
-	case w >= 120:
+	case w >= 120: // log and metrics side by side, the timeline the whole width below
+		paneH := max(7, bottomH-max(4, bottomH*2/5))
 		lw := w * 3 / 5
-		left := d.logPane(st, lw-1, bottomH)
-		right := d.metricsPane(st, w-lw-1, 6) + "\n" + d.timelinePane(st, w-lw-1, bottomH-7)
-		bottom = joinColumns(fit(left, lw-1, bottomH), fit(right, w-lw-1, bottomH), lw-1, bottomH)
-	default: // the store pane takes what it needs, the run's timeline the rest
+		left := d.logPane(st, lw-1, paneH)
+		right := d.metricsPane(st, w-lw-1, paneH)
+		bottom = joinColumns(fit(left, lw-1, paneH), fit(right, w-lw-1, paneH), lw-1, paneH)
+		if bottomH > paneH {
+			bottom += "\n" + d.timelinePane(st, w, bottomH-paneH)
+		}
+	default: // the store pane (its log, or with m its metrics) takes what it needs, the timeline the rest
 		need := 2
 		if s := d.focus(); s != nil {
 			need = max(need, len(d.logs[s.ID])+1)
 		}
+		if d.metrics {
+			need = 8
+		}
 		logH := max(bottomH-bottomH/2, min(need, bottomH-min(4, bottomH/3)))
-		bottom = pad(d.logPane(st, w, logH), logH) + "\n" + d.timelinePane(st, w, bottomH-logH)
+		pane := d.logPane(st, w, logH)
+		if d.metrics {
+			pane = d.metricsPane(st, w, logH)
+		}
+		bottom = pad(pane, logH) + "\n" + d.timelinePane(st, w, bottomH-logH)
 	}
 	return head + "\n" + table + "\n" + bottom
 }
@@ -598,10 +635,16 @@ func (d *dashboard) logPane(st Styles, w, h int) string {
 	return strings.Join(out, "\n")
 }
 
-// metricsPane shows the focus store's last sample under TiKV's metric names.
+// metricsPane shows the focus store's last sample under TiKV's metric
+// names, and when and in which step it was read: a sample from before the
+// store's restart (the eviction's) is marked stale, never shown as now.
 func (d *dashboard) metricsPane(st Styles, w, h int) string {
 	s := d.focus()
-	out := []string{st.Header.Render("metrics")}
+	title := "metrics"
+	if s != nil {
+		title = fmt.Sprintf("store %d metrics", s.ID)
+	}
+	out := []string{st.Header.Render(ansi.Truncate(title, w, "…"))}
 	if s == nil || s.Sample == nil {
 		out = append(out, st.Subtle.Render("no sample yet"))
 		return strings.Join(out, "\n")
@@ -611,6 +654,14 @@ func (d *dashboard) metricsPane(st Styles, w, h int) string {
 	if m.Initialized {
 		init = 1
 	}
+	when := fmt.Sprintf("read %s in %s", s.SampleAt.UTC().Format("15:04:05"), s.SampleStep)
+	stale := !s.RestartedAt.IsZero() && s.SampleAt.Before(s.RestartedAt)
+	if stale {
+		out = append(out, st.Warn.Render(ansi.Truncate(when+": before the restart, stale", w, "…")))
+	} else {
+		out = append(out, st.Subtle.Render(ansi.Truncate(when, w, "…")))
+	}
+	// Metric names, with their upstream source, are cluster/tikv's Metric* constants.
 	out = append(out,
 		fmt.Sprintf("leaders %d · regions %d", m.Leaders, m.Regions),
 		fmt.Sprintf("%s %d", tikv.MetricIsInitialized, init),
@@ -763,8 +814,14 @@ func (m *Model) keyDashboard(msg tea.KeyPressMsg) tea.Cmd {
 		}
 		return nil
 	}
+	if d.decision != nil && d.typing {
+		return m.keyTyped(msg)
+	}
 	if d.decision != nil {
 		opts := d.decision.Decision.Options
+		if d.decision.Decision.Typed != "" && m.sizeTyped() && m.decScroll.key(msg, m.keys, false) {
+			return nil
+		}
 		switch {
 		case key.Matches(msg, m.keys.Left):
 			d.decisionIdx = (d.decisionIdx + len(opts) - 1) % len(opts)
@@ -779,6 +836,11 @@ func (m *Model) keyDashboard(msg tea.KeyPressMsg) tea.Cmd {
 			return nil
 		case key.Matches(msg, m.keys.Next):
 			reply, choice := d.decision.reply, opts[d.decisionIdx]
+			if choice == d.decision.Decision.Typed { // never one key: the operator types yes
+				d.typing = true
+				m.typed.Reset()
+				return m.typed.Focus()
+			}
 			d.decision = nil
 			return answer(reply, choice)
 		}
@@ -792,6 +854,21 @@ func (m *Model) keyDashboard(msg tea.KeyPressMsg) tea.Cmd {
 		d.follow = true
 	case key.Matches(msg, m.keys.Details):
 		d.details = !d.details
+	case key.Matches(msg, m.keys.Metrics):
+		d.metrics = !d.metrics
+	case m.applyDone && m.applyErr != nil && m.opts.Home && key.Matches(msg, m.keys.Next):
+		// The run stopped: no verification, schedule or report of a run that
+		// did not finish. Home re-reads the journal and offers Resume.
+		st := &stoppedRun{kind: "enablement", why: stoppedText(m.applyErr), done: m.dash.done, total: len(m.dash.stores)}
+		if m.preview != nil {
+			st.preview = *m.preview
+			if m.preview.Rotation != nil {
+				st.kind = "rotation"
+			}
+		}
+		m.goHome()
+		m.stopped = st
+		return m.start(opJournal, journalCmd(m.ctx, m.driver))
 	case m.applyDone && key.Matches(msg, m.keys.Next):
 		m.screen = ScreenVerify
 		return m.start(opVerify, verifyCmd(m.ctx, m.driver, *m.preview))
@@ -816,6 +893,100 @@ func (m *Model) keyDashboard(msg tea.KeyPressMsg) tea.Cmd {
 	return nil
 }
 
+// keyTyped handles keys while the operator types the confirmation of a
+// typed option: enter takes it only when the text is exactly yes; esc goes
+// back to the options (the safe one selected again).
+func (m *Model) keyTyped(msg tea.KeyPressMsg) tea.Cmd {
+	d := &m.dash
+	dec := d.decision.Decision
+	switch msg.Code {
+	case tea.KeyEscape:
+		d.typing = false
+		m.typed.Blur()
+		d.ask(*d.decision)
+		return nil
+	case tea.KeyEnter:
+		if v := strings.TrimSpace(m.typed.Value()); v != "yes" {
+			m.err = fmt.Errorf("%q is not yes: type yes to %s, or esc to keep it", v, dec.Typed)
+			return nil
+		}
+		reply := d.decision.reply
+		d.decision, d.typing = nil, false
+		m.typed.Blur()
+		return answer(reply, dec.Typed)
+	case tea.KeyPgUp, tea.KeyPgDown:
+		m.sizeTyped()
+		m.decScroll.key(msg, m.keys, false)
+		return nil
+	}
+	var cmd tea.Cmd
+	m.typed, cmd = m.typed.Update(msg)
+	return cmd
+}
+
+// typedPanel is a decision with a typed option (revoking the old key): the
+// question, what the option destroys, then the choice; the dashboard's
+// body while it is asked, scrolled when it does not fit.
+func (m *Model) typedPanel(w int) string {
+	st, d := m.styles, &m.dash
+	dec := d.decision.Decision
+	var b strings.Builder
+	b.WriteString(st.Warn.Render(fmt.Sprintf("%d/%d stores done · one decision left", d.done, len(d.stores))) + "\n\n")
+	b.WriteString(renderLines(st.Bold, "Decision: "+dec.Question, w) + "\n\n")
+	if len(dec.Consequences) > 0 {
+		b.WriteString(st.Fail.Render("What "+dec.Typed+" does:") + "\n")
+		for _, c := range dec.Consequences {
+			b.WriteString(hang("  • "+c, w, 4) + "\n")
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+// sizeTyped lays the typed decision's panel out in the room the dashboard
+// gives it, as its view does, so scrolling keys act on what is on screen.
+func (m *Model) sizeTyped() bool {
+	w, h := max(m.width, 20), max(m.height, 6)
+	h -= lipHeight(m.header(w)) + lipHeight(m.banner(w)) + 1
+	m.decScroll.set(m.typedPanel(w), w, max(1, h-lipHeight(m.typedFooter(w))))
+	return true
+}
+
+// typedFooter is the choice under a typed decision's panel, pinned so it
+// stays on screen while the panel scrolls: the options, or the field where
+// yes is typed.
+func (m *Model) typedFooter(w int) string {
+	st, d := m.styles, &m.dash
+	dec := d.decision.Decision
+	var b strings.Builder
+	if d.typing {
+		b.WriteString(renderLines(st.Fail, "Type yes to "+dec.Typed+", esc to go back (anything else keeps it):", w) + "\n")
+		b.WriteString(m.typed.View())
+	} else {
+		var opts []string
+		for i, o := range dec.Options {
+			label := fmt.Sprintf("%d %s", i+1, o)
+			switch o {
+			case dec.Typed:
+				label += " (type yes)"
+			case dec.Default:
+				label += " (default)"
+			}
+			if i == d.decisionIdx {
+				label = st.Selected.Render("[" + label + "]")
+			} else {
+				label = " " + label + " "
+			}
+			opts = append(opts, label)
+		}
+		b.WriteString(wrap(strings.Join(opts, "  ")+"  "+st.Subtle.Render("←/→ choose · enter confirm"), w))
+	}
+	if s := m.status(); s != "" {
+		b.WriteString("\n" + renderLines(lipgloss.NewStyle(), s, w))
+	}
+	return b.String()
+}
+
 // currentIndex is the row the cursor is on.
 func (d *dashboard) currentIndex() int {
 	if !d.follow {
@@ -835,17 +1006,23 @@ func (m *Model) dashBindings() []key.Binding {
 		return []key.Binding{with(k.Yes, "abort the rollout"), with(k.No, "keep going")}
 	}
 	if m.applyDone {
-		return []key.Binding{with(k.Next, "verification"), k.Details, k.Up, k.Down, k.Quit}
+		if m.applyErr != nil && m.opts.Home {
+			return []key.Binding{with(k.Next, "home (resume from there)"), k.Details, k.Metrics, k.Up, k.Down, k.Quit}
+		}
+		return []key.Binding{with(k.Next, "verification"), k.Details, k.Metrics, k.Up, k.Down, k.Quit}
 	}
 	b := []key.Binding{}
-	if m.dash.decision != nil {
+	switch {
+	case m.dash.decision != nil && m.dash.typing:
+		return []key.Binding{with(k.Next, "confirm (only yes revokes)"), with(k.Back, "back to the options")}
+	case m.dash.decision != nil:
 		b = append(b, with(k.Next, "confirm decision"), with(k.Left, "option"))
 	}
 	pause := with(k.Pause, "pause")
 	if m.dash.paused {
 		pause = with(k.Pause, "resume")
 	}
-	return append(b, pause, with(k.Abort, "abort (safe)"), k.Details, k.Up, k.Down, with(k.Back, "follow"))
+	return append(b, pause, with(k.Abort, "abort (safe)"), k.Details, k.Metrics, k.Up, k.Down, with(k.Back, "follow"))
 }
 
 // EventsSeen returns how many engine events the dashboard has folded in.

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/tikv-ear/tikv-ear/steps"
@@ -123,12 +124,61 @@ type AlgorithmOption struct {
 	Summary     string // what it means on this cluster
 	Gates       []Gate // per store: can it run the method
 	AESNI       []HostFlag
-	MBps        float64 // AES-CTR (or SM4) throughput measured on this machine; 0 when not measured
-	Compliance  string  // e.g. "FIPS 140-3 approved cipher" — as the driver states it
+	Speed       Throughput // AES-CTR throughput sampled on the machine running tikv-ear; no samples when not measured
+	Compliance  string     // e.g. "FIPS 140-3 approved cipher" — as the driver states it
 	Recommended bool
 	Disabled    bool
 	Reason      string // why it is disabled
 }
+
+// Throughput is a cipher's speed sampled on the machine running tikv-ear:
+// several samples, so the screen shows their median and spread rather than
+// one figure. It compares the methods on one machine at one moment; it is not
+// what a TiKV host will reach (its CPU, AES-NI and load differ).
+type Throughput struct {
+	Samples []float64 // MB/s, in the order taken
+	Bytes   int       // bytes encrypted per sample
+	Machine string    // where: CPU model, cores, GOARCH
+}
+
+// Measured reports whether there are samples.
+func (t Throughput) Measured() bool { return len(t.Samples) > 0 }
+
+// Median is the middle sample (the mean of the two middle ones).
+func (t Throughput) Median() float64 {
+	if len(t.Samples) == 0 {
+		return 0
+	}
+	s := slices.Sorted(slices.Values(t.Samples))
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
+}
+
+// Range is the lowest and highest sample.
+func (t Throughput) Range() (lo, hi float64) {
+	if len(t.Samples) == 0 {
+		return 0, 0
+	}
+	return slices.Min(t.Samples), slices.Max(t.Samples)
+}
+
+// Spread is the range as a share of the median: 0.1 means the samples lie
+// within 10% of it.
+func (t Throughput) Spread() float64 {
+	med := t.Median()
+	if med <= 0 {
+		return 0
+	}
+	lo, hi := t.Range()
+	return (hi - lo) / med
+}
+
+// Noisy reports whether the samples disagree too much to be read as a
+// figure: their range is more than a quarter of their median.
+func (t Throughput) Noisy() bool { return t.Spread() > 0.25 }
 
 // Gate is whether one store can use an option, and why not.
 type Gate struct {
@@ -184,8 +234,11 @@ type Choices struct {
 	DataKeyRotation string // ReadableDuration, e.g. "7d"
 	Backend         string
 	BackendFields   map[string]string
-	Rotate          bool // a master-key rotation rather than a first enable
-	Incident        bool // an emergency rotation after a suspected key compromise
+	// Signer is the report signer (file, vault or aws) and SignerKey the key
+	// it names (Vault transit key, AWS KMS key id); "" for the file signer.
+	Signer, SignerKey string
+	Rotate            bool // a master-key rotation rather than a first enable
+	Incident          bool // an emergency rotation after a suspected key compromise
 }
 
 // PlanPreview is a built plan with what it will do.

@@ -21,6 +21,7 @@ const (
 	formConnect formKind = iota + 1
 	formBackend
 	formSave
+	formSigner
 )
 
 // formValues is where a form writes; each form gets a fresh one, handed to
@@ -29,6 +30,8 @@ type formValues struct {
 	env, tiup, pd, sshUser, identity, knownHosts, sshConfig string
 	path                                                    string
 	fields                                                  map[string]*string
+	signer                                                  string
+	signerKeys                                              map[string]*string
 }
 
 // formDoneMsg ends a prompt run outside the program (accessible mode).
@@ -41,7 +44,7 @@ type formDoneMsg struct {
 // newForm wraps groups with the wizard's theme and keys.
 func (m *Model) newForm(groups ...*huh.Group) *huh.Form {
 	return huh.NewForm(groups...).
-		WithTheme(huh.ThemeFunc(huh.ThemeCharm)).
+		WithTheme(huhTheme()).
 		WithShowHelp(false).
 		WithWidth(min(max(m.width-2, 20), 100))
 }
@@ -148,11 +151,79 @@ func (m *Model) backendForm(b BackendOption) tea.Cmd {
 		return func() tea.Msg { return formDoneMsg{kind: formBackend, vals: v} }
 	}
 	pages := append(chunk(main, fieldsPerPage, b.Title), chunk(adv, fieldsPerPage, b.Title+" · advanced, optional")...)
-	groups := make([]*huh.Group, len(pages))
+	groups := make([]*huh.Group, 0, len(pages)+3)
 	for i, pg := range pages {
-		groups[i] = huh.NewGroup(pg.fields...).Title(fmt.Sprintf("%s (%d/%d)", pg.title, i+1, len(pages)))
+		groups = append(groups, huh.NewGroup(pg.fields...).Title(fmt.Sprintf("%s (%d/%d)", pg.title, i+1, len(pages))))
 	}
 	return m.show(formBackend, m.newForm(groups...), v)
+}
+
+// Report signer kinds ([report] signer; report.SignerKinds).
+const (
+	signerFile  = "file"
+	signerVault = "vault"
+	signerAWS   = "aws"
+)
+
+// signerChoice is the chosen report signer and the key it names.
+func (m *Model) signerChoice() (kind, key string) {
+	kind = m.signer
+	if kind == "" {
+		kind = m.opts.Signer
+	}
+	if kind == "" || kind == signerFile {
+		return signerFile, ""
+	}
+	if k, ok := m.signerKeys[kind]; ok {
+		return kind, k
+	}
+	return kind, m.opts.SignerKeys[kind]
+}
+
+// signerForm asks which key signs the run's report.
+func (m *Model) signerForm() tea.Cmd {
+	v := &formValues{}
+	return m.show(formSigner, m.newForm(m.signerGroups(v)...), v)
+}
+
+// signerGroups asks which key signs the run's report: a file key generated
+// in the report directory, a Vault transit key or an AWS KMS key. The engine
+// refuses (preflight "report-signer") a signer it cannot use; it never falls
+// back to another.
+func (m *Model) signerGroups(v *formValues) []*huh.Group {
+	v.signer, _ = m.signerChoice()
+	v.signerKeys = map[string]*string{}
+	for _, k := range []string{signerVault, signerAWS} {
+		val := m.opts.SignerKeys[k]
+		if cur, ok := m.signerKeys[k]; ok {
+			val = cur
+		}
+		v.signerKeys[k] = &val
+	}
+	required := func(what string) func(string) error {
+		return func(s string) error {
+			if strings.TrimSpace(s) == "" {
+				return fmt.Errorf("name the %s, or go back and choose the file signer", what)
+			}
+			return nil
+		}
+	}
+	return []*huh.Group{
+		huh.NewGroup(huh.NewSelect[string]().Title("Report signer").
+			Description("the key that signs this run's report; never replaced by another").
+			Options(huh.NewOption("file: a P-256 key generated in the report directory", signerFile),
+				huh.NewOption("vault: a Vault transit key (ecdsa-p256)", signerVault),
+				huh.NewOption("aws: an AWS KMS key (ECC_NIST_P256, SIGN_VERIFY)", signerAWS)).
+			Value(&v.signer)).Title("Report signing"),
+		huh.NewGroup(huh.NewInput().Title("Transit key *").
+			Description("reached like the Vault backend (its address and token), else VAULT_ADDR and VAULT_TOKEN").
+			Placeholder(placeholderText("tikv-ear-report")).Value(v.signerKeys[signerVault]).Validate(required("transit key"))).
+			Title("Report signing · Vault").WithHideFunc(func() bool { return v.signer != signerVault }),
+		huh.NewGroup(huh.NewInput().Title("KMS key *").
+			Description("key id, ARN or alias/NAME; reached like the AWS backend, else the SDK's default chain").
+			Placeholder(placeholderText("alias/tikv-ear-report")).Value(v.signerKeys[signerAWS]).Validate(required("KMS key"))).
+			Title("Report signing · AWS KMS").WithHideFunc(func() bool { return v.signer != signerAWS }),
+	}
 }
 
 // fieldsPerPage is how many inputs a form page shows: each takes a title, a
@@ -364,6 +435,18 @@ func (m *Model) formDone(kind formKind, v *formValues, err error) tea.Cmd {
 			}
 		}
 		return m.start(opPreflight, preflightCmd(m.ctx, m.driver, m.Choices()))
+	case formSigner:
+		m.signer = v.signer
+		if m.signerKeys == nil {
+			m.signerKeys = map[string]string{}
+		}
+		for k, p := range v.signerKeys {
+			m.signerKeys[k] = strings.TrimSpace(*p)
+		}
+		if !m.checked { // the signer is checked with the backend's preflight
+			return nil
+		}
+		return m.start(opPreflight, preflightCmd(m.ctx, m.driver, m.Choices()))
 	case formSave:
 		if m.preview == nil {
 			return nil
@@ -374,7 +457,7 @@ func (m *Model) formDone(kind formKind, v *formValues, err error) tea.Cmd {
 }
 
 func (m *Model) formView(w, h int) string {
-	title := map[formKind]string{formConnect: "How to reach the cluster", formBackend: "Key backend settings", formSave: "Save the plan"}[m.formKind]
+	title := map[formKind]string{formConnect: "How to reach the cluster", formBackend: "Key backend settings", formSave: "Save the plan", formSigner: "Who signs the report"}[m.formKind]
 	out := m.styles.Title.Render(title) + "\n"
 	if s := m.status(); s != "" {
 		out += s + "\n"

@@ -11,6 +11,7 @@ import (
 	"charm.land/bubbles/v2/help"
 	"charm.land/bubbles/v2/key"
 	"charm.land/bubbles/v2/spinner"
+	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
 	"charm.land/huh/v2"
 	"charm.land/lipgloss/v2"
@@ -35,6 +36,8 @@ const (
 	ScreenVerify
 	ScreenSchedule
 	ScreenReport
+	ScreenHome  // the journeys (Options.Home)
+	ScreenAudit // the audit journey's findings and report
 )
 
 // String names the screen as its header does.
@@ -60,6 +63,10 @@ func (s Screen) String() string {
 		return "Rotation schedule"
 	case ScreenReport:
 		return "Report"
+	case ScreenHome:
+		return "Home"
+	case ScreenAudit:
+		return "Audit"
 	}
 	return "?"
 }
@@ -76,12 +83,21 @@ type Options struct {
 	Environ []string
 	// Prefill pre-fills the Connect screen.
 	Prefill ConnectInput
+	// Signer pre-selects the report signer (file, vault or aws; "" = file) and
+	// SignerKeys pre-fill the signing key each signer kind names (the demo's
+	// transit key or KMS key).
+	Signer     string
+	SignerKeys map[string]string
 	// Rotate runs the master-key rotation flow (NewRotate).
 	Rotate bool
 	// Incident marks the rotation as an emergency after a suspected key compromise.
 	Incident bool
 	// PlanPath is the default path offered when saving the plan.
 	PlanPath string
+	// Home starts on the home screen: the journeys (first-time enablement,
+	// incident key rotation, audit evidence, resume), and a finished journey
+	// goes back there instead of quitting.
+	Home bool
 	// LeaderPoll is how often the dashboard reads leader counts from a Driver
 	// that is a LeaderCounter; 0 means every second.
 	LeaderPoll time.Duration
@@ -134,6 +150,8 @@ type Model struct {
 	// backendSaved keeps each other backend's answers, preflight and error
 	// (selectBackend), so no form shows another backend's state.
 	backendSaved map[string]backendState
+	signer       string            // the report signer chosen on the backend form
+	signerKeys   map[string]string // the signing key per signer kind
 
 	preview      *PlanPreview
 	diffIdx      int
@@ -158,10 +176,17 @@ type Model struct {
 	report   *ReportFiles
 	quitting bool
 
+	journey journey
+	homeIdx int
+	stopped *stoppedRun // this session's last rollout, when it stopped unfinished
+	audit   *AuditResult
+
 	scroll     scroller // the current screen's body (widgets.go)
 	scrollOn   Screen   // the screen scroll belongs to; another screen starts at the top
 	helpOpen   bool     // the full key help (?) is on show
 	helpScroll scroller
+	decScroll  scroller        // a typed decision's panel on the dashboard
+	typed      textinput.Model // where the operator types yes
 }
 
 // New returns the enable wizard. decider answers the engine's decisions
@@ -172,7 +197,7 @@ func New(ctx context.Context, d Driver, opts Options, decider *Decider) *Model {
 		ctx: ctx, driver: d, opts: opts, decider: decider,
 		keys: newKeyMap(), styles: NewStyles(true), width: 80, height: 24,
 		spin: spinner.New(spinner.WithSpinner(spinner.Dot)), help: help.New(),
-		connect: opts.Prefill, rotIdx: 2, scroll: newScroller(), helpScroll: newScroller(),
+		connect: opts.Prefill, rotIdx: 2, scroll: newScroller(), helpScroll: newScroller(), decScroll: newScroller(), typed: newTypedInput(),
 	}
 	if m.connect.Environment == "" {
 		m.connect.Environment = steps.EnvProduction
@@ -194,6 +219,15 @@ func New(ctx context.Context, d Driver, opts Options, decider *Decider) *Model {
 func NewRotate(ctx context.Context, d Driver, opts Options, decider *Decider) *Model {
 	opts.Rotate = true
 	return New(ctx, d, opts, decider)
+}
+
+// newTypedInput is the field a typed confirmation is typed into.
+func newTypedInput() textinput.Model {
+	t := textinput.New()
+	t.Prompt = "> "
+	t.CharLimit = 16
+	t.SetWidth(20)
+	return t
 }
 
 // Screen returns the screen on show.
@@ -227,11 +261,18 @@ func (m *Model) Choices() Choices {
 	for k, v := range m.fields {
 		c.BackendFields[k] = v
 	}
+	c.Signer, c.SignerKey = m.signerChoice()
 	return c
 }
 
 // flow returns the screens of the current flow, for "step i of n".
 func (m *Model) flow() []Screen {
+	switch {
+	case m.screen == ScreenHome:
+		return nil
+	case m.journey == journeyAudit:
+		return []Screen{ScreenConnect, ScreenAudit}
+	}
 	if m.opts.Rotate {
 		return []Screen{ScreenConnect, ScreenPlan, ScreenDashboard, ScreenVerify, ScreenSchedule, ScreenReport}
 	}
@@ -274,6 +315,7 @@ func (m *Model) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, m.formDone(msg.kind, msg.vals, msg.err)
 	case DecisionMsg:
 		m.dash.ask(msg)
+		m.decScroll = newScroller()
 		return m, nil
 	case eventMsg:
 		m.dash.apply(msg.e)
@@ -480,7 +522,7 @@ func (m *Model) fixedLayout() bool {
 // selection for them to move.
 func (m *Model) linesScroll() bool {
 	switch m.screen {
-	case ScreenConnect, ScreenPlan, ScreenVerify, ScreenReport, ScreenResume:
+	case ScreenConnect, ScreenPlan, ScreenVerify, ScreenReport, ScreenResume, ScreenAudit:
 		return true
 	}
 	return false
@@ -535,7 +577,12 @@ func lipHeight(s string) int { return strings.Count(s, "\n") + 1 }
 func (m *Model) header(w int) string {
 	st := m.styles
 	name := "enable encryption at rest"
-	if m.opts.Rotate {
+	switch {
+	case m.screen == ScreenHome:
+		name = "encryption at rest for TiKV"
+	case m.journey == journeyAudit:
+		name = "audit evidence (read-only)"
+	case m.opts.Rotate:
 		name = "rotate the master key"
 	}
 	left := st.Title.Render("tikv-ear") + " " + st.Subtle.Render("· "+name)
@@ -613,9 +660,9 @@ func (m *Model) bindings() []key.Binding {
 		return []key.Binding{with(k.Next, "choose"), k.Up, k.Down, with(k.Left, "data-key period"), k.Right, k.Back, k.Quit}
 	case ScreenBackend:
 		if m.checked {
-			return []key.Binding{with(k.Next, "review the plan"), with(k.Edit, "edit fields"), with(k.Retry, "preflight again"), k.Up, k.Down, k.Back, k.Quit}
+			return []key.Binding{with(k.Next, "review the plan"), with(k.Edit, "edit fields"), with(k.Retry, "preflight again"), with(k.Save, "report signer"), k.Up, k.Down, k.Back, k.Quit}
 		}
-		return []key.Binding{with(k.Next, "choose"), k.Up, k.Down, k.Back, k.Quit}
+		return []key.Binding{with(k.Next, "choose"), with(k.Save, "report signer"), k.Up, k.Down, k.Back, k.Quit}
 	case ScreenPlan:
 		if m.confirmApply {
 			return []key.Binding{with(k.Yes, "apply now"), with(k.No, "not yet")}
@@ -630,8 +677,13 @@ func (m *Model) bindings() []key.Binding {
 		return []key.Binding{with(k.Next, "rotation schedule"), k.Quit}
 	case ScreenSchedule:
 		return []key.Binding{with(k.Next, "write the report"), k.Up, k.Down, k.Quit}
-	case ScreenReport:
+	case ScreenReport, ScreenAudit:
+		if m.opts.Home {
+			return []key.Binding{with(k.Next, "home"), k.Quit}
+		}
 		return []key.Binding{with(k.Quit, "done")}
+	case ScreenHome:
+		return []key.Binding{with(k.Next, "start"), with(k.Up, "previous"), with(k.Down, "next"), k.Quit}
 	}
 	return []key.Binding{k.Quit}
 }
@@ -754,6 +806,16 @@ func hang(s string, w, ind int) string {
 	lines := strings.Split(wrap(s, w-ind), "\n")
 	for i := 1; i < len(lines); i++ {
 		lines[i] = strings.Repeat(" ", ind) + strings.TrimLeft(lines[i], " ")
+	}
+	return strings.Join(lines, "\n")
+}
+
+// indented wraps s to w-ind cells and indents every line by ind spaces,
+// each line styled on its own.
+func indented(style lipgloss.Style, s string, w, ind int) string {
+	lines := strings.Split(wrap(s, max(10, w-ind)), "\n")
+	for i, l := range lines {
+		lines[i] = strings.Repeat(" ", ind) + style.Render(l)
 	}
 	return strings.Join(lines, "\n")
 }

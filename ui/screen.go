@@ -1,7 +1,6 @@
 package ui
 
 import (
-	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 )
 
@@ -37,6 +36,10 @@ func pageOf(s Screen) page {
 		return schedulePage{}
 	case ScreenReport:
 		return reportPage{}
+	case ScreenHome:
+		return homePage{}
+	case ScreenAudit:
+		return auditPage{}
 	}
 	return nil
 }
@@ -52,19 +55,20 @@ func (loadingPage) view(m *Model, _, _ int) string {
 // reportPage is the last screen: where the signed report went.
 type reportPage struct{}
 
-func (reportPage) key(m *Model, msg tea.KeyPressMsg) tea.Cmd {
-	if key.Matches(msg, m.keys.Quit) || key.Matches(msg, m.keys.Next) {
-		m.quitting = true
-		return tea.Quit
-	}
-	return nil
-}
-func (reportPage) view(m *Model, w, h int) string { return m.viewReport(w, h) }
+func (reportPage) key(m *Model, msg tea.KeyPressMsg) tea.Cmd { return m.keyEnd(msg) }
+func (reportPage) view(m *Model, w, h int) string            { return m.viewReport(w, h) }
 
 // dashboardPage is the rollout's live view (dashboard.go).
 type dashboardPage struct{}
 
 func (dashboardPage) key(m *Model, msg tea.KeyPressMsg) tea.Cmd { return m.keyDashboard(msg) }
 func (dashboardPage) view(m *Model, w, h int) string {
+	if dec := m.dash.decision; dec != nil && dec.Decision.Typed != "" {
+		foot := m.typedFooter(w)
+		bodyH := max(1, h-lipHeight(foot))
+		s := m.decScroll
+		s.set(m.typedPanel(w), w, bodyH)
+		return pad(s.view(m.styles), bodyH) + "\n" + foot
+	}
 	return m.dash.render(m.styles, w, h, m.dashState())
 }

@@ -80,8 +80,8 @@ func (m *Model) viewAlgorithm(w, h int) string {
 		case a.Recommended:
 			line += st.Pass.Render(" (recommended)")
 		}
-		if a.MBps > 0 && !a.Disabled {
-			line += st.Subtle.Render(fmt.Sprintf(" · %.0f MB/s here", a.MBps))
+		if a.Speed.Measured() && !a.Disabled {
+			line += st.Subtle.Render(" · " + speedShort(a.Speed))
 		}
 		b.WriteString(hang(line, w, 14) + "\n")
 	}
@@ -106,8 +106,8 @@ func (m *Model) viewAlgorithm(w, h int) string {
 		if isAES(a.Method) { // AES-NI speeds up AES only; SM4 does not use it
 			b.WriteString(hang(aesniLine(st, a.AESNI), w, 12) + "\n")
 		}
-		if a.MBps > 0 {
-			fmt.Fprintf(&b, "throughput  %.0f MB/s measured on this machine\n", a.MBps)
+		if a.Speed.Measured() {
+			b.WriteString(speedDetail(st, a.Speed, w))
 		}
 		if a.Compliance != "" {
 			b.WriteString(hang("compliance  "+a.Compliance, w, 12) + "\n")
@@ -122,6 +122,33 @@ func (m *Model) viewAlgorithm(w, h int) string {
 		}
 	}
 	b.WriteString("\n" + renderLines(st.Subtle, "TiKV rotates its data keys itself at this period (data-key-rotation-period); "+rotationPeriods()[2]+" is TiKV's default.", w))
+	return b.String()
+}
+
+// speedShort is a method's throughput on its list line: the median with
+// its range, or only the range when the samples disagree too much.
+func speedShort(t Throughput) string {
+	lo, hi := t.Range()
+	if t.Noisy() {
+		return fmt.Sprintf("%.0f–%.0f MB/s here (noisy)", lo, hi)
+	}
+	return fmt.Sprintf("~%.0f MB/s here (%.0f–%.0f)", t.Median(), lo, hi)
+}
+
+// speedDetail says what was measured, where, and how far to trust it.
+func speedDetail(st Styles, t Throughput, w int) string {
+	lo, hi := t.Range()
+	var b strings.Builder
+	b.WriteString(hang(fmt.Sprintf("throughput  median %.0f MB/s of %d samples of %d MiB, range %.0f–%.0f (spread %.0f%%)",
+		t.Median(), len(t.Samples), t.Bytes>>20, lo, hi, t.Spread()*100), w, 12) + "\n")
+	where := "on this machine"
+	if t.Machine != "" {
+		where = "on this machine (" + t.Machine + ")"
+	}
+	b.WriteString(indented(st.Subtle, where+", not on the TiKV hosts: it compares the methods, it is not a capacity figure", w, 12) + "\n")
+	if t.Noisy() {
+		b.WriteString(indented(st.Warn, "noisy: the samples differ by more than a quarter (the machine is busy); read no figure from them", w, 12) + "\n")
+	}
 	return b.String()
 }
 

@@ -40,6 +40,8 @@ func (m *Model) keyBackend(msg tea.KeyPressMsg) tea.Cmd {
 		m.selectBackend(max(0, m.backendIdx-1))
 	case key.Matches(msg, m.keys.Down):
 		m.selectBackend(min(len(m.backends)-1, m.backendIdx+1))
+	case key.Matches(msg, m.keys.Save):
+		return m.signerForm()
 	case key.Matches(msg, m.keys.Edit) && m.checked:
 		return m.backendForm(m.backends[m.backendIdx])
 	case key.Matches(msg, m.keys.Retry) && m.checked:
@@ -92,6 +94,22 @@ func (m *Model) viewBackend(w, h int) string {
 		}
 		b.WriteString(hang(line, w, 9) + "\n")
 	}
+	kind, skey := m.signerChoice()
+	if skey != "" {
+		kind += " · " + skey
+	}
+	b.WriteString(ansi.Truncate(st.Subtle.Render("Report signer: ")+kind+st.Subtle.Render("  (s to change)"), w, "…") + "\n")
+	if m.checked {
+		pass, warn, fail := preflightCounts(m.checks)
+		fmt.Fprintf(&b, "\n%s %s %s", st.Bold.Render("Preflight"), st.Pass.Render(fmt.Sprintf("%d pass", pass)),
+			st.Subtle.Render("·")+" "+st.Warn.Render(fmt.Sprintf("%d warn", warn))+" "+st.Subtle.Render("·")+" "+st.Fail.Render(fmt.Sprintf("%d fail", fail)))
+		if n := len(m.checks); n != pass+warn+fail {
+			b.WriteString(st.Subtle.Render(fmt.Sprintf("  (%d results, %d stores)", n, storeCount(m.checks))))
+		}
+		b.WriteString("\n")
+		// Every row, whole: the screen scrolls (pgdn/space) instead of cutting them.
+		b.WriteString(checkList(st, m.checks, w, 4*len(m.checks)+4) + "\n")
+	}
 	if len(m.fields) > 0 && m.checked {
 		b.WriteString("\n")
 		fs := m.backends[m.backendIdx].Fields
@@ -101,32 +119,12 @@ func (m *Model) viewBackend(w, h int) string {
 				lw = max(lw, min(26, ansi.StringWidth(f.Label)))
 			}
 		}
-		shown, set := 0, 0
-		limit := max(2, h/5) // the preflight below matters more than the settings the form showed
+		b.WriteString(st.Bold.Render("Settings") + st.Subtle.Render("  (e to edit)") + "\n")
 		for _, f := range fs {
-			v := m.fields[f.Key]
-			if v == "" {
-				continue
-			}
-			set++
-			if shown < limit {
-				b.WriteString(ansi.Truncate(fmt.Sprintf("  %-*s  %s", lw, ansi.Truncate(f.Label, lw, "…"), v), w, "…") + "\n")
-				shown++
+			if v := m.fields[f.Key]; v != "" {
+				b.WriteString(hang(fmt.Sprintf("  %-*s  %s", lw, ansi.Truncate(f.Label, lw, "…"), v), w, lw+4) + "\n")
 			}
 		}
-		if set > shown {
-			b.WriteString(st.Subtle.Render(fmt.Sprintf("  … %d more settings (e to see and edit them)", set-shown)) + "\n")
-		}
-	}
-	if m.checked {
-		pass, warn, fail := preflightCounts(m.checks)
-		fmt.Fprintf(&b, "\n%s %s %s", st.Bold.Render("Preflight"), st.Pass.Render(fmt.Sprintf("%d pass", pass)),
-			st.Subtle.Render("·")+" "+st.Warn.Render(fmt.Sprintf("%d warn", warn))+" "+st.Subtle.Render("·")+" "+st.Fail.Render(fmt.Sprintf("%d fail", fail)))
-		if n := len(m.checks); n != pass+warn+fail {
-			b.WriteString(st.Subtle.Render(fmt.Sprintf("  (%d results, %d stores)", n, storeCount(m.checks))))
-		}
-		b.WriteString("\n")
-		b.WriteString(checkList(st, m.checks, w, max(1, h-lipHeight(b.String()))))
 	}
 	return b.String()
 }
@@ -157,6 +155,7 @@ func (m *Model) selectBackend(i int) {
 	m.backendIdx = i
 	st := m.backendSaved[m.backends[i].Name]
 	m.fields, m.checks, m.checked, m.err, m.notice = st.fields, st.checks, st.checked, st.err, ""
+	m.scroll.reset()
 }
 
 // preflightCounts counts the rows the check list shows (one per check id,

@@ -14,6 +14,8 @@ func (m *Model) keyConnect(msg tea.KeyPressMsg) tea.Cmd {
 		return cmd
 	}
 	switch {
+	case key.Matches(msg, m.keys.Back) && m.opts.Home:
+		return m.goHome()
 	case key.Matches(msg, m.keys.Edit):
 		return m.connectForm()
 	case key.Matches(msg, m.keys.Retry) && (len(m.connect.PD) > 0 || m.connect.TiUPName != ""):
@@ -21,6 +23,9 @@ func (m *Model) keyConnect(msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, m.keys.Next):
 		if m.disc == nil {
 			return m.connectForm()
+		}
+		if m.journey == journeyAudit { // read-only: straight to the audit, whatever discovery found
+			return m.startAudit()
 		}
 		if len(m.disc.Blocking()) > 0 {
 			m.err = fmt.Errorf("%d blocking finding(s): fix them, then press r to discover again", len(m.disc.Blocking()))

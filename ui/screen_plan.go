@@ -1,7 +1,6 @@
 package ui
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 
@@ -20,7 +19,7 @@ func (m *Model) keyPlan(msg tea.KeyPressMsg) tea.Cmd {
 				m.scroll.set(m.bodyContent(w, h), w, h)
 				m.scroll.vp.GotoBottom()
 				m.scroll.seenEnd = true
-				m.err = errors.New("this is the end of the plan (pgup scrolls back): press y again to go ahead")
+				m.notice = "this is the end of the plan (pgup scrolls back): press y again to go ahead"
 				return nil
 			}
 			m.confirmApply, m.err = false, nil

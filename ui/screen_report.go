@@ -35,6 +35,13 @@ func (m *Model) viewReport(w, h int) string {
 		}
 		b.WriteString(line + "\n\n")
 	}
+	if sum := m.runSummary(); len(sum) > 0 {
+		b.WriteString(st.Bold.Render("Run summary") + "\n")
+		for _, l := range sum {
+			b.WriteString(hang(l, w, 11) + "\n")
+		}
+		b.WriteString("\n")
+	}
 	if r := m.report; r != nil {
 		b.WriteString(reportFiles(st, *r, w))
 	}

@@ -20,8 +20,13 @@ func (m *Model) keyResume(msg tea.KeyPressMsg) tea.Cmd {
 		return m.startApply()
 	case key.Matches(msg, m.keys.AbortRun):
 		return m.start(opAbortRun, abortUnfinishedCmd(m.ctx, m.driver, *u))
+	case key.Matches(msg, m.keys.Back) && m.opts.Home:
+		return m.goHome()
 	case key.Matches(msg, m.keys.NewRun):
 		m.unfinished = nil
+		if m.opts.Home {
+			return m.goHome()
+		}
 		m.screen = ScreenConnect
 		return m.connectForm()
 	}

@@ -86,3 +86,41 @@ func TestPlanConfirmationIsNeverBlind(t *testing.T) {
 		t.Fatalf("second y did not apply: %s\n%s", h.m.Screen(), h.view())
 	}
 }
+
+// The algorithm screen never shows one noisy figure as fact: the median with
+// its range and sample count, where it was measured, and a warning when the
+// samples disagree.
+func TestAlgorithmThroughputShowsItsUncertainty(t *testing.T) {
+	f := uitest.New(3)
+	f.Algos[2].Speed = ui.Throughput{Samples: []float64{900, 3100, 2800, 400, 3000}, Bytes: 4 << 20, Machine: "fake CPU, 2 cores, amd64"}
+	h := newHarness(t, f, prefilled())
+	h.idle(ui.ScreenConnect)
+	h.press("enter")
+	h.idle(ui.ScreenAlgorithm)
+	v := h.view()
+	contains(t, v, "~3900 MB/s here (3700–4000)", "400–3100 MB/s here (noisy)", "median 2800 MB/s of 5 samples of 4 MiB",
+		"range 400–3100", "fake CPU, 2 cores, amd64", "not on the TiKV hosts", "noisy: the samples differ")
+	if strings.Contains(v, "3100 MB/s measured") {
+		t.Fatalf("a single figure is shown as fact:\n%s", v)
+	}
+}
+
+func TestThroughputMedianAndSpread(t *testing.T) {
+	tp := ui.Throughput{Samples: []float64{100, 300, 200, 400}}
+	if m := tp.Median(); m != 250 {
+		t.Errorf("median %v, want 250", m)
+	}
+	if lo, hi := tp.Range(); lo != 100 || hi != 400 {
+		t.Errorf("range %v–%v", lo, hi)
+	}
+	if s := tp.Spread(); s != 1.2 || !tp.Noisy() {
+		t.Errorf("spread %v noisy %v, want 1.2 and noisy", s, tp.Noisy())
+	}
+	steady := ui.Throughput{Samples: []float64{1000, 1100, 1050}}
+	if steady.Noisy() {
+		t.Errorf("a 10%% spread is called noisy")
+	}
+	if (ui.Throughput{}).Measured() {
+		t.Error("no samples reads as measured")
+	}
+}

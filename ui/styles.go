@@ -1,7 +1,10 @@
 package ui
 
 import (
+	"image/color"
+
 	"charm.land/bubbles/v2/help"
+	"charm.land/huh/v2"
 	"charm.land/lipgloss/v2"
 
 	"github.com/tikv-ear/tikv-ear/steps"
@@ -43,15 +46,67 @@ type Styles struct {
 	Help     help.Styles
 }
 
+// palette is the wizard's colours for a dark or light background: the
+// screens' Styles and the forms' huh theme both draw from it.
+type palette struct {
+	accent, subtle, green, yellow, red, blue color.Color
+}
+
+func newPalette(isDark bool) palette {
+	ld := lipgloss.LightDark(isDark)
+	return palette{
+		accent: ld(lipgloss.Color("#5A3FC0"), lipgloss.Color("#B9A6FF")),
+		subtle: ld(lipgloss.Color("#6B6B6B"), lipgloss.Color("#8C8C8C")),
+		green:  ld(lipgloss.Color("#1F7A1F"), lipgloss.Color("#6BD66B")),
+		yellow: ld(lipgloss.Color("#8A6100"), lipgloss.Color("#F2C94C")),
+		red:    ld(lipgloss.Color("#B00020"), lipgloss.Color("#FF6B6B")),
+		blue:   ld(lipgloss.Color("#005F9E"), lipgloss.Color("#6CB6FF")),
+	}
+}
+
+// huhTheme is the forms' theme in the screens' palette: titles in the
+// accent colour, the focus bar, selectors and prompts as the screens'
+// selection, errors red, and placeholders dim and italic so an example
+// never reads as a value already filled in.
+func huhTheme() huh.Theme {
+	return huh.ThemeFunc(func(isDark bool) *huh.Styles {
+		p := newPalette(isDark)
+		t := huh.ThemeBase(isDark)
+		t.Focused.Base = t.Focused.Base.BorderForeground(p.accent)
+		t.Focused.Card = t.Focused.Base
+		t.Focused.Title = t.Focused.Title.Foreground(p.accent).Bold(true)
+		t.Focused.NoteTitle = t.Focused.NoteTitle.Foreground(p.accent).Bold(true)
+		t.Focused.Description = t.Focused.Description.Foreground(p.subtle)
+		t.Focused.ErrorIndicator = t.Focused.ErrorIndicator.Foreground(p.red)
+		t.Focused.ErrorMessage = t.Focused.ErrorMessage.Foreground(p.red)
+		t.Focused.SelectSelector = t.Focused.SelectSelector.Foreground(p.accent)
+		t.Focused.NextIndicator = t.Focused.NextIndicator.Foreground(p.accent)
+		t.Focused.PrevIndicator = t.Focused.PrevIndicator.Foreground(p.accent)
+		t.Focused.SelectedOption = t.Focused.SelectedOption.Foreground(p.green)
+		t.Focused.SelectedPrefix = lipgloss.NewStyle().Foreground(p.green).SetString(IconPass + " ")
+		t.Focused.UnselectedPrefix = lipgloss.NewStyle().Foreground(p.subtle).SetString(IconPending + " ")
+		t.Focused.FocusedButton = t.Focused.FocusedButton.Bold(true).Foreground(p.accent).Reverse(true)
+		t.Focused.Next = t.Focused.FocusedButton
+		t.Focused.BlurredButton = t.Focused.BlurredButton.Foreground(p.subtle)
+		t.Focused.TextInput.Cursor = t.Focused.TextInput.Cursor.Foreground(p.accent)
+		t.Focused.TextInput.Placeholder = t.Focused.TextInput.Placeholder.Foreground(p.subtle).Italic(true)
+		t.Focused.TextInput.Prompt = t.Focused.TextInput.Prompt.Foreground(p.accent)
+		t.Blurred = t.Focused
+		t.Blurred.Base = t.Focused.Base.BorderStyle(lipgloss.HiddenBorder())
+		t.Blurred.Card = t.Blurred.Base
+		t.Blurred.Title = t.Blurred.Title.Foreground(p.subtle).Bold(false)
+		t.Blurred.NextIndicator = lipgloss.NewStyle()
+		t.Blurred.PrevIndicator = lipgloss.NewStyle()
+		t.Group.Title = t.Focused.Title
+		t.Group.Description = t.Focused.Description
+		return t
+	})
+}
+
 // NewStyles builds the styles for a dark or light background.
 func NewStyles(isDark bool) Styles {
-	ld := lipgloss.LightDark(isDark)
-	accent := ld(lipgloss.Color("#5A3FC0"), lipgloss.Color("#B9A6FF"))
-	subtle := ld(lipgloss.Color("#6B6B6B"), lipgloss.Color("#8C8C8C"))
-	green := ld(lipgloss.Color("#1F7A1F"), lipgloss.Color("#6BD66B"))
-	yellow := ld(lipgloss.Color("#8A6100"), lipgloss.Color("#F2C94C"))
-	red := ld(lipgloss.Color("#B00020"), lipgloss.Color("#FF6B6B"))
-	blue := ld(lipgloss.Color("#005F9E"), lipgloss.Color("#6CB6FF"))
+	p := newPalette(isDark)
+	accent, subtle, green, yellow, red, blue := p.accent, p.subtle, p.green, p.yellow, p.red, p.blue
 	return Styles{
 		IsDark:   isDark,
 		Title:    lipgloss.NewStyle().Bold(true).Foreground(accent),
@@ -74,8 +129,17 @@ func NewStyles(isDark bool) Styles {
 		DiffAdd:  lipgloss.NewStyle().Foreground(green),
 		DiffDel:  lipgloss.NewStyle().Foreground(red),
 		DiffMeta: lipgloss.NewStyle().Foreground(blue),
-		Help:     help.DefaultStyles(isDark),
+		Help:     helpStyles(p),
 	}
+}
+
+// helpStyles are the key help's styles in the palette.
+func helpStyles(p palette) help.Styles {
+	key := lipgloss.NewStyle().Foreground(p.accent)
+	desc := lipgloss.NewStyle().Foreground(p.subtle)
+	sep := lipgloss.NewStyle().Foreground(p.subtle)
+	return help.Styles{ShortKey: key, ShortDesc: desc, ShortSeparator: sep, Ellipsis: sep,
+		FullKey: key, FullDesc: desc, FullSeparator: sep}
 }
 
 // status renders a check status as an icon.

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -18,6 +19,7 @@ import (
 	"github.com/tikv-ear/tikv-ear/cluster/ssh"
 	"github.com/tikv-ear/tikv-ear/cluster/tikv"
 	"github.com/tikv-ear/tikv-ear/kms"
+	"github.com/tikv-ear/tikv-ear/report"
 	"github.com/tikv-ear/tikv-ear/steps"
 	"github.com/tikv-ear/tikv-ear/ui"
 )
@@ -46,7 +48,7 @@ func (d *Driver) Algorithms(ctx context.Context, disc ui.Discovery) ([]ui.Algori
 	}
 	for i := range opts {
 		o := &opts[i]
-		o.MBps = mbps[o.Method]
+		o.Speed = mbps[o.Method]
 		o.AESNI = aesni
 		gate := gateEnc
 		if o.Method == tikv.MethodSM4CTR {
@@ -94,22 +96,52 @@ func hostAESNI(ctx context.Context, s *steps.Cluster) []ui.HostFlag {
 	return out
 }
 
-// throughput measures AES-CTR on this machine once (crypto/aes with
-// cipher.NewCTR over a few MB per key size). Go has no SM4, so sm4-ctr stays 0.
-func (d *Driver) throughput() map[string]float64 {
+// Throughput sampling: how many samples per method and how much each encrypts.
+const (
+	speedSamples = 9
+	speedBytes   = 4 << 20
+)
+
+// throughput samples AES-CTR on this machine once (crypto/aes with
+// cipher.NewCTR): speedSamples rounds, each method once per round, so a
+// burst of other work slows every method alike instead of one. Go has no
+// SM4, so sm4-ctr has no samples.
+func (d *Driver) throughput() map[string]ui.Throughput {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.mbps == nil {
-		d.mbps = map[string]float64{}
-		for _, m := range []string{tikv.MethodAES128CTR, tikv.MethodAES192CTR, tikv.MethodAES256CTR} {
-			best := 0.0
-			for range 3 { // best of three: the machine may be busy with other work
-				best = max(best, measureCTR(tikv.MethodKeyLen(m), 4<<20))
+		methods := []string{tikv.MethodAES128CTR, tikv.MethodAES192CTR, tikv.MethodAES256CTR}
+		d.mbps = map[string]ui.Throughput{}
+		machine := machineName()
+		for _, m := range methods {
+			d.mbps[m] = ui.Throughput{Bytes: speedBytes, Machine: machine}
+		}
+		for range speedSamples {
+			for _, m := range methods {
+				if v := measureCTR(tikv.MethodKeyLen(m), speedBytes); v > 0 {
+					t := d.mbps[m]
+					t.Samples = append(t.Samples, v)
+					d.mbps[m] = t
+				}
 			}
-			d.mbps[m] = best
 		}
 	}
 	return d.mbps
+}
+
+// machineName names the machine the samples were taken on: the CPU model
+// (Linux /proc/cpuinfo "model name"), its cores and GOARCH.
+func machineName() string {
+	model := ""
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
+				model = strings.Join(strings.Fields(v), " ")
+				break
+			}
+		}
+	}
+	return strings.TrimPrefix(fmt.Sprintf("%s, %d cores, %s", model, runtime.NumCPU(), runtime.GOARCH), ", ")
 }
 
 // measureCTR returns MB/s of AES-CTR with a keyLen-byte key over total bytes; 0 on error.
@@ -248,7 +280,7 @@ func choiceKey(c ui.Choices) string {
 	}
 	sort.Strings(keys)
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s|%s|%s|%s|%s|%v|%v", connectKey(c.Connect), c.Connect.Environment, c.Method, c.DataKeyRotation, c.Backend, c.Rotate, c.Incident)
+	fmt.Fprintf(&b, "%s|%s|%s|%s|%s|%v|%v|%s|%s", connectKey(c.Connect), c.Connect.Environment, c.Method, c.DataKeyRotation, c.Backend, c.Rotate, c.Incident, c.Signer, c.SignerKey)
 	for _, k := range keys {
 		fmt.Fprintf(&b, "|%s=%s", k, c.BackendFields[k])
 	}
@@ -276,10 +308,12 @@ func (d *Driver) plan(ctx context.Context, c ui.Choices) (*steps.Planned, error)
 	if err != nil {
 		return nil, err
 	}
-	planned, err := steps.BuildPlan(ctx, s, steps.PlanRequest{
+	req := steps.PlanRequest{
 		Environment: c.Connect.Environment, Method: c.Method, RotationPeriod: c.DataKeyRotation, Key: spec,
 		Strategy: d.cfg.Strategy, Policies: d.cfg.Policies, ReportDir: d.cfg.ReportDir, ReportKey: d.cfg.ReportKey, Rotation: d.cfg.Rotation,
-	})
+	}
+	d.signer(c, &req)
+	planned, err := steps.BuildPlan(ctx, s, req)
 	if err != nil {
 		return nil, err
 	}
@@ -287,6 +321,30 @@ func (d *Driver) plan(ctx context.Context, c ui.Choices) (*steps.Planned, error)
 	d.planned, d.plannedBy = planned, key
 	d.mu.Unlock()
 	return planned, nil
+}
+
+// signer puts the report signer the operator chose into req. A Vault or AWS
+// signing key is reached like the key backend of the same service when that
+// is the backend (steps.Plan.SignerConfig), else like the service the driver
+// was pre-pointed at (the demo's Vault or local-kms), else through the
+// environment (VAULT_ADDR/VAULT_TOKEN, the AWS SDK's chain). An unusable
+// signer fails preflight ("report-signer"), never falls back to a file key.
+func (d *Driver) signer(c ui.Choices, req *steps.PlanRequest) {
+	req.Signer = c.Signer
+	switch c.Signer {
+	case report.SignerVault:
+		v := &report.VaultSignerConfig{Key: c.SignerKey}
+		if pre := d.cfg.Vault; pre != nil && c.Backend != "vault" {
+			v.Address, v.TokenFile, v.Namespace, v.CACert = pre.Address, pre.TokenFile, pre.Namespace, pre.CACert
+		}
+		req.SignerVault = v
+	case report.SignerAWS:
+		a := &report.AWSSignerConfig{KeyID: c.SignerKey}
+		if pre := d.cfg.AWS; pre != nil && c.Backend != "aws" {
+			a.Region, a.Endpoint, a.Profile, a.CredentialsFile = pre.Region, pre.Endpoint, pre.Profile, pre.CredentialsFile
+		}
+		req.SignerAWS = a
+	}
 }
 
 // Preflight implements ui.Driver: the read-only checks of the plan the

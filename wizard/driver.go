@@ -67,7 +67,7 @@ type Driver struct {
 	plannedBy string
 	saved     string         // the path the plan was last saved to
 	run       *steps.Session // the last Apply's session: Verify, WriteReport and LeaderCounts read it
-	mbps      map[string]float64
+	mbps      map[string]ui.Throughput
 	report    *ui.ReportFiles // the last report written
 }
 

@@ -23,10 +23,13 @@ func genLabel(r kms.KeyRef) string {
 }
 
 // rotationPreview says what rotating p does, without touching anything.
-func (d *Driver) rotationPreview(p *steps.Plan) ui.RotationPreview {
+// incident is the wizard's choice (the home screen's incident journey) on
+// top of the command line's --incident.
+func (d *Driver) rotationPreview(p *steps.Plan, incident bool) ui.RotationPreview {
 	backend := p.Target.Key.Backend
-	r := ui.RotationPreview{Backend: backend, Current: genLabel(p.Target.MasterKey), Incident: d.cfg.Incident,
-		Revoke: d.cfg.Incident || d.cfg.Retire}
+	incident = incident || d.cfg.Incident
+	r := ui.RotationPreview{Backend: backend, Current: genLabel(p.Target.MasterKey), Incident: incident,
+		Revoke: incident || d.cfg.Retire}
 	first := fmt.Sprintf("create the next master-key generation in %s; plan.toml records it (nothing else changes if this fails)", backend)
 	if p.Target.MasterKey.Generation > 0 {
 		r.Next = fmt.Sprintf("generation %d (created when you rotate)", p.Target.MasterKey.Generation+1)
@@ -43,7 +46,7 @@ func (d *Driver) rotationPreview(p *steps.Plan) ui.RotationPreview {
 		"pass 2: previous-master-key removed from every tikv.toml and old key files shredded; no restart (TiKV reads the previous key only when the current one fails)",
 	}
 	if r.Revoke {
-		r.Steps = append(r.Steps, fmt.Sprintf("revoke the old generation in %s once every store is on the new one (you confirm on the dashboard; it cannot be undone)", backend))
+		r.Steps = append(r.Steps, fmt.Sprintf("then you may revoke the old generation in %s: kept unless you type yes on the dashboard, after reading what it destroys", backend))
 	} else {
 		r.Steps = append(r.Steps, "the old generation stays in "+backend+" (tikv-ear rotate --retire-old revokes it)")
 	}
@@ -77,9 +80,6 @@ func (d *Driver) buildRotation(ctx context.Context, c ui.Choices) (ui.PlanPrevie
 		return ui.PlanPreview{}, err
 	}
 	defer s.Close()
-	r := d.rotationPreview(p)
-	if c.Incident {
-		r.Incident, r.Revoke = true, true
-	}
+	r := d.rotationPreview(p, c.Incident)
 	return ui.PlanPreview{Plan: p, Batches: s.Batches(ctx), Rotation: &r, Checks: s.Checks(ctx)}, nil
 }

@@ -191,7 +191,7 @@ func (d *Driver) Journal(_ context.Context) (*ui.Unfinished, error) {
 	u := &ui.Unfinished{Run: last.Run, Kind: last.Kind, Total: len(p.Nodes),
 		Preview: ui.PlanPreview{Plan: p, Batches: steps.PlanBatches(p.Nodes, nil, p.Strategy.Canary, p.Strategy.Batching)}}
 	if last.Kind == steps.KindRotate { // resuming goes on with the generations the plan names
-		r := d.rotationPreview(p)
+		r := d.rotationPreview(p, false)
 		u.Preview.Rotation = &r
 	}
 	if len(last.Records) > 0 {

@@ -26,3 +26,15 @@ func TestRealWizardDriverWithVault(t *testing.T) {
 	}
 	wizardVault(t, bs.Addr, bs.Token)
 }
+
+// TestRealWizardJourneyVaultWithTheVaultSigner: the Vault backend and the
+// Vault report signer on real OpenBao, through the wizard's screens at 80x24;
+// the report verifies through sigstore-go with the transit key's public key
+// as OpenBao returns it.
+func TestRealWizardJourneyVaultWithTheVaultSigner(t *testing.T) {
+	bs := realparts.MustStartBao(t)
+	if code, body := vaultCall(t, bs.Addr, bs.Token, "POST", "sys/mounts/transit", map[string]any{"type": "transit"}); code/100 != 2 {
+		t.Fatalf("mounting transit: %d %s", code, body)
+	}
+	vaultJourney(t, bs.Addr, bs.Token)
+}

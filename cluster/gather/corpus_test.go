@@ -11,8 +11,8 @@ import (
 	"github.com/tikv-ear/tikv-ear/internal/corpus"
 )
 
-// corpusLog reads testdata/logs/<name> without its header.
-func corpusLog(t testing.TB, name string) []byte { return corpus.Read(t, "logs", name) }
+// corpusLog reads testdata/synthetic/logs/<name> without its header.
+func corpusLog(t testing.TB, name string) []byte { return corpus.Read(t, "synthetic/logs", name) }
 
 // corpusCase is the verdict a corpus file must get. want is the log verdict;
 // state the state of a store whose status port does not answer with this
@@ -76,7 +76,7 @@ func corpusCases() []corpusCase {
 	}
 }
 
-// TestCorpusVerdicts reads every file of testdata/logs and asserts its
+// TestCorpusVerdicts reads every file of testdata/synthetic/logs and asserts its
 // verdict: failures are failing (never "no failed start"), damaged or
 // unparsable evidence is unknown with its line numbers, good starts proven.
 func TestCorpusVerdicts(t *testing.T) {
@@ -85,7 +85,7 @@ func TestCorpusVerdicts(t *testing.T) {
 	for _, c := range cases {
 		covered = append(covered, c.file)
 	}
-	corpus.RequireCases(t, "logs", "*.log", covered)
+	corpus.RequireCases(t, "synthetic/logs", "*.log", covered)
 	start := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
 	after := start.Add(time.Minute)
 	for _, c := range cases {

@@ -33,11 +33,11 @@ func stores(t *testing.T, addrs ...string) []pd.StoreInfo {
 
 // upstream reads a TiUP topology of testdata/ without its header: an
 // upstream example copied with its licence header (testdata/upstream) or a
-// fixture written in the shape of edit-config's output (testdata/tiup).
+// fixture written in the shape of edit-config's output (testdata/synthetic/tiup).
 func upstream(t *testing.T, name string) []byte {
 	t.Helper()
 	if strings.HasSuffix(name, "-shape.yaml") {
-		return corpus.Read(t, "tiup", name)
+		return corpus.Read(t, "synthetic/tiup", name)
 	}
 	return corpus.Read(t, "upstream", name)
 }

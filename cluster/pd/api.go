@@ -322,3 +322,19 @@ func (c *Client) Regions(ctx context.Context) ([]Region, error) {
 	}
 	return out.Regions, nil
 }
+
+// pathStoreRegions is GET /pd/api/v1/regions/store/{id}: the regions with a
+// peer on one store, in the same RegionsInfo JSON (tikv/pd
+// server/api/router.go regionsHandler.GetStoreRegions, server/api/region.go;
+// a186e0cc, present since PD v2).
+const pathStoreRegions = "/pd/api/v1/regions/store/"
+
+// RegionsOfStore lists the regions with a peer on store id: bounded by one
+// store's share, not the whole cluster's.
+func (c *Client) RegionsOfStore(ctx context.Context, id uint64) ([]Region, error) {
+	var out RegionsCheck
+	if err := c.getJSON(ctx, pathStoreRegions+strconv.FormatUint(id, 10), &out); err != nil {
+		return nil, err
+	}
+	return out.Regions, nil
+}

@@ -143,9 +143,10 @@ type response struct {
 }
 
 // do runs req against the endpoints: connection errors move to the next
-// endpoint, 503 (PD's no-leader redirect) moves on too, and when a whole round
-// failed that way it sleeps (doubling RetryDelay) and tries again. Any other
-// status is returned as is.
+// endpoint, 503 (PD's no-leader redirect) and a member that is not serving
+// yet (notStarted) move on too, and when a whole round failed that way it
+// sleeps (doubling RetryDelay) and tries again. Any other status is returned
+// as is.
 func (c *Client) do(ctx context.Context, req request) (*response, error) {
 	var payload []byte
 	if req.body != nil {
@@ -184,7 +185,7 @@ func (c *Client) do(ctx context.Context, req request) (*response, error) {
 				failures = append(failures, EndpointError{Endpoint: ep, Err: err})
 				continue
 			}
-			if resp.status == http.StatusServiceUnavailable {
+			if resp.status == http.StatusServiceUnavailable || notStarted(resp) {
 				last503 = newStatusError(req, resp)
 				failures = append(failures, EndpointError{Endpoint: ep, Err: last503})
 				continue
@@ -197,6 +198,19 @@ func (c *Client) do(ctx context.Context, req request) (*response, error) {
 		return nil, fmt.Errorf("pd: no leader after %d attempts: %w", c.retries+1, last503)
 	}
 	return nil, &UnreachableError{Method: req.method, Path: req.path, Attempts: failures}
+}
+
+// errServerNotStarted is the code PD's API redirector answers with, status
+// 500, while the member is closed (just started, stopping): tikv/pd
+// pkg/utils/apiutil/serverapi/middleware.go ServeHTTP, pkg/errs/errno.go
+// ErrServerNotStarted "[PD:server:ErrServerNotStarted]server not started"
+// (a186e0cc). Another member may answer: seen when a killed PD leader was
+// started again and tikv-ear asked it first.
+const errServerNotStarted = "PD:server:ErrServerNotStarted"
+
+// notStarted reports whether resp is a member saying it is not serving yet.
+func notStarted(resp *response) bool {
+	return resp.status == http.StatusInternalServerError && bytes.Contains(resp.body, []byte(errServerNotStarted))
 }
 
 func (c *Client) once(ctx context.Context, ep string, req request, payload []byte) (*response, error) {

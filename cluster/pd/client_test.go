@@ -298,6 +298,22 @@ func TestFailoverToNextEndpoint(t *testing.T) {
 	}
 }
 
+// TestFailoverPastMemberNotStarted: a PD member that was just started again
+// answers 500 "server not started" (its redirector, tikv/pd
+// pkg/utils/apiutil/serverapi/middleware.go); the next member answers.
+func TestFailoverPastMemberNotStarted(t *testing.T) {
+	_, srv := startFake(t)
+	starting := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "[PD:server:ErrServerNotStarted]server not started", http.StatusInternalServerError)
+	}))
+	defer starting.Close()
+	c := newTestClient(t, starting.URL, srv.URL)
+	v, err := c.Version(context.Background())
+	if err != nil || v != "8.5.2" {
+		t.Fatalf("Version past a member not started = %q, %v", v, err)
+	}
+}
+
 func TestAllEndpointsDown(t *testing.T) {
 	a, b := deadEndpoint(t), deadEndpoint(t)
 	c := newTestClient(t, a, b)

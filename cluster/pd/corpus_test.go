@@ -10,10 +10,10 @@ import (
 	"github.com/tikv-ear/tikv-ear/internal/corpus"
 )
 
-// corpusBody reads testdata/pd/<name> without its provenance header.
-func corpusBody(t *testing.T, name string) []byte { return corpus.Read(t, "pd", name) }
+// corpusBody reads testdata/synthetic/pd/<name> without its provenance header.
+func corpusBody(t *testing.T, name string) []byte { return corpus.Read(t, "synthetic/pd", name) }
 
-// TestCorpusPDBodies decodes every PD body of testdata/pd with the type the
+// TestCorpusPDBodies decodes every PD body of testdata/synthetic/pd with the type the
 // client uses for its endpoint and checks what tikv-ear reads from it: every
 // store state (Up, Disconnected, Down, Offline, Tombstone) and every shape of
 // a region check, PD v2.0's bare array included.
@@ -105,8 +105,8 @@ func TestCorpusPDBodies(t *testing.T) {
 	for n := range cases {
 		covered = append(covered, n)
 	}
-	corpus.RequireCases(t, "pd", "*.json", covered)
-	names := corpus.Names(t, "pd", "*.json")
+	corpus.RequireCases(t, "synthetic/pd", "*.json", covered)
+	names := corpus.Names(t, "synthetic/pd", "*.json")
 	states := map[string]bool{}
 	for _, n := range names {
 		t.Run(n, func(t *testing.T) { cases[n](t, corpusBody(t, n)) })

@@ -42,7 +42,7 @@ func TestParseConfigTemplateDefaults(t *testing.T) {
 }
 
 func TestParseConfigTiUPSample(t *testing.T) {
-	data := corpusFile(t, "tikv-toml", "tiup-rendered-plaintext.toml")
+	data := corpusFile(t, "synthetic/tikv-toml", "tiup-rendered-plaintext.toml")
 	if !tikv.DetectTiUP(data) {
 		t.Fatal("TiUP header not detected")
 	}

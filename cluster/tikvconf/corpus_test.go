@@ -11,7 +11,7 @@ import (
 // corpusFile reads testdata/<dir>/<name> without its provenance header.
 func corpusFile(t testing.TB, dir, name string) []byte { return corpus.Read(t, dir, name) }
 
-// TestCorpusTiKVToml parses every tikv.toml of testdata/tikv-toml and checks
+// TestCorpusTiKVToml parses every tikv.toml of testdata/synthetic/tikv-toml and checks
 // what tikv-ear reads and which of TiKV's rules it reports, for the version
 // given.
 func TestCorpusTiKVToml(t *testing.T) {
@@ -42,12 +42,12 @@ func TestCorpusTiKVToml(t *testing.T) {
 	for n := range cases {
 		covered = append(covered, n)
 	}
-	corpus.RequireCases(t, "tikv-toml", "*.toml", covered)
-	names := corpus.Names(t, "tikv-toml", "*.toml")
+	corpus.RequireCases(t, "synthetic/tikv-toml", "*.toml", covered)
+	names := corpus.Names(t, "synthetic/tikv-toml", "*.toml")
 	for _, n := range names {
 		w := cases[n]
 		t.Run(n, func(t *testing.T) {
-			data := corpusFile(t, "tikv-toml", n)
+			data := corpusFile(t, "synthetic/tikv-toml", n)
 			c, err := ParseConfig(n, data)
 			if err != nil {
 				t.Fatal(err)

@@ -117,7 +117,7 @@ func TestApplyEditsTemplateSwitchToKMSAndRotate(t *testing.T) {
 }
 
 func TestApplyEditsTiUPSample(t *testing.T) {
-	data := corpusFile(t, "tikv-toml", "tiup-rendered-plaintext.toml")
+	data := corpusFile(t, "synthetic/tikv-toml", "tiup-rendered-plaintext.toml")
 	out := mustApply(t, data, enableEdits()...)
 	if !strings.HasPrefix(string(out), string(data)) {
 		t.Fatal("existing bytes changed")

@@ -14,12 +14,18 @@ import (
 	"testing"
 )
 
-// Header markers: FixtureMarker ends the header of a fixture written for
-// tikv-ear, UpstreamMarker that of an upstream file copied byte for byte.
+// Header markers: FixtureMarker ends the header of a synthetic fixture
+// written for tikv-ear (testdata/synthetic/), UpstreamMarker that of an
+// upstream file copied byte for byte, CaptureMarker that of a body captured
+// from a real part running on this machine, byte for byte.
 const (
 	FixtureMarker  = "# ==== end of header ====\n"
 	UpstreamMarker = "# ==== end of header; the upstream file follows byte for byte ====\n"
+	CaptureMarker  = "# ==== end of header; the captured body follows byte for byte ====\n"
 )
+
+// Markers lists every header end marker, real artifacts' first.
+func Markers() []string { return []string{UpstreamMarker, CaptureMarker, FixtureMarker} }
 
 // Dir returns the absolute path of testdata/<sub>.
 func Dir(t testing.TB, sub string) string {
@@ -41,7 +47,7 @@ func Read(t testing.TB, sub, name string) []byte {
 	if !bytes.HasPrefix(b, []byte("# ")) {
 		t.Fatalf("testdata/%s/%s: no provenance header", sub, name)
 	}
-	for _, m := range []string{UpstreamMarker, FixtureMarker} {
+	for _, m := range Markers() {
 		if i := bytes.Index(b, []byte(m)); i >= 0 {
 			return b[i+len(m):]
 		}

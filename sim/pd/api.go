@@ -170,6 +170,8 @@ func (c *Cluster) route(w http.ResponseWriter, r *http.Request, path string, mem
 		c.schedulerConfig(w, r, path)
 	case get && strings.HasPrefix(path, apiV1+"/regions/check/") && path != apiV1+"/regions/check/all":
 		c.regionCheck(w, strings.TrimPrefix(path, apiV1+"/regions/check/"))
+	case get && strings.HasPrefix(path, apiV1+"/regions/store/"):
+		c.storeRegions(w, strings.TrimPrefix(path, apiV1+"/regions/store/"))
 	case get && path == apiV1+"/regions":
 		// GET /pd/api/v1/regions (tikv/pd server/api/router.go: regionsAllHandler.GetRegions,
 		// same RegionsInfo JSON as the checks).
@@ -585,8 +587,25 @@ func (c *Cluster) updateEvictConfig(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, msgSchedulerApplied)
 }
 
+// storeRegions serves GET /pd/api/v1/regions/store/{id}: every region with a
+// peer on the store, as RegionsInfo (tikv/pd server/api/region.go
+// GetStoreRegions @ a186e0cc: strconv.Atoi of the id, 400 with the error as
+// a JSON string when it is not a number; an unknown store has no region).
+func (c *Cluster) storeRegions(w http.ResponseWriter, raw string) {
+	id, err := strconv.Atoi(raw)
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	c.regionList(w, "store", uint64(id))
+}
+
 // regionCheck serves /regions/check/<kind> with pkg/statistics region_collection rules.
-func (c *Cluster) regionCheck(w http.ResponseWriter, kind string) {
+func (c *Cluster) regionCheck(w http.ResponseWriter, kind string) { c.regionList(w, kind, 0) }
+
+// regionList writes the regions of one check kind, "all", or "store"
+// (those with a peer on storeID).
+func (c *Cluster) regionList(w http.ResponseWriter, kind string, storeID uint64) {
 	c.mu.Lock()
 	now := c.now()
 	want := int(c.replication.MaxReplicas)
@@ -606,6 +625,8 @@ func (c *Cluster) regionCheck(w http.ResponseWriter, kind string) {
 			func(r *region) bool { return len(c.downPeers(r, now)) > 0 })
 	case "all":
 		regions = c.regions // kept in id order
+	case "store":
+		regions = c.regionsOfStores(func(s *store) bool { return s.spec.ID == storeID }, func(*region) bool { return true })
 	case "learner-peer", "empty-region", "offline-peer", "oversized-region", "undersized-region":
 		// all voters, 96MiB, no offline stores
 	default:

@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"strings"
 	"testing"
 )
 
@@ -130,7 +129,9 @@ func TestStoreJSONKeyFields(t *testing.T) {
 	if ver["version"] != "8.5.2" || ver["hash"] != "" {
 		t.Errorf("version = %v", ver)
 	}
-	if strings.Contains(bytesSize(460.4*(1<<30)), " ") || bytesSize(460.4*(1<<30)) != "460.4GiB" {
-		t.Errorf("bytesSize = %s", bytesSize(460.4*(1<<30)))
+	// A capacity as PD writes it (go-units BytesSize, "%.4g" binary units).
+	capacity := 460.4 * (1 << 30)
+	if b, _ := json.Marshal(ByteSize(capacity)); string(b) != `"460.4GiB"` {
+		t.Errorf("ByteSize JSON = %s, want \"460.4GiB\"", b)
 	}
 }

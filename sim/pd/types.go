@@ -6,59 +6,86 @@ import (
 	"strings"
 	"time"
 
+	"github.com/docker/go-units"
 	"github.com/pingcap/kvproto/pkg/metapb"
 )
 
-// The JSON shapes below mirror tikv/pd; the upstream path of each is beside it.
+// The JSON shapes below are transcribed from tikv/pd @ a186e0cc (the
+// pd-server in ../shared/realparts) — the server's own structs, with the
+// fields PD writes and tikv-ear's client never reads — never from
+// cluster/pd, the client whose reading the conformance test holds against
+// the real PD (issue 13). Sizes go through docker/go-units, the library
+// PD's typeutil calls (PD pins v0.4.0; BytesSize and RAMInBytes are the
+// same in the v0.5.0 this module resolves).
 
-// MetaStore is pkg/response/store.go MetaStore: the kvproto metapb.Store (all
-// fields omitempty, so "state" is absent while Up) plus "state_name".
+// pkg/response/store.go (a186e0cc) ------------------------------------------
+
+// MetaStore is response.MetaStore: the kvproto metapb.Store PD keeps (its
+// pb JSON tags are all omitempty, so "state" is absent while Up) and
+// "state_name" from store.GetState().String().
 type MetaStore struct {
 	*metapb.Store
 	StateName string `json:"state_name"`
 }
 
-// StoreStatus is pkg/response/store.go StoreStatus.
-type StoreStatus struct {
-	Capacity               ByteSize   `json:"capacity"`
-	Available              ByteSize   `json:"available"`
-	UsedSize               ByteSize   `json:"used_size"`
-	LeaderCount            int        `json:"leader_count"`
-	LeaderWeight           float64    `json:"leader_weight"`
-	LeaderScore            float64    `json:"leader_score"`
-	LeaderSize             int64      `json:"leader_size"`
-	RegionCount            int        `json:"region_count"`
-	RegionWeight           float64    `json:"region_weight"`
-	RegionScore            float64    `json:"region_score"`
-	RegionSize             int64      `json:"region_size"`
-	LearnerCount           int        `json:"learner_count,omitempty"`
-	WitnessCount           int        `json:"witness_count,omitempty"`
-	PendingPeerCount       int        `json:"pending_peer_count,omitempty"`
-	SlowScore              uint64     `json:"slow_score,omitempty"`
-	SendingSnapCount       uint32     `json:"sending_snap_count,omitempty"`
-	ReceivingSnapCount     uint32     `json:"receiving_snap_count,omitempty"`
-	IsBusy                 bool       `json:"is_busy,omitempty"`
-	StartTS                *time.Time `json:"start_ts,omitempty"`
-	LastHeartbeatTS        *time.Time `json:"last_heartbeat_ts,omitempty"`
-	Uptime                 *Duration  `json:"uptime,omitempty"`
-	PauseLeaderTransferIn  bool       `json:"pause_leader_transfer_in,omitempty"`
-	PauseLeaderTransferOut bool       `json:"pause_leader_transfer_out,omitempty"`
+// SlowTrend is response.SlowTrend (cause_value, cause_rate, result_value,
+// result_rate); PD writes it only when the store reported one, which the
+// sim's stores never do.
+type SlowTrend struct {
+	CauseValue  float64 `json:"cause_value"`
+	CauseRate   float64 `json:"cause_rate"`
+	ResultValue float64 `json:"result_value"`
+	ResultRate  float64 `json:"result_rate"`
 }
 
-// StoreInfo is pkg/response/store.go StoreInfo.
+// StoreStatus is response.StoreStatus, field for field in PD's order
+// (BuildStoreInfo fills it; start_ts only once the store sent stats,
+// last_heartbeat_ts only after a heartbeat, uptime only when positive).
+type StoreStatus struct {
+	Capacity               ByteSize          `json:"capacity"`
+	Available              ByteSize          `json:"available"`
+	UsedSize               ByteSize          `json:"used_size"`
+	LeaderCount            int               `json:"leader_count"`
+	LeaderWeight           float64           `json:"leader_weight"`
+	LeaderScore            float64           `json:"leader_score"`
+	LeaderSize             int64             `json:"leader_size"`
+	RegionCount            int               `json:"region_count"`
+	RegionWeight           float64           `json:"region_weight"`
+	RegionScore            float64           `json:"region_score"`
+	RegionSize             int64             `json:"region_size"`
+	LearnerCount           int               `json:"learner_count,omitempty"`
+	WitnessCount           int               `json:"witness_count,omitempty"`
+	PendingPeerCount       int               `json:"pending_peer_count,omitempty"`
+	SlowScore              uint64            `json:"slow_score,omitempty"`
+	NetworkSlowScore       map[uint64]uint64 `json:"network_slow_score,omitempty"`
+	SlowTrend              *SlowTrend        `json:"slow_trend,omitempty"`
+	SendingSnapCount       uint32            `json:"sending_snap_count,omitempty"`
+	ReceivingSnapCount     uint32            `json:"receiving_snap_count,omitempty"`
+	IsBusy                 bool              `json:"is_busy,omitempty"`
+	StartTS                *time.Time        `json:"start_ts,omitempty"`
+	LastHeartbeatTS        *time.Time        `json:"last_heartbeat_ts,omitempty"`
+	Uptime                 *Duration         `json:"uptime,omitempty"`
+	PauseLeaderTransferIn  bool              `json:"pause_leader_transfer_in,omitempty"`
+	PauseLeaderTransferOut bool              `json:"pause_leader_transfer_out,omitempty"`
+}
+
+// StoreInfo is response.StoreInfo: both halves are pointers in PD.
 type StoreInfo struct {
 	Store  *MetaStore   `json:"store"`
 	Status *StoreStatus `json:"status"`
 }
 
-// StoresInfo is pkg/response/store.go StoresInfo.
+// StoresInfo is response.StoresInfo (server/api/store.go GetAllStores
+// fills count after the state filter).
 type StoresInfo struct {
 	Count  int          `json:"count"`
 	Stores []*StoreInfo `json:"stores"`
 }
 
-// State names set by pkg/response/store.go BuildStoreInfo (DisconnectedName,
-// DownStateName) and metapb.StoreState.String().
+// State names: metapb.StoreState.String() for Up, Offline and Tombstone;
+// BuildStoreInfo overrides an Up store's with DownStateName when its
+// heartbeat is older than max-store-down-time, else DisconnectedName when
+// older than 20 s (core.StoreInfo.IsDisconnected).
 const (
 	StateUp           = "Up"
 	StateOffline      = "Offline"
@@ -67,86 +94,74 @@ const (
 	StateDown         = "Down"
 )
 
-// ByteSize is pkg/utils/typeutil/size.go ByteSize: it marshals as a string
-// through docker/go-units BytesSize ("%.4g" with binary units, e.g. "460.4GiB").
+// pkg/utils/typeutil (a186e0cc) ---------------------------------------------
+
+// ByteSize is typeutil.ByteSize (size.go).
 type ByteSize uint64
 
-// MarshalJSON implements json.Marshaler.
+// MarshalJSON is PD's: `"` + units.BytesSize(float64(b)) + `"`.
 func (b ByteSize) MarshalJSON() ([]byte, error) {
-	return []byte(strconv.Quote(bytesSize(float64(b)))), nil
+	return []byte(`"` + units.BytesSize(float64(b)) + `"`), nil
 }
 
-// UnmarshalJSON parses a size string such as "460.4GiB" (go-units RAMInBytes, binary units).
+// UnmarshalJSON is PD's: unquote, then units.RAMInBytes.
 func (b *ByteSize) UnmarshalJSON(text []byte) error {
 	s, err := strconv.Unquote(string(text))
 	if err != nil {
-		return fmt.Errorf("parsing size %s: %w", text, err)
+		return fmt.Errorf("byte size %s: %w", text, err)
 	}
-	num := strings.TrimRight(s, "KMGTPEZYiBkb")
-	unit := strings.ToLower(strings.TrimSpace(s[len(num):]))
-	v, err := strconv.ParseFloat(strings.TrimSpace(num), 64)
+	v, err := units.RAMInBytes(s)
 	if err != nil {
-		return fmt.Errorf("parsing size %q: %w", s, err)
+		return fmt.Errorf("byte size %q: %w", s, err)
 	}
-	mult := map[string]float64{"": 1, "b": 1, "k": 1 << 10, "kb": 1 << 10, "kib": 1 << 10, "m": 1 << 20, "mb": 1 << 20, "mib": 1 << 20,
-		"g": 1 << 30, "gb": 1 << 30, "gib": 1 << 30, "t": 1 << 40, "tb": 1 << 40, "tib": 1 << 40, "p": 1 << 50, "pb": 1 << 50, "pib": 1 << 50}
-	m, ok := mult[unit]
-	if !ok {
-		return fmt.Errorf("parsing size %q: unknown unit %q", s, unit)
-	}
-	*b = ByteSize(v * m)
+	*b = ByteSize(v)
 	return nil
 }
 
-// bytesSize is docker/go-units BytesSize = CustomSize("%.4g%s", size, 1024, binaryAbbrs).
-func bytesSize(size float64) string {
-	units := []string{"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB"}
-	i := 0
-	for size >= 1024 && i < len(units)-1 {
-		size /= 1024
-		i++
-	}
-	return fmt.Sprintf("%.4g%s", size, units[i])
-}
-
-// Duration is pkg/utils/typeutil/duration.go Duration: a Go duration string in JSON.
+// Duration is typeutil.Duration (duration.go): a time.Duration written as
+// its String() in JSON and TOML.
 type Duration struct{ time.Duration }
 
-// MarshalJSON implements json.Marshaler.
-func (d Duration) MarshalJSON() ([]byte, error) {
-	return []byte(strconv.Quote(d.String())), nil
+// MarshalJSON is PD's (a pointer receiver there: a Duration held by value
+// in a map falls back to MarshalText, the same string).
+func (d *Duration) MarshalJSON() ([]byte, error) {
+	return []byte(fmt.Sprintf(`"%s"`, d.String())), nil
 }
 
-// UnmarshalJSON parses a JSON string such as "30m" (typeutil.Duration.UnmarshalJSON).
+// MarshalText is PD's.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// UnmarshalJSON is PD's: unquote, then time.ParseDuration.
 func (d *Duration) UnmarshalJSON(text []byte) error {
 	s, err := strconv.Unquote(string(text))
 	if err != nil {
-		return fmt.Errorf("parsing duration %s: %w", text, err)
+		return fmt.Errorf("duration %s: %w", text, err)
 	}
 	v, err := time.ParseDuration(s)
 	if err != nil {
-		return fmt.Errorf("parsing duration %q: %w", s, err)
+		return fmt.Errorf("duration %q: %w", s, err)
 	}
 	d.Duration = v
 	return nil
 }
 
-// StringSlice is pkg/utils/typeutil StringSlice: a comma-joined JSON string.
+// StringSlice is typeutil.StringSlice (string_slice.go): one comma-joined
+// JSON string.
 type StringSlice []string
 
-// MarshalJSON implements json.Marshaler.
+// MarshalJSON is PD's: strconv.Quote(strings.Join(s, ",")).
 func (s StringSlice) MarshalJSON() ([]byte, error) {
 	return []byte(strconv.Quote(strings.Join(s, ","))), nil
 }
 
-// UnmarshalJSON splits a comma-joined JSON string.
+// UnmarshalJSON is PD's: "" is an empty (not nil) slice.
 func (s *StringSlice) UnmarshalJSON(text []byte) error {
 	v, err := strconv.Unquote(string(text))
 	if err != nil {
-		return fmt.Errorf("parsing string slice %s: %w", text, err)
+		return fmt.Errorf("string slice %s: %w", text, err)
 	}
 	if v == "" {
-		*s = nil
+		*s = []string{}
 		return nil
 	}
 	*s = strings.Split(v, ",")
@@ -251,6 +266,16 @@ type RegionInfo struct {
 	ApproximateKeys           int64               `json:"approximate_keys"`
 	ApproximateKvSize         int64               `json:"approximate_kv_size"`
 	ApproximateColumnarKvSize int64               `json:"approximate_columnar_kv_size"`
+	Buckets                   []string            `json:"buckets,omitempty"`
+	BucketVersion             uint64              `json:"bucket_version,omitempty"`
+	ReplicationStatus         *ReplicationStatus  `json:"replication_status,omitempty"`
+}
+
+// ReplicationStatus is pkg/response/region.go ReplicationStatus (present only
+// in DR auto-sync replication mode, which the sim does not run).
+type ReplicationStatus struct {
+	State   string `json:"state"`
+	StateID uint64 `json:"state_id"`
 }
 
 // RegionsInfo is pkg/response/region.go RegionsInfo ({"count":N,"regions":[...]}).

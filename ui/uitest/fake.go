@@ -45,6 +45,8 @@ type Fake struct {
 	// Rotation is what BuildPlan previews for a rotation (Choices.Rotate):
 	// it returns Preview without diffs and with this set.
 	Rotation *ui.RotationPreview
+	// AuditRes answers Audit (the audit journey).
+	AuditRes ui.AuditResult
 	// Leaders, when set, answers LeaderCounts; when nil LeaderCounts
 	// returns errors.ErrUnsupported, as a driver that cannot count does.
 	Leaders func() map[uint64]int
@@ -85,10 +87,10 @@ func New(n int) *Fake {
 	f.Preview.Batches = steps.PlanBatches(plan.Nodes, nil, 1, steps.BatchSerial)
 	f.Events = Script(f.Preview)
 	f.Algos = []ui.AlgorithmOption{
-		{Method: tikv.MethodAES128CTR, Summary: "AES with a 128-bit key", MBps: 3900, Compliance: "NIST SP 800-38A mode"},
-		{Method: tikv.MethodAES192CTR, Summary: "AES with a 192-bit key", MBps: 3400},
-		{Method: tikv.MethodAES256CTR, Summary: "AES with a 256-bit key", MBps: 3100, Recommended: true, Compliance: "NIST SP 800-38A mode"},
-		{Method: tikv.MethodSM4CTR, Summary: "Chinese national standard cipher", MBps: 300, Disabled: true, Reason: "needs TiKV built with static OpenSSL"},
+		{Method: tikv.MethodAES128CTR, Summary: "AES with a 128-bit key", Speed: speed(3900, 3700, 4000), Compliance: "NIST SP 800-38A mode"},
+		{Method: tikv.MethodAES192CTR, Summary: "AES with a 192-bit key", Speed: speed(3400, 3300, 3500)},
+		{Method: tikv.MethodAES256CTR, Summary: "AES with a 256-bit key", Speed: speed(3100, 2950, 3200), Recommended: true, Compliance: "NIST SP 800-38A mode"},
+		{Method: tikv.MethodSM4CTR, Summary: "Chinese national standard cipher", Disabled: true, Reason: "needs TiKV built with static OpenSSL"},
 	}
 	for i := range f.Algos {
 		for _, s := range f.Disc.Stores {
@@ -139,6 +141,11 @@ func diffText(i int) string {
 `, i)
 }
 
+// speed is a steady set of throughput samples (MB/s).
+func speed(samples ...float64) ui.Throughput {
+	return ui.Throughput{Samples: samples, Bytes: 4 << 20, Machine: "fake CPU, 2 cores, amd64"}
+}
+
 // LogLine renders a message as a TiKV unified-format log line.
 func LogLine(t time.Time, level, msg string) string {
 	return fmt.Sprintf("[%s] [%s] [mod.rs:496] [%q]", t.Format(tikvlog.TimeLayout), level, msg)
@@ -181,11 +188,11 @@ func Script(p ui.PlanPreview) []steps.Event {
 			add(logEv(LogLine(t, "INFO", tikvlog.MsgNoDicts.Text)))
 			add(logEv(LogLine(t, "INFO", tikvlog.MsgBeingEnabled.Format("Aes256Ctr"))))
 			add(ev(steps.StepDone, steps.StepReady, "port listening, PD Up, status port answering"))
+			// As the runner emits it: the verify step's done event carries the metrics read after the restart.
 			vs := steps.Sample{Leaders: 0, Regions: 120, Initialized: true, FileNum: 31, DataKeys: 1}
-			e = ev(steps.MetricSample, steps.StepVerify, "")
+			e = ev(steps.StepDone, steps.StepVerify, "method aes256-ctr; key.dict aes256-gcm; encryption initialized")
 			e.Metrics = &vs
 			add(e)
-			add(ev(steps.StepDone, steps.StepVerify, "method aes256-ctr; key.dict aes256-gcm; encryption initialized"))
 			add(ev(steps.StepDone, steps.StepRelease, "evict-leader scheduler removed"))
 		}
 		add(steps.Event{Kind: steps.StepDone, Step: steps.StepSettle, Batch: b.Index, Message: "leaders back, regions healthy"})
@@ -306,6 +313,7 @@ func (f *Fake) Apply(ctx context.Context, p ui.PlanPreview, sink steps.Sink, dec
 			return res, fmt.Errorf("apply: %w", err)
 		}
 		sink.Emit(e)
+		res.Timeline = append(res.Timeline, e) // as the engine keeps its run's events
 		if f.Ask != nil && i == f.AskAfter {
 			d := *f.Ask
 			sink.Emit(steps.Event{Time: e.Time, Kind: steps.DecisionAsk, Step: steps.StepEvict, StoreID: e.StoreID, Decision: &d})
@@ -317,7 +325,9 @@ func (f *Fake) Apply(ctx context.Context, p ui.PlanPreview, sink steps.Sink, dec
 			f.decided = append(f.decided, choice+" by "+by)
 			f.mu.Unlock()
 			d.Chosen, d.By = choice, by
-			sink.Emit(steps.Event{Time: e.Time, Kind: steps.DecisionMade, Step: steps.StepEvict, StoreID: e.StoreID, Decision: &d})
+			made := steps.Event{Time: e.Time, Kind: steps.DecisionMade, Step: steps.StepEvict, StoreID: e.StoreID, Decision: &d}
+			sink.Emit(made)
+			res.Timeline = append(res.Timeline, made)
 		}
 	}
 	if f.Hold != nil {
@@ -356,6 +366,12 @@ func (f *Fake) WriteReport(_ context.Context, _ *steps.Result, p ui.PlanPreview)
 func (f *Fake) Journal(context.Context) (*ui.Unfinished, error) {
 	f.record("Journal")
 	return f.Open, nil
+}
+
+// Audit implements ui.Auditor.
+func (f *Fake) Audit(context.Context, ui.ConnectInput) (ui.AuditResult, error) {
+	f.record("Audit")
+	return f.AuditRes, nil
 }
 
 // AbortUnfinished implements ui.Driver.
