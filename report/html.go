@@ -8,27 +8,29 @@ import (
 )
 
 type htmlData struct {
-	R          *Report
-	Brief      []briefItem
-	Works      []storeWork
-	Verify     []verifyStep
-	Summary    [][2]string
-	Ages       []KeyAge
-	KeyFacts   []keyFact
-	Chart      *chart
-	Spans      []phaseSpan
-	Findings   []Finding
-	Predicate  string
-	StoreRef   func(uint64) string
-	Time       func(time.Time) string
-	MasterKey  func(MasterKey) string
-	Coverage   func(*Coverage) string
-	AgeStatus  func(KeyAge) string
-	Labels     func(map[string]string) string
-	PolicyDays func(int64) string
-	Days       func(int64) string
-	Duration   func(phaseSpan) string
-	Evidence   func(string) evidenceRef
+	R         *Report
+	Brief     []briefItem
+	Works     []storeWork
+	Verify    []verifyStep
+	Summary   [][2]string
+	Ages      []KeyAge
+	KeyFacts  []keyFact
+	Chart     *chart
+	Spans     []phaseSpan
+	Findings  []Finding
+	Predicate string
+	StoreRef  func(uint64) string
+	Time      func(time.Time) string
+	MasterKey func(MasterKey) string
+	Coverage  func(*Coverage) string
+	// Verdict renders a store's verdict; VerdictClass is its CSS class.
+	Verdict, VerdictClass func(Store) string
+	AgeStatus             func(KeyAge) string
+	Labels                func(map[string]string) string
+	PolicyDays            func(int64) string
+	Days                  func(int64) string
+	Duration              func(phaseSpan) string
+	Evidence              func(string) evidenceRef
 }
 
 var htmlTmpl = template.Must(template.New("report").Parse(`<!DOCTYPE html>
@@ -46,7 +48,7 @@ dl.brief{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem;marg
 dl.brief dt{font-weight:600}dl.brief dd{margin:0}
 figure{margin:.5rem 0}figure svg{max-width:100%;height:auto;display:block}
 figcaption{font-size:.85rem;color:#555}
-.supported,.ok{color:#1a7f37;font-weight:600}.partial,.skipped,.unfinished{color:#9a6700;font-weight:600}
+.supported,.ok,.verdict-proven{color:#1a7f37;font-weight:600}.verdict-failing{color:#cf222e;font-weight:600}.verdict-unknown{color:#9a6700;font-weight:600}.partial,.skipped,.unfinished{color:#9a6700;font-weight:600}
 .not-evidenced,.failed,.OVERDUE{color:#cf222e;font-weight:600}
 .critical,.high{color:#cf222e;font-weight:600}.medium{color:#9a6700}
 .muted{color:#555;font-size:.85rem}.t{white-space:nowrap}
@@ -100,6 +102,7 @@ ul.evidence{margin:0;padding-left:1.1rem}table.compliance td:nth-child(3){width:
 {{end}}</table>
 <h3 id="verification-evidence">Verification evidence</h3>
 {{range .R.Stores}}<h4>Store {{.ID}} ({{.Address}})</h4><ul>
+<li>verdict: <strong class="{{call $.VerdictClass .}}">{{call $.Verdict .}}</strong></li>
 {{range .Verification.LogLines}}<li>log {{call $.Time .Time}} [{{.Level}}] <code>{{.Message}}</code></li>
 {{end}}{{range .Verification.Metrics}}<li>metric <code>{{.Name}}{{call $.Labels .Labels}}</code> = {{.Value}}</li>
 {{else}}{{if not .Verification.LogLines}}<li>no log lines or metrics recorded</li>{{end}}
@@ -163,6 +166,7 @@ func renderHTML(in *Report, sig signerInfo) []byte {
 		Summary: summaryRows(r), Ages: KeyAges(r), KeyFacts: keyFacts(r.Keys), Chart: timelineChart(r), Spans: phaseSpans(r),
 		Findings: sortedFindings(r.Findings), Predicate: PredicateType,
 		StoreRef: storeRef, MasterKey: mkString, Coverage: coverageString, AgeStatus: ageStatus,
+		Verdict: verdictString, VerdictClass: func(s Store) string { return "verdict-" + string(StoreVerdict(s).Value) },
 		Labels: labelString, PolicyDays: policyString, Days: daysString, Duration: spanDuration, Evidence: parseEvidence,
 		Time: func(t time.Time) string {
 			if t.IsZero() {

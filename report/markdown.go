@@ -195,7 +195,7 @@ func markdownData(r *Report, sig signerInfo) mdData {
 			s.Before.Method+" → "+s.After.Method, mkString(s.After.MasterKey), s.After.MasterKey.Fingerprint,
 			strconv.FormatInt(s.Verification.Leaders, 10), kd, kf)
 
-		ev := mdStoreEvidence{ID: s.ID, Address: s.Address}
+		ev := mdStoreEvidence{ID: s.ID, Address: s.Address, Lines: []string{"verdict: **" + strings.ReplaceAll(verdictString(s), "*", "\\*") + "**"}}
 		if len(s.Verification.LogLines) == 0 && len(s.Verification.Metrics) == 0 {
 			ev.Lines = append(ev.Lines, "no log lines or metrics recorded")
 		}

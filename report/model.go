@@ -2,6 +2,8 @@ package report
 
 import (
 	"time"
+
+	"github.com/tikv-ear/tikv-ear/cluster/verdict"
 )
 
 // SchemaV1 names the report.json schema written by this package.
@@ -130,12 +132,16 @@ type MasterKey struct {
 
 // Verification is what the tool observed on a store after the change.
 type Verification struct {
-	LogLines []LogLine `json:"log_lines,omitempty"`
-	Metrics  []Metric  `json:"metrics,omitempty"`
-	Leaders  int64     `json:"leaders"`
-	KeyDict  *KeyDict  `json:"key_dict,omitempty"`
-	Coverage *Coverage `json:"coverage,omitempty"`
-	KeyFile  *KeyFile  `json:"key_file,omitempty"`
+	// Verdict is the store's three-valued verdict on that evidence: proven,
+	// failing or unknown, with the reason. Absent (reports written before it
+	// existed) reads as unknown, never as proven (see StoreVerdict).
+	Verdict  *verdict.Verdict `json:"verdict,omitempty"`
+	LogLines []LogLine        `json:"log_lines,omitempty"`
+	Metrics  []Metric         `json:"metrics,omitempty"`
+	Leaders  int64            `json:"leaders"`
+	KeyDict  *KeyDict         `json:"key_dict,omitempty"`
+	Coverage *Coverage        `json:"coverage,omitempty"`
+	KeyFile  *KeyFile         `json:"key_file,omitempty"`
 }
 
 // LogLine is one TiKV log line seen during verification.

@@ -5,6 +5,7 @@ import (
 
 	"github.com/tikv-ear/tikv-ear/cluster/tikv"
 	"github.com/tikv-ear/tikv-ear/cluster/tikvlog"
+	"github.com/tikv-ear/tikv-ear/cluster/verdict"
 )
 
 // t0 is in a non-UTC zone on purpose: Canonical must convert it.
@@ -23,6 +24,7 @@ func sampleReport() *Report {
 	r.Tool = Tool{Name: "tikv-ear", Version: "v0.1.0", Commit: "abc1234"}
 	r.PlanDigest = Digest([]byte("plan.toml contents"))
 	fp := Fingerprint([]byte("master key v2 bytes"))
+	proven := verdict.Prove("the run's verification rules passed on this store after its restart")
 	for i, addr := range []string{"10.0.0.11:20160", "10.0.0.12:20160"} {
 		id := uint64(i + 1)
 		before := StoreState{Version: "v8.5.1", ConfigDigest: Digest([]byte(addr + "before")), Method: tikv.MethodAES256CTR, DataKeyRotationPeriod: "7d",
@@ -33,6 +35,7 @@ func sampleReport() *Report {
 		r.Stores = append(r.Stores, Store{
 			ID: id, Address: addr, Zone: []string{"z1", "z2"}[i], Before: before, After: after,
 			Verification: Verification{
+				Verdict:  &proven,
 				LogLines: []LogLine{{Time: at(5 + 10*i), Level: "INFO", Message: tikvlog.MsgEnabled.Format("Aes256Ctr"), Catalog: tikvlog.MsgEnabled.Name}},
 				Metrics:  []Metric{{Name: tikv.MetricIsInitialized, Value: "1"}, {Name: tikv.MetricRegionCount, Labels: map[string]string{tikv.LabelType: "leader"}, Value: "42"}},
 				Leaders:  42,

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/tikv-ear/tikv-ear/cluster/verdict"
 )
 
 // view prepares r for rendering: normalized (redacted, UTC) with compliance filled.
@@ -87,6 +89,43 @@ func mkString(k MasterKey) string {
 		parts = append(parts, "v"+k.KeyVersion)
 	}
 	return strings.Join(parts, " ")
+}
+
+// NoVerdict is the reason StoreVerdict gives a store whose report records no verdict.
+const NoVerdict = "no verdict was recorded for this store"
+
+// StoreVerdict is the verdict the report records for s, or unknown when it
+// records none: evidence never judged is not proven.
+func StoreVerdict(s Store) verdict.Verdict {
+	if v := s.Verification.Verdict; v != nil && v.Value != "" {
+		switch v.Value {
+		case verdict.Proven, verdict.Failing, verdict.Unknown:
+			return *v
+		}
+		return verdict.Unsure(fmt.Sprintf("the recorded verdict %q is not one of proven, failing, unknown: %s", v.Value, v.Reason))
+	}
+	return verdict.Unsure(NoVerdict)
+}
+
+// VerdictLabel is how the views name a verdict's value: unknown is said to
+// be "unknown (not proven)", so that no reader takes it for a pass.
+func VerdictLabel(v verdict.Value) string {
+	switch v {
+	case verdict.Proven:
+		return "proven"
+	case verdict.Failing:
+		return "failing"
+	}
+	return "unknown (not proven)"
+}
+
+// verdictString renders a store's verdict as "label: reason".
+func verdictString(s Store) string {
+	v := StoreVerdict(s)
+	if v.Reason == "" {
+		return VerdictLabel(v.Value)
+	}
+	return VerdictLabel(v.Value) + ": " + v.Reason
 }
 
 func coverageString(c *Coverage) string {

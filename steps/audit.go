@@ -200,6 +200,11 @@ func auditMasterKey(m gather.MasterKeyFacts, keys []AuditKey) report.MasterKey {
 // auditVerification is what the gathered facts prove about a store.
 func auditVerification(s gather.Store, at time.Time) report.Verification {
 	var v report.Verification
+	vd := s.Verdict
+	if vd.Value == "" {
+		vd = gather.Judge(&s)
+	}
+	v.Verdict = &vd
 	v.Leaders = int64(s.PD.LeaderCount)
 	if s.Log != nil {
 		for _, e := range s.Log.Events {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/tikv-ear/tikv-ear/cluster/tikv"
 	"github.com/tikv-ear/tikv-ear/cluster/tikvlog"
+	"github.com/tikv-ear/tikv-ear/cluster/verdict"
 	"github.com/tikv-ear/tikv-ear/kms"
 	"github.com/tikv-ear/tikv-ear/report"
 	"github.com/tikv-ear/tikv-ear/schedule"
@@ -104,6 +105,8 @@ func BuildReport(ctx context.Context, kind report.Kind, p *Plan, res *Result, en
 		if sr.Failed != "" {
 			r.Findings = append(r.Findings, report.Finding{Severity: report.SeverityHigh, Store: sr.StoreID, Message: sr.Failed})
 		}
+		vd := runVerdict(sr, res.Err)
+		v.Verdict = &vd
 		r.Stores = append(r.Stores, st)
 	}
 	for _, e := range res.Timeline {
@@ -193,4 +196,28 @@ func WriteReport(ctx context.Context, p *Plan, r *report.Report, runDir string) 
 	}
 	files, err := report.WriteSigned(ctx, filepath.Join(base, runDir), r, signer)
 	return files, generated, err
+}
+
+// runVerdict is a store's verdict on what the run saw of it: failing when
+// the store failed or was rolled back, unknown when the run did not verify
+// it (skipped, or the run stopped before it), proven only when the run's
+// verification rules passed on it.
+func runVerdict(sr *StoreResult, runErr error) verdict.Verdict {
+	switch {
+	case sr.Failed != "":
+		return verdict.Fail(sr.Failed)
+	case sr.RolledBack:
+		return verdict.Fail("the store was rolled back to its config before the run")
+	case sr.Skipped:
+		return verdict.Unsure("the run skipped this store: nothing was verified on it")
+	}
+	for _, ph := range sr.Phases {
+		if ph.Step == StepVerify && ph.OK {
+			return verdict.Prove("the run's verification rules passed on this store after its restart")
+		}
+	}
+	if runErr != nil {
+		return verdict.Unsure("the run stopped before this store was verified: " + runErr.Error())
+	}
+	return verdict.Unsure("the run recorded no passed verification for this store")
 }
