@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
+	"strings"
 	"time"
 
 	"github.com/tikv-ear/tikv-ear/sim/pd"
@@ -29,6 +31,10 @@ type Health struct {
 	Stores       int             `json:"stores"`
 	Regions      int             `json:"regions"`
 	Speed        float64         `json:"speed"`
+	// Load is the machine's load average over 1, 5 and 15 minutes
+	// (/proc/loadavg), "unknown" where it cannot be read: a sim that falls
+	// behind on a busy machine says so beside its ticks.
+	Load string `json:"load"`
 }
 
 // TickHealth is pd.TickStats in the control server's JSON.
@@ -40,6 +46,26 @@ type TickHealth struct {
 	MeanCostMS float64 `json:"mean_cost_ms"`
 	MaxCostMS  float64 `json:"max_cost_ms"`
 }
+
+// MinTickRatio is the share of PD's scheduling ticks a sim must run on time
+// for a figure measured on it to be the code's, not the sim's (issue 17).
+const MinTickRatio = 0.95
+
+// Since is the window between before and t, both read from the same sim:
+// the ticks run and due in it and their ratio (1 when none was due).
+func (t TickHealth) Since(before TickHealth) TickHealth {
+	out := TickHealth{Run: t.Run - before.Run, Due: t.Due - before.Due, Ratio: 1, IntervalMS: t.IntervalMS, MaxCostMS: t.MaxCostMS}
+	if out.Due > 0 {
+		out.Ratio = min(float64(out.Run)/float64(out.Due), 1)
+	}
+	if out.Run > 0 {
+		out.MeanCostMS = (t.MeanCostMS*float64(t.Run) - before.MeanCostMS*float64(before.Run)) / float64(out.Run)
+	}
+	return out
+}
+
+// KeepsClock reports whether the sim ran at least MinTickRatio of its ticks.
+func (t TickHealth) KeepsClock() bool { return t.Ratio >= MinTickRatio }
 
 // LedgerHealth is the write ledger: acknowledged writes and how many of them are lost.
 type LedgerHealth struct {
@@ -61,7 +87,7 @@ func TickHealthOf(t pd.TickStats) TickHealth {
 // Health returns the sim's clock and invariants now.
 func (c *Cluster) Health() Health {
 	if c.pd == nil {
-		return Health{PD: "pd-server", QuorumLosses: []pd.QuorumLoss{}, Stores: c.opt.Stores, Regions: c.opt.Regions, Speed: c.opt.Speed}
+		return Health{PD: "pd-server", QuorumLosses: []pd.QuorumLoss{}, Stores: c.opt.Stores, Regions: c.opt.Regions, Speed: c.opt.Speed, Load: LoadAverage()}
 	}
 	acked, lost := c.pd.LedgerCheck()
 	losses := c.pd.QuorumLosses()
@@ -70,8 +96,21 @@ func (c *Cluster) Health() Health {
 	}
 	return Health{
 		PD: "sim", Known: true, Ticks: TickHealthOf(c.pd.Ticks()), QuorumLosses: losses, Ledger: LedgerHealth{Acked: acked, Lost: lost},
-		Stores: c.opt.Stores, Regions: c.opt.Regions, Speed: c.opt.Speed,
+		Stores: c.opt.Stores, Regions: c.opt.Regions, Speed: c.opt.Speed, Load: LoadAverage(),
 	}
+}
+
+// LoadAverage is /proc/loadavg's first three fields, "unknown" without it.
+func LoadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
 }
 
 func (c *Cluster) handleHealth(w http.ResponseWriter, _ *http.Request) {

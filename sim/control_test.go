@@ -36,3 +36,21 @@ func TestHealthReportsTicksQuorumAndLedger(t *testing.T) {
 		t.Fatalf("with 2 of 3 voters stopped: %d quorum losses (want 6), OK %v", len(h.QuorumLosses), h.OK())
 	}
 }
+
+// TestTickHealthSince: the window's ticks are the difference of two readings,
+// its ratio run/due within it, and a window below MinTickRatio does not keep the clock.
+func TestTickHealthSince(t *testing.T) {
+	before := TickHealth{Run: 100, Due: 100, MeanCostMS: 2}
+	after := TickHealth{Run: 190, Due: 200, MeanCostMS: 2.6}
+	w := after.Since(before)
+	if w.Run != 90 || w.Due != 100 || w.Ratio < 0.8999 || w.Ratio > 0.9001 || w.KeepsClock() {
+		t.Errorf("window = %+v, want 90/100 = 0.9, not keeping the clock", w)
+	}
+	// 190 ticks at 2.6 ms (494 ms) less 100 at 2 ms (200 ms): 294 ms over 90 ticks.
+	if got, want := w.MeanCostMS, 294.0/90; got < want-1e-6 || got > want+1e-6 {
+		t.Errorf("mean cost in the window = %v ms, want %v", got, want)
+	}
+	if w := before.Since(before); w.Ratio != 1 || !w.KeepsClock() {
+		t.Errorf("empty window = %+v, want ratio 1", w)
+	}
+}

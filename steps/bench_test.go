@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -13,7 +14,6 @@ import (
 	"github.com/tikv-ear/tikv-ear/cluster/pd"
 	"github.com/tikv-ear/tikv-ear/cluster/ssh"
 	"github.com/tikv-ear/tikv-ear/sim"
-	simpd "github.com/tikv-ear/tikv-ear/sim/pd"
 	"github.com/tikv-ear/tikv-ear/steps"
 )
 
@@ -49,7 +49,7 @@ func benchSizes(b *testing.B) []int {
 type measured struct {
 	wall  time.Duration // sim time, first action to last
 	floor steps.Floor
-	ticks simpd.TickStats // the sim's PD ticks during the rollout
+	ticks sim.TickHealth // the sim's PD ticks during the rollout, from its control endpoint
 	note  string
 }
 
@@ -87,6 +87,20 @@ func benchEnv(b *testing.B, stores int, batching string) *simEnv {
 	return e
 }
 
+// health reads the sim's control endpoint (GET /health): its clock, the
+// quorum tracker and the write ledger. A rollout that lost a quorum or an
+// acknowledged write fails the benchmark whatever its time.
+func (e *simEnv) health(ctx context.Context) sim.Health {
+	h, err := sim.ReadHealth(ctx, e.c.ControlURL())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if !h.OK() {
+		e.t.Fatalf("sim health: %d quorum losses, %d of %d acknowledged writes lost", len(h.QuorumLosses), h.Ledger.Lost, h.Ledger.Acked)
+	}
+	return h
+}
+
 // simFloor is the floor from the sim's own parameters: leaders per store from
 // PD, PD's evict-leader batch per scheduling tick, the nodes' start time and
 // the ticks restarted peers stay pending (sim/pd Config defaults).
@@ -114,7 +128,7 @@ func runTiKVEar(b *testing.B, stores int, batching string) measured {
 		b.Fatalf("batching %s, want %s: %s", bp.Strategy, batching, bp.Reason)
 	}
 	floor := e.simFloor(ctx, bp)
-	ticks := e.c.PD().Ticks()
+	ticks := e.health(ctx).Ticks
 	start := time.Now()
 	if blocking := steps.Blocking(steps.RunPreflight(steps.GatherFacts(ctx, e.plan, steps.PDClient{C: e.pdc}, e.nodes, 20))); len(blocking) > 0 {
 		b.Fatalf("preflight: %+v", blocking)
@@ -126,7 +140,7 @@ func runTiKVEar(b *testing.B, stores int, batching string) measured {
 	if err != nil {
 		b.Fatalf("%s rollout of %d stores: %v", batching, stores, err)
 	}
-	m := measured{wall: simTime(wall), floor: floor, ticks: e.c.PD().Ticks().Since(ticks)}
+	m := measured{wall: simTime(wall), floor: floor, ticks: e.health(ctx).Ticks.Since(ticks)}
 	e.assertSafe(ctx, batching+" rollout")
 	e.assertAllVerified(res)
 	m.note = fmt.Sprintf("preflight %s, %d batches, %s", simTime(preflight).Round(100*time.Millisecond), len(bp.Batches), phaseSummary(res))
@@ -173,12 +187,12 @@ func runTiUP(b *testing.B, stores int) measured {
 			},
 		})
 	}
-	ticks := e.c.PD().Ticks()
+	ticks := e.health(ctx).Ticks
 	res, err := tiupseq.Run(ctx, tiupPD{e.pdc}, instances, tiupseq.Options{Scale: benchSpeed})
 	if err != nil {
 		b.Fatalf("TiUP sequence on %d stores: %v", stores, err)
 	}
-	m := measured{wall: simTime(res.Wall()), floor: floor, ticks: e.c.PD().Ticks().Since(ticks)}
+	m := measured{wall: simTime(res.Wall()), floor: floor, ticks: e.health(ctx).Ticks.Since(ticks)}
 	e.assertSafe(ctx, "TiUP sequence")
 	m.note = res.Summary(benchSpeed)
 	if len(res.Warnings) > 0 {
@@ -258,7 +272,7 @@ func phaseSummary(res *steps.Result) string {
 func BenchmarkRollout(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		var lines []string
-		zoneWall := map[int]time.Duration{}
+		zone := map[int]measured{}
 		for _, n := range benchSizes(b) {
 			if os.Getenv("TIKV_EAR_BENCH_ONLY") == "zone" { // profiling the zone rollout alone
 				z := runTiKVEar(b, n, steps.BatchZone)
@@ -267,47 +281,68 @@ func BenchmarkRollout(b *testing.B) {
 			}
 			tiup := runTiUP(b, n)
 			serial := runTiKVEar(b, n, steps.BatchSerial)
-			zone := runTiKVEar(b, n, steps.BatchZone)
-			zoneWall[n] = zone.wall
+			z := runTiKVEar(b, n, steps.BatchZone)
+			zone[n] = z
 			for _, r := range []struct {
 				name string
 				m    measured
-			}{{"tiup", tiup}, {"serial", serial}, {"zone", zone}} {
+			}{{"tiup", tiup}, {"serial", serial}, {"zone", z}} {
 				b.Logf("%d stores, %s: wall %s, floor %s, ticks %d/%d (%.3f); %s", n, r.name, r.m.wall.Round(100*time.Millisecond),
 					r.m.floor.Total().Round(100*time.Millisecond), r.m.ticks.Run, r.m.ticks.Due, r.m.ticks.Ratio, r.m.note)
 			}
-			lines = append(lines, fmt.Sprintf("| %d | %.1f s (%.2f) | %.1f s | %.2f | %.2f (%.2f) | %.1f s | %.2f | %.2f (%.2f) | %.3f / %.3f / %.3f |",
-				n, tiup.wall.Seconds(), tiup.ratioToFloor(),
-				serial.wall.Seconds(), serial.wall.Seconds()/tiup.wall.Seconds(), serial.ratioToFloor(), serial.floor.Total().Seconds(),
-				zone.wall.Seconds(), zone.wall.Seconds()/tiup.wall.Seconds(), zone.ratioToFloor(), zone.floor.Total().Seconds(),
-				tiup.ticks.Ratio, serial.ticks.Ratio, zone.ticks.Ratio))
-			b.ReportMetric(serial.wall.Seconds()/tiup.wall.Seconds(), fmt.Sprintf("serial/tiup@%d", n))
-			b.ReportMetric(zone.wall.Seconds()/tiup.wall.Seconds(), fmt.Sprintf("zone/tiup@%d", n))
-			b.ReportMetric(zone.ratioToFloor(), fmt.Sprintf("zone-wall/floor@%d", n))
-			b.ReportMetric(min(tiup.ticks.Ratio, serial.ticks.Ratio, zone.ticks.Ratio), fmt.Sprintf("min-tick-ratio@%d", n))
+			lines = append(lines, fmt.Sprintf("| %d | %.1f s | %.1f s | %s | %s | %.1f s | %s | %s | %.1f s | %.3f / %.3f / %.3f |",
+				n, tiup.wall.Seconds(),
+				serial.wall.Seconds(), ratioCell(serial, tiup, "%.2f"), floorCell(serial),
+				z.wall.Seconds(), ratioCell(z, tiup, "%.2f"), floorCell(z), z.floor.Total().Seconds(),
+				tiup.ticks.Ratio, serial.ticks.Ratio, z.ticks.Ratio))
+			if kept(serial, tiup) {
+				b.ReportMetric(serial.wall.Seconds()/tiup.wall.Seconds(), fmt.Sprintf("serial/tiup@%d", n))
+			}
+			if kept(z, tiup) {
+				b.ReportMetric(z.wall.Seconds()/tiup.wall.Seconds(), fmt.Sprintf("zone/tiup@%d", n))
+				b.ReportMetric(z.ratioToFloor(), fmt.Sprintf("zone-wall/floor@%d", n))
+			}
+			b.ReportMetric(min(tiup.ticks.Ratio, serial.ticks.Ratio, z.ticks.Ratio), fmt.Sprintf("min-tick-ratio@%d", n))
 		}
-		fmt.Printf("\nRollout, sim ×%d, %d zones, %d leaders per store, %s start per TiKV; sim seconds (load: %s)\n", benchSpeed, benchZones, benchLeaders, benchRestart, loadAvg())
-		fmt.Println("| stores | TiUP wall (÷floor) | serial wall | serial/TiUP | serial ÷floor (floor) | zone wall | zone/TiUP | zone ÷floor (floor) | tick ratio tiup/serial/zone |")
-		fmt.Println("|---|---|---|---|---|---|---|---|---|")
+		fmt.Printf("\nRollout, sim ×%d, %d zones, %d leaders per store, %s start per TiKV; sim seconds; %d CPUs, load %s\n",
+			benchSpeed, benchZones, benchLeaders, benchRestart, runtime.NumCPU(), sim.LoadAverage())
+		fmt.Println("| stores | TiUP wall | serial wall | serial/TiUP | serial wall/floor | zone wall | zone/TiUP | zone wall/floor | zone floor | tick ratio TiUP / serial / zone |")
+		fmt.Println("|---|---|---|---|---|---|---|---|---|---|")
 		for _, l := range lines {
 			fmt.Println(l)
 		}
-		if z9, z100 := zoneWall[9], zoneWall[100]; z9 > 0 && z100 > 0 {
-			fmt.Printf("zone wall at 100 stores / at 9: %.2f\n", z100.Seconds()/z9.Seconds())
-			b.ReportMetric(z100.Seconds()/z9.Seconds(), "zone100/zone9")
+		if z9, z100 := zone[9], zone[100]; z9.wall > 0 && z100.wall > 0 {
+			fmt.Printf("zone wall at 100 stores / at 9: %s\n", ratioCell(z100, z9, "%.2f"))
+			if kept(z100, z9) {
+				b.ReportMetric(z100.wall.Seconds()/z9.wall.Seconds(), "zone100/zone9")
+			}
 		}
 	}
 }
 
-// loadAvg is /proc/loadavg's first three fields (the machine is shared).
-func loadAvg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "unknown"
+// kept reports whether the sim kept its clock during every measurement.
+func kept(ms ...measured) bool {
+	for _, m := range ms {
+		if !m.ticks.KeepsClock() {
+			return false
+		}
 	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "unknown"
+	return true
+}
+
+// ratioCell is a's wall over b's, or what stands in its place when the sim
+// fell behind its clock in either run (then the ratio measures the sim).
+func ratioCell(a, b measured, format string) string {
+	if !kept(a, b) {
+		return fmt.Sprintf("sim behind (ticks %.2f)", min(a.ticks.Ratio, b.ticks.Ratio))
 	}
-	return strings.Join(f[:3], " ")
+	return fmt.Sprintf(format, a.wall.Seconds()/b.wall.Seconds())
+}
+
+// floorCell is m's wall over its physical floor, or the sim's lag.
+func floorCell(m measured) string {
+	if !kept(m) {
+		return fmt.Sprintf("sim behind (ticks %.2f)", m.ticks.Ratio)
+	}
+	return fmt.Sprintf("%.2f", m.ratioToFloor())
 }

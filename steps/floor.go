@@ -78,36 +78,47 @@ type FloorObserver struct {
 	mu      sync.Mutex
 	leaders map[uint64]int
 	rate    float64
-	last    map[uint64]floorSample
+	started map[uint64]time.Time
 }
 
-type floorSample struct {
-	t       time.Time
-	leaders int
-}
-
-// Emit records eviction samples.
+// Emit records when each eviction started and when it reached no leaders.
+// The rate is a whole eviction's (leaders ÷ the time from the scheduler's
+// addition to the first sample with none left), not one between two close
+// samples: the event times are the tool's, and a short interval between
+// two of them says more about the tool's scheduling than about PD's.
 func (o *FloorObserver) Emit(e Event) {
-	if e.Kind != MetricSample || e.Step != StepEvict || e.Metrics == nil {
+	if e.Step != StepEvict || (e.Kind != StepStarted && e.Kind != MetricSample) {
 		return
 	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.leaders == nil {
-		o.leaders, o.last = map[uint64]int{}, map[uint64]floorSample{}
+		o.leaders, o.started = map[uint64]int{}, map[uint64]time.Time{}
+	}
+	if e.Kind == StepStarted {
+		o.started[e.StoreID] = e.Time
+		return
+	}
+	if e.Metrics == nil {
+		return
 	}
 	o.leaders[e.StoreID] = max(o.leaders[e.StoreID], e.Total)
-	if prev, ok := o.last[e.StoreID]; ok {
-		if dt := e.Time.Sub(prev.t).Seconds(); dt > 0 && e.Metrics.Leaders < prev.leaders {
-			o.rate = max(o.rate, float64(prev.leaders-e.Metrics.Leaders)/dt)
-		}
+	t0, ok := o.started[e.StoreID]
+	if !ok {
+		o.started[e.StoreID] = e.Time // no start seen: the first sample stands for it
+		return
 	}
-	o.last[e.StoreID] = floorSample{e.Time, e.Metrics.Leaders}
+	if e.Metrics.Leaders == 0 && e.Total > 0 {
+		if dt := e.Time.Sub(t0).Seconds(); dt > 0 {
+			o.rate = max(o.rate, float64(e.Total)/dt)
+		}
+		delete(o.started, e.StoreID) // later samples of a finished eviction say nothing more
+	}
 }
 
 // Params derives the floor's parameters from what the run saw: the leaders
-// each store had before its eviction, PD's fastest eviction rate between two
-// leader-count samples, and TiKV's fastest restart-to-ready of any store.
+// each store had before its eviction, PD's fastest whole eviction (leaders ÷
+// seconds) of any store, and TiKV's fastest restart-to-ready of any store.
 // Each is the cluster's best observed performance, so the floor stays a lower
 // bound: the tool's polling can only make an observed rate lower or a restart
 // longer. The catch-up is not observed per store and is left at zero.

@@ -875,21 +875,25 @@ func (r *Runner) ready(ctx context.Context, batch int, n NodePlan, node Node, pr
 
 // notReady says why the store is not ready yet ("" when it is); pdDown is set
 // when the store answers on its own ports and only PD could not be read.
-// The three checks run at once; the answer is the first failing one in this order.
+// The status port (HTTP) and PD's shared store list are read first, at once;
+// the host is asked over SSH whether the port listens only when the status
+// port answers: while TiKV is still starting, every look would otherwise cost
+// each host a shell (issue 17: at 100 stores most of a batch's remote
+// processes were these looks). The answer is the first failing check in the
+// order port, status port, PD.
 func (r *Runner) notReady(ctx context.Context, n NodePlan, node Node, prevStart int64) (why string, pdDown bool) {
-	var listening, ok bool
-	var portErr, metricsErr, err error
+	var ok bool
+	var metricsErr, err error
 	var s Store
 	var wg sync.WaitGroup
-	wg.Go(func() { listening, portErr = node.PortListening(ctx, n.Port) })
 	wg.Go(func() { _, metricsErr = node.Metrics(ctx) })
 	wg.Go(func() { s, ok, err = r.storeErr(ctx, n.StoreID) })
 	wg.Wait()
-	if portErr != nil || !listening {
-		return fmt.Sprintf("port %d not listening", n.Port), false
-	}
 	if metricsErr != nil {
 		return "status port not answering", false
+	}
+	if listening, portErr := node.PortListening(ctx, n.Port); portErr != nil || !listening {
+		return fmt.Sprintf("port %d not listening", n.Port), false
 	}
 	switch {
 	case err != nil:
