@@ -5,6 +5,7 @@ package cli
 // TiKV does, and plan / apply / verify / rotate / deliver through cli.Main.
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"strings"
@@ -93,6 +94,23 @@ func TestKeysGCPLifecycle(t *testing.T) {
 	if !strings.Contains(data, `"key_version": "2"`) && !strings.Contains(data, `"key_version":"2"`) {
 		t.Errorf("rotate report does not carry the new key version:\n%s", data)
 	}
+
+	// An incident rotation that would only make a new version of the same
+	// CryptoKey primary is refused: TiKV would keep key.dict wrapped by the
+	// suspect version. Nothing on the hosts or in plan.toml changes.
+	before := keConfigs(t, cl)
+	r = keRun(t, "rotate", plan, "--incident", "--yes")
+	if r.code != ExitUsage || !strings.Contains(r.stderr, "must move TiKV off the suspect key") || !strings.Contains(r.stderr, "next-key-id") {
+		t.Fatalf("incident rotation to a new version of the same CryptoKey: %s", r)
+	}
+	if p = keLoadPlan(t, plan); p.Target.MasterKey.Version != "2" || p.Target.PreviousMasterKey != nil {
+		t.Fatalf("plan after the refused incident rotation: %+v", p.Target)
+	}
+	for path, b := range keConfigs(t, cl) {
+		if !bytes.Equal(b, before[path]) {
+			t.Fatalf("%s changed by a refused incident rotation:\n%s", path, b)
+		}
+	}
 }
 
 func TestKeysAzureLifecycle(t *testing.T) {
@@ -127,5 +145,16 @@ func TestKeysAzureLifecycle(t *testing.T) {
 		if e.MasterKey.KeyID != SimAzureKey+"-g2" {
 			t.Fatalf("tikv.toml after rotate: %+v", e.MasterKey)
 		}
+	}
+
+	// An incident rotation moves on to a third key; the old one is left to
+	// the operator (tikv-ear does not revoke in Key Vault), said once, and
+	// the run succeeds instead of failing in Retire's "not automated".
+	r = keMust(t, "rotate", plan, "--incident", "--retire-old", "--yes")
+	if !strings.Contains(r.stdout+r.stderr, "NOT revoked: tikv-ear does not revoke keys in azure") {
+		t.Errorf("incident rotation on azure does not say the old key is left to the operator:\n%s", r)
+	}
+	if strings.Contains(r.stdout+r.stderr, "not automated") {
+		t.Errorf("incident rotation on azure tried to revoke:\n%s", r)
 	}
 }

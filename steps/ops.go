@@ -136,6 +136,17 @@ func (s *Session) rotateOp(o RunOptions) op {
 				s.emit(Event{Kind: StepFailed, Step: StepPrepare, Error: err.Error()})
 				return nil, err
 			}
+			if o.Incident && next.Backend == "gcp" && next.ID == old.ID {
+				// A new primary version of the same CryptoKey changes nothing TiKV
+				// holds: its KmsBackend keeps the data key whose ciphertext the old
+				// version produced and decrypts key.dict with it whatever version is
+				// primary (tikv/tikv components/encryption/src/master_key/kms.rs,
+				// v8.0.0–v8.5; kms/gcpkms package doc), so the suspect version would
+				// still unlock every store. An incident must move to another key.
+				return nil, Usagef("set [target.key.gcp] next-key-id in "+s.PlanPath+" to another CryptoKey, then run rotate --incident again; nothing on any host changed",
+					"an incident rotation must move TiKV off the suspect key, but gcp made version %s of the same CryptoKey %s primary: TiKV would keep key.dict wrapped by version %s",
+					next.Version, next.ID, FirstNonEmpty(old.Version, "in use"))
+			}
 			if kms.SameKey(next, old) {
 				// Rotating to the key in use would change nothing, and retiring
 				// the "old" key afterwards would revoke the key TiKV runs on.
@@ -225,9 +236,16 @@ func (s *Session) secondPass(ctx context.Context, old kms.KeyRef) error {
 // --yes or a typed yes), then revokes the old generation in its backend.
 func (s *Session) retireOld(ctx context.Context, old kms.KeyRef) error {
 	eng := s.Engine
+	if name := eng.Backend.Name(); manualRetire(name) {
+		// Nothing to ask: offering "revoke" would end a finished rotation in
+		// Retire's "not automated" error (kms/gcpkms, kms/azurekms Retire).
+		s.emit(Event{Kind: Info, Step: StepRetire, Message: fmt.Sprintf("the old %s was NOT revoked: tikv-ear does not revoke keys in %s; every store already runs %s, so disable the old key in %s yourself once no backup taken before this rotation must stay restorable",
+			keyWhole(old), name, KeyLabel(s.Plan.Target.MasterKey, false), name)})
+		return nil
+	}
 	// Keep is the default and listed first: revoking is typed, never preselected.
 	dec := Decision{ID: DecisionRetireOld, Options: []string{ChoiceKeep, ChoiceRevoke}, Default: ChoiceKeep, Typed: ChoiceRevoke,
-		Question:     fmt.Sprintf("revoke the old master key %s (%s) in %s? It cannot be undone; every store already runs on the new one", KeyLabel(old, false), old.ID, eng.Backend.Name()),
+		Question:     fmt.Sprintf("revoke the old master key %s in %s? It cannot be undone; every store already runs on the new one", keyWhole(old), eng.Backend.Name()),
 		Consequences: s.revokeConsequences(old)}
 	s.emit(Event{Kind: DecisionAsk, Step: StepRetire, Decision: &dec})
 	choice, by, err := s.decider().Decide(ctx, dec)
@@ -276,15 +294,32 @@ func (s *Session) revokeConsequences(old kms.KeyRef) []string {
 		how, undo = "its KV versions are destroyed in Vault and its key files shredded on every host", "it cannot be undone"
 	case "aws":
 		how, undo = "the CMK is disabled in AWS KMS", "AWS can re-enable it (EnableKey), but treat it as gone"
-	case "gcp", "azure":
-		how, undo = "tikv-ear changes nothing in "+name+": you disable the old key there yourself", "what you disable there decides whether it can be undone"
 	}
 	return []string{
-		fmt.Sprintf("destroys: master key %s (%s) in %s; %s", KeyLabel(old, true), old.ID, name, how),
+		fmt.Sprintf("destroys: master key %s in %s; %s", keyWhole(old), name, how),
 		fmt.Sprintf("stores %s keep running: each re-encrypted its key.dict under %s in this rotation", stores, KeyLabel(s.Plan.Target.MasterKey, false)),
 		fmt.Sprintf("no longer decryptable: every copy of key.dict taken before this rotation (disk snapshots, file-level backups of the data dirs of stores %s), and the data files those copies unlock", stores),
 		undo + "; keep it instead while such a backup must stay restorable, and revoke it later in " + name,
 	}
+}
+
+// manualRetire reports whether the named backend leaves revoking the old key
+// to the operator: gcp and azure Retire return "not automated" (kms/gcpkms,
+// kms/azurekms), because TiKV may still need an old version there.
+func manualRetire(backend string) bool {
+	return backend == "gcp" || backend == "azure"
+}
+
+// keyWhole names a key once, whole: "generation N (fingerprint) at <id>"
+// for file and vault, "key <id>" (with its version when known) for a KMS key.
+func keyWhole(ref kms.KeyRef) string {
+	if ref.Generation == 0 {
+		if ref.Version != "" {
+			return fmt.Sprintf("key %s version %s", ref.ID, ref.Version)
+		}
+		return "key " + ref.ID
+	}
+	return fmt.Sprintf("%s at %s", KeyLabel(ref, true), ref.ID)
 }
 
 // KeyLabel names a master key for people: "generation N" for file and vault

@@ -56,6 +56,8 @@ func (s *Session) Summary(report string) (RunSummary, bool) {
 			if e.Step == StepRetire && d.Chosen == ChoiceKeep {
 				sum.Revocation = "the old master key was kept (not revoked)"
 			}
+		case e.Step == StepRetire && e.Kind == Info:
+			sum.Revocation = e.Message // kept, or left to the operator (gcp, azure)
 		case e.Step == StepRetire && e.Kind == StepDone:
 			sum.Revocation = e.Message
 		case e.Step == StepRetire && e.Kind == StepFailed:

@@ -43,12 +43,8 @@ func (m *Model) viewReport(w, h int) string {
 		b.WriteString("\n")
 	}
 	if r := m.report; r != nil {
-		for _, l := range r.Summary { // the same summary the headless output prints
-			b.WriteString(renderLines(st.Subtle, l, w, 4) + "\n")
-		}
-		if len(r.Summary) > 0 {
-			b.WriteString("\n")
-		}
+		// The run summary above is the only one shown: r.Summary (the
+		// headless lines) would repeat it.
 		b.WriteString(reportFiles(st, *r, w))
 	}
 	return b.String()

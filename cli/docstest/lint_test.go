@@ -201,7 +201,7 @@ func TestCheckCommandLine(t *testing.T) {
 	for _, ok := range []string{
 		"tikv-ear apply plan.toml --yes",
 		"tikv-ear apply plan.toml [--yes] [--resume] [--abort]",
-		"tikv-ear plan --sim DIR --env staging --backend file -o plan.toml",
+		"tikv-ear plan --sim DIR --env staging --backend file --out-file plan.toml",
 		"tikv-ear report verify r.json --key=pub.pem --output text|json",
 		"sudo tikv-ear schedule install p.toml --runner cron --dir d --system",
 		"ACCESSIBLE=1 tikv-ear demo",
