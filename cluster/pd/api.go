@@ -200,6 +200,15 @@ func (c *Client) AddEvictLeader(ctx context.Context, storeID uint64) error {
 		StoreID uint64 `json:"store_id"`
 	}{EvictLeaderScheduler, storeID}
 	_, err := c.send(ctx, http.MethodPost, pathSchedulers, body)
+	if err != nil && strings.Contains(err.Error(), "scheduler existed") {
+		// Two stores of one batch evicted at once: PD creates the scheduler
+		// for the first POST and answers the racing second one
+		// [PD:scheduler:ErrSchedulerExisted]. Posted again, PD finds the
+		// scheduler and adds the store to its config (tikv/pd
+		// server/api/scheduler.go addEvictOrGrant: AddEvictLeaderScheduler when
+		// absent, redirectSchedulerUpdate when it exists; a186e0cc).
+		_, err = c.send(ctx, http.MethodPost, pathSchedulers, body)
+	}
 	if err == nil {
 		return nil
 	}

@@ -540,3 +540,27 @@ func TestNewValidates(t *testing.T) {
 		t.Error("HTTP and TLS together accepted")
 	}
 }
+
+func TestAddEvictLeaderRetriesARacingCreate(t *testing.T) {
+	// Real PD (a186e0cc) answered the second of two concurrent POSTs of one
+	// zone batch with 400 ErrSchedulerExisted; posted again it adds the store.
+	posts := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.Method == http.MethodPost:
+			posts++
+			if posts == 1 {
+				writeString(w, http.StatusBadRequest, "[PD:scheduler:ErrSchedulerExisted]scheduler existed")
+				return
+			}
+			writeString(w, http.StatusOK, "The scheduler is created.")
+		case r.URL.Path == "/pd/api/v1/scheduler-config/evict-leader-scheduler/list":
+			writeRaw(w, 200, []byte(`{"store-id-ranges":{"3":[{"start-key":"","end-key":""}]},"batch":3}`))
+		}
+	}))
+	defer srv.Close()
+	c := newTestClient(t, srv.URL)
+	if err := c.AddEvictLeader(context.Background(), 6); err != nil || posts != 2 {
+		t.Fatalf("racing create: %v after %d POSTs", err, posts)
+	}
+}
