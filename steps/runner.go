@@ -32,6 +32,7 @@ type NodeState struct {
 	KeyDict     KeyDictState
 	LogMatches  []string // catalogue messages seen since the restart, in order
 	Fatal       string   // a FATAL line seen since the restart
+	LogUnread   string   // why the log since the restart could not be read ("" when it was)
 	Sample      Sample
 	ConfigAfter []byte
 }
@@ -943,6 +944,9 @@ func (r *Runner) verifyStore(ctx context.Context, n NodePlan, logOffset int64) (
 			names, fatal, err := r.Inspector.LogSince(ctx, n, node, logOffset)
 			if err == nil {
 				st.LogMatches, st.Fatal = names, fatal
+			} else {
+				// Unread is not clean: the step says the log's verdict is unknown.
+				st.LogUnread = err.Error()
 			}
 		}
 		if r.Verify != nil {
@@ -976,7 +980,10 @@ func verifySummary(st NodeState) string {
 	if st.Sample.Initialized {
 		parts = append(parts, "encryption initialized")
 	}
-	if len(st.LogMatches) > 0 {
+	switch {
+	case st.LogUnread != "":
+		parts = append(parts, "log: unknown (not read: "+st.LogUnread+")")
+	case len(st.LogMatches) > 0:
 		parts = append(parts, "log: "+strings.Join(st.LogMatches, ", "))
 	}
 	return strings.Join(parts, "; ")
