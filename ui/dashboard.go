@@ -388,7 +388,15 @@ func (d *dashboard) render(st Styles, w, h int, v dashView) string {
 			if v.applyErr != nil {
 				msg = stoppedText(v.applyErr)
 			}
-			top = append(top, st.Fail.Render(IconFail+" "+msg))
+			// Wrapped, never cut: the reason and the engine's hints are what
+			// the operator acts on.
+			top = append(top, renderLines(st.Fail, IconFail+" "+msg, w, 2))
+			var e *steps.Error
+			if errors.As(v.applyErr, &e) {
+				for _, hint := range e.Hints {
+					top = append(top, renderLines(st.Subtle, "  hint: "+hint, w, 8))
+				}
+			}
 			if v.home {
 				top = append(top, renderLines(st.Warn, "Stores already restarted keep the new config; the rest are unchanged. Enter goes home: Resume goes on from the cluster's real state, or cleans the run up.", w))
 			}
