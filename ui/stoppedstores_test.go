@@ -1,0 +1,27 @@
+package ui
+
+import "testing"
+
+// TestStoppedStoresSaysWhereEachStoreStands: after a run stopped, the
+// dashboard names the stores that run the target, those rolled back, those
+// restarted but unproven, and how many were not touched, from the run's
+// events, instead of one sentence that fits no case.
+func TestStoppedStoresSaysWhereEachStoreStands(t *testing.T) {
+	cases := []struct {
+		stores []*storeState
+		want   string
+	}{
+		{[]*storeState{{ID: 1, Verify: "rolled back", Restart: "up"}, {ID: 2}, {ID: 3}},
+			"Store 1 rolled back (d shows to what); 2 not touched."},
+		{[]*storeState{{ID: 1, Verify: "verified", Restart: "up"}, {ID: 4, Restart: "restarted"}, {ID: 2}},
+			"Store 1 on the target, verified; store 4 restarted and NOT verified; 1 not touched."},
+		{[]*storeState{{ID: 1}, {ID: 2}}, "2 not touched."},
+		{[]*storeState{{ID: 1, Verify: "rolled back"}, {ID: 3, Verify: "rolled back"}}, "Stores 1,3 rolled back (d shows to what)."},
+	}
+	for _, tc := range cases {
+		d := &dashboard{stores: tc.stores}
+		if got := d.stoppedStores(); got != tc.want {
+			t.Errorf("stoppedStores() = %q\nwant             %q", got, tc.want)
+		}
+	}
+}
