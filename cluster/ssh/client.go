@@ -88,6 +88,7 @@ type Client struct {
 	opts     Options
 	keys     keyCache
 	appendMu sync.Mutex // known_hosts appends
+	known    knownHostsCache
 
 	mu     sync.Mutex
 	pool   map[string]*poolSlot
@@ -475,7 +476,7 @@ func (c *Client) resolveOne(spec string) (endpoint, []string, error) {
 	if !e.explicit {
 		e.files = defaultIdentityFiles()
 	}
-	e.hostKeys = hostKeys{files: c.opts.KnownHostsFiles, acceptNew: c.opts.AcceptNewHostKeys, mu: &c.appendMu}
+	e.hostKeys = hostKeys{files: c.opts.KnownHostsFiles, acceptNew: c.opts.AcceptNewHostKeys, mu: &c.appendMu, cache: &c.known}
 	if len(hc.UserKnownHostsFiles) > 0 {
 		e.hostKeys.files = hc.UserKnownHostsFiles
 	}
