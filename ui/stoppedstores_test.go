@@ -1,6 +1,11 @@
 package ui
 
-import "testing"
+import (
+	"strings"
+	"testing"
+
+	"github.com/tikv-ear/tikv-ear/steps"
+)
 
 // TestStoppedStoresSaysWhereEachStoreStands: after a run stopped, the
 // dashboard names the stores that run the target, those rolled back, those
@@ -23,5 +28,20 @@ func TestStoppedStoresSaysWhereEachStoreStands(t *testing.T) {
 		if got := d.stoppedStores(); got != tc.want {
 			t.Errorf("stoppedStores() = %q\nwant             %q", got, tc.want)
 		}
+	}
+}
+
+// TestEventLineNamesItsStoreOnce: a timeline line whose text already starts
+// with its store does not say "store 1 store 1".
+func TestEventLineNamesItsStoreOnce(t *testing.T) {
+	st := NewStyles(true)
+	dec := &steps.Decision{Question: "store 1 did not reach the target"}
+	got := eventLine(st, steps.Event{Kind: steps.DecisionAsk, Step: "verify", StoreID: 1, Decision: dec}, true)
+	if strings.Contains(got, "store 1 store 1") || !strings.Contains(got, "verify store 1 did not reach") {
+		t.Errorf("eventLine = %q", got)
+	}
+	got = eventLine(st, steps.Event{Kind: steps.StepDone, Step: "restart", StoreID: 2, Message: "restarted"}, true)
+	if !strings.Contains(got, "restart store 2 restarted") {
+		t.Errorf("eventLine = %q", got)
 	}
 }
