@@ -45,3 +45,21 @@ func TestEventLineNamesItsStoreOnce(t *testing.T) {
 		t.Errorf("eventLine = %q", got)
 	}
 }
+
+// TestAlgorithmScreenSaysSM4BuildIsUnknown: the version gate is not a
+// promise that a store's binary runs SM4; the screen says the build is
+// unknown and what a dynamically linked build does.
+func TestAlgorithmScreenSaysSM4BuildIsUnknown(t *testing.T) {
+	m := newTestModel(nil, Options{})
+	m.screen = ScreenAlgorithm
+	m.algos = []AlgorithmOption{{Method: "sm4-ctr", Gates: []Gate{{StoreID: 1, OK: true}}}}
+	v := unwrapped(screenAt(t, m, 80, 24))
+	for _, want := range []string{"1 of 1 stores run a TiKV version that has it", "build unknown", "dynamically linked openssl"} {
+		if !strings.Contains(strings.Join(strings.Fields(v), " "), want) {
+			t.Errorf("the Algorithm screen lacks %q:\n%s", want, v)
+		}
+	}
+	if strings.Contains(v, "can run it") {
+		t.Errorf("the screen promises the stores can run SM4:\n%s", v)
+	}
+}
