@@ -773,6 +773,9 @@ func eventLine(st Styles, e steps.Event, withWho bool) string {
 	case steps.RunDone:
 		icon, e.Step = "■", ""
 	}
+	if w := strings.TrimSpace(who); w != "" && (text == w || strings.HasPrefix(text, w+" ")) {
+		who = "" // the text names its store or batch already
+	}
 	return strings.Join(slices.DeleteFunc([]string{st.Subtle.Render(ts), icon, e.Step + who, text}, func(s string) bool { return s == "" }), " ")
 }
 
