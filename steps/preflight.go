@@ -30,6 +30,7 @@ type HostFacts struct {
 	Err            string // why the host could not be inspected
 	AESNI          *bool  // "aes" in /proc/cpuinfo flags
 	FreeBytes      int64  // free space under the data dir (-1 unknown)
+	Config         []byte // tikv.toml as read (nil when it could not be read or does not exist)
 	ConfigTiUP     bool   // tikv.toml carries TiUP's generated header
 	ConfigErr      string // tikv.toml did not parse
 	Current        tikv.Encryption

@@ -75,6 +75,10 @@ type Options struct {
 	// Dial opens the TCP connection to the first hop; default a net.Dialer.
 	// Tests and benchmarks inject latency or count dials here.
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// OnSession, when set, sees every SSH session opened for a command: the
+	// host as given to Run and the command line sent (wrapped, see Run).
+	// Tests and benchmarks count sessions here. It must not block.
+	OnSession func(host, line string)
 }
 
 // Client is the real Executor: it runs commands over SSH, one pooled connection
@@ -84,13 +88,11 @@ type Client struct {
 	opts     Options
 	keys     keyCache
 	appendMu sync.Mutex // known_hosts appends
+	known    knownHostsCache
 
 	mu     sync.Mutex
 	pool   map[string]*poolSlot
 	closed bool
-
-	// sessionHook, when set (tests), sees every command line sent to a session.
-	sessionHook func(host, cmd string)
 }
 
 var _ Executor = (*Client)(nil)
@@ -227,8 +229,8 @@ func (c *Client) Run(ctx context.Context, host, cmd string, stdin io.Reader) (Re
 			cn.close() // broken before the command started: reconnect once
 			continue
 		}
-		if c.sessionHook != nil {
-			c.sessionHook(host, line)
+		if c.opts.OnSession != nil {
+			c.opts.OnSession(host, line)
 		}
 		res, err := c.runSession(ctx, cn, sess, line, stdin)
 		<-cn.sessions
@@ -474,7 +476,7 @@ func (c *Client) resolveOne(spec string) (endpoint, []string, error) {
 	if !e.explicit {
 		e.files = defaultIdentityFiles()
 	}
-	e.hostKeys = hostKeys{files: c.opts.KnownHostsFiles, acceptNew: c.opts.AcceptNewHostKeys, mu: &c.appendMu}
+	e.hostKeys = hostKeys{files: c.opts.KnownHostsFiles, acceptNew: c.opts.AcceptNewHostKeys, mu: &c.appendMu, cache: &c.known}
 	if len(hc.UserKnownHostsFiles) > 0 {
 		e.hostKeys.files = hc.UserKnownHostsFiles
 	}

@@ -434,7 +434,7 @@ func TestSudo(t *testing.T) {
 	c := newClient(t, opts)
 	var mu sync.Mutex
 	var lines []string
-	c.sessionHook = func(_, cmd string) { mu.Lock(); lines = append(lines, cmd); mu.Unlock() }
+	c.opts.OnSession = func(_, cmd string) { mu.Lock(); lines = append(lines, cmd); mu.Unlock() }
 
 	_, err := c.Run(context.Background(), "127.0.0.1", "id -u", nil)
 	var se *SudoError
