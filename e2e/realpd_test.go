@@ -87,8 +87,7 @@ func startSized(t testing.TB, sz size, members int, batching string, extra ...st
 	t.Cleanup(c.Close)
 	e := &env{t: t, c: c, dir: t.TempDir()}
 	e.plan = filepath.Join(e.dir, "plan.toml")
-	e.waitLeaders(sz.Regions)
-	e.waitHealthy()
+	// sim.Start has waited for PD to see every region led and healthy.
 	e.batching = batching
 	e.writePlan(extra...)
 	return e
@@ -218,39 +217,12 @@ func (e *env) waitFor(what string, cond func() (bool, string)) {
 	}
 }
 
-func (e *env) waitLeaders(n int) {
-	e.waitFor(fmt.Sprintf("%d leaders on Up stores", n), func() (bool, string) {
-		var s pdStores
-		if _, err := e.pdGet("/pd/api/v1/stores", &s); err != nil {
-			return false, err.Error()
-		}
-		total := 0
-		for _, st := range s.Stores {
-			if st.Store.StateName != "Up" {
-				return false, fmt.Sprintf("store %d %s", st.Store.ID, st.Store.StateName)
-			}
-			total += st.Status.LeaderCount
-		}
-		return total == n, fmt.Sprintf("%d leaders", total)
-	})
-}
-
-// waitHealthy waits until PD's region checks that preflight blocks on are
-// empty (a fresh cluster's peers are pending until every store reported).
+// waitHealthy waits until PD sees every region led and its region checks
+// that preflight blocks on are empty (sim.Cluster.RegionsUnsettled).
 func (e *env) waitHealthy() {
 	e.waitFor("healthy regions", func() (bool, string) {
-		for _, k := range []string{"miss-peer", "pending-peer", "down-peer", "extra-peer", "offline-peer", "learner-peer"} {
-			var r struct {
-				Count int `json:"count"`
-			}
-			if _, err := e.pdGet("/pd/api/v1/regions/check/"+k, &r); err != nil {
-				return false, err.Error()
-			}
-			if r.Count > 0 {
-				return false, fmt.Sprintf("%d regions %s", r.Count, k)
-			}
-		}
-		return true, ""
+		why := e.c.RegionsUnsettled()
+		return why == "", why
 	})
 }
 
