@@ -96,10 +96,15 @@ func startSized(t testing.TB, sz size, members int, batching string, extra ...st
 // writePlan runs tikv-ear plan against the sim (again: PD's stores now).
 func (e *env) writePlan(extra ...string) {
 	e.t.Helper()
+	e.must(e.planArgs(extra...)...)
+}
+
+// planArgs is the plan command writePlan runs.
+func (e *env) planArgs(extra ...string) []string {
 	args := []string{"plan", "--sim", e.c.Options().Dir, "--env", "staging", "--backend", "file", "--out-file", e.plan, "--batching", e.batching,
 		"--evict-timeout", "3m", "--ready-timeout", "2m", "--settle-timeout", "3m", "--poll", "200ms",
 		"--report-dir", filepath.Join(e.dir, "reports")}
-	e.must(append(args, extra...)...)
+	return append(args, extra...)
 }
 
 func (e *env) cmd(args ...string) *exec.Cmd {
