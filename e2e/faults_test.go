@@ -22,11 +22,8 @@ import (
 // returns the status and body.
 func (e *env) pdDo(method, path, body string) (int, string) {
 	e.t.Helper()
-	for _, m := range e.c.RealPD().Members {
-		if !m.Running() {
-			continue
-		}
-		req, err := http.NewRequest(method, m.ClientURL+path, strings.NewReader(body))
+	for _, u := range e.pdURLs() {
+		req, err := http.NewRequest(method, u+path, strings.NewReader(body))
 		if err != nil {
 			e.t.Fatal(err)
 		}
