@@ -70,19 +70,24 @@ func start(t *testing.T, members int, batching string, extra ...string) *env {
 // size is the sim's shape: stores, zones and regions.
 type size struct{ Stores, Zones, Regions int }
 
-// startSized is start for any shape (the tests use 6 stores, the benchmark 30).
+// startSized is start for any shape (the tests use 6 stores, the benchmark
+// 30); members 0 runs the sim's in-process PD instead of real members (the
+// benchmark's comparison).
 func startSized(t testing.TB, sz size, members int, batching string, extra ...string) *env {
 	t.Helper()
-	pdBin, err := realparts.Binary(realparts.PDServer)
-	if err != nil {
-		t.Fatal(err)
+	var pdBin string
+	if members > 0 {
+		var err error
+		if pdBin, err = realparts.Binary(realparts.PDServer); err != nil {
+			t.Fatal(err)
+		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), deadline)
 	defer cancel()
 	simDir := filepath.Join(t.TempDir(), "sim")
 	c, err := sim.Start(ctx, sim.Options{Stores: sz.Stores, Zones: sz.Zones, Regions: sz.Regions, Speed: 10, Dir: simDir, PDServer: pdBin, PDMembers: members})
 	if err != nil {
-		t.Fatalf("starting the sim on a real PD: %v", err)
+		t.Fatalf("starting the sim (%d real PD members): %v", members, err)
 	}
 	t.Cleanup(c.Close)
 	e := &env{t: t, c: c, dir: t.TempDir()}
@@ -96,10 +101,15 @@ func startSized(t testing.TB, sz size, members int, batching string, extra ...st
 // writePlan runs tikv-ear plan against the sim (again: PD's stores now).
 func (e *env) writePlan(extra ...string) {
 	e.t.Helper()
+	e.must(e.planArgs(extra...)...)
+}
+
+// planArgs is the plan command writePlan runs.
+func (e *env) planArgs(extra ...string) []string {
 	args := []string{"plan", "--sim", e.c.Options().Dir, "--env", "staging", "--backend", "file", "--out-file", e.plan, "--batching", e.batching,
 		"--evict-timeout", "3m", "--ready-timeout", "2m", "--settle-timeout", "3m", "--poll", "200ms",
 		"--report-dir", filepath.Join(e.dir, "reports")}
-	e.must(append(args, extra...)...)
+	return append(args, extra...)
 }
 
 func (e *env) cmd(args ...string) *exec.Cmd {
@@ -148,15 +158,27 @@ func tail(b []byte) string {
 	return string(b)
 }
 
+// pdURLs are the client URLs of the PD members running now (a killed
+// leader's is left out), or the in-process PD's.
+func (e *env) pdURLs() []string {
+	if e.c.RealPD() == nil {
+		return e.c.PDURLs()
+	}
+	var urls []string
+	for _, m := range e.c.RealPD().Members {
+		if m.Running() {
+			urls = append(urls, m.ClientURL)
+		}
+	}
+	return urls
+}
+
 // pdGet reads a PD route from whichever member answers (a killed leader
 // does not).
 func (e *env) pdGet(path string, v any) (int, error) {
 	var last error
-	for _, m := range e.c.RealPD().Members {
-		if !m.Running() {
-			continue
-		}
-		resp, err := http.Get(m.ClientURL + path)
+	for _, u := range e.pdURLs() {
+		resp, err := http.Get(u + path)
 		if err != nil {
 			last = err
 			continue

@@ -176,10 +176,6 @@ func (c *Cluster) build(life context.Context) error {
 	if err != nil {
 		return err
 	}
-	ports, err := netport.Free(2 * opt.Stores)
-	if err != nil {
-		return err
-	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return fmt.Errorf("listening for the control server: %w", err)
@@ -197,6 +193,13 @@ func (c *Cluster) build(life context.Context) error {
 		if storeIDs, err = c.startRealPD(life); err != nil {
 			return err
 		}
+	}
+	// The nodes' ports are picked once the real PD members listen: a port a
+	// member holds is not free, while ports picked before could be taken by
+	// a member next (netport.Free releases what it found).
+	ports, err := netport.Free(2 * opt.Stores)
+	if err != nil {
+		return err
 	}
 	specs := make([]pd.StoreSpec, opt.Stores)
 	for i := range opt.Stores {
@@ -325,7 +328,7 @@ func (c *Cluster) waitAllUp(ctx context.Context) error {
 		}
 		why := ""
 		if up != len(c.nodes) || running != len(c.nodes) {
-			why = fmt.Sprintf("%d of %d simulated stores came up", up, len(c.nodes))
+			why = fmt.Sprintf("PD shows %d of %d stores Up and %d of %d nodes run", up, len(c.nodes), running, len(c.nodes))
 		} else {
 			why = c.RegionsUnsettled()
 		}
