@@ -65,7 +65,9 @@ func (c *DemoCmd) Run(g *Globals) error {
 			return Failf("pass --no-kms to use a file key instead", "starting local-kms: %v", err)
 		}
 		defer lk.Stop()
-		awsCfg = &awskms.Config{KeyID: lk.Aliases[0], Region: lk.Region, Endpoint: lk.Endpoint, CredentialsFile: lk.CredentialsFile}
+		// create-keys: local-kms answers CreateKey, so the demo's incident
+		// rotation moves TiKV to a new CMK (kms.Spec.NextKeyProblem).
+		awsCfg = &awskms.Config{KeyID: lk.Aliases[0], Region: lk.Region, Endpoint: lk.Endpoint, CredentialsFile: lk.CredentialsFile, CreateKeys: true}
 	}
 	vaultCfg := demoVault(g)
 	fmt.Fprintf(g.IO.Err, "tikv-ear: starting a simulated cluster: 6 stores in 3 zones, clock ×%g\n", c.Speed)

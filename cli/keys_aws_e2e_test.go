@@ -121,7 +121,8 @@ func TestKeysAWSLifecycle(t *testing.T) {
 	// use (and then revoke it); it is refused before anything changes.
 	before, planBefore = keConfigs(t, cl), keReadFile(t, plan)
 	r = keRun(t, "rotate", plan, "--incident", "--yes")
-	keRefused(t, r, ExitFailure, "a new master key needs [key.aws] next-key-id (or create-keys = true)", "hint: nothing on any host changed")
+	// Refused from the plan alone, before preflight (exit 2).
+	keRefused(t, r, ExitUsage, "[target.key.aws] names no next-key-id and create-keys is off", "nothing was created and no host changed")
 	keUnchanged(t, cl, before)
 	if !bytes.Equal(planBefore, keReadFile(t, plan)) {
 		t.Error("the refused rotation rewrote the plan")

@@ -32,6 +32,15 @@ func (c *RotateCmd) Run(g *Globals) error {
 		return &Error{Msg: err.Error(), Hints: []string{"another rotation (scheduled or manual) is running against this cluster; wait for it"}, Code: ExitFailure}
 	}
 	defer unlock()
+	if !c.Resume && !c.Abort {
+		// Where the new key comes from is known from the plan alone: refuse
+		// before preflight rather than after it (exit 2, nothing changed).
+		if p, err := steps.LoadPlan(c.Plan); err == nil {
+			if err := steps.CheckNextKey(p, c.Plan, c.Incident); err != nil {
+				return err
+			}
+		}
+	}
 	if !c.Yes && !c.Resume && !c.Abort && c.Output == "text" && g.IO.Interactive() {
 		return runRotateWizard(g, c) // the wizard's rotation flow (cli/wizard.go); --yes stays headless
 	}

@@ -22,11 +22,8 @@ import (
 // returns the status and body.
 func (e *env) pdDo(method, path, body string) (int, string) {
 	e.t.Helper()
-	for _, m := range e.c.RealPD().Members {
-		if !m.Running() {
-			continue
-		}
-		req, err := http.NewRequest(method, m.ClientURL+path, strings.NewReader(body))
+	for _, u := range e.pdURLs() {
+		req, err := http.NewRequest(method, u+path, strings.NewReader(body))
 		if err != nil {
 			e.t.Fatal(err)
 		}
@@ -127,14 +124,17 @@ func (e *env) node(id uint64) *sim.Node {
 // elsewhere, server/cluster/cluster.go checkStore buries it at zero regions),
 // so a rolling restart beside it risks a region's quorum: the engine's
 // policy is to refuse (preflight "stores-up" fails on any store neither Up
-// nor Tombstone), naming the store and its state, with nothing changed.
-// The operator then cancels the removal (POST /pd/api/v1/store/{id}/state?
-// state=Up, SetStoreState) and every store is Up again. (The same plan may
-// still be refused for a while: PD re-counts a region's offline-peer check
-// only when its heartbeat changes something, server/cluster/cluster.go
-// processRegionHeartbeat with pkg/core/region.go GenerateRegionGuideFunc and
-// pkg/statistics/region_collection.go RegionStatsNeedUpdate, and the sim's
-// idle regions send the same heartbeat every time.)
+// nor Tombstone), naming the store and its state, with nothing changed; a
+// new plan is refused too, with the way out (wait for Tombstone, or cancel
+// the removal). The operator then cancels the removal (POST /pd/api/v1/
+// store/{id}/state?state=Up, server/api/store.go SetStoreState -> UpStore)
+// and every store is Up again; a new plan and its apply then run. PD may
+// still flag idle regions offline-peer then: it recounts the flag only when
+// a region's heartbeat changes the region (pkg/statistics/
+// region_collection.go RegionStatsNeedUpdate leaves OfflinePeer out), and
+// the sim's idle regions send the same heartbeat every time, as an idle
+// TiKV's do. No peer of those regions is on an Offline store, so the engine
+// warns about them and does not refuse (steps.PDClient.RegionHealth).
 func TestRealStoreOfflineRefused(t *testing.T) {
 	e := start(t, 1, "serial")
 	limit := e.leaderScheduleLimit()
@@ -153,13 +153,54 @@ func TestRealStoreOfflineRefused(t *testing.T) {
 	if after := e.configs(); after != before {
 		t.Errorf("the refused apply changed configs:\nbefore\n%s\nafter\n%s", before, after)
 	}
-	e.assertClean("after apply refused an Offline store", limit)
+	out = e.fail(e.planArgs()...)
+	mustContain(t, "plan beside an Offline store", out, "stores-up", fmt.Sprintf("store %d is being removed (Offline)", victim),
+		fmt.Sprintf("cancel-delete %d", victim), "tikv-ear: hint:")
+	if after := e.configs(); after != before {
+		t.Errorf("the refused plan changed configs")
+	}
+	e.assertClean("after apply and plan refused an Offline store", limit)
+	// PD has begun moving regions off the store: a region it changed while
+	// the store was Offline is flagged offline-peer.
+	e.waitFor("PD flagging a region offline-peer", func() (bool, string) {
+		n := e.offlinePeers()
+		return n > 0, fmt.Sprintf("%d regions", n)
+	})
 
 	if code, body := e.pdDo(http.MethodPost, fmt.Sprintf("/pd/api/v1/store/%d/state?state=Up", victim), ""); code != http.StatusOK {
 		t.Fatalf("setting store %d Up again: %d %s", victim, code, body)
 	}
 	e.gone = 0
 	e.assertClean("after the store was set Up again", limit)
+	t.Logf("PD flags %d region(s) offline-peer with every store Up", e.offlinePeers())
+	out = e.must(e.planArgs()...)
+	if strings.Contains(out, "offline-peer-stale") {
+		t.Logf("the new plan warns: %s", lineWith(out, "offline-peer-stale"))
+	}
+	e.must("apply", e.plan, "--yes")
+	e.assertClean("after apply once the store was Up again", limit)
+	e.verify()
+}
+
+// offlinePeers is PD's offline-peer region count (-1 when unread).
+func (e *env) offlinePeers() int {
+	var r struct {
+		Count int `json:"count"`
+	}
+	if _, err := e.pdGet("/pd/api/v1/regions/check/offline-peer", &r); err != nil {
+		return -1
+	}
+	return r.Count
+}
+
+// lineWith returns the first line of out that contains s.
+func lineWith(out, s string) string {
+	for _, l := range strings.Split(out, "\n") {
+		if strings.Contains(l, s) {
+			return strings.TrimSpace(l)
+		}
+	}
+	return ""
 }
 
 // TestRealStoreTombstone: a store is removed through PD's API and PD moves

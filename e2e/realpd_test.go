@@ -70,25 +70,29 @@ func start(t *testing.T, members int, batching string, extra ...string) *env {
 // size is the sim's shape: stores, zones and regions.
 type size struct{ Stores, Zones, Regions int }
 
-// startSized is start for any shape (the tests use 6 stores, the benchmark 30).
+// startSized is start for any shape (the tests use 6 stores, the benchmark
+// 30); members 0 runs the sim's in-process PD instead of real members (the
+// benchmark's comparison).
 func startSized(t testing.TB, sz size, members int, batching string, extra ...string) *env {
 	t.Helper()
-	pdBin, err := realparts.Binary(realparts.PDServer)
-	if err != nil {
-		t.Fatal(err)
+	var pdBin string
+	if members > 0 {
+		var err error
+		if pdBin, err = realparts.Binary(realparts.PDServer); err != nil {
+			t.Fatal(err)
+		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), deadline)
 	defer cancel()
 	simDir := filepath.Join(t.TempDir(), "sim")
 	c, err := sim.Start(ctx, sim.Options{Stores: sz.Stores, Zones: sz.Zones, Regions: sz.Regions, Speed: 10, Dir: simDir, PDServer: pdBin, PDMembers: members})
 	if err != nil {
-		t.Fatalf("starting the sim on a real PD: %v", err)
+		t.Fatalf("starting the sim (%d real PD members): %v", members, err)
 	}
 	t.Cleanup(c.Close)
 	e := &env{t: t, c: c, dir: t.TempDir()}
 	e.plan = filepath.Join(e.dir, "plan.toml")
-	e.waitLeaders(sz.Regions)
-	e.waitHealthy()
+	// sim.Start has waited for PD to see every region led and healthy.
 	e.batching = batching
 	e.writePlan(extra...)
 	return e
@@ -97,10 +101,15 @@ func startSized(t testing.TB, sz size, members int, batching string, extra ...st
 // writePlan runs tikv-ear plan against the sim (again: PD's stores now).
 func (e *env) writePlan(extra ...string) {
 	e.t.Helper()
+	e.must(e.planArgs(extra...)...)
+}
+
+// planArgs is the plan command writePlan runs.
+func (e *env) planArgs(extra ...string) []string {
 	args := []string{"plan", "--sim", e.c.Options().Dir, "--env", "staging", "--backend", "file", "--out-file", e.plan, "--batching", e.batching,
 		"--evict-timeout", "3m", "--ready-timeout", "2m", "--settle-timeout", "3m", "--poll", "200ms",
 		"--report-dir", filepath.Join(e.dir, "reports")}
-	e.must(append(args, extra...)...)
+	return append(args, extra...)
 }
 
 func (e *env) cmd(args ...string) *exec.Cmd {
@@ -149,15 +158,27 @@ func tail(b []byte) string {
 	return string(b)
 }
 
+// pdURLs are the client URLs of the PD members running now (a killed
+// leader's is left out), or the in-process PD's.
+func (e *env) pdURLs() []string {
+	if e.c.RealPD() == nil {
+		return e.c.PDURLs()
+	}
+	var urls []string
+	for _, m := range e.c.RealPD().Members {
+		if m.Running() {
+			urls = append(urls, m.ClientURL)
+		}
+	}
+	return urls
+}
+
 // pdGet reads a PD route from whichever member answers (a killed leader
 // does not).
 func (e *env) pdGet(path string, v any) (int, error) {
 	var last error
-	for _, m := range e.c.RealPD().Members {
-		if !m.Running() {
-			continue
-		}
-		resp, err := http.Get(m.ClientURL + path)
+	for _, u := range e.pdURLs() {
+		resp, err := http.Get(u + path)
 		if err != nil {
 			last = err
 			continue
@@ -218,39 +239,12 @@ func (e *env) waitFor(what string, cond func() (bool, string)) {
 	}
 }
 
-func (e *env) waitLeaders(n int) {
-	e.waitFor(fmt.Sprintf("%d leaders on Up stores", n), func() (bool, string) {
-		var s pdStores
-		if _, err := e.pdGet("/pd/api/v1/stores", &s); err != nil {
-			return false, err.Error()
-		}
-		total := 0
-		for _, st := range s.Stores {
-			if st.Store.StateName != "Up" {
-				return false, fmt.Sprintf("store %d %s", st.Store.ID, st.Store.StateName)
-			}
-			total += st.Status.LeaderCount
-		}
-		return total == n, fmt.Sprintf("%d leaders", total)
-	})
-}
-
-// waitHealthy waits until PD's region checks that preflight blocks on are
-// empty (a fresh cluster's peers are pending until every store reported).
+// waitHealthy waits until PD sees every region led and its region checks
+// that preflight blocks on are empty (sim.Cluster.RegionsUnsettled).
 func (e *env) waitHealthy() {
 	e.waitFor("healthy regions", func() (bool, string) {
-		for _, k := range []string{"miss-peer", "pending-peer", "down-peer", "extra-peer", "offline-peer", "learner-peer"} {
-			var r struct {
-				Count int `json:"count"`
-			}
-			if _, err := e.pdGet("/pd/api/v1/regions/check/"+k, &r); err != nil {
-				return false, err.Error()
-			}
-			if r.Count > 0 {
-				return false, fmt.Sprintf("%d regions %s", r.Count, k)
-			}
-		}
-		return true, ""
+		why := e.c.RegionsUnsettled()
+		return why == "", why
 	})
 }
 

@@ -149,6 +149,64 @@ func (c *Cluster) storeStates() []pd.StoreState {
 	return nil
 }
 
+// unhealthyChecks are PD's region checks a healthy cluster shows empty: the
+// ones tikv-ear's preflight refuses on (miss, pending, down, offline peers)
+// and the ones a repair leaves behind (extra, learner peers); routes
+// /pd/api/v1/regions/check/{kind} (tikv/pd @ a186e0cc server/api/router.go,
+// answer {"count": n, "regions": [...]}: pkg/response/region.go RegionsInfo).
+func unhealthyChecks() []string {
+	return []string{"miss-peer", "pending-peer", "down-peer", "offline-peer", "extra-peer", "learner-peer"}
+}
+
+// RegionsUnsettled says what keeps the real PD's view of the regions from
+// being settled ("" when it is; always "" with the in-process PD, whose
+// regions are whole from the start): every region led and reported (PD's leader counts
+// add up to the stores' regions) and every region check empty. A store that
+// joined later than a region's leader first reports its peers as pending, so
+// a freshly started sim is not healthy at once (issue 12: a plan made then
+// was refused by preflight).
+func (c *Cluster) RegionsUnsettled() string {
+	if c.real == nil {
+		return ""
+	}
+	var body struct {
+		Stores []struct {
+			Status struct {
+				LeaderCount int `json:"leader_count"`
+			} `json:"status"`
+		} `json:"stores"`
+	}
+	var base string
+	for _, m := range c.real.members.Members {
+		if m.Running() && getJSON(m.ClientURL+"/pd/api/v1/stores", &body) == nil {
+			base = m.ClientURL
+			break
+		}
+	}
+	if base == "" {
+		return "PD does not answer"
+	}
+	leaders := 0
+	for _, s := range body.Stores {
+		leaders += s.Status.LeaderCount
+	}
+	if want := c.real.stores.RegionCount(); leaders != want {
+		return fmt.Sprintf("PD counts %d leaders of %d regions", leaders, want)
+	}
+	for _, kind := range unhealthyChecks() {
+		var check struct {
+			Count int `json:"count"`
+		}
+		if err := getJSON(base+"/pd/api/v1/regions/check/"+kind, &check); err != nil {
+			return err.Error()
+		}
+		if check.Count > 0 {
+			return fmt.Sprintf("PD reports %d %s regions", check.Count, kind)
+		}
+	}
+	return ""
+}
+
 func getJSON(url string, v any) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()

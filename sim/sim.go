@@ -176,10 +176,6 @@ func (c *Cluster) build(life context.Context) error {
 	if err != nil {
 		return err
 	}
-	ports, err := netport.Free(2 * opt.Stores)
-	if err != nil {
-		return err
-	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return fmt.Errorf("listening for the control server: %w", err)
@@ -197,6 +193,13 @@ func (c *Cluster) build(life context.Context) error {
 		if storeIDs, err = c.startRealPD(life); err != nil {
 			return err
 		}
+	}
+	// The nodes' ports are picked once the real PD members listen: a port a
+	// member holds is not free, while ports picked before could be taken by
+	// a member next (netport.Free releases what it found).
+	ports, err := netport.Free(2 * opt.Stores)
+	if err != nil {
+		return err
 	}
 	specs := make([]pd.StoreSpec, opt.Stores)
 	for i := range opt.Stores {
@@ -297,9 +300,14 @@ func raftEngineDefault(version string) bool {
 	return major > 6 || major == 6 && minor >= 1
 }
 
-// waitAllUp polls PD until every store is Up.
+// waitAllUp polls PD until every store is Up and every node runs; with a
+// real PD, until its regions are settled too (RegionsUnsettled).
 func (c *Cluster) waitAllUp(ctx context.Context) error {
-	t := time.NewTicker(10 * time.Millisecond)
+	poll := 10 * time.Millisecond
+	if c.real != nil {
+		poll = 100 * time.Millisecond // a look is eight HTTP reads of a real server
+	}
+	t := time.NewTicker(poll)
 	defer t.Stop()
 	deadline := time.NewTimer(c.clk.Wall(10*time.Minute) + 30*time.Second)
 	defer deadline.Stop()
@@ -318,14 +326,20 @@ func (c *Cluster) waitAllUp(ctx context.Context) error {
 				running++
 			}
 		}
-		if up == len(c.nodes) && running == len(c.nodes) {
+		why := ""
+		if up != len(c.nodes) || running != len(c.nodes) {
+			why = fmt.Sprintf("PD shows %d of %d stores Up and %d of %d nodes run", up, len(c.nodes), running, len(c.nodes))
+		} else {
+			why = c.RegionsUnsettled()
+		}
+		if why == "" {
 			return nil
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("waiting for the simulated stores to come up: %w", ctx.Err())
+			return fmt.Errorf("waiting for the simulated stores to come up: %w (%s)", ctx.Err(), why)
 		case <-deadline.C:
-			return fmt.Errorf("only %d of %d simulated stores came up; see the tikv.log files under %s", up, len(c.nodes), c.opt.Dir)
+			return fmt.Errorf("the simulated cluster did not settle: %s; see the tikv.log files under %s", why, c.opt.Dir)
 		case <-t.C:
 		}
 	}

@@ -2,7 +2,9 @@ package steps
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"path"
 	"sync"
 
@@ -58,43 +60,42 @@ func hostFacts(ctx context.Context, n NodePlan, node *SSHNode) HostFacts {
 		hf.Err = "no SSH access configured"
 		return hf
 	}
-	// The reads are independent: one round trip of latency per host, not six.
+	// The reads are independent: one SSH session (one batch) per host, beside
+	// the status port's answer.
+	b := node.N.Batch()
+	readConfig := node.N.ReadFileIn(b, n.ConfigPath)
+	aesIn := node.N.CPUHasAESIn(b)
 	var (
-		data               []byte
-		ok                 bool
-		readErr, statusErr error
-		aes                bool
-		aesErr, freeErr    error
-		free               uint64
-		dict, dictErr      = false, error(nil)
-		raftData           bool
-		wg                 sync.WaitGroup
+		freeIn    func() (ssh.DiskSpace, error)
+		dictIn    func() (ssh.FileInfo, error)
+		raftIn    func() (ssh.Result, error)
+		statusErr error
+		wg        sync.WaitGroup
 	)
-	wg.Go(func() { data, ok, readErr = node.ReadFile(ctx, n.ConfigPath) })
+	if n.DataDir != "" {
+		freeIn = node.N.FreeSpaceIn(b, n.DataDir)
+		dictIn = node.N.StatIn(b, path.Join(n.DataDir, tikv.KeyDictName))
+		raftIn = node.N.RunIn(b, raftEngineHoldsFiles(path.Join(n.DataDir, "raft-engine")))
+	}
 	// PD can still show a store Up for its heartbeat window after the process
 	// stopped; the status port tells whether it serves now.
 	wg.Go(func() { _, statusErr = node.Metrics(ctx) })
-	wg.Go(func() { aes, aesErr = node.N.CPUHasAES(ctx) })
-	if n.DataDir != "" {
-		wg.Go(func() {
-			ds, err := node.N.FreeSpace(ctx, n.DataDir)
-			free, freeErr = uint64(ds.Available), err
-		})
-		wg.Go(func() {
-			fi, err := node.N.Stat(ctx, path.Join(n.DataDir, tikv.KeyDictName))
-			dict, dictErr = fi.Exists, err
-		})
-		wg.Go(func() {
-			res, err := node.N.Exec.Run(ctx, node.N.Host, "ls -A -- "+ssh.Quote(path.Join(n.DataDir, "raft-engine"))+" 2>/dev/null | head -1", nil)
-			raftData = err == nil && len(res.Stdout) > 0
-		})
-	}
+	b.Run(ctx) // a failure is each read's own error
 	wg.Wait()
+	data, readErr := readConfig()
+	ok := readErr == nil
+	if errors.Is(readErr, fs.ErrNotExist) {
+		readErr = nil
+	}
+	aes, aesErr := aesIn()
 	if readErr != nil {
 		hf.Err = readErr.Error()
 		return hf
 	}
 	hf.Reachable = true
+	if ok {
+		hf.Config = data
+	}
 	if !ok {
 		hf.ConfigErr = fmt.Sprintf("%s does not exist on %s", n.ConfigPath, n.Host)
 	} else {
@@ -119,13 +120,22 @@ func hostFacts(ctx context.Context, n NodePlan, node *SSHNode) HostFacts {
 		hf.AESNI = &aes
 	}
 	if n.DataDir != "" {
-		if freeErr == nil {
-			hf.FreeBytes = int64(free)
+		if ds, err := freeIn(); err == nil {
+			hf.FreeBytes = int64(ds.Available)
 		}
-		if dictErr == nil {
-			hf.KeyDictExists = dict
+		if fi, err := dictIn(); err == nil {
+			hf.KeyDictExists = fi.Exists
 		}
-		hf.RaftEngineData = raftData
+		res, err := raftIn()
+		hf.RaftEngineData = err == nil && len(res.Stdout) > 0
 	}
 	return hf
+}
+
+// raftEngineHoldsFiles prints one line when dir has any entry, hidden ones
+// included (what "ls -A dir | head -1" printed), with the shell's own globs
+// instead of two processes.
+func raftEngineHoldsFiles(dir string) string {
+	q := ssh.Quote(dir)
+	return "for f in " + q + "/* " + q + "/.[!.]* " + q + "/..?*; do if [ -e \"$f\" ] || [ -L \"$f\" ]; then echo \"$f\"; break; fi; done"
 }

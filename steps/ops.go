@@ -245,7 +245,7 @@ func (s *Session) retireOld(ctx context.Context, old kms.KeyRef) error {
 	}
 	// Keep is the default and listed first: revoking is typed, never preselected.
 	dec := Decision{ID: DecisionRetireOld, Options: []string{ChoiceKeep, ChoiceRevoke}, Default: ChoiceKeep, Typed: ChoiceRevoke,
-		Question:     fmt.Sprintf("revoke the old master key %s in %s? It cannot be undone; every store already runs on the new one", keyWhole(old), eng.Backend.Name()),
+		Question:     fmt.Sprintf("revoke the old master %s in %s? It cannot be undone; every store already runs on the new one", keyWhole(old), eng.Backend.Name()),
 		Consequences: s.revokeConsequences(old)}
 	s.emit(Event{Kind: DecisionAsk, Step: StepRetire, Decision: &dec})
 	choice, by, err := s.decider().Decide(ctx, dec)
@@ -296,7 +296,7 @@ func (s *Session) revokeConsequences(old kms.KeyRef) []string {
 		how, undo = "the CMK is disabled in AWS KMS", "AWS can re-enable it (EnableKey), but treat it as gone"
 	}
 	return []string{
-		fmt.Sprintf("destroys: master key %s in %s; %s", keyWhole(old), name, how),
+		fmt.Sprintf("destroys: master %s in %s; %s", keyWhole(old), name, how),
 		fmt.Sprintf("stores %s keep running: each re-encrypted its key.dict under %s in this rotation", stores, KeyLabel(s.Plan.Target.MasterKey, false)),
 		fmt.Sprintf("no longer decryptable: every copy of key.dict taken before this rotation (disk snapshots, file-level backups of the data dirs of stores %s), and the data files those copies unlock", stores),
 		undo + "; keep it instead while such a backup must stay restorable, and revoke it later in " + name,
@@ -310,7 +310,7 @@ func manualRetire(backend string) bool {
 	return backend == "gcp" || backend == "azure"
 }
 
-// keyWhole names a key once, whole: "generation N (fingerprint) at <id>"
+// keyWhole names a key once, whole: "key generation N (fingerprint) at <id>"
 // for file and vault, "key <id>" (with its version when known) for a KMS key.
 func keyWhole(ref kms.KeyRef) string {
 	if ref.Generation == 0 {
@@ -319,7 +319,7 @@ func keyWhole(ref kms.KeyRef) string {
 		}
 		return "key " + ref.ID
 	}
-	return fmt.Sprintf("%s at %s", KeyLabel(ref, true), ref.ID)
+	return fmt.Sprintf("key %s at %s", KeyLabel(ref, true), ref.ID)
 }
 
 // KeyLabel names a master key for people: "generation N" for file and vault

@@ -7,6 +7,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/tikv-ear/tikv-ear/cluster/tikv"
@@ -143,40 +144,48 @@ func BuildPlan(ctx context.Context, s *Cluster, req PlanRequest) (*Planned, erro
 	}
 	p.Target.MasterKey = ref
 	eng := NewEngine(s, p, backend)
-	// Per host, over SSH: concurrently (flag --concurrency), in plan order.
+	// Per host, over SSH: the key backend's host checks beside the facts
+	// preflight reads (one batch per host), each pass --concurrency hosts at once.
 	hostChecks := make([][]Check, len(p.Nodes))
-	EachNode(p.Nodes, s.Flags.Concurrency, func(i int, n NodePlan) {
-		for _, c := range backend.HostPreflight(ctx, eng.KeyHosts[n.StoreID]) {
-			hostChecks[i] = append(hostChecks[i], KeyCheck(c, n.StoreID))
-		}
+	var keyPass sync.WaitGroup
+	keyPass.Go(func() {
+		EachNode(p.Nodes, s.Flags.Concurrency, func(i int, n NodePlan) {
+			for _, c := range backend.HostPreflight(ctx, eng.KeyHosts[n.StoreID]) {
+				hostChecks[i] = append(hostChecks[i], KeyCheck(c, n.StoreID))
+			}
+		})
 	})
+	var regions []RegionPeers
+	var regionsErr error
+	keyPass.Go(func() { regions, regionsErr = eng.PD.Regions(ctx) })
+	facts := GatherFacts(ctx, p, eng.PD, eng.Nodes, s.Flags.Concurrency)
+	keyPass.Wait()
 	for _, cs := range hostChecks {
 		checks = append(checks, cs...)
 	}
-	facts := GatherFacts(ctx, p, eng.PD, eng.Nodes, s.Flags.Concurrency)
 	facts.KeyChecks = checks
 	facts.Desired = &eng.Desired
 	out := &Planned{Plan: p, Checks: RunPreflight(facts), Diffs: map[uint64]string{}, Desired: eng.Desired}
-	regions, err := eng.PD.Regions(ctx)
-	if err != nil {
+	if regionsErr != nil {
 		regions = nil
 	}
 	out.Batches = PlanBatches(p.Nodes, regions, p.Strategy.Canary, p.Strategy.Batching)
+	// The diffs render the tikv.toml preflight read: one read per host, not two.
 	diffs := make([]string, len(p.Nodes))
 	editErrs := make([]error, len(p.Nodes))
 	read := make([]bool, len(p.Nodes))
-	EachNode(p.Nodes, s.Flags.Concurrency, func(i int, n NodePlan) {
-		live, ok, err := eng.Nodes[n.StoreID].ReadFile(ctx, n.ConfigPath)
-		if err != nil || !ok {
-			return
+	for i, n := range p.Nodes {
+		live := facts.Hosts[n.StoreID].Config
+		if live == nil {
+			continue
 		}
 		edited, err := TOMLEditor(live, eng.Desired)
 		if err != nil {
 			editErrs[i] = err
-			return
+			continue
 		}
 		diffs[i], read[i] = tikvconf.UnifiedDiff(n.Host+":"+n.ConfigPath, n.Host+":"+n.ConfigPath+" (planned)", live, edited), true
-	})
+	}
 	for i, n := range p.Nodes {
 		switch {
 		case editErrs[i] != nil:

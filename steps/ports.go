@@ -23,6 +23,12 @@ type Store struct {
 // RegionHealth counts PD's region checks (regions/check/*).
 type RegionHealth struct {
 	MissPeer, PendingPeer, DownPeer, OfflinePeer int
+	// StaleOfflinePeer counts the regions PD still flags offline-peer
+	// although none of their peers is on an Offline store (left out of
+	// OfflinePeer): PD recounts the flag only when a region's heartbeat
+	// changes the region, so after a store's removal is cancelled idle
+	// regions keep it (PDClient.RegionHealth).
+	StaleOfflinePeer int
 }
 
 // Clean reports whether no region is missing, behind or down.

@@ -30,6 +30,7 @@ type HostFacts struct {
 	Err            string // why the host could not be inspected
 	AESNI          *bool  // "aes" in /proc/cpuinfo flags
 	FreeBytes      int64  // free space under the data dir (-1 unknown)
+	Config         []byte // tikv.toml as read (nil when it could not be read or does not exist)
 	ConfigTiUP     bool   // tikv.toml carries TiUP's generated header
 	ConfigErr      string // tikv.toml did not parse
 	Current        tikv.Encryption
@@ -75,13 +76,25 @@ func RunPreflight(f Facts) []Check {
 		add(Check{ID: "pd-stores", Status: Fail, Message: "cannot read stores from PD: " + f.StoresErr, Fix: "check the PD endpoints (--pd) and TLS files"})
 	} else {
 		var notUp []string
+		var removing []uint64
 		for _, s := range f.Stores {
 			if s.StateName != "Up" && s.StateName != "Tombstone" {
 				notUp = append(notUp, fmt.Sprintf("store %d (%s) is %s", s.ID, s.Address, s.StateName))
 			}
+			if s.StateName == "Offline" {
+				removing = append(removing, s.ID)
+			}
 		}
 		if len(notUp) > 0 {
-			add(Check{ID: "stores-up", Status: Fail, Message: strings.Join(notUp, "; "), Fix: "bring every store Up before a rolling restart: a restart next to a down store can cost regions their quorum"})
+			fix := "bring every store Up before a rolling restart: a restart next to a down store can cost regions their quorum"
+			if len(removing) > 0 {
+				// An Offline store is being removed: PD moves its regions away and
+				// buries it at none (Tombstone); the removal can be cancelled
+				// (tikv/pd @ a186e0cc server/api/store.go SetStoreState state=Up;
+				// pd-ctl store cancel-delete since v6.2).
+				fix = fmt.Sprintf("store %d is being removed (Offline): wait until PD makes it Tombstone, or cancel the removal (pd-ctl store cancel-delete %d, or POST /pd/api/v1/store/%d/state?state=Up), then make the plan again", removing[0], removing[0], removing[0])
+			}
+			add(Check{ID: "stores-up", Status: Fail, Message: strings.Join(notUp, "; "), Fix: fix})
 		} else {
 			add(Check{ID: "stores-up", Status: Pass, Message: fmt.Sprintf("all %d stores are Up", len(f.Stores))})
 		}
@@ -101,6 +114,10 @@ func RunPreflight(f Facts) []Check {
 		add(Check{ID: "region-health", Status: Fail, Message: fmt.Sprintf("PD reports %d miss-peer, %d pending-peer, %d down-peer and %d offline-peer regions", f.Health.MissPeer, f.Health.PendingPeer, f.Health.DownPeer, f.Health.OfflinePeer), Fix: "wait for PD to repair the regions (pd-ctl region check miss-peer / pending-peer / down-peer)"})
 	} else {
 		add(Check{ID: "region-health", Status: Pass, Message: "no missing, pending, down or offline peers"})
+	}
+	if f.HealthErr == "" && f.Health.StaleOfflinePeer > 0 {
+		add(Check{ID: "offline-peer-stale", Status: Warn, Message: fmt.Sprintf("PD still flags %d region(s) offline-peer although none has a peer on an Offline store: PD recounts the flag only when a region's heartbeat changes it, so idle regions keep it after a store's removal was cancelled", f.Health.StaleOfflinePeer),
+			Fix: "nothing blocks the run; the flag clears when those regions see writes or a leader move"})
 	}
 	switch {
 	case f.MaxReplicas == 0:

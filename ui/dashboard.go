@@ -388,9 +388,17 @@ func (d *dashboard) render(st Styles, w, h int, v dashView) string {
 			if v.applyErr != nil {
 				msg = stoppedText(v.applyErr)
 			}
-			top = append(top, st.Fail.Render(IconFail+" "+msg))
+			// Wrapped, never cut: the reason and the engine's hints are what
+			// the operator acts on.
+			top = append(top, renderLines(st.Fail, IconFail+" "+msg, w, 2))
+			var e *steps.Error
+			if errors.As(v.applyErr, &e) {
+				for _, hint := range e.Hints {
+					top = append(top, renderLines(st.Subtle, "  hint: "+hint, w, 8))
+				}
+			}
 			if v.home {
-				top = append(top, renderLines(st.Warn, "Stores already restarted keep the new config; the rest are unchanged. Enter goes home: Resume goes on from the cluster's real state, or cleans the run up.", w))
+				top = append(top, renderLines(st.Warn, d.stoppedStores()+" Enter goes home: Resume goes on from the cluster's real state, or cleans the run up.", w))
 			}
 		} else {
 			top = append(top, st.Pass.Render(IconPass+" "+cmp.Or(d.endMsg, "the rollout returned")))
@@ -445,6 +453,52 @@ func (d *dashboard) render(st Styles, w, h int, v dashView) string {
 		bottom = pad(pane, logH) + "\n" + d.timelinePane(st, w, bottomH-logH)
 	}
 	return head + "\n" + table + "\n" + bottom
+}
+
+// stoppedStores says, from the run's own events, where each store stands
+// after a run stopped: verified on the target, rolled back, restarted but not
+// verified (it runs the new config unproven), or untouched.
+func (d *dashboard) stoppedStores() string {
+	var verified, rolledBack, unverified []string
+	untouched := 0
+	for _, s := range d.stores {
+		id := strconv.FormatUint(s.ID, 10)
+		switch {
+		case s.Verify == "verified" || s.Verify == "already":
+			verified = append(verified, id)
+		case s.Verify == "rolled back":
+			rolledBack = append(rolledBack, id)
+		case s.Restart != "":
+			unverified = append(unverified, id)
+		default:
+			untouched++
+		}
+	}
+	var parts []string
+	if len(verified) > 0 {
+		parts = append(parts, storeList(verified)+" on the target, verified")
+	}
+	if len(rolledBack) > 0 {
+		parts = append(parts, storeList(rolledBack)+" rolled back (d shows to what)")
+	}
+	if len(unverified) > 0 {
+		parts = append(parts, storeList(unverified)+" restarted and NOT verified")
+	}
+	if untouched > 0 {
+		parts = append(parts, fmt.Sprintf("%d not touched", untouched))
+	}
+	if len(parts) == 0 {
+		return "No store was touched."
+	}
+	return strings.ToUpper(parts[0][:1]) + parts[0][1:] + strings.Join(append([]string{""}, parts[1:]...), "; ") + "."
+}
+
+// storeList names stores for a sentence: "store 1", "stores 1,4".
+func storeList(ids []string) string {
+	if len(ids) == 1 {
+		return "store " + ids[0]
+	}
+	return "stores " + strings.Join(ids, ",")
 }
 
 // stoppedText says why a run stopped; an abort is the operator's doing, and
@@ -718,6 +772,9 @@ func eventLine(st Styles, e steps.Event, withWho bool) string {
 		icon, text = "→", e.Decision.Chosen+" (by "+e.Decision.By+")"
 	case steps.RunDone:
 		icon, e.Step = "■", ""
+	}
+	if w := strings.TrimSpace(who); w != "" && (text == w || strings.HasPrefix(text, w+" ")) {
+		who = "" // the text names its store or batch already
 	}
 	return strings.Join(slices.DeleteFunc([]string{st.Subtle.Render(ts), icon, e.Step + who, text}, func(s string) bool { return s == "" }), " ")
 }

@@ -635,7 +635,17 @@ func (m *Model) status() string {
 	case m.busy != "":
 		return m.spin.View() + " " + busyText(m.busy)
 	case m.err != nil:
-		return m.styles.Fail.Render(IconFail + " " + m.err.Error())
+		// Wrapped to the screen, never cut, with the engine's hints: an
+		// error is what the operator acts on.
+		w := max(m.width, 20)
+		s := renderLines(m.styles.Fail, IconFail+" "+m.err.Error(), w, 2)
+		var e *steps.Error
+		if errors.As(m.err, &e) {
+			for _, hint := range e.Hints {
+				s += "\n" + renderLines(m.styles.Subtle, "  hint: "+hint, w, 8)
+			}
+		}
+		return s
 	case m.notice != "":
 		return m.styles.Pass.Render(IconPass + " " + m.notice)
 	}

@@ -21,7 +21,7 @@ func TestEnableFlowConnectToReport(t *testing.T) {
 
 	h.press("enter")
 	h.idle(ui.ScreenAlgorithm)
-	contains(t, h.view(), "aes256-ctr", "(recommended)", "3100 MB/s", "5 of 5 stores can run it", "needs TiKV built with static OpenSSL")
+	contains(t, h.view(), "aes256-ctr", "(recommended)", "3100 MB/s", "5 of 5 stores run a TiKV version that has it", "needs TiKV built with static OpenSSL")
 	h.press("down", "enter") // sm4-ctr is disabled
 	if h.m.Screen() != ui.ScreenAlgorithm || h.m.Err() == nil || !strings.Contains(h.m.Err().Error(), "sm4-ctr is not available") {
 		t.Fatalf("a disabled method was accepted: screen %s, err %v", h.m.Screen(), h.m.Err())

@@ -99,9 +99,17 @@ func (m *Model) viewAlgorithm(w, h int) string {
 				bad = append(bad, fmt.Sprintf("store %d: %s", g.StoreID, g.Reason))
 			}
 		}
-		fmt.Fprintf(&b, "gates       %s %d of %d stores can run it\n", st.status(map[bool]string{true: steps.Pass, false: steps.Fail}[len(bad) == 0]), ok, len(a.Gates))
+		// The gate is the TiKV version each store reports; nothing more is
+		// known from here of what its binary can run.
+		fmt.Fprintf(&b, "versions    %s %d of %d stores run a TiKV version that has it\n", st.status(map[bool]string{true: steps.Pass, false: steps.Fail}[len(bad) == 0]), ok, len(a.Gates))
 		for _, s := range bad {
 			b.WriteString("            " + st.Fail.Render(s) + "\n")
+		}
+		if a.Method == tikv.MethodSM4CTR {
+			// Whether a store's binary links OpenSSL statically cannot be read
+			// from PD or the status port: unknown, never "can run it"
+			// (reference tikv-encryption.md §2.4).
+			b.WriteString(hang("build       "+st.Warn.Render("unknown")+": SM4 needs TiKV built with static OpenSSL; a dynamically linked build refuses to start (\""+tikv.ErrSM4Dynamic+"\"): the canary shows it first", w, 12) + "\n")
 		}
 		if isAES(a.Method) { // AES-NI speeds up AES only; SM4 does not use it
 			b.WriteString(hang(aesniLine(st, a.AESNI), w, 12) + "\n")

@@ -425,7 +425,7 @@ func TestWizardModelWalksTheSimFromConnectToReport(t *testing.T) {
 	h.contains("3 stores", "Up", "plaintext", "all 3 stores are Up", "no evict-leader scheduler present")
 	h.press("enter")
 	h.idle(ui.ScreenAlgorithm)
-	h.contains("aes256-ctr", "(recommended)", "3 of 3 stores can run it", "samples of 4 MiB", "not on the TiKV hosts")
+	h.contains("aes256-ctr", "(recommended)", "3 of 3 stores run a TiKV version that has it", "samples of 4 MiB", "not on the TiKV hosts")
 	h.press("enter")
 	h.idle(ui.ScreenBackend)
 	h.contains("file", "Key file on every host", "staging")

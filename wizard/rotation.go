@@ -65,6 +65,9 @@ func (d *Driver) buildRotation(ctx context.Context, c ui.Choices) (ui.PlanPrevie
 	if p.Target.Key.Backend == "" || p.Target.MasterKey.ID == "" {
 		return ui.PlanPreview{}, steps.Usagef("enable encryption first with 'tikv-ear apply "+path+"'", "%s names no master key to rotate", path)
 	}
+	if err := steps.CheckNextKey(p, path, c.Incident || d.cfg.Incident); err != nil {
+		return ui.PlanPreview{}, err
+	}
 	if c.Incident || d.cfg.Incident {
 		steps.IncidentStrategy(p)
 	}

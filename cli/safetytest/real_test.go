@@ -13,7 +13,9 @@ import (
 )
 
 // realSim starts the sim with a real pd-server member (internal/realparts),
-// failing, never skipping, when the binary is missing.
+// failing, never skipping, when the binary is missing. sim.Start returns once
+// PD sees every region led and its region checks empty, so the plan made
+// next is not refused for a fresh cluster's pending peers.
 func realSim(t *testing.T) *sim.Cluster {
 	t.Helper()
 	bin, err := realparts.Binary(realparts.PDServer)

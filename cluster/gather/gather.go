@@ -357,8 +357,13 @@ func unreachable(err error) bool {
 	return err != nil && !errors.As(err, &ce) && !errors.As(err, &se) && !errors.Is(err, fs.ErrNotExist)
 }
 
-// onHost reads the node's files over SSH: tikv.toml first (it may move the
-// data dir, the Raft Engine dir and the key), then the rest concurrently.
+// onHost reads the node's files over SSH in at most two sessions (one
+// batch each, ssh.Batch): first tikv.toml together with everything the
+// inventory's own data dir and log file name; then what only tikv.toml could
+// tell (a data dir or log file the inventory lacks, a Raft Engine dir outside
+// the data dir, the master key file). The inventory's paths win over
+// tikv.toml's, as they always did, so the first batch never reads a file the
+// config would have moved.
 func (g gatherer) onHost(ctx context.Context, n inventory.Node, acc *storeAcc) {
 	st := acc.st
 	if g.src.SSH == nil || n.Host == "" {
@@ -366,16 +371,31 @@ func (g gatherer) onHost(ctx context.Context, n inventory.Node, acc *storeAcc) {
 		return
 	}
 	node := ssh.Node{Exec: g.src.SSH, Host: st.SSHTarget}
+	first := node.Batch()
+	var readConfig func() ([]byte, error)
+	if n.ConfigPath != "" {
+		readConfig = node.ReadFileIn(first, n.ConfigPath)
+	}
+	var data *dataReads
+	if n.DataDir != "" {
+		data = g.queueData(node, first, n.DataDir, tikvdisk.RemoteProveDirs(n.DataDir))
+	}
+	var log *logReads
+	if n.LogFile != "" {
+		log = g.queueLog(node, first, n.LogFile)
+	}
+	if first.Len() == 0 {
+		first.Add("true") // probe the host so its reachability is still known
+	}
+	if err := first.Run(ctx); unreachable(err) {
+		acc.fail(SourceSSH, err)
+		return
+	}
 	var cfg *tikvconf.Config
-	if n.ConfigPath == "" {
+	if readConfig == nil {
 		acc.fail(SourceConfig, errors.New("no tikv.toml path known for this store: pass --meta, --tiup-cluster or a manual --inventory"))
-		// Probe the host so its reachability is still known.
-		if _, err := g.src.SSH.Run(ctx, st.SSHTarget, "true", nil); err != nil {
-			acc.fail(SourceSSH, err)
-			return
-		}
 	} else {
-		data, err := node.ReadFile(ctx, n.ConfigPath)
+		data, err := readConfig()
 		if unreachable(err) {
 			acc.fail(SourceSSH, err)
 			return
@@ -398,16 +418,12 @@ func (g gatherer) onHost(ctx context.Context, n inventory.Node, acc *storeAcc) {
 	if logFile == "" && cfg != nil {
 		logFile = absUnder(n.DeployDir, cfg.LogFile)
 	}
-	var wg sync.WaitGroup
-	var fileDict *tikvdisk.FileDict
-	var listing []tikvdisk.TrailerEntry
-	var listErr error
+	second := node.Batch()
 	var dirs []string
+	var more *listingRead // the listing of dirs only tikv.toml named
 	if dataDir == "" {
 		acc.fail(SourceDisk, errors.New("no data dir known for this store (not in the inventory nor in tikv.toml)"))
 	} else {
-		wg.Go(func() { g.keyDict(ctx, node, dataDir, acc) })
-		wg.Go(func() { fileDict = g.fileDict(ctx, node, dataDir, acc) })
 		var extra []string
 		if cfg != nil {
 			for _, d := range []string{cfg.RaftEngineDir, cfg.RaftDBPath} {
@@ -417,28 +433,80 @@ func (g gatherer) onHost(ctx context.Context, n inventory.Node, acc *storeAcc) {
 			}
 		}
 		dirs = tikvdisk.RemoteProveDirs(dataDir, extra...)
-		wg.Go(func() { listing, listErr = g.listing(ctx, node, dirs) })
+		if data == nil {
+			data = g.queueData(node, second, dataDir, dirs)
+		} else if rest := dirs[len(data.dirs):]; len(rest) > 0 {
+			more = queueListing(node, second, rest)
+		}
 	}
 	if logFile == "" {
 		acc.fail(SourceLog, errors.New("no log file known for this store (not in the inventory nor in tikv.toml)"))
-	} else {
-		wg.Go(func() { g.logTail(ctx, node, logFile, acc) })
+	} else if log == nil {
+		log = g.queueLog(node, second, logFile)
 	}
+	var keyFile func() (ssh.FileInfo, error)
+	keyPath := ""
 	if cfg != nil && cfg.Encryption.MasterKey.Type == tikv.MasterKeyFile && cfg.Encryption.MasterKey.Path != "" {
-		wg.Go(func() { g.keyFile(ctx, node, cfg.Encryption.MasterKey.Path, acc) })
+		keyPath = cfg.Encryption.MasterKey.Path
+		keyFile = node.StatIn(second, keyPath)
 	}
-	wg.Wait()
-	if dataDir == "" {
+	second.Run(ctx) // a failure is each read's own error, recorded under its source below
+
+	if log != nil {
+		g.logTail(node, log, acc)
+	}
+	if keyFile != nil {
+		g.keyFile(keyPath, keyFile, acc)
+	}
+	if data == nil {
 		return
 	}
-	if listErr != nil {
-		acc.fail(SourceDisk, listErr)
+	g.keyDict(node, data, acc)
+	fileDict := g.fileDict(node, data, acc)
+	listing, err := data.listing.entries(ctx, node)
+	if err == nil && more != nil {
+		var rest []tikvdisk.TrailerEntry
+		rest, err = more.entries(ctx, node)
+		listing = append(listing, rest...)
+	}
+	if err != nil {
+		acc.fail(SourceDisk, err)
 		return
 	}
 	proof := tikvdisk.ProveListing(listing, tikvdisk.ProveOptions{FileDict: fileDict})
 	acc.mu.Lock()
 	st.Coverage = coverage(proof, dirs)
 	acc.mu.Unlock()
+}
+
+// dataReads are the queued reads of one data dir: key.dict, file.dict and
+// the listing of dirs with each data file's trailer or header bytes.
+type dataReads struct {
+	dataDir           string
+	dirs              []string
+	keyDict, fileDict func() ([]byte, error)
+	listing           *listingRead
+}
+
+func (g gatherer) queueData(node ssh.Node, b *ssh.Batch, dataDir string, dirs []string) *dataReads {
+	return &dataReads{
+		dataDir: dataDir, dirs: dirs,
+		keyDict:  node.ReadFileIn(b, path.Join(dataDir, tikv.KeyDictName)),
+		fileDict: node.ReadFileIn(b, path.Join(dataDir, tikv.FileDictName)),
+		listing:  queueListing(node, b, dirs),
+	}
+}
+
+// logReads are the queued reads of the end of tikv.log and of tikv_stderr.log beside it.
+type logReads struct {
+	path, stderrPath string
+	log, stderr      func() (tailRead, error)
+}
+
+func (g gatherer) queueLog(node ssh.Node, b *ssh.Batch, p string) *logReads {
+	stderrPath := path.Join(path.Dir(p), StderrName)
+	return &logReads{path: p, stderrPath: stderrPath,
+		log: g.readTailIn(node, b, p), stderr: g.readTailIn(node, b, stderrPath)}
 }
 
 // absUnder resolves p like TiKV started in dir does; "" stays "".
@@ -489,9 +557,9 @@ func masterKeyFacts(k tikv.MasterKey) MasterKeyFacts {
 	return MasterKeyFacts{Type: k.EffectiveType(), Path: k.Path, KeyID: k.KeyID, Vendor: k.Vendor, Region: k.Region, Endpoint: k.Endpoint}
 }
 
-func (g gatherer) keyDict(ctx context.Context, node ssh.Node, dataDir string, acc *storeAcc) {
-	p := path.Join(dataDir, tikv.KeyDictName)
-	data, err := node.ReadFile(ctx, p)
+func (g gatherer) keyDict(node ssh.Node, r *dataReads, acc *storeAcc) {
+	p := path.Join(r.dataDir, tikv.KeyDictName)
+	data, err := r.keyDict()
 	defer clear(data)
 	kd := &KeyDictFacts{}
 	switch {
@@ -515,9 +583,9 @@ func (g gatherer) keyDict(ctx context.Context, node ssh.Node, dataDir string, ac
 	acc.mu.Unlock()
 }
 
-func (g gatherer) fileDict(ctx context.Context, node ssh.Node, dataDir string, acc *storeAcc) *tikvdisk.FileDict {
-	p := path.Join(dataDir, tikv.FileDictName)
-	data, err := node.ReadFile(ctx, p)
+func (g gatherer) fileDict(node ssh.Node, r *dataReads, acc *storeAcc) *tikvdisk.FileDict {
+	p := path.Join(r.dataDir, tikv.FileDictName)
+	data, err := r.fileDict()
 	fd := &FileDictFacts{}
 	var dict *tikvdisk.FileDict
 	switch {
@@ -542,13 +610,30 @@ func (g gatherer) fileDict(ctx context.Context, node ssh.Node, dataDir string, a
 	return dict
 }
 
-func (g gatherer) listing(ctx context.Context, node ssh.Node, dirs []string) ([]tikvdisk.TrailerEntry, error) {
-	res, err := node.Exec.Run(ctx, node.Host, tikvdisk.RemoteTrailerCommand(dirs...), nil)
+// listingRead is a queued listing of data files with their probe bytes.
+type listingRead struct {
+	dirs []string
+	get  func() (ssh.Result, error)
+}
+
+func queueListing(node ssh.Node, b *ssh.Batch, dirs []string) *listingRead {
+	return &listingRead{dirs: dirs, get: node.RunIn(b, tikvdisk.RemoteProbeCommand(dirs...))}
+}
+
+// entries parses the listing; when its two streams do not fit together
+// exactly (a file changed between the listing and the read), the listing
+// is read again one file at a time (tikvdisk.ProbeOrFallback).
+func (l *listingRead) entries(ctx context.Context, node ssh.Node) ([]tikvdisk.TrailerEntry, error) {
+	res, err := l.get()
 	if err != nil {
 		return nil, fmt.Errorf("listing data files on %s: %w", node.Host, err)
 	}
-	// find exits non-zero when a directory does not exist; the listing of the rest is still good.
-	entries, err := tikvdisk.ParseTrailerListing(bytes.NewReader(res.Stdout))
+	// find's exit status is not looked at: a directory that does not exist
+	// leaves the listing of the rest good.
+	entries, err := tikvdisk.ProbeOrFallback(res.Stdout, res.Stderr, func() ([]byte, error) {
+		res, err := node.Exec.Run(ctx, node.Host, tikvdisk.RemoteTrailerCommand(l.dirs...), nil)
+		return res.Stdout, err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("data file listing from %s: %w", node.Host, err)
 	}
@@ -596,40 +681,39 @@ type tailRead struct {
 	body    []byte
 }
 
-// readTail reads the end of p on the host.
-func (g gatherer) readTail(ctx context.Context, node ssh.Node, p string) (tailRead, error) {
-	res, err := node.Exec.Run(ctx, node.Host, logTailCommand(p, g.opts.LogTail), nil)
-	if err == nil && res.ExitCode != 0 {
-		err = fmt.Errorf("reading the end of %s on %s: exit status %d: %s", p, node.Host, res.ExitCode, strings.TrimSpace(string(res.Stderr)))
+// readTailIn queues the read of the end of p in b.
+func (g gatherer) readTailIn(node ssh.Node, b *ssh.Batch, p string) func() (tailRead, error) {
+	get := node.RunIn(b, logTailCommand(p, g.opts.LogTail))
+	return func() (tailRead, error) {
+		res, err := get()
+		if err == nil && res.ExitCode != 0 {
+			err = fmt.Errorf("reading the end of %s on %s: exit status %d: %s", p, node.Host, res.ExitCode, strings.TrimSpace(string(res.Stderr)))
+		}
+		if err != nil {
+			return tailRead{}, err
+		}
+		head, body, _ := bytes.Cut(res.Stdout, []byte("\n"))
+		if strings.TrimSpace(string(head)) == "absent" {
+			return tailRead{}, nil
+		}
+		sizeText, mtimeText, _ := strings.Cut(strings.TrimSpace(string(head)), " ")
+		size, err := strconv.ParseInt(sizeText, 10, 64)
+		if err != nil {
+			return tailRead{}, fmt.Errorf("reading the end of %s on %s: size %q is not a number", p, node.Host, head)
+		}
+		tr := tailRead{exists: true, size: size, body: body}
+		if sec, err := strconv.ParseInt(mtimeText, 10, 64); err == nil {
+			t := time.Unix(sec, 0).UTC()
+			tr.modTime = &t
+		}
+		return tr, nil
 	}
-	if err != nil {
-		return tailRead{}, err
-	}
-	head, body, _ := bytes.Cut(res.Stdout, []byte("\n"))
-	if strings.TrimSpace(string(head)) == "absent" {
-		return tailRead{}, nil
-	}
-	sizeText, mtimeText, _ := strings.Cut(strings.TrimSpace(string(head)), " ")
-	size, err := strconv.ParseInt(sizeText, 10, 64)
-	if err != nil {
-		return tailRead{}, fmt.Errorf("reading the end of %s on %s: size %q is not a number", p, node.Host, head)
-	}
-	tr := tailRead{exists: true, size: size, body: body}
-	if sec, err := strconv.ParseInt(mtimeText, 10, 64); err == nil {
-		t := time.Unix(sec, 0).UTC()
-		tr.modTime = &t
-	}
-	return tr, nil
 }
 
-func (g gatherer) logTail(ctx context.Context, node ssh.Node, p string, acc *storeAcc) {
-	var wg sync.WaitGroup
-	var stderr tailRead
-	var stderrErr error
-	stderrPath := path.Join(path.Dir(p), StderrName)
-	wg.Go(func() { stderr, stderrErr = g.readTail(ctx, node, stderrPath) })
-	tr, err := g.readTail(ctx, node, p)
-	wg.Wait()
+func (g gatherer) logTail(node ssh.Node, r *logReads, acc *storeAcc) {
+	p := r.path
+	tr, err := r.log()
+	stderr, stderrErr := r.stderr()
 	if err == nil && !tr.exists {
 		err = fmt.Errorf("%s on %s: %w", p, node.Host, fs.ErrNotExist)
 	}
@@ -642,7 +726,7 @@ func (g gatherer) logTail(ctx context.Context, node ssh.Node, p string, acc *sto
 	if stderrErr != nil {
 		acc.fail(SourceStderr, stderrErr)
 	} else {
-		lf.Stderr = ScanStderr(stderrPath, stderr.exists, stderr.size, stderr.modTime, stderr.body, lf)
+		lf.Stderr = ScanStderr(r.stderrPath, stderr.exists, stderr.size, stderr.modTime, stderr.body, lf)
 	}
 	acc.mu.Lock()
 	acc.st.Log = lf
@@ -775,8 +859,8 @@ func appendKept(evs []LogEvent, e LogEvent, keep int) []LogEvent {
 // keyFile stats the master key file (never reads it) and warns about what
 // weakens it: a missing file, a mode wider than 0400, a persistent file
 // system, a size TiKV rejects.
-func (g gatherer) keyFile(ctx context.Context, node ssh.Node, p string, acc *storeAcc) {
-	fi, err := node.Stat(ctx, p)
+func (g gatherer) keyFile(p string, stat func() (ssh.FileInfo, error), acc *storeAcc) {
+	fi, err := stat()
 	if err != nil {
 		acc.fail(SourceKeyFile, err)
 		return

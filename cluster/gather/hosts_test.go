@@ -34,6 +34,8 @@ type hostFleet struct {
 	nodes  []inventory.Node
 	stores []pd.StoreInfo
 	client *ssh.Client
+	// clientOptions built client; a test may build its own from them.
+	clientOptions ssh.Options
 }
 
 func newHostFleet(tb testing.TB, n int, latency time.Duration) *hostFleet {
@@ -94,7 +96,8 @@ func newHostFleet(tb testing.TB, n int, latency time.Duration) *hostFleet {
 	if err := os.WriteFile(khPath, []byte(kh.String()), 0o600); err != nil {
 		tb.Fatal(err)
 	}
-	f.client = ssh.NewClient(ssh.Options{IdentityFiles: []string{identity}, KnownHostsFiles: []string{khPath}, NoAgent: true})
+	f.clientOptions = ssh.Options{IdentityFiles: []string{identity}, KnownHostsFiles: []string{khPath}, NoAgent: true}
+	f.client = ssh.NewClient(f.clientOptions)
 	tb.Cleanup(func() { f.client.Close() })
 	return f
 }

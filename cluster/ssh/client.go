@@ -75,6 +75,10 @@ type Options struct {
 	// Dial opens the TCP connection to the first hop; default a net.Dialer.
 	// Tests and benchmarks inject latency or count dials here.
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// OnSession, when set, sees every SSH session opened for a command: the
+	// host as given to Run and the command line sent (wrapped, see Run).
+	// Tests and benchmarks count sessions here. It must not block.
+	OnSession func(host, line string)
 }
 
 // Client is the real Executor: it runs commands over SSH, one pooled connection
@@ -84,13 +88,11 @@ type Client struct {
 	opts     Options
 	keys     keyCache
 	appendMu sync.Mutex // known_hosts appends
+	known    knownHostsCache
 
 	mu     sync.Mutex
 	pool   map[string]*poolSlot
 	closed bool
-
-	// sessionHook, when set (tests), sees every command line sent to a session.
-	sessionHook func(host, cmd string)
 }
 
 var _ Executor = (*Client)(nil)
@@ -227,8 +229,8 @@ func (c *Client) Run(ctx context.Context, host, cmd string, stdin io.Reader) (Re
 			cn.close() // broken before the command started: reconnect once
 			continue
 		}
-		if c.sessionHook != nil {
-			c.sessionHook(host, line)
+		if c.opts.OnSession != nil {
+			c.opts.OnSession(host, line)
 		}
 		res, err := c.runSession(ctx, cn, sess, line, stdin)
 		<-cn.sessions
@@ -249,15 +251,18 @@ func (c *Client) Run(ctx context.Context, host, cmd string, stdin io.Reader) (Re
 // command can be killed with its children. The line is removed from Stderr.
 const pidMarker = "tikv-ear-pid="
 
-// commandLine wraps cmd for the remote login shell: a POSIX sh reports its pid
-// on stderr, then execs "sh -c cmd" (same pid). cmd is passed as an argument,
-// so it is quoted once. With Options.Sudo the whole line runs under "sudo -n".
+// commandLine wraps cmd for the remote login shell, which execs (no fork) a
+// POSIX sh that reports its pid on stderr, clears its positional parameters
+// and evals cmd: the same pid, $0 "sh" and no "$1" as "sh -c cmd" would
+// give it, without starting a third shell for every command. cmd is passed
+// as an argument, so it is quoted once. With Options.Sudo the sh runs under
+// "sudo -n".
 func (c *Client) commandLine(cmd string) string {
-	line := "sh -c " + Quote(`echo `+pidMarker+`$$ >&2; exec sh -c "$1"`) + " tikv-ear " + Quote(cmd)
+	line := "sh -c " + Quote(`echo `+pidMarker+`$$ >&2; eval "set --; $1"`) + " sh " + Quote(cmd)
 	if c.opts.Sudo {
 		line = "sudo -n -- " + line
 	}
-	return line
+	return "exec " + line
 }
 
 // killTree is run in a second session when a command is cancelled: it sends
@@ -474,7 +479,7 @@ func (c *Client) resolveOne(spec string) (endpoint, []string, error) {
 	if !e.explicit {
 		e.files = defaultIdentityFiles()
 	}
-	e.hostKeys = hostKeys{files: c.opts.KnownHostsFiles, acceptNew: c.opts.AcceptNewHostKeys, mu: &c.appendMu}
+	e.hostKeys = hostKeys{files: c.opts.KnownHostsFiles, acceptNew: c.opts.AcceptNewHostKeys, mu: &c.appendMu, cache: &c.known}
 	if len(hc.UserKnownHostsFiles) > 0 {
 		e.hostKeys.files = hc.UserKnownHostsFiles
 	}

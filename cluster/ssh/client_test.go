@@ -434,7 +434,7 @@ func TestSudo(t *testing.T) {
 	c := newClient(t, opts)
 	var mu sync.Mutex
 	var lines []string
-	c.sessionHook = func(_, cmd string) { mu.Lock(); lines = append(lines, cmd); mu.Unlock() }
+	c.opts.OnSession = func(_, cmd string) { mu.Lock(); lines = append(lines, cmd); mu.Unlock() }
 
 	_, err := c.Run(context.Background(), "127.0.0.1", "id -u", nil)
 	var se *SudoError
@@ -453,8 +453,8 @@ func TestSudo(t *testing.T) {
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	if want := ` tikv-ear 'echo '\''it'\'''\''s'\'' "$0"'`; !strings.HasPrefix(lines[1], "sudo -n -- sh -c ") || !strings.HasSuffix(lines[1], want) {
-		t.Fatalf("session command %q, want sudo -n -- sh -c ... %s", lines[1], want)
+	if want := ` sh 'echo '\''it'\'''\''s'\'' "$0"'`; !strings.HasPrefix(lines[1], "exec sudo -n -- sh -c ") || !strings.HasSuffix(lines[1], want) {
+		t.Fatalf("session command %q, want exec sudo -n -- sh -c ... %s", lines[1], want)
 	}
 }
 

@@ -77,21 +77,55 @@ func checkPath(p string) error {
 // ReadFile returns the content of path. A missing file gives an error that
 // matches fs.ErrNotExist.
 func (n Node) ReadFile(ctx context.Context, p string) ([]byte, error) {
+	return alone(ctx, n, func(b *Batch) func() ([]byte, error) { return n.ReadFileIn(b, p) })
+}
+
+// alone runs one operation's command in a batch of its own (sent unwrapped).
+func alone[T any](ctx context.Context, n Node, add func(*Batch) func() (T, error)) (T, error) {
+	b := n.Batch()
+	get := add(b)
+	b.Run(ctx) // the error is also the operation's own
+	return get()
+}
+
+// ReadFileIn queues ReadFile's command in b; the returned function gives
+// what ReadFile would have, once b has run.
+func (n Node) ReadFileIn(b *Batch, p string) func() ([]byte, error) {
 	if err := checkPath(p); err != nil {
-		return nil, err
+		return func() ([]byte, error) { return nil, err }
 	}
-	op := "reading " + p
-	res, err := n.Exec.Run(ctx, n.Host, "cat -- "+Quote(p), nil)
+	get := b.Add("cat -- " + Quote(p))
+	return func() ([]byte, error) {
+		op := "reading " + p
+		res, err := get()
+		if err != nil {
+			return nil, fmt.Errorf("%s on %s: %w", op, n.Host, err)
+		}
+		if res.ExitCode != 0 {
+			if bytes.Contains(res.Stderr, []byte("No such file or directory")) {
+				return nil, fmt.Errorf("%s on %s: %w", op, n.Host, fs.ErrNotExist)
+			}
+			return nil, newCommandError(n.Host, op, res)
+		}
+		return res.Stdout, nil
+	}
+}
+
+// RunIn queues cmd in b as Exec.Run would run it; the returned function
+// gives its Result once b has run.
+func (n Node) RunIn(b *Batch, cmd string) func() (Result, error) { return b.Add(cmd) }
+
+// checked turns a transport failure or a non-zero exit of a batched command
+// into an error, as run does for a lone one.
+func (n Node) checked(op string, get func() (Result, error)) (Result, error) {
+	res, err := get()
 	if err != nil {
-		return nil, fmt.Errorf("%s on %s: %w", op, n.Host, err)
+		return res, fmt.Errorf("%s on %s: %w", op, n.Host, err)
 	}
 	if res.ExitCode != 0 {
-		if bytes.Contains(res.Stderr, []byte("No such file or directory")) {
-			return nil, fmt.Errorf("%s on %s: %w", op, n.Host, fs.ErrNotExist)
-		}
-		return nil, newCommandError(n.Host, op, res)
+		return res, newCommandError(n.Host, op, res)
 	}
-	return res.Stdout, nil
+	return res, nil
 }
 
 // FileInfo is what Stat found.
@@ -114,19 +148,34 @@ type FileInfo struct {
 // directory not made yet and a verify checking the key file in it name the
 // same file system).
 func (n Node) Stat(ctx context.Context, p string) (FileInfo, error) {
+	return alone(ctx, n, func(b *Batch) func() (FileInfo, error) { return n.StatIn(b, p) })
+}
+
+// StatIn queues Stat's command in b; the returned function gives what Stat
+// would have, once b has run.
+func (n Node) StatIn(b *Batch, p string) func() (FileInfo, error) {
 	if err := checkPath(p); err != nil {
-		return FileInfo{}, err
+		return func() (FileInfo, error) { return FileInfo{}, err }
 	}
 	q := Quote(p)
 	cmd := "if [ -e " + q + " ] || [ -L " + q + " ]; then stat -c '%a/%u/%g/%s/%U/%G/%F' -- " + q +
-		" && stat -f -c %T -- " + q + "; else echo absent; d=$(dirname -- " + q + "); " +
-		"while [ ! -e \"$d\" ] && [ \"$d\" != / ]; do d=$(dirname -- \"$d\"); done; stat -f -c %T -- \"$d\"; fi"
-	res, err := n.run(ctx, "stat "+p, cmd, nil)
-	if err != nil {
-		return FileInfo{}, err
+		" && stat -f -c %T -- " + q + "; else echo absent; " + parentOf + " " + q + "; " +
+		"while [ ! -e \"$d\" ] && [ \"$d\" != / ]; do tikv_ear_parent \"$d\"; done; stat -f -c %T -- \"$d\"; fi"
+	get := b.Add(cmd)
+	return func() (FileInfo, error) {
+		res, err := n.checked("stat "+p, get)
+		if err != nil {
+			return FileInfo{}, err
+		}
+		return parseStat(p, string(res.Stdout))
 	}
-	return parseStat(p, string(res.Stdout))
 }
+
+// parentOf defines and calls tikv_ear_parent, which sets d to dirname(1)
+// of its absolute argument without starting a process: trailing slashes
+// off, the last component off, trailing slashes off again, "/" when
+// nothing is left (POSIX dirname's steps for a path starting with "/").
+const parentOf = `tikv_ear_parent() { d=${1%"${1##*[!/]}"}; d=${d%/*}; d=${d%"${d##*[!/]}"}; [ -n "$d" ] || d=/; }; tikv_ear_parent`
 
 func parseStat(p, out string) (FileInfo, error) {
 	fi := FileInfo{Path: p}
@@ -507,17 +556,26 @@ func (n Node) FollowLog(ctx context.Context, p string, from int64, poll time.Dur
 // /proc/cpuinfo (Linux arch/x86/include/asm/cpufeatures.h X86_FEATURE_AES,
 // arch/arm64/kernel/cpuinfo.c hwcap_str).
 func (n Node) CPUHasAES(ctx context.Context) (bool, error) {
-	res, err := n.Exec.Run(ctx, n.Host, "grep -m1 -E '^(flags|Features)[[:space:]]*:' /proc/cpuinfo", nil)
-	if err != nil {
-		return false, fmt.Errorf("reading /proc/cpuinfo on %s: %w", n.Host, err)
+	return alone(ctx, n, n.CPUHasAESIn)
+}
+
+// CPUHasAESIn queues CPUHasAES's command in b; the returned function gives
+// what CPUHasAES would have, once b has run.
+func (n Node) CPUHasAESIn(b *Batch) func() (bool, error) {
+	get := b.Add("grep -m1 -E '^(flags|Features)[[:space:]]*:' /proc/cpuinfo")
+	return func() (bool, error) {
+		res, err := get()
+		if err != nil {
+			return false, fmt.Errorf("reading /proc/cpuinfo on %s: %w", n.Host, err)
+		}
+		if res.ExitCode == 1 {
+			return false, fmt.Errorf("reading /proc/cpuinfo on %s: no flags or Features line", n.Host)
+		}
+		if res.ExitCode != 0 {
+			return false, newCommandError(n.Host, "reading /proc/cpuinfo", res)
+		}
+		return cpuFlagsHaveAES(string(res.Stdout)), nil
 	}
-	if res.ExitCode == 1 {
-		return false, fmt.Errorf("reading /proc/cpuinfo on %s: no flags or Features line", n.Host)
-	}
-	if res.ExitCode != 0 {
-		return false, newCommandError(n.Host, "reading /proc/cpuinfo", res)
-	}
-	return cpuFlagsHaveAES(string(res.Stdout)), nil
 }
 
 func cpuFlagsHaveAES(line string) bool {
@@ -546,14 +604,23 @@ var dfLine = regexp.MustCompile(`^(.*\S)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+%|-)\s+(/
 
 // FreeSpace runs "df -P -k" for path and returns the space of its file system.
 func (n Node) FreeSpace(ctx context.Context, p string) (DiskSpace, error) {
+	return alone(ctx, n, func(b *Batch) func() (DiskSpace, error) { return n.FreeSpaceIn(b, p) })
+}
+
+// FreeSpaceIn queues FreeSpace's command in b; the returned function gives
+// what FreeSpace would have, once b has run.
+func (n Node) FreeSpaceIn(b *Batch, p string) func() (DiskSpace, error) {
 	if err := checkPath(p); err != nil {
-		return DiskSpace{}, err
+		return func() (DiskSpace, error) { return DiskSpace{}, err }
 	}
-	res, err := n.run(ctx, "df "+p, "df -P -k -- "+Quote(p), nil)
-	if err != nil {
-		return DiskSpace{}, err
+	get := b.Add("df -P -k -- " + Quote(p))
+	return func() (DiskSpace, error) {
+		res, err := n.checked("df "+p, get)
+		if err != nil {
+			return DiskSpace{}, err
+		}
+		return parseDF(p, string(res.Stdout))
 	}
-	return parseDF(p, string(res.Stdout))
 }
 
 func parseDF(p, out string) (DiskSpace, error) {

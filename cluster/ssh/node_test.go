@@ -131,7 +131,7 @@ func TestUploadKeyOnlyOverStdin(t *testing.T) {
 	c := newClient(t, s.options(t))
 	var hookMu sync.Mutex
 	var sessionLines []string
-	c.sessionHook = func(_, line string) { hookMu.Lock(); sessionLines = append(sessionLines, line); hookMu.Unlock() }
+	c.opts.OnSession = func(_, line string) { hookMu.Lock(); sessionLines = append(sessionLines, line); hookMu.Unlock() }
 	rec := &recordingExec{inner: c}
 	n := Node{Exec: rec, Host: "127.0.0.1"}
 

@@ -1,16 +1,25 @@
 package ssh
 
 import (
+	"bytes"
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"os"
 	"os/exec"
+	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	xssh "golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/knownhosts"
 )
 
 func TestQuoteRoundTripsThroughSh(t *testing.T) {
@@ -300,4 +309,83 @@ func FuzzParseRemoteOutput(f *testing.F) {
 			t.Fatalf("stripper grew the output: %q -> %q", out, b)
 		}
 	})
+}
+
+func TestKnownHostsParsedOnceUntilChanged(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "known_hosts")
+	key := func(seed byte) xssh.PublicKey {
+		k, err := xssh.NewPublicKey(ed25519.NewKeyFromSeed(bytes.Repeat([]byte{seed}, ed25519.SeedSize)).Public())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	if err := os.WriteFile(file, []byte(knownhosts.Line([]string{"[127.0.0.1]:2201"}, key(1))+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cache := &knownHostsCache{}
+	h := hostKeys{files: []string{file, filepath.Join(dir, "absent")}, mu: &sync.Mutex{}, cache: cache}
+	addr := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 2201}
+	first, err := h.load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := h.load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reflect.ValueOf(first).Pointer() != reflect.ValueOf(again).Pointer() {
+		t.Error("an unchanged known_hosts was parsed again")
+	}
+	if err := first("127.0.0.1:2201", addr, key(1)); err != nil {
+		t.Errorf("known key refused: %v", err)
+	}
+	// Another dial (or the operator) records a second host: the next load sees it.
+	f, err := os.OpenFile(file, os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString(knownhosts.Line([]string{"[127.0.0.1]:2202"}, key(2)) + "\n")
+	f.Close()
+	changed, err := h.load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := changed("127.0.0.1:2202", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 2202}, key(2)); err != nil {
+		t.Errorf("a key appended after the first load is not seen: %v", err)
+	}
+	// A replaced key (same length, so same size) is seen too: the file is a new inode or a new mtime.
+	if err := os.WriteFile(file+".new", []byte(knownhosts.Line([]string{"[127.0.0.1]:2201"}, key(3))+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(file+".new", file); err != nil {
+		t.Fatal(err)
+	}
+	replaced, err := h.load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ke *knownhosts.KeyError
+	if err := replaced("127.0.0.1:2201", addr, key(1)); !errors.As(err, &ke) || len(ke.Want) != 1 {
+		t.Errorf("the old key is still accepted after the file was replaced: %v", err)
+	}
+}
+
+// TestParentOfIsDirname holds Stat's process-free parent against dirname(1)
+// for the absolute paths Stat may walk up from.
+func TestParentOfIsDirname(t *testing.T) {
+	for _, p := range []string{"/", "//", "/a", "/a/", "/a/b", "/a/b/", "/a//b", "/a//b//", "/data/tikv/key.dict", "/with space/x", "/st*r/[x]", "/a/-n"} {
+		out, err := exec.Command("/bin/sh", "-c", parentOf+` "$1"; printf %s "$d"`, "sh", p).Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := exec.Command("dirname", "--", p).Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(out) != strings.TrimSuffix(string(want), "\n") {
+			t.Errorf("parent of %q = %q, dirname says %q", p, out, want)
+		}
+	}
 }

@@ -19,12 +19,13 @@ const rpcTimeout = 3 * time.Second
 // leaderConn is the gRPC connection to PD's current leader. Every member
 // answers GetMembers; only the leader serves the store calls, so after an
 // error the next call asks the members again (PD's own clients do the same).
+// Each store has its own, as each TiKV process has its own PD client: one
+// store's restart or broken stream never closes another store's connection.
 type leaderConn struct {
 	endpoints []string // http://host:port client URLs
 
 	mu        sync.Mutex
 	cc        *grpc.ClientConn
-	target    string
 	clusterID uint64
 }
 
@@ -38,13 +39,13 @@ func dial(url string) (*grpc.ClientConn, error) {
 	return cc, nil
 }
 
-// client returns the leader's client and the cluster id, finding the
-// leader first if there is no connection.
-func (l *leaderConn) client(ctx context.Context) (pdpb.PDClient, uint64, error) {
+// client returns the connection to the leader and the cluster id, finding
+// the leader first if there is no connection.
+func (l *leaderConn) client(ctx context.Context) (*grpc.ClientConn, uint64, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.cc != nil {
-		return pdpb.NewPDClient(l.cc), l.clusterID, nil
+		return l.cc, l.clusterID, nil
 	}
 	var errs []error
 	for _, ep := range l.endpoints {
@@ -58,24 +59,31 @@ func (l *leaderConn) client(ctx context.Context) (pdpb.PDClient, uint64, error) 
 			errs = append(errs, err)
 			continue
 		}
-		l.cc, l.target, l.clusterID = cc, leader, id
-		return pdpb.NewPDClient(cc), id, nil
+		l.cc, l.clusterID = cc, id
+		return cc, id, nil
 	}
 	return nil, 0, fmt.Errorf("no PD leader found at %s: %w", strings.Join(l.endpoints, ","), errors.Join(errs...))
 }
 
-// reset drops the connection after an error so the next call finds the
-// leader again.
-func (l *leaderConn) reset() {
+// reset drops cc after an error on it so the next call finds the leader
+// again; a connection made since (by another call) is kept.
+func (l *leaderConn) reset(cc *grpc.ClientConn) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if cc != nil && l.cc == cc {
+		l.cc.Close()
+		l.cc = nil
+	}
+}
+
+func (l *leaderConn) close() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.cc != nil {
 		l.cc.Close()
-		l.cc, l.target = nil, ""
+		l.cc = nil
 	}
 }
-
-func (l *leaderConn) close() { l.reset() }
 
 // askLeader asks one member for the leader's client URL and the cluster id
 // (pdpb.GetMembersResponse: header.cluster_id, leader.client_urls).

@@ -60,18 +60,26 @@ type Store struct {
 
 type store struct {
 	meta     Store
+	conn     *leaderConn // the store's own PD client connection
 	running  bool
+	stopped  bool // it ran in this sim and stopped: its peers lag (pending)
 	version  string
 	gitHash  string
-	start    time.Time // wall clock
+	start    time.Time // wall clock, reported as start_timestamp
 	simStart time.Time // the node's own (sim clock) start: a new one is a restart
+	sess     *session  // the current run's session; nil while stopped
+	refuse   bool      // refuse TransferLeader (eviction-stuck fault)
+}
+
+// session is one run of a store's PD client. A restart makes a new one: a
+// run that is ending never sends the new run's reports.
+type session struct {
 	cancel   context.CancelFunc
 	done     chan struct{}
 	kick     chan struct{}   // a store heartbeat is due
-	dirty    map[uint64]bool // regions to report on the stream
+	dirty    map[uint64]bool // regions to report on the stream (under Cluster.mu)
 	wake     chan struct{}   // dirty is not empty
-	refuse   bool            // refuse TransferLeader (eviction-stuck fault)
-	lastBeat time.Time
+	lastBeat time.Time       // under Cluster.mu
 }
 
 // Cluster is the stores' side of one PD cluster.
@@ -124,15 +132,15 @@ func Dial(ctx context.Context, cfg Config) (*Cluster, error) {
 	}
 }
 
-// call runs one unary RPC against the leader, finding the leader again and
-// retrying while ctx allows when the leader moved or is unreachable.
-func call[T interface{ GetHeader() *pdpb.ResponseHeader }](ctx context.Context, c *Cluster, f func(context.Context, pdpb.PDClient, *pdpb.RequestHeader) (T, error)) (T, error) {
+// call runs one unary RPC against the leader on conn, finding the leader
+// again and retrying while ctx allows when the leader moved or is unreachable.
+func call[T interface{ GetHeader() *pdpb.ResponseHeader }](ctx context.Context, conn *leaderConn, f func(context.Context, pdpb.PDClient, *pdpb.RequestHeader) (T, error)) (T, error) {
 	for {
-		cli, id, err := c.conn.client(ctx)
+		cc, id, err := conn.client(ctx)
 		var resp T
 		if err == nil {
 			rctx, cancel := context.WithTimeout(ctx, rpcTimeout)
-			resp, err = f(rctx, cli, &pdpb.RequestHeader{ClusterId: id})
+			resp, err = f(rctx, pdpb.NewPDClient(cc), &pdpb.RequestHeader{ClusterId: id})
 			cancel()
 			if err == nil {
 				err = headerErr(resp.GetHeader())
@@ -143,7 +151,9 @@ func call[T interface{ GetHeader() *pdpb.ResponseHeader }](ctx context.Context, 
 					return resp, err
 				}
 			}
-			c.conn.reset()
+			if ctx.Err() == nil {
+				conn.reset(cc)
+			}
 		}
 		select {
 		case <-ctx.Done():
@@ -168,7 +178,7 @@ func retryable(h *pdpb.ResponseHeader) bool {
 func (c *Cluster) AllocIDs(ctx context.Context, n int) ([]uint64, error) {
 	ids := make([]uint64, 0, n)
 	for len(ids) < n {
-		resp, err := call(ctx, c, func(ctx context.Context, cli pdpb.PDClient, h *pdpb.RequestHeader) (*pdpb.AllocIDResponse, error) {
+		resp, err := call(ctx, c.conn, func(ctx context.Context, cli pdpb.PDClient, h *pdpb.RequestHeader) (*pdpb.AllocIDResponse, error) {
 			return cli.AllocID(ctx, &pdpb.AllocIDRequest{Header: h})
 		})
 		if err != nil {
@@ -233,7 +243,7 @@ func (c *Cluster) Bootstrap(ctx context.Context, stores []Store) error {
 		c.regions[meta.Id] = &region{meta: meta, leader: meta.Peers[0], term: 1}
 	}
 	for _, s := range stores {
-		c.stores[s.ID] = &store{meta: s, kick: make(chan struct{}, 1), wake: make(chan struct{}, 1), dirty: map[uint64]bool{}}
+		c.stores[s.ID] = &store{meta: s, conn: &leaderConn{endpoints: c.cfg.Endpoints}}
 		c.order = append(c.order, s.ID)
 	}
 	// The bootstrap region: the first region's leader alone over all keys.
@@ -243,7 +253,7 @@ func (c *Cluster) Bootstrap(ctx context.Context, stores []Store) error {
 	bootStore := c.stores[first.leader.StoreId].meta
 	c.mu.Unlock()
 
-	ib, err := call(ctx, c, func(ctx context.Context, cli pdpb.PDClient, h *pdpb.RequestHeader) (*pdpb.IsBootstrappedResponse, error) {
+	ib, err := call(ctx, c.conn, func(ctx context.Context, cli pdpb.PDClient, h *pdpb.RequestHeader) (*pdpb.IsBootstrappedResponse, error) {
 		return cli.IsBootstrapped(ctx, &pdpb.IsBootstrappedRequest{Header: h})
 	})
 	if err != nil {
@@ -252,7 +262,7 @@ func (c *Cluster) Bootstrap(ctx context.Context, stores []Store) error {
 	if ib.GetBootstrapped() {
 		return errors.New("PD is already bootstrapped: the sim needs a fresh PD data dir")
 	}
-	_, err = call(ctx, c, func(ctx context.Context, cli pdpb.PDClient, h *pdpb.RequestHeader) (*pdpb.BootstrapResponse, error) {
+	_, err = call(ctx, c.conn, func(ctx context.Context, cli pdpb.PDClient, h *pdpb.RequestHeader) (*pdpb.BootstrapResponse, error) {
 		return cli.Bootstrap(ctx, &pdpb.BootstrapRequest{Header: h, Store: c.metaStore(bootStore, "", "", time.Now()), Region: boot})
 	})
 	if err != nil {
@@ -342,12 +352,12 @@ func (c *Cluster) markLocked(r *region) {
 		return
 	}
 	s := c.stores[r.leader.StoreId]
-	if s == nil || !s.running {
+	if s == nil || s.sess == nil {
 		return
 	}
-	s.dirty[r.meta.Id] = true
+	s.sess.dirty[r.meta.Id] = true
 	select {
-	case s.wake <- struct{}{}:
+	case s.sess.wake <- struct{}{}:
 	default:
 	}
 }
@@ -368,19 +378,35 @@ func (c *Cluster) StoreHeartbeat(id uint64, version, gitHash string, start time.
 	if !s.running {
 		// PD judges uptime and heartbeat age on the wall clock, so the session's
 		// start is the wall time the node (re)started, not the sim clock's.
-		s.running, s.version, s.gitHash, s.start, s.simStart = true, version, gitHash, time.Now(), start
+		// TiKV reports it in whole seconds (src/server/node.rs Node::new:
+		// store.set_start_timestamp(chrono::Local::now().timestamp())) and PD
+		// keeps it from each PutStore (tikv/pd @ a186e0cc server/cluster/
+		// cluster.go putStoreImpl, core.SetStoreStartTime); a restart is told
+		// by a new value. A real TiKV's stop and start take longer than a
+		// second; the sim's may not, so a restart within the second of the
+		// last start reports the next second, as a real one would.
+		now := time.Now()
+		if !s.start.IsZero() && now.Unix() <= s.start.Unix() {
+			now = time.Unix(s.start.Unix()+1, 0)
+		}
+		s.running, s.stopped, s.version, s.gitHash, s.start, s.simStart = true, false, version, gitHash, now, start
 		ctx, cancel := context.WithCancel(context.Background())
-		s.cancel, s.done = cancel, make(chan struct{})
+		sess := &session{cancel: cancel, done: make(chan struct{}), kick: make(chan struct{}, 1),
+			wake: make(chan struct{}, 1), dirty: map[uint64]bool{}}
+		s.sess = sess
 		c.wg.Add(1)
-		go c.session(ctx, s, s.done)
+		go c.session(ctx, s, sess)
+		// Every region with a peer here is reported again by its leader: the
+		// peer on this store is no longer pending (takeDirty), and PD's
+		// pending-peer check clears now, not at the next periodic report.
 		for _, r := range c.regions {
-			if r.leader != nil && r.leader.StoreId == id {
+			if r.peerOnStore(id) != nil {
 				c.markLocked(r)
 			}
 		}
 	}
 	select {
-	case s.kick <- struct{}{}:
+	case s.sess.kick <- struct{}{}:
 	default:
 	}
 }
@@ -389,8 +415,17 @@ func (c *Cluster) StoreHeartbeat(id uint64, version, gitHash string, start time.
 func (c *Cluster) StoreStopped(id uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if s := c.stores[id]; s != nil {
-		c.stopLocked(s)
+	s := c.stores[id]
+	if s == nil || !s.running {
+		return
+	}
+	c.stopLocked(s)
+	s.stopped = true
+	// The peers here now lag (pending): their leaders report that at once.
+	for _, r := range c.regions {
+		if r.peerOnStore(id) != nil {
+			c.markLocked(r)
+		}
 	}
 }
 
@@ -399,8 +434,8 @@ func (c *Cluster) stopLocked(s *store) {
 		return
 	}
 	s.running = false
-	s.cancel()
-	clear(s.dirty)
+	s.sess.cancel()
+	s.sess = nil
 }
 
 // StoreCounts is sim/node.PD: the leaders and regions the store holds.
@@ -416,6 +451,13 @@ func (c *Cluster) StoreCounts(id uint64) (leaders, regions int) {
 		}
 	}
 	return leaders, regions
+}
+
+// RegionCount is how many regions the stores hold (splits included).
+func (c *Cluster) RegionCount() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.regions)
 }
 
 // SetRefuseTransferLeader makes the store refuse (or obey again) PD's
@@ -460,18 +502,21 @@ func (c *Cluster) Close() {
 	c.mu.Unlock()
 	c.wg.Wait()
 	c.conn.close()
+	for _, s := range c.stores {
+		s.conn.close()
+	}
 }
 
 // session is one run of a store: PutStore, then store heartbeats on each
 // kick and region heartbeats on one stream, until the store stops. Errors
 // (leader moved, PD down) end the stream; it is opened again on the leader.
-func (c *Cluster) session(ctx context.Context, s *store, done chan struct{}) {
+func (c *Cluster) session(ctx context.Context, s *store, sess *session) {
 	defer c.wg.Done()
-	defer close(done)
+	defer close(sess.done)
 	c.mu.Lock()
 	meta := c.metaStore(s.meta, s.version, s.gitHash, s.start)
 	c.mu.Unlock()
-	_, err := call(ctx, c, func(ctx context.Context, cli pdpb.PDClient, h *pdpb.RequestHeader) (*pdpb.PutStoreResponse, error) {
+	_, err := call(ctx, s.conn, func(ctx context.Context, cli pdpb.PDClient, h *pdpb.RequestHeader) (*pdpb.PutStoreResponse, error) {
 		return cli.PutStore(ctx, &pdpb.PutStoreRequest{Header: h, Store: meta})
 	})
 	if err != nil {
@@ -482,7 +527,7 @@ func (c *Cluster) session(ctx context.Context, s *store, done chan struct{}) {
 		return
 	}
 	for ctx.Err() == nil {
-		c.stream(ctx, s)
+		c.stream(ctx, s, sess)
 		select {
 		case <-ctx.Done():
 		case <-time.After(200 * time.Millisecond):
@@ -491,16 +536,25 @@ func (c *Cluster) session(ctx context.Context, s *store, done chan struct{}) {
 }
 
 // stream runs one RegionHeartbeat stream until an error or the store stops.
-func (c *Cluster) stream(ctx context.Context, s *store) {
-	cli, id, err := c.conn.client(ctx)
+// Only a failure of the stream itself drops the store's connection; the end
+// of the session (the store stopped) does not.
+func (c *Cluster) stream(ctx context.Context, s *store, sess *session) {
+	cc, id, err := s.conn.client(ctx)
 	if err != nil {
 		return
 	}
+	fail := func(what string, err error) {
+		if ctx.Err() != nil {
+			return
+		}
+		c.cfg.Logf("store %d: %s: %v", s.meta.ID, what, err)
+		s.conn.reset(cc)
+	}
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	st, err := cli.RegionHeartbeat(sctx)
+	st, err := pdpb.NewPDClient(cc).RegionHeartbeat(sctx)
 	if err != nil {
-		c.conn.reset()
+		fail("opening the region heartbeat stream", err)
 		return
 	}
 	recvErr := make(chan error, 1)
@@ -519,18 +573,19 @@ func (c *Cluster) stream(ctx context.Context, s *store) {
 	c.mu.Lock()
 	for _, r := range c.regions {
 		if r.leader != nil && r.leader.StoreId == s.meta.ID {
-			s.dirty[r.meta.Id] = true
+			sess.dirty[r.meta.Id] = true
 		}
 	}
+	sess.lastBeat = time.Now()
 	c.mu.Unlock()
 	header := &pdpb.RequestHeader{ClusterId: id}
-	c.mu.Lock()
-	s.lastBeat = time.Now()
-	c.mu.Unlock()
 	for {
-		for _, req := range c.takeDirty(s, header) {
+		for _, req := range c.takeDirty(s.meta.ID, sess, header) {
+			if ctx.Err() != nil {
+				return
+			}
 			if err := st.Send(req); err != nil {
-				c.conn.reset()
+				fail("region heartbeat", err)
 				return
 			}
 		}
@@ -538,32 +593,27 @@ func (c *Cluster) stream(ctx context.Context, s *store) {
 		case <-ctx.Done():
 			return
 		case err := <-recvErr:
-			if ctx.Err() == nil {
-				c.cfg.Logf("store %d: region heartbeat stream: %v", s.meta.ID, err)
-			}
-			c.conn.reset()
+			fail("region heartbeat stream", err)
 			return
-		case <-s.kick:
-			if err := c.storeHeartbeat(ctx, s); err != nil {
-				if ctx.Err() == nil {
-					c.cfg.Logf("store %d: store heartbeat: %v", s.meta.ID, err)
-				}
-				c.conn.reset()
+		case <-sess.kick:
+			if err := c.storeHeartbeat(ctx, s, sess); err != nil {
+				fail("store heartbeat", err)
 				return
 			}
-		case <-s.wake:
+		case <-sess.wake:
 		}
 	}
 }
 
-// takeDirty builds the heartbeats of the queued regions still led by s.
-func (c *Cluster) takeDirty(s *store, header *pdpb.RequestHeader) []*pdpb.RegionHeartbeatRequest {
+// takeDirty builds the heartbeats of the session's queued regions still led
+// by the store.
+func (c *Cluster) takeDirty(storeID uint64, sess *session, header *pdpb.RequestHeader) []*pdpb.RegionHeartbeatRequest {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var out []*pdpb.RegionHeartbeatRequest
-	for id := range s.dirty {
+	for id := range sess.dirty {
 		r := c.regions[id]
-		if r == nil || r.leader == nil || r.leader.StoreId != s.meta.ID {
+		if r == nil || r.leader == nil || r.leader.StoreId != storeID {
 			continue
 		}
 		req := &pdpb.RegionHeartbeatRequest{
@@ -574,36 +624,37 @@ func (c *Cluster) takeDirty(s *store, header *pdpb.RequestHeader) []*pdpb.Region
 			ApproximateSize: DefaultRegionSize,
 			ApproximateKeys: DefaultRegionSize / 1024,
 		}
-		// A follower on a stopped store lags: a pending peer (TiKV reports
-		// peers whose applied index is behind, raftstore peer.rs collect_pending_peers).
+		// A follower on a store that stopped lags: a pending peer (TiKV
+		// reports peers whose applied index is behind, raftstore peer.rs
+		// collect_pending_peers). A store that has not run yet in this sim is
+		// one of a cluster that ran before it: caught up, not pending.
 		for _, p := range r.meta.Peers {
-			if !c.aliveLocked(p.StoreId) {
+			if ps := c.stores[p.StoreId]; ps != nil && ps.stopped {
 				req.PendingPeers = append(req.PendingPeers, proto.Clone(p).(*metapb.Peer))
 			}
 		}
 		out = append(out, req)
 	}
-	clear(s.dirty)
+	clear(sess.dirty)
 	slices.SortFunc(out, func(a, b *pdpb.RegionHeartbeatRequest) int { return int(a.Region.Id) - int(b.Region.Id) })
 	return out
 }
 
 // storeHeartbeat sends the store's stats (pdpb.StoreStats).
-func (c *Cluster) storeHeartbeat(ctx context.Context, s *store) error {
-	leaders, regions := c.StoreCounts(s.meta.ID)
-	_ = leaders // PD counts leaders from the region heartbeats
+func (c *Cluster) storeHeartbeat(ctx context.Context, s *store, sess *session) error {
+	_, regions := c.StoreCounts(s.meta.ID) // PD counts leaders from the region heartbeats
 	c.mu.Lock()
 	now := time.Now()
 	used := uint64(regions) * DefaultRegionSize
 	stats := &pdpb.StoreStats{
 		StoreId: s.meta.ID, Capacity: c.cfg.Capacity, Available: c.cfg.Capacity - min(used, c.cfg.Capacity),
 		UsedSize: used, RegionCount: uint32(regions), StartTime: uint32(s.start.Unix()),
-		Interval:  &pdpb.TimeInterval{StartTimestamp: uint64(s.lastBeat.Unix()), EndTimestamp: uint64(now.Unix())},
+		Interval:  &pdpb.TimeInterval{StartTimestamp: uint64(sess.lastBeat.Unix()), EndTimestamp: uint64(now.Unix())},
 		SlowScore: 1, // TiKV's healthy slow score (raftstore slow_score.rs starts at 1)
 	}
-	s.lastBeat = now
+	sess.lastBeat = now
 	c.mu.Unlock()
-	_, err := call(ctx, c, func(ctx context.Context, cli pdpb.PDClient, h *pdpb.RequestHeader) (*pdpb.StoreHeartbeatResponse, error) {
+	_, err := call(ctx, s.conn, func(ctx context.Context, cli pdpb.PDClient, h *pdpb.RequestHeader) (*pdpb.StoreHeartbeatResponse, error) {
 		return cli.StoreHeartbeat(ctx, &pdpb.StoreHeartbeatRequest{Header: h, Stats: stats})
 	})
 	return err
@@ -675,7 +726,7 @@ func (c *Cluster) split(storeID, regionID uint64, sr *pdpb.SplitRegion) {
 	}
 	ctx, cancel := context.WithTimeout(c.life, 30*time.Second)
 	defer cancel()
-	resp, err := call(ctx, c, func(ctx context.Context, cli pdpb.PDClient, h *pdpb.RequestHeader) (*pdpb.AskBatchSplitResponse, error) {
+	resp, err := call(ctx, c.conn, func(ctx context.Context, cli pdpb.PDClient, h *pdpb.RequestHeader) (*pdpb.AskBatchSplitResponse, error) {
 		return cli.AskBatchSplit(ctx, &pdpb.AskBatchSplitRequest{Header: h, Region: meta, SplitCount: uint32(len(keys))})
 	})
 	if err != nil {

@@ -8,6 +8,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -134,5 +136,108 @@ func TestRealStoresJoinPDAndObeyEviction(t *testing.T) {
 	waitFor(t, "stopped store Disconnected", func() bool { return getStores(t, base)[ids[1]].Store.StateName == "Disconnected" })
 	if n := c.RegionsWithoutQuorum(); n != 0 {
 		t.Fatalf("%d regions without quorum with one store down", n)
+	}
+}
+
+// startTimestamp reads store.start_timestamp from PD's GET /pd/api/v1/store/{id}
+// (tikv/pd pkg/response/store.go MetaStore: the metapb.Store PD keeps).
+func startTimestamp(t *testing.T, base string, id uint64) int64 {
+	t.Helper()
+	resp, err := http.Get(fmt.Sprintf("%s/pd/api/v1/store/%d", base, id))
+	if err != nil {
+		return 0
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Store struct {
+			StartTimestamp int64 `json:"start_timestamp"`
+		} `json:"store"`
+	}
+	if resp.StatusCode != 200 || json.NewDecoder(resp.Body).Decode(&body) != nil {
+		return 0
+	}
+	return body.Store.StartTimestamp
+}
+
+// TestRealQuickRestartsSeenByPD: a store restarted again and again, each
+// restart faster than a second, is seen by PD every time with a new
+// start_timestamp (what tikv-ear's ready check waits for), and the other
+// stores' PD sessions carry on undisturbed (no stream or heartbeat error
+// logged for them). Right after the stores joined, PD reports no pending
+// peer: the sim's stores are those of a cluster that ran before.
+func TestRealQuickRestartsSeenByPD(t *testing.T) {
+	pdc := realparts.MustStartPD(t, 1, "[replication]\nlocation-labels = [\"zone\", \"host\"]\n")
+	base := pdc.Members[0].ClientURL
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	var mu sync.Mutex
+	var logged []string
+	logf := func(format string, args ...any) {
+		mu.Lock()
+		defer mu.Unlock()
+		logged = append(logged, fmt.Sprintf(format, args...))
+	}
+	c, err := Dial(ctx, Config{Endpoints: pdc.ClientURLs(), Regions: 30, Logf: logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ids, err := c.AllocIDs(ctx, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stores []Store
+	for i, id := range ids {
+		stores = append(stores, Store{ID: id, Address: fmt.Sprintf("127.0.0.1:%d", 32000+i), StatusAddress: fmt.Sprintf("127.0.0.1:%d", 33000+i),
+			Labels: []*metapb.StoreLabel{{Key: "zone", Value: fmt.Sprintf("z%d", i+1)}, {Key: "host", Value: fmt.Sprintf("h%d", i+1)}}})
+	}
+	if err := c.Bootstrap(ctx, stores); err != nil {
+		t.Fatal(err)
+	}
+	go c.Run(ctx)
+	simStart := time.Unix(1, 0)
+	for _, s := range stores {
+		c.StoreHeartbeat(s.ID, "8.5.2", "", simStart)
+	}
+	waitFor(t, "3 stores Up with 30 leaders in all", func() bool {
+		ss := getStores(t, base)
+		leaders := 0
+		for _, s := range ss {
+			if s.Store.StateName != "Up" {
+				return false
+			}
+			leaders += s.Status.LeaderCount
+		}
+		return len(ss) == 3 && leaders == 30
+	})
+	var pending struct {
+		Count int `json:"count"`
+	}
+	resp, err := http.Get(base + "/pd/api/v1/regions/check/pending-peer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = json.NewDecoder(resp.Body).Decode(&pending)
+	resp.Body.Close()
+	if err != nil || pending.Count != 0 {
+		t.Errorf("PD reports %d pending-peer regions right after the stores joined (err %v)", pending.Count, err)
+	}
+	target := ids[0]
+	for i := range 4 {
+		before := startTimestamp(t, base, target)
+		c.StoreStopped(target)
+		simStart = simStart.Add(time.Second)
+		c.StoreHeartbeat(target, "8.5.2", "", simStart)
+		waitFor(t, fmt.Sprintf("restart %d seen by PD", i), func() bool {
+			got := startTimestamp(t, base, target)
+			return got != 0 && got != before
+		})
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, l := range logged {
+		if !strings.HasPrefix(l, fmt.Sprintf("store %d:", target)) {
+			t.Errorf("another store's PD session was disturbed by the restarts: %s", l)
+		}
 	}
 }
