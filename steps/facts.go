@@ -75,7 +75,7 @@ func hostFacts(ctx context.Context, n NodePlan, node *SSHNode) HostFacts {
 	if n.DataDir != "" {
 		freeIn = node.N.FreeSpaceIn(b, n.DataDir)
 		dictIn = node.N.StatIn(b, path.Join(n.DataDir, tikv.KeyDictName))
-		raftIn = node.N.RunIn(b, "ls -A -- "+ssh.Quote(path.Join(n.DataDir, "raft-engine"))+" 2>/dev/null | head -1")
+		raftIn = node.N.RunIn(b, raftEngineHoldsFiles(path.Join(n.DataDir, "raft-engine")))
 	}
 	// PD can still show a store Up for its heartbeat window after the process
 	// stopped; the status port tells whether it serves now.
@@ -130,4 +130,12 @@ func hostFacts(ctx context.Context, n NodePlan, node *SSHNode) HostFacts {
 		hf.RaftEngineData = err == nil && len(res.Stdout) > 0
 	}
 	return hf
+}
+
+// raftEngineHoldsFiles prints one line when dir has any entry, hidden ones
+// included (what "ls -A dir | head -1" printed), with the shell's own globs
+// instead of two processes.
+func raftEngineHoldsFiles(dir string) string {
+	q := ssh.Quote(dir)
+	return "for f in " + q + "/* " + q + "/.[!.]* " + q + "/..?*; do if [ -e \"$f\" ] || [ -L \"$f\" ]; then echo \"$f\"; break; fi; done"
 }

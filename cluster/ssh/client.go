@@ -251,15 +251,18 @@ func (c *Client) Run(ctx context.Context, host, cmd string, stdin io.Reader) (Re
 // command can be killed with its children. The line is removed from Stderr.
 const pidMarker = "tikv-ear-pid="
 
-// commandLine wraps cmd for the remote login shell: a POSIX sh reports its pid
-// on stderr, then execs "sh -c cmd" (same pid). cmd is passed as an argument,
-// so it is quoted once. With Options.Sudo the whole line runs under "sudo -n".
+// commandLine wraps cmd for the remote login shell, which execs (no fork) a
+// POSIX sh that reports its pid on stderr, clears its positional parameters
+// and evals cmd: the same pid, $0 "sh" and no "$1" as "sh -c cmd" would
+// give it, without starting a third shell for every command. cmd is passed
+// as an argument, so it is quoted once. With Options.Sudo the sh runs under
+// "sudo -n".
 func (c *Client) commandLine(cmd string) string {
-	line := "sh -c " + Quote(`echo `+pidMarker+`$$ >&2; exec sh -c "$1"`) + " tikv-ear " + Quote(cmd)
+	line := "sh -c " + Quote(`echo `+pidMarker+`$$ >&2; eval "set --; $1"`) + " sh " + Quote(cmd)
 	if c.opts.Sudo {
 		line = "sudo -n -- " + line
 	}
-	return line
+	return "exec " + line
 }
 
 // killTree is run in a second session when a command is cancelled: it sends

@@ -453,8 +453,8 @@ func TestSudo(t *testing.T) {
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	if want := ` tikv-ear 'echo '\''it'\'''\''s'\'' "$0"'`; !strings.HasPrefix(lines[1], "sudo -n -- sh -c ") || !strings.HasSuffix(lines[1], want) {
-		t.Fatalf("session command %q, want sudo -n -- sh -c ... %s", lines[1], want)
+	if want := ` sh 'echo '\''it'\'''\''s'\'' "$0"'`; !strings.HasPrefix(lines[1], "exec sudo -n -- sh -c ") || !strings.HasSuffix(lines[1], want) {
+		t.Fatalf("session command %q, want exec sudo -n -- sh -c ... %s", lines[1], want)
 	}
 }
 

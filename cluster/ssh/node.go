@@ -159,8 +159,8 @@ func (n Node) StatIn(b *Batch, p string) func() (FileInfo, error) {
 	}
 	q := Quote(p)
 	cmd := "if [ -e " + q + " ] || [ -L " + q + " ]; then stat -c '%a/%u/%g/%s/%U/%G/%F' -- " + q +
-		" && stat -f -c %T -- " + q + "; else echo absent; d=$(dirname -- " + q + "); " +
-		"while [ ! -e \"$d\" ] && [ \"$d\" != / ]; do d=$(dirname -- \"$d\"); done; stat -f -c %T -- \"$d\"; fi"
+		" && stat -f -c %T -- " + q + "; else echo absent; " + parentOf + " " + q + "; " +
+		"while [ ! -e \"$d\" ] && [ \"$d\" != / ]; do tikv_ear_parent \"$d\"; done; stat -f -c %T -- \"$d\"; fi"
 	get := b.Add(cmd)
 	return func() (FileInfo, error) {
 		res, err := n.checked("stat "+p, get)
@@ -170,6 +170,12 @@ func (n Node) StatIn(b *Batch, p string) func() (FileInfo, error) {
 		return parseStat(p, string(res.Stdout))
 	}
 }
+
+// parentOf defines and calls tikv_ear_parent, which sets d to dirname(1)
+// of its absolute argument without starting a process: trailing slashes
+// off, the last component off, trailing slashes off again, "/" when
+// nothing is left (POSIX dirname's steps for a path starting with "/").
+const parentOf = `tikv_ear_parent() { d=${1%"${1##*[!/]}"}; d=${d%/*}; d=${d%"${d##*[!/]}"}; [ -n "$d" ] || d=/; }; tikv_ear_parent`
 
 func parseStat(p, out string) (FileInfo, error) {
 	fi := FileInfo{Path: p}

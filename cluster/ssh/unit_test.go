@@ -371,3 +371,21 @@ func TestKnownHostsParsedOnceUntilChanged(t *testing.T) {
 		t.Errorf("the old key is still accepted after the file was replaced: %v", err)
 	}
 }
+
+// TestParentOfIsDirname holds Stat's process-free parent against dirname(1)
+// for the absolute paths Stat may walk up from.
+func TestParentOfIsDirname(t *testing.T) {
+	for _, p := range []string{"/", "//", "/a", "/a/", "/a/b", "/a/b/", "/a//b", "/a//b//", "/data/tikv/key.dict", "/with space/x", "/st*r/[x]", "/a/-n"} {
+		out, err := exec.Command("/bin/sh", "-c", parentOf+` "$1"; printf %s "$d"`, "sh", p).Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := exec.Command("dirname", "--", p).Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(out) != strings.TrimSuffix(string(want), "\n") {
+			t.Errorf("parent of %q = %q, dirname says %q", p, out, want)
+		}
+	}
+}
