@@ -63,18 +63,24 @@ func TestRealPDLeaderKilledMidRun(t *testing.T) {
 	e.verify()
 }
 
+// killMidRun starts apply and kills it with SIGKILL while it evicts leaders.
+func (e *env) killMidRun() {
+	e.t.Helper()
+	run := e.cmd("apply", e.plan, "--yes")
+	if err := run.Start(); err != nil {
+		e.t.Fatal(err)
+	}
+	e.waitEvicting()
+	_ = run.Process.Signal(syscall.SIGKILL)
+	_ = run.Wait()
+}
+
 // TestRealSIGKILLResume: the binary is killed with SIGKILL while it evicts
 // leaders; apply --resume finishes the job.
 func TestRealSIGKILLResume(t *testing.T) {
 	e := start(t, 1, "zone")
 	limit := e.leaderScheduleLimit()
-	run := e.cmd("apply", e.plan, "--yes")
-	if err := run.Start(); err != nil {
-		t.Fatal(err)
-	}
-	e.waitEvicting()
-	_ = run.Process.Signal(syscall.SIGKILL)
-	_ = run.Wait()
+	e.killMidRun()
 	e.must("apply", e.plan, "--yes", "--resume")
 	e.assertClean("after SIGKILL and resume", limit)
 	e.verify()
@@ -85,13 +91,7 @@ func TestRealSIGKILLResume(t *testing.T) {
 func TestRealSIGKILLAbort(t *testing.T) {
 	e := start(t, 1, "zone")
 	limit := e.leaderScheduleLimit()
-	run := e.cmd("apply", e.plan, "--yes")
-	if err := run.Start(); err != nil {
-		t.Fatal(err)
-	}
-	e.waitEvicting()
-	_ = run.Process.Signal(syscall.SIGKILL)
-	_ = run.Wait()
+	e.killMidRun()
 	e.must("apply", e.plan, "--yes", "--abort")
 	e.assertClean("after SIGKILL and abort", limit)
 }
