@@ -58,6 +58,37 @@ type Host struct {
 	latency  time.Duration
 	wg       sync.WaitGroup
 	closed   bool
+	counts   Counts
+}
+
+// Counts is what the host has served since it started: how much work the
+// tools asked of it (issue 17 counts remote work per store before cutting it).
+type Counts struct {
+	Conns    int            // SSH connections accepted (handshake done)
+	Commands int            // remote commands run (exec and shell sessions: one /bin/sh each)
+	Shims    map[string]int // shim calls answered by the control server, by command (systemctl, ss, tikv-ctl)
+}
+
+// Counts returns a copy of what the host has served so far.
+func (h *Host) Counts() Counts {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	c := h.counts
+	c.Shims = make(map[string]int, len(h.counts.Shims))
+	for k, v := range h.counts.Shims {
+		c.Shims[k] = v
+	}
+	return c
+}
+
+// count adds one to a counter under the host's lock.
+func (h *Host) count(f func(c *Counts)) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.counts.Shims == nil {
+		h.counts.Shims = map[string]int{}
+	}
+	f(&h.counts)
 }
 
 // New creates the host directory, its shims and its host key. Call Serve to

@@ -68,6 +68,7 @@ func (h *Host) serveConn(ctx context.Context, c net.Conn) {
 	}
 	c.SetDeadline(time.Time{})
 	defer sc.Close()
+	h.count(func(c *Counts) { c.Conns++ })
 	go ssh.DiscardRequests(reqs)
 	connCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -107,6 +108,7 @@ func (h *Host) session(ctx context.Context, conn *ssh.ServerConn, ch ssh.Channel
 			}
 			req.Reply(true, nil)
 			go ssh.DiscardRequests(reqs)
+			h.count(func(c *Counts) { c.Commands++ })
 			h.mu.Lock()
 			latency, drop := h.latency, h.dropNext > 0
 			if drop {

@@ -3,6 +3,7 @@ package host
 import (
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 
 	"golang.org/x/crypto/ssh"
@@ -15,5 +16,41 @@ func TestTikvCtlShimWithoutAHandlerFails(t *testing.T) {
 	if !errors.As(err, &ee) || ee.ExitStatus() != exitFailure || out != "" ||
 		!strings.Contains(errOut, "tikv-ctl (sim shim): this simulated host has no tikv-ctl") {
 		t.Fatalf("tikv-ctl on a host without a handler: err %v, stdout %q, stderr %q", err, out, errOut)
+	}
+}
+
+// The forwarding shim hands its arguments over unchanged (spaces, quotes,
+// newlines, $ and backslashes included), prints the handler's stdout byte for
+// byte and its stderr line, exits with its status, and the host counts the
+// command and the shim call.
+func TestForwardShimKeepsArgumentsOutputAndStatus(t *testing.T) {
+	th := newTestHost(t)
+	var mu sync.Mutex
+	var got []string
+	th.h.cfg.TikvCtl = func(args []string) (string, string, int) {
+		mu.Lock()
+		defer mu.Unlock()
+		got = args
+		return "it's \"quoted\"\n$HOME `x` \\n\n\n", "bad 'thing'", 3
+	}
+	before := th.h.Counts()
+	out, errOut, err := th.run(t, `tikv-ctl --host 'a b' "it's" '$(id)' 'x
+y' '\n'`)
+	var ee *ssh.ExitError
+	if !errors.As(err, &ee) || ee.ExitStatus() != 3 {
+		t.Fatalf("exit: %v", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	want := []string{"--host", "a b", "it's", "$(id)", "x\ny", `\n`}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("arguments %q, want %q", got, want)
+	}
+	if out != "it's \"quoted\"\n$HOME `x` \\n\n\n" || errOut != "bad 'thing'\n" {
+		t.Fatalf("stdout %q, stderr %q", out, errOut)
+	}
+	after := th.h.Counts()
+	if after.Commands != before.Commands+1 || after.Conns != before.Conns+1 || after.Shims["tikv-ctl"] != before.Shims["tikv-ctl"]+1 {
+		t.Fatalf("counts before %+v, after %+v", before, after)
 	}
 }
