@@ -454,7 +454,7 @@ func (r *Runner) runBatch(ctx context.Context, b Batch, prev *settleFuture) (*se
 		n, _ := r.Plan.Node(id)
 		running, err := r.Inspector.RunningEncryption(ctx, n)
 		if err == nil && r.upToDate(running) {
-			st, verr := r.verifyStore(ctx, n, -1, nil)
+			st, verr := r.verifyStore(ctx, n, -1)
 			if verr == nil {
 				sr := r.result(id)
 				r.mu.Lock()
@@ -618,12 +618,11 @@ func (r *Runner) storeSequence(ctx context.Context, batch int, n NodePlan, befor
 	if err := restartErr; err != nil {
 		return leaders, r.recover(ctx, batch, n, node, original, backup, err)
 	}
-	look, err := r.ready(ctx, batch, n, node, prevStart, logOffset)
-	if err != nil {
+	if err := r.ready(ctx, batch, n, node, prevStart, logOffset); err != nil {
 		return leaders, r.recover(ctx, batch, n, node, original, backup, err)
 	}
 	var st NodeState
-	r.onHost(func() { st, err = r.verifyStore(ctx, n, logOffset, look) })
+	r.onHost(func() { st, err = r.verifyStore(ctx, n, logOffset) })
 	sr := r.result(n.StoreID)
 	r.mu.Lock()
 	sr.State = st
@@ -815,10 +814,12 @@ func serviceOrCommand(n NodePlan) string {
 	return n.Service
 }
 
-// fatalLookPolls is how many ready polls pass between two looks at the log
-// of a store that is still starting (its status port does not answer yet):
-// a FATAL start is noticed within them, well before systemd's own restart of
-// a failed TiKV (TiUP's units: RestartSec=15s, pd-and-tiup.md), while a
+// fatalLookPolls is the most ready polls that pass between two looks at the
+// log of a store that is still starting (its status port does not answer
+// yet). The first look is at once, then the gap starts at one poll and
+// doubles up to it: a FATAL start shows at once, so it is noticed as early as
+// before, well before systemd's own
+// restart of a failed TiKV (TiUP's units: RestartSec=15s), while a long
 // start costs its host a remote command every few polls, not every poll
 // (issue 17: the looks at starting stores were most of a batch's remote
 // commands).
@@ -827,19 +828,18 @@ const fatalLookPolls = 5
 // ready waits until the port listens, PD shows the store Up with a new start
 // timestamp, the status port answers, and no FATAL line appeared in the log.
 // Each poll reads the status port and PD's store list (shared by the batch)
-// over HTTP; the host is asked over SSH, in one look (log, port and key.dict
-// at once), only when those say ready, when the log has not been read for
-// fatalLookPolls polls, and at the deadline. The look that found the store
-// ready is returned: verification starts from it.
-func (r *Runner) ready(ctx context.Context, batch int, n NodePlan, node Node, prevStart, logOffset int64) (*Look, error) {
+// over HTTP; the host is asked over SSH, in one look (log and port at once),
+// only when those say ready, when a look at the log is due (fatalLookPolls),
+// and at the deadline.
+func (r *Runner) ready(ctx context.Context, batch int, n NodePlan, node Node, prevStart, logOffset int64) error {
 	start := r.now()
 	r.emit(Event{Kind: StepStarted, Step: StepReady, StoreID: n.StoreID, Batch: batch})
 	poll := r.Plan.Strategy.ReadyPoll.Duration
 	deadline := start.Add(r.Plan.Strategy.ReadyTimeout.Duration)
 	var checked time.Time
-	looked := start   // the log was last read (the restart's offset is the log's end then)
-	listened := false // the port was seen listening since the restart
-	var found *Look
+	var looked time.Time // the log was last read: at once after the restart, as a FATAL start shows at once
+	gap := poll          // the next look at the log is due gap after the last
+	listened := false    // the port was seen listening since the restart
 	for {
 		// Between checks only PD's store list is read, shared by the whole
 		// batch: when it shows the new process Up, the check runs at once.
@@ -849,7 +849,7 @@ func (r *Runner) ready(ctx context.Context, batch int, n NodePlan, node Node, pr
 				continue
 			}
 			if err := r.sleep(ctx, r.readyWait(start)); err != nil {
-				return nil, err
+				return err
 			}
 			continue
 		}
@@ -864,15 +864,13 @@ func (r *Runner) ready(ctx context.Context, batch int, n NodePlan, node Node, pr
 		wg.Wait()
 		statusUp := metricsErr == nil
 		pdWhy := pdReadyWhy(s, listed, pdErr, prevStart)
-		if (statusUp && pdWhy == "") || checked.Sub(looked) >= fatalLookPolls*poll || final {
+		if (statusUp && pdWhy == "") || checked.Sub(looked) >= gap || final {
 			var l Look
-			r.onHost(func() {
-				l = r.Inspector.Look(ctx, n, LookQuery{LogFrom: logOffset, Port: statusUp && !listened, KeyDict: statusUp && pdWhy == ""})
-			})
-			looked, found = r.now(), &l
+			r.onHost(func() { l = r.Inspector.Look(ctx, n, LookQuery{LogFrom: logOffset, Port: statusUp && !listened}) })
+			looked, gap = r.now(), min(2*gap, fatalLookPolls*poll)
 			if l.LogErr == nil && l.Fatal != "" {
 				r.phase(n.StoreID, StepReady, start, false)
-				return nil, r.fail(StepReady, n.StoreID, batch, fmt.Errorf("TiKV failed to start: %s", l.Fatal))
+				return r.fail(StepReady, n.StoreID, batch, fmt.Errorf("TiKV failed to start: %s", l.Fatal))
 			}
 			if statusUp && !listened {
 				listened = l.PortErr == nil && l.Listening
@@ -898,17 +896,17 @@ func (r *Runner) ready(ctx context.Context, batch int, n NodePlan, node Node, pr
 				// Rolling the store back would restart a healthy store for PD's sake.
 				err = fmt.Errorf("%w: %w", ErrPDUnreachable, err)
 			}
-			return nil, r.fail(StepReady, n.StoreID, batch, err)
+			return r.fail(StepReady, n.StoreID, batch, err)
 		}
 		if err := r.sleep(ctx, r.readyWait(start)); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	r.learnStart(r.now().Sub(start))
 	_ = r.journal(StepReady, n.StoreID, batch, StateDone, nil)
 	r.emit(Event{Kind: StepDone, Step: StepReady, StoreID: n.StoreID, Batch: batch, Message: "port listening, PD Up, status port answering"})
 	r.phase(n.StoreID, StepReady, start, true)
-	return found, nil
+	return nil
 }
 
 // pdReadyWhy says why PD's view of a restarted store is not ready yet (""
@@ -928,10 +926,9 @@ func pdReadyWhy(s Store, listed bool, err error, prevStart int64) string {
 }
 
 // verifyStore gathers the evidence and checks it; logOffset < 0 skips log
-// checks (a store verified without a restart of ours). first, when not nil,
-// is the look that found the store ready (log since the restart and
-// key.dict): the first round uses it instead of asking the host again.
-func (r *Runner) verifyStore(ctx context.Context, n NodePlan, logOffset int64, first *Look) (NodeState, error) {
+// checks (a store verified without a restart of ours). The host is asked
+// once per round: the log and key.dict in one look.
+func (r *Runner) verifyStore(ctx context.Context, n NodePlan, logOffset int64) (NodeState, error) {
 	node := r.Nodes[n.StoreID]
 	start := r.now()
 	if logOffset >= 0 {
@@ -955,13 +952,7 @@ func (r *Runner) verifyStore(ctx context.Context, n NodePlan, logOffset int64, f
 		} else {
 			errs = append(errs, "reading /metrics: "+err.Error())
 		}
-		var l Look
-		if first != nil && (logOffset < 0 || first.LogErr == nil) && first.KDErr == nil {
-			l, first = *first, nil
-		} else {
-			first = nil
-			l = r.Inspector.Look(ctx, n, LookQuery{LogFrom: logOffset, KeyDict: true})
-		}
+		l := r.Inspector.Look(ctx, n, LookQuery{LogFrom: logOffset, KeyDict: true})
 		if l.KDErr == nil {
 			st.KeyDict = l.KeyDict
 		} else {
@@ -1064,7 +1055,7 @@ func (r *Runner) recover(ctx context.Context, batch int, n NodePlan, node Node, 
 			}
 		}
 	}
-	if _, err := r.ready(ctx, batch, n, node, prev.StartTimestamp, off); err != nil {
+	if err := r.ready(ctx, batch, n, node, prev.StartTimestamp, off); err != nil {
 		return errors.Join(cause, r.fail(StepRollback, n.StoreID, batch, fmt.Errorf("the store did not come back after rollback (%s): %w", rb.Reason, err)))
 	}
 	sr := r.result(n.StoreID)
