@@ -378,13 +378,15 @@ func (c *Cluster) StoreHeartbeat(id uint64, version, gitHash string, start time.
 	if !s.running {
 		// PD judges uptime and heartbeat age on the wall clock, so the session's
 		// start is the wall time the node (re)started, not the sim clock's.
-		// TiKV reports it in whole seconds (src/server/node.rs Node::new:
-		// store.set_start_timestamp(chrono::Local::now().timestamp())) and PD
-		// keeps it from each PutStore (tikv/pd @ a186e0cc server/cluster/
-		// cluster.go putStoreImpl, core.SetStoreStartTime); a restart is told
-		// by a new value. A real TiKV's stop and start take longer than a
-		// second; the sim's may not, so a restart within the second of the
-		// last start reports the next second, as a real one would.
+		// TiKV reports it in whole seconds (tikv/tikv src/server/node.rs
+		// Node::new: store.set_start_timestamp(chrono::Local::now().timestamp()),
+		// sent in the PutStore of every start) and PD keeps it from each
+		// PutStore (tikv/pd @ a186e0cc server/cluster/cluster.go putStoreImpl,
+		// core.SetStoreStartTime); a restart is told by a new value. A real
+		// TiKV's stop and start (engines opened before Node::new) take longer
+		// than a second (inference); the sim's may not, and PD would then keep
+		// the old value, so a restart within the second of the last start
+		// reports the next second (TestRealQuickRestartsSeenByPD).
 		now := time.Now()
 		if !s.start.IsZero() && now.Unix() <= s.start.Unix() {
 			now = time.Unix(s.start.Unix()+1, 0)
