@@ -50,7 +50,35 @@ type measured struct {
 	wall  time.Duration // sim time, first action to last
 	floor steps.Floor
 	ticks sim.TickHealth // the sim's PD ticks during the rollout, from its control endpoint
+	work  remoteWork
 	note  string
+}
+
+// remoteWork is what a rollout asked of the hosts, counted by the sim's hosts.
+type remoteWork struct {
+	commands, conns, shims, stores int
+}
+
+// hostWork sums the sim hosts' counters.
+func (e *simEnv) hostWork() remoteWork {
+	var w remoteWork
+	for _, h := range e.c.Hosts() {
+		c := h.Counts()
+		w.commands += c.Commands
+		w.conns += c.Conns
+		for _, n := range c.Shims {
+			w.shims += n
+		}
+		w.stores++
+	}
+	return w
+}
+
+// since is the work done after before, per store.
+func (w remoteWork) since(before remoteWork) string {
+	n := float64(max(w.stores, 1))
+	return fmt.Sprintf("remote commands %.1f, SSH connections %.1f, shim calls %.1f per store",
+		float64(w.commands-before.commands)/n, float64(w.conns-before.conns)/n, float64(w.shims-before.shims)/n)
 }
 
 func (m measured) ratioToFloor() float64 { return m.wall.Seconds() / m.floor.Total().Seconds() }
@@ -129,12 +157,15 @@ func runTiKVEar(b *testing.B, stores int, batching string) measured {
 	}
 	floor := e.simFloor(ctx, bp)
 	ticks := e.health(ctx).Ticks
+	work := e.hostWork()
 	start := time.Now()
 	if blocking := steps.Blocking(steps.RunPreflight(steps.GatherFacts(ctx, e.plan, steps.PDClient{C: e.pdc}, e.nodes, 20))); len(blocking) > 0 {
 		b.Fatalf("preflight: %+v", blocking)
 	}
 	preflight := time.Since(start)
 	r := e.runner(e.openJournal(), nil)
+	cpd := &countingPD{PD: r.PD}
+	r.PD = cpd
 	res, err := r.Run(ctx, bp)
 	wall := time.Since(start)
 	if err != nil {
@@ -143,7 +174,8 @@ func runTiKVEar(b *testing.B, stores int, batching string) measured {
 	m := measured{wall: simTime(wall), floor: floor, ticks: e.health(ctx).Ticks.Since(ticks)}
 	e.assertSafe(ctx, batching+" rollout")
 	e.assertAllVerified(res)
-	m.note = fmt.Sprintf("preflight %s, %d batches, %s", simTime(preflight).Round(100*time.Millisecond), len(bp.Batches), phaseSummary(res))
+	m.note = fmt.Sprintf("preflight %s, %d batches, %s; %s; PD store lists read %d times (%d batches)", simTime(preflight).Round(100*time.Millisecond),
+		len(bp.Batches), phaseSummary(res), e.hostWork().since(work), cpd.get("Stores"), len(bp.Batches))
 	return m
 }
 
@@ -188,13 +220,14 @@ func runTiUP(b *testing.B, stores int) measured {
 		})
 	}
 	ticks := e.health(ctx).Ticks
+	work := e.hostWork()
 	res, err := tiupseq.Run(ctx, tiupPD{e.pdc}, instances, tiupseq.Options{Scale: benchSpeed})
 	if err != nil {
 		b.Fatalf("TiUP sequence on %d stores: %v", stores, err)
 	}
 	m := measured{wall: simTime(res.Wall()), floor: floor, ticks: e.health(ctx).Ticks.Since(ticks)}
 	e.assertSafe(ctx, "TiUP sequence")
-	m.note = res.Summary(benchSpeed)
+	m.note = res.Summary(benchSpeed) + "; " + e.hostWork().since(work)
 	if len(res.Warnings) > 0 {
 		m.note += "; warnings: " + strings.Join(res.Warnings, "; ")
 	}
