@@ -876,7 +876,7 @@ func (m *Model) keyDashboard(msg tea.KeyPressMsg) tea.Cmd {
 	}
 	if d.decision != nil {
 		opts := d.decision.Decision.Options
-		if d.decision.Decision.Typed != "" && m.sizeTyped() && m.decScroll.key(msg, m.keys, false) {
+		if d.decision.Decision.Typed != "" && m.sizeTyped() && m.decScroll.key(msg, m.keys, true) {
 			return nil
 		}
 		switch {
@@ -1074,6 +1074,9 @@ func (m *Model) dashBindings() []key.Binding {
 		return []key.Binding{with(k.Next, "confirm (only yes revokes)"), with(k.Back, "back to the options")}
 	case m.dash.decision != nil:
 		b = append(b, with(k.Next, "confirm decision"), with(k.Left, "option"))
+		if m.dash.decision.Decision.Typed != "" {
+			b = append(b, with(k.PageDown, "scroll what it destroys (↓ too)"))
+		}
 	}
 	pause := with(k.Pause, "pause")
 	if m.dash.paused {

@@ -2,6 +2,7 @@ package ui_test
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/tikv-ear/tikv-ear/steps"
@@ -67,6 +68,58 @@ func TestIncidentRevocationIsTypedNeverPreselected(t *testing.T) {
 	h.press("esc") // back to the options, keep selected again
 	contains(t, h.view(), "[1 keep (default)]")
 	h.press("2", "enter", "y", "e", "s", "enter")
+	h.until("rollout end", func(m *ui.Model) bool { r, _ := m.Result(); return r != nil })
+	if got := f.Decided(); !slices.Equal(got, []string{"revoke by operator"}) {
+		t.Fatalf("typed yes decided %v, want revoke", got)
+	}
+}
+
+// At 80x24 the revocation question with what it destroys is taller than
+// the screen: the options stay on screen under the panel, and pgdn/space
+// (keys alone) scroll the panel to its last line; then yes is typed.
+func TestRevocationDecisionScrollsAt80x24(t *testing.T) {
+	f := uitest.New(9)
+	f.AskAfter = len(f.Events) - 1
+	dec := revokeDecision()
+	for i := range 8 {
+		dec.Consequences = append(dec.Consequences, "no longer decryptable: the snapshot of store "+string(rune('1'+i))+" taken before this rotation, kept by the backup system for thirty days")
+	}
+	dec.Consequences = append(dec.Consequences, "LAST: keep it instead while such a backup must stay restorable")
+	f.Ask = dec
+	opts := prefilled()
+	opts.Rotate, opts.Incident = true, true
+	h := newHarness(t, f, opts)
+	h.size(80, 24)
+	h.idle(ui.ScreenConnect)
+	h.press("enter")
+	h.idle(ui.ScreenPlan)
+	h.press("enter", "G", "y")
+	h.until("revoke question", func(m *ui.Model) bool { _, ok := m.DecisionPending(); return ok })
+	fits := func(what string) string {
+		t.Helper()
+		v := h.view()
+		if n := len(strings.Split(strings.TrimRight(v, "\n"), "\n")); n > 24 {
+			t.Fatalf("%s: %d lines at 80x24:\n%s", what, n, v)
+		}
+		return v
+	}
+	v := fits("asked")
+	contains(t, v, "Decision: revoke the old master key generation 1", "[1 keep (default)]", "2 revoke (type yes)")
+	if strings.Contains(v, "LAST:") {
+		t.Fatalf("the test's panel fits the screen; it must overflow:\n%s", v)
+	}
+	for i := 0; i < 30 && !strings.Contains(h.view(), "LAST:"); i++ {
+		k, before := []string{"down", "space", "pgdown"}[i%3], h.view()
+		h.press(k)
+		if h.view() == before {
+			t.Fatalf("%s did not scroll the decision:\n%s", k, before)
+		}
+	}
+	v = fits("scrolled")
+	contains(t, v, "LAST: keep it instead", "[1 keep (default)]", "2 revoke (type yes)")
+	h.press("2", "enter")
+	contains(t, fits("typing"), "Type yes to revoke")
+	h.press("y", "e", "s", "enter")
 	h.until("rollout end", func(m *ui.Model) bool { r, _ := m.Result(); return r != nil })
 	if got := f.Decided(); !slices.Equal(got, []string{"revoke by operator"}) {
 		t.Fatalf("typed yes decided %v, want revoke", got)
