@@ -160,7 +160,7 @@ func (r *Runner) evictWait(added time.Time, before, left int) time.Duration {
 
 // readyWait is how long to wait before the next look at a restarting store:
 // the plan's poll until 80 % of the fastest start seen in this run has passed,
-// a quarter of it after (a store is most likely ready then; those looks read
+// an eighth of it after (a store is most likely ready then; those looks read
 // only PD's shared store list), never longer than the poll, so that a FATAL
 // start is noticed as fast as before.
 func (r *Runner) readyWait(started time.Time) time.Duration {
@@ -174,7 +174,7 @@ func (r *Runner) readyWait(started time.Time) time.Duration {
 	if early := learned*8/10 - r.now().Sub(started); early > 0 {
 		return min(early, poll)
 	}
-	return poll / 4
+	return poll / 8
 }
 
 // learnStart records a store's restart-to-ready time.

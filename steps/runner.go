@@ -946,7 +946,16 @@ func (r *Runner) verifyStore(ctx context.Context, n NodePlan, logOffset int64) (
 	for {
 		st := NodeState{}
 		var errs []string
-		running, err := r.Inspector.RunningEncryption(ctx, n)
+		// The status port's /config and /metrics and the host's look, at once.
+		var running tikv.Encryption
+		var sample Sample
+		var err, metricsErr error
+		var l Look
+		var wg sync.WaitGroup
+		wg.Go(func() { running, err = r.Inspector.RunningEncryption(ctx, n) })
+		wg.Go(func() { sample, metricsErr = node.Metrics(ctx) })
+		wg.Go(func() { l = r.Inspector.Look(ctx, n, LookQuery{LogFrom: logOffset, KeyDict: true}) })
+		wg.Wait()
 		if err != nil {
 			errs = append(errs, "reading /config: "+err.Error())
 		} else {
@@ -955,12 +964,11 @@ func (r *Runner) verifyStore(ctx context.Context, n NodePlan, logOffset int64) (
 				errs = append(errs, "the running config differs from the target")
 			}
 		}
-		if s, err := node.Metrics(ctx); err == nil {
-			st.Sample = s
+		if metricsErr == nil {
+			st.Sample = sample
 		} else {
-			errs = append(errs, "reading /metrics: "+err.Error())
+			errs = append(errs, "reading /metrics: "+metricsErr.Error())
 		}
-		l := r.Inspector.Look(ctx, n, LookQuery{LogFrom: logOffset, KeyDict: true})
 		if l.KDErr == nil {
 			st.KeyDict = l.KeyDict
 		} else {
