@@ -1053,10 +1053,16 @@ func (r *Runner) recover(ctx context.Context, batch int, n NodePlan, node Node, 
 	}
 	rb := ChooseRollback(original, r.Desired, keyDictWritten(), r.Editor)
 	prev, _ := r.store(ctx, n.StoreID)
-	off, _ := node.FileSize(ctx, n.LogFile)
 	if err := r.restoreAndRestart(ctx, batch, n, node, backup, rb); err != nil {
 		return errors.Join(cause, err)
 	}
+	// Readiness reads the log from here: once the restart returned, systemd
+	// has stopped every earlier process, including the ones its
+	// Restart=always started on the new config, whose FATAL lines are not
+	// this start's (found by TestFaultMatrix/start-failure@swap under load).
+	// A FATAL of this start that came before is then seen as "not ready" at
+	// the ready timeout instead of at once.
+	off, _ := node.FileSize(ctx, n.LogFile)
 	if rb.Original {
 		// systemd's Restart=always may have started TiKV on the new config
 		// between the look above and the write, creating key.dict under the new
@@ -1066,9 +1072,14 @@ func (r *Runner) recover(ctx context.Context, batch int, n NodePlan, node Node, 
 		if again := ChooseRollback(original, r.Desired, keyDictWritten(), r.Editor); !again.Original {
 			rb = again
 			rb.Reason = "key.dict appeared while the original file went back (systemd restarted the store on the new config): " + rb.Reason
+			// The starts on the original file logged FATAL (their key.dict
+			// needs the master key it no longer names): readiness reads the
+			// log and PD's start time from this last restart on.
+			prev, _ = r.store(ctx, n.StoreID)
 			if err := r.restoreAndRestart(ctx, batch, n, node, backup, rb); err != nil {
 				return errors.Join(cause, err)
 			}
+			off, _ = node.FileSize(ctx, n.LogFile)
 		}
 	}
 	if err := r.ready(ctx, batch, n, node, prev.StartTimestamp, off); err != nil {
