@@ -552,7 +552,15 @@ func (r *Runner) gate(ctx context.Context, batch int, ids []uint64) error {
 }
 
 func (r *Runner) unsafeToRestart(ctx context.Context, ids []uint64) (string, error) {
-	stores, err := r.PD.Stores(ctx)
+	// PD's store list and its region checks, read at once (this is right
+	// before a restart, on every batch's critical path).
+	var stores []Store
+	var h RegionHealth
+	var err, hErr error
+	var wg sync.WaitGroup
+	wg.Go(func() { stores, err = r.PD.Stores(ctx) })
+	wg.Go(func() { h, hErr = r.PD.RegionHealth(ctx) })
+	wg.Wait()
 	if err != nil {
 		return "", fmt.Errorf("reading stores from PD: %w", err)
 	}
@@ -564,8 +572,7 @@ func (r *Runner) unsafeToRestart(ctx context.Context, ids []uint64) (string, err
 			return fmt.Sprintf("store %d (%s) is %s", s.ID, s.Address, s.StateName), nil
 		}
 	}
-	h, err := r.PD.RegionHealth(ctx)
-	if err != nil {
+	if err := hErr; err != nil {
 		return "", fmt.Errorf("reading region health from PD: %w", err)
 	}
 	if !h.Clean() {
