@@ -18,3 +18,20 @@ func TestVerifySummarySaysAnUnreadLogIsUnknown(t *testing.T) {
 		t.Fatalf("summary of a read log: %q", got)
 	}
 }
+
+// The verify step's log evidence becomes node-log events: the catalogue's
+// wording with its level, the FATAL line, or one unknown line when the log
+// was not read (never an empty pane that reads as clean).
+func TestLogEvidenceEvents(t *testing.T) {
+	evs := LogEvidence(4, NodeState{LogUnread: "ssh: permission denied"})
+	if len(evs) != 1 || evs[0].Kind != NodeLog || evs[0].StoreID != 4 || !strings.Contains(evs[0].Message, "unknown (not read: ssh: permission denied)") {
+		t.Fatalf("unread log: %+v", evs)
+	}
+	evs = LogEvidence(2, NodeState{LogMatches: []string{"no-such-message"}, Fatal: "disk full"})
+	if len(evs) != 2 || evs[0].Log.Catalog != "no-such-message" || !evs[1].Log.Fatal || !strings.Contains(evs[1].Message, "FATAL disk full") {
+		t.Fatalf("matches and fatal: %+v", evs)
+	}
+	if evs := LogEvidence(1, NodeState{}); len(evs) != 0 {
+		t.Fatalf("nothing read, nothing matched: %+v", evs)
+	}
+}
