@@ -6,6 +6,7 @@ import (
 
 	"github.com/tikv-ear/tikv-ear/cluster/tikv"
 	"github.com/tikv-ear/tikv-ear/cluster/tikvlog"
+	"github.com/tikv-ear/tikv-ear/report"
 )
 
 // VerifyTarget returns the evidence rules a store must meet after a run of kind
@@ -56,12 +57,12 @@ func VerifyTarget(desired tikv.Encryption, kind string) func(NodePlan, NodeState
 // verbose headless output: each catalogue encryption message found (in the
 // catalogue's newest wording; tikvlog.Catalogue cites TiKV's source), the
 // FATAL line, or one line saying the log could not be read (unknown, never
-// clean). The engine keeps only these lines of TiKV's log (no key material:
-// the catalogue's messages carry none, and a FATAL line is already part of
-// the step's evidence).
+// clean). The engine keeps only these lines of TiKV's log; the catalogue's
+// messages carry no key material, and the FATAL line and the reason pass
+// through report.Redact as every report string does.
 func LogEvidence(store uint64, st NodeState) []Event {
 	if st.LogUnread != "" {
-		l := LogLine{Text: "TiKV log since the restart: unknown (not read: " + st.LogUnread + ")"}
+		l := LogLine{Text: report.Redact("TiKV log since the restart: unknown (not read: " + st.LogUnread + ")")}
 		return []Event{{Kind: NodeLog, Step: StepVerify, StoreID: store, Message: l.Text, Log: &l}}
 	}
 	var out []Event
@@ -77,7 +78,7 @@ func LogEvidence(store uint64, st NodeState) []Event {
 		out = append(out, Event{Kind: NodeLog, Step: StepVerify, StoreID: store, Message: l.Text, Log: &l})
 	}
 	if st.Fatal != "" {
-		l := LogLine{Text: "log: FATAL " + st.Fatal, Level: "FATAL", Fatal: true}
+		l := LogLine{Text: report.Redact("log: FATAL " + st.Fatal), Level: "FATAL", Fatal: true}
 		out = append(out, Event{Kind: NodeLog, Step: StepVerify, StoreID: store, Message: l.Text, Log: &l})
 	}
 	return out

@@ -1,8 +1,12 @@
 package steps
 
 import (
+	"context"
+	"maps"
 	"strings"
 	"testing"
+
+	"github.com/tikv-ear/tikv-ear/report"
 )
 
 // A log that could not be read is named as unknown in the verify step's
@@ -33,5 +37,24 @@ func TestLogEvidenceEvents(t *testing.T) {
 	}
 	if evs := LogEvidence(1, NodeState{}); len(evs) != 0 {
 		t.Fatalf("nothing read, nothing matched: %+v", evs)
+	}
+}
+
+// The run's report carries each store's log evidence three-valued: read,
+// unknown with the reason, or absent when the log was not scanned.
+func TestReportCarriesAnUnreadLogAsUnknown(t *testing.T) {
+	res := &Result{Stores: []*StoreResult{
+		{StoreID: 1, State: NodeState{LogUnread: "ssh: permission denied"}},
+		{StoreID: 2, State: NodeState{LogMatches: []string{}}},
+		{StoreID: 3},
+	}}
+	r := BuildReport(context.Background(), report.KindApply, &Plan{}, res, &Engine{}, nil)
+	got := map[uint64][2]string{}
+	for _, s := range r.Stores {
+		got[s.ID] = [2]string{s.Verification.Log, s.Verification.LogReason}
+	}
+	want := map[uint64][2]string{1: {report.LogUnknown, "ssh: permission denied"}, 2: {report.LogRead, ""}, 3: {"", ""}}
+	if !maps.Equal(got, want) {
+		t.Fatalf("report log evidence %v, want %v", got, want)
 	}
 }
