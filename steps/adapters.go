@@ -74,11 +74,10 @@ func (s *SSHNode) Restart(ctx context.Context) error {
 // PortListening runs `ss -ltn` once and looks for ":<port> ", as TiUP does
 // (pingcap/tiup pkg/cluster/module/wait_for.go).
 func (s *SSHNode) PortListening(ctx context.Context, port int) (bool, error) {
-	res, err := s.N.Exec.Run(ctx, s.N.Host, "ss -ltn", nil)
-	if err != nil {
-		return false, err
-	}
-	return strings.Contains(string(res.Stdout), ":"+strconv.Itoa(port)+" "), nil
+	b := s.N.Batch()
+	get := portIn(s.N, b, port)
+	b.Run(ctx)
+	return get()
 }
 
 // FileSize returns the size of p (0 when absent).
@@ -88,6 +87,26 @@ func (s *SSHNode) FileSize(ctx context.Context, p string) (int64, error) {
 		return 0, err
 	}
 	return fi.Size, nil
+}
+
+// ReadFileAndSize reads p and the size of sizeOf (0 when absent or
+// unreadable) in one round trip.
+func (s *SSHNode) ReadFileAndSize(ctx context.Context, p, sizeOf string) ([]byte, bool, int64, error) {
+	b := s.N.Batch()
+	getData := s.N.ReadFileIn(b, p)
+	getSize := s.N.StatIn(b, sizeOf)
+	b.Run(ctx)
+	data, err := getData()
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, false, 0, nil
+	}
+	if err != nil {
+		return nil, false, 0, err
+	}
+	if fi, err := getSize(); err == nil && fi.Exists {
+		return data, true, fi.Size, nil
+	}
+	return data, true, 0, nil
 }
 
 // Metrics reads the status port.
@@ -102,14 +121,10 @@ func (s *SSHNode) Metrics(ctx context.Context) (Sample, error) {
 
 // ReadFrom returns the bytes of p from offset on (tail -c +N).
 func (s *SSHNode) ReadFrom(ctx context.Context, p string, offset int64) ([]byte, error) {
-	res, err := s.N.Exec.Run(ctx, s.N.Host, fmt.Sprintf("tail -c +%d -- %s", offset+1, ssh.Quote(p)), nil)
-	if err != nil {
-		return nil, err
-	}
-	if res.ExitCode != 0 {
-		return nil, fmt.Errorf("reading %s on %s: %s", p, s.N.Host, strings.TrimSpace(string(res.Stderr)))
-	}
-	return res.Stdout, nil
+	b := s.N.Batch()
+	get := readFromIn(s.N, b, p, offset)
+	b.Run(ctx)
+	return get()
 }
 
 // SSHInspector reads running config, key.dict and logs of SSH nodes.
@@ -118,30 +133,6 @@ type SSHInspector struct{ Nodes map[uint64]*SSHNode }
 // RunningEncryption reads /config from the status port.
 func (in SSHInspector) RunningEncryption(ctx context.Context, n NodePlan) (tikv.Encryption, error) {
 	return in.Nodes[n.StoreID].Status.Config(ctx)
-}
-
-// KeyDict reads key.dict's metadata (never a key) from the data dir.
-func (in SSHInspector) KeyDict(ctx context.Context, n NodePlan, _ Node) (KeyDictState, error) {
-	node := in.Nodes[n.StoreID]
-	b, ok, err := node.ReadFile(ctx, path.Join(n.DataDir, tikv.KeyDictName))
-	if err != nil || !ok {
-		return KeyDictState{}, err
-	}
-	meta, err := tikvdisk.ReadKeyDictMeta(b)
-	clear(b)
-	if err != nil {
-		return KeyDictState{}, fmt.Errorf("%s on %s: %w", tikv.KeyDictName, n.Host, err)
-	}
-	return KeyDictState{Exists: true, Method: meta.Method, KMSVendor: meta.KMSVendor}, nil
-}
-
-// LogSince scans the log from offset for catalogue messages and a FATAL line.
-func (in SSHInspector) LogSince(ctx context.Context, n NodePlan, _ Node, offset int64) ([]string, string, error) {
-	b, err := in.Nodes[n.StoreID].ReadFrom(ctx, n.LogFile, offset)
-	if err != nil {
-		return nil, "", err
-	}
-	return ScanLog(bytes.NewReader(b))
 }
 
 // ScanLog returns the catalogue message names in order and the first FATAL

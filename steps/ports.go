@@ -67,6 +67,9 @@ type Node interface {
 	PortListening(ctx context.Context, port int) (bool, error)
 	// FileSize returns a file's size (0 when absent).
 	FileSize(ctx context.Context, path string) (int64, error)
+	// ReadFileAndSize reads path (ok false when it does not exist) and the
+	// size of sizeOf (0 when absent or unreadable) in one round trip.
+	ReadFileAndSize(ctx context.Context, path, sizeOf string) (data []byte, ok bool, size int64, err error)
 	// Metrics reads the status port's /metrics.
 	Metrics(ctx context.Context) (Sample, error)
 }

@@ -49,9 +49,10 @@ type KeyDictState struct {
 // implemented over cluster/tikv and the SSH node.
 type Inspector interface {
 	RunningEncryption(ctx context.Context, n NodePlan) (tikv.Encryption, error)
-	KeyDict(ctx context.Context, n NodePlan, node Node) (KeyDictState, error)
-	// LogSince returns catalogue message names and the first FATAL message logged after offset.
-	LogSince(ctx context.Context, n NodePlan, node Node, offset int64) (names []string, fatal string, err error)
+	// Look reads the log since an offset (catalogue message names and the
+	// first FATAL message), whether the port listens and key.dict's metadata,
+	// as q asks, in one round trip to the store's host.
+	Look(ctx context.Context, n NodePlan, q LookQuery) Look
 }
 
 // Runner executes a plan: stage, then per batch evict → swap → restart → ready →
@@ -738,7 +739,8 @@ func (r *Runner) decide(ctx context.Context, step string, store uint64, batch in
 func (r *Runner) swap(ctx context.Context, batch int, n NodePlan, node Node) (prevStart int64, logOffset int64, backup string, original []byte, err error) {
 	start := r.now()
 	r.emit(Event{Kind: StepStarted, Step: StepSwap, StoreID: n.StoreID, Batch: batch, Message: n.ConfigPath})
-	live, ok, err := node.ReadFile(ctx, n.ConfigPath)
+	// The live config and the log's size in one round trip.
+	live, ok, logOffset, err := node.ReadFileAndSize(ctx, n.ConfigPath, n.LogFile)
 	if err != nil || !ok {
 		if err == nil {
 			err = fmt.Errorf("%s disappeared", n.ConfigPath)
@@ -752,7 +754,6 @@ func (r *Runner) swap(ctx context.Context, batch int, n NodePlan, node Node) (pr
 	if s, ok := r.store(ctx, n.StoreID); ok {
 		prevStart = s.StartTimestamp
 	}
-	logOffset, _ = node.FileSize(ctx, n.LogFile)
 	if string(updated) != string(live) {
 		// The write is not cancelled half-way: a cancelled SSH command may still
 		// complete on the host after we gave up on it, and land after unswap.
@@ -813,20 +814,38 @@ func serviceOrCommand(n NodePlan) string {
 	return n.Service
 }
 
+// fatalLookPolls is the most ready polls that pass between two looks at the
+// log of a store that is still starting (its status port does not answer
+// yet). The first look is at once, then the gap starts at one poll and
+// doubles up to it: a FATAL start shows at once, so it is noticed as early as
+// before, well before systemd's own
+// restart of a failed TiKV (TiUP's units: RestartSec=15s), while a long
+// start costs its host a remote command every few polls, not every poll
+// (issue 17: the looks at starting stores were most of a batch's remote
+// commands).
+const fatalLookPolls = 5
+
 // ready waits until the port listens, PD shows the store Up with a new start
 // timestamp, the status port answers, and no FATAL line appeared in the log.
+// Each poll reads the status port and PD's store list (shared by the batch)
+// over HTTP; the host is asked over SSH, in one look (log and port at once),
+// only when those say ready, when a look at the log is due (fatalLookPolls),
+// and at the deadline.
 func (r *Runner) ready(ctx context.Context, batch int, n NodePlan, node Node, prevStart, logOffset int64) error {
 	start := r.now()
 	r.emit(Event{Kind: StepStarted, Step: StepReady, StoreID: n.StoreID, Batch: batch})
+	poll := r.Plan.Strategy.ReadyPoll.Duration
 	deadline := start.Add(r.Plan.Strategy.ReadyTimeout.Duration)
 	var checked time.Time
+	var looked time.Time // the log was last read: at once after the restart, as a FATAL start shows at once
+	gap := poll          // the next look at the log is due gap after the last
+	listened := false    // the port was seen listening since the restart
 	for {
-		// Between full checks (every ReadyPoll) only PD's store list is read,
-		// shared by the whole batch: when it shows the new process Up, the full
-		// check runs at once. The host is not asked over SSH more often than before.
-		if !checked.IsZero() && r.now().Sub(checked) < r.Plan.Strategy.ReadyPoll.Duration && !r.pdSeesNewProcess(ctx, n.StoreID, prevStart) {
+		// Between checks only PD's store list is read, shared by the whole
+		// batch: when it shows the new process Up, the check runs at once.
+		if !checked.IsZero() && r.now().Sub(checked) < poll && !r.pdSeesNewProcess(ctx, n.StoreID, prevStart) {
 			if r.now().After(deadline) {
-				checked = time.Time{} // one last full check decides
+				checked = time.Time{} // one last check decides
 				continue
 			}
 			if err := r.sleep(ctx, r.readyWait(start)); err != nil {
@@ -835,30 +854,46 @@ func (r *Runner) ready(ctx context.Context, batch int, n NodePlan, node Node, pr
 			continue
 		}
 		checked = r.now()
-		// The log and the readiness checks are read at once: one round trip, not four.
-		var fatal string
-		var logErr error
-		var why string
-		var pdDown bool
-		r.onHost(func() {
-			var wg sync.WaitGroup
-			wg.Go(func() { _, fatal, logErr = r.Inspector.LogSince(ctx, n, node, logOffset) })
-			why, pdDown = r.notReady(ctx, n, node, prevStart)
-			wg.Wait()
-		})
-		if logErr == nil && fatal != "" {
-			r.phase(n.StoreID, StepReady, start, false)
-			return r.fail(StepReady, n.StoreID, batch, fmt.Errorf("TiKV failed to start: %s", fatal))
+		final := checked.After(deadline)
+		var metricsErr, pdErr error
+		var s Store
+		var listed bool
+		var wg sync.WaitGroup
+		wg.Go(func() { _, metricsErr = node.Metrics(ctx) })
+		wg.Go(func() { s, listed, pdErr = r.storeErr(ctx, n.StoreID) })
+		wg.Wait()
+		statusUp := metricsErr == nil
+		pdWhy := pdReadyWhy(s, listed, pdErr, prevStart)
+		if (statusUp && pdWhy == "") || checked.Sub(looked) >= gap || final {
+			var l Look
+			r.onHost(func() { l = r.Inspector.Look(ctx, n, LookQuery{LogFrom: logOffset, Port: statusUp && !listened}) })
+			looked, gap = r.now(), min(2*gap, fatalLookPolls*poll)
+			if l.LogErr == nil && l.Fatal != "" {
+				r.phase(n.StoreID, StepReady, start, false)
+				return r.fail(StepReady, n.StoreID, batch, fmt.Errorf("TiKV failed to start: %s", l.Fatal))
+			}
+			if statusUp && !listened {
+				listened = l.PortErr == nil && l.Listening
+			}
+		}
+		why, pdDown := "", false
+		switch {
+		case !statusUp:
+			why = "status port not answering"
+		case !listened:
+			why = fmt.Sprintf("port %d not listening", n.Port)
+		case pdWhy != "":
+			// The store answers on its own ports; only PD's view is missing.
+			why, pdDown = pdWhy, pdErr != nil
 		}
 		if why == "" {
 			break
 		}
-		if r.now().After(deadline) {
+		if final {
 			r.phase(n.StoreID, StepReady, start, false)
 			err := fmt.Errorf("not ready after %s: %s", r.Plan.Strategy.ReadyTimeout.Duration, why)
 			if pdDown {
-				// The store itself answers; only PD's view is missing. Rolling it
-				// back would restart a healthy store for PD's sake.
+				// Rolling the store back would restart a healthy store for PD's sake.
 				err = fmt.Errorf("%w: %w", ErrPDUnreachable, err)
 			}
 			return r.fail(StepReady, n.StoreID, batch, err)
@@ -874,43 +909,25 @@ func (r *Runner) ready(ctx context.Context, batch int, n NodePlan, node Node, pr
 	return nil
 }
 
-// notReady says why the store is not ready yet ("" when it is); pdDown is set
-// when the store answers on its own ports and only PD could not be read.
-// The status port (HTTP) and PD's shared store list are read first, at once;
-// the host is asked over SSH whether the port listens only when the status
-// port answers: while TiKV is still starting, every look would otherwise cost
-// each host a shell (issue 17: at 100 stores most of a batch's remote
-// processes were these looks). The answer is the first failing check in the
-// order port, status port, PD.
-func (r *Runner) notReady(ctx context.Context, n NodePlan, node Node, prevStart int64) (why string, pdDown bool) {
-	var ok bool
-	var metricsErr, err error
-	var s Store
-	var wg sync.WaitGroup
-	wg.Go(func() { _, metricsErr = node.Metrics(ctx) })
-	wg.Go(func() { s, ok, err = r.storeErr(ctx, n.StoreID) })
-	wg.Wait()
-	if metricsErr != nil {
-		return "status port not answering", false
-	}
-	if listening, portErr := node.PortListening(ctx, n.Port); portErr != nil || !listening {
-		return fmt.Sprintf("port %d not listening", n.Port), false
-	}
+// pdReadyWhy says why PD's view of a restarted store is not ready yet (""
+// when it shows the new process Up).
+func pdReadyWhy(s Store, listed bool, err error, prevStart int64) string {
 	switch {
 	case err != nil:
-		return "reading the store from PD: " + err.Error(), true
-	case !ok:
-		return "PD does not list the store", false
+		return "reading the store from PD: " + err.Error()
+	case !listed:
+		return "PD does not list the store"
 	case s.StateName != "Up":
-		return "PD shows the store " + s.StateName, false
+		return "PD shows the store " + s.StateName
 	case prevStart != 0 && s.StartTimestamp == prevStart:
-		return "PD has not seen the new process yet", false
+		return "PD has not seen the new process yet"
 	}
-	return "", false
+	return ""
 }
 
-// verifyStore gathers the evidence and checks it; logOffset < 0 skips log checks
-// (a store verified without a restart of ours).
+// verifyStore gathers the evidence and checks it; logOffset < 0 skips log
+// checks (a store verified without a restart of ours). The host is asked
+// once per round: the log and key.dict in one look.
 func (r *Runner) verifyStore(ctx context.Context, n NodePlan, logOffset int64) (NodeState, error) {
 	node := r.Nodes[n.StoreID]
 	start := r.now()
@@ -935,18 +952,18 @@ func (r *Runner) verifyStore(ctx context.Context, n NodePlan, logOffset int64) (
 		} else {
 			errs = append(errs, "reading /metrics: "+err.Error())
 		}
-		if kd, err := r.Inspector.KeyDict(ctx, n, node); err == nil {
-			st.KeyDict = kd
+		l := r.Inspector.Look(ctx, n, LookQuery{LogFrom: logOffset, KeyDict: true})
+		if l.KDErr == nil {
+			st.KeyDict = l.KeyDict
 		} else {
-			errs = append(errs, "reading key.dict: "+err.Error())
+			errs = append(errs, "reading key.dict: "+l.KDErr.Error())
 		}
 		if logOffset >= 0 {
-			names, fatal, err := r.Inspector.LogSince(ctx, n, node, logOffset)
-			if err == nil {
-				st.LogMatches, st.Fatal = names, fatal
+			if l.LogErr == nil {
+				st.LogMatches, st.Fatal = l.LogNames, l.Fatal
 			} else {
 				// Unread is not clean: the step says the log's verdict is unknown.
-				st.LogUnread = err.Error()
+				st.LogUnread = l.LogErr.Error()
 			}
 		}
 		if r.Verify != nil {
@@ -1021,8 +1038,8 @@ func (r *Runner) recover(ctx context.Context, batch int, n NodePlan, node Node, 
 	// unreadable key.dict counts as written: keeping the master key boots
 	// either way, the original file might not.
 	keyDictWritten := func() bool {
-		kd, err := r.Inspector.KeyDict(ctx, n, node)
-		return err != nil || kd.Exists
+		l := r.Inspector.Look(ctx, n, LookQuery{LogFrom: -1, KeyDict: true})
+		return l.KDErr != nil || l.KeyDict.Exists
 	}
 	rb := ChooseRollback(original, r.Desired, keyDictWritten(), r.Editor)
 	prev, _ := r.store(ctx, n.StoreID)

@@ -1,0 +1,125 @@
+package steps_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tikv-ear/tikv-ear/sim"
+	"github.com/tikv-ear/tikv-ear/steps"
+)
+
+// countingPD counts the engine's PD calls by method.
+type countingPD struct {
+	steps.PD
+	mu    sync.Mutex
+	calls map[string]int
+}
+
+func (p *countingPD) count(m string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.calls == nil {
+		p.calls = map[string]int{}
+	}
+	p.calls[m]++
+}
+
+func (p *countingPD) get(m string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.calls[m]
+}
+
+func (p *countingPD) Stores(ctx context.Context) ([]steps.Store, error) {
+	p.count("Stores")
+	return p.PD.Stores(ctx)
+}
+
+func (p *countingPD) RegionHealth(ctx context.Context) (steps.RegionHealth, error) {
+	p.count("RegionHealth")
+	return p.PD.RegionHealth(ctx)
+}
+
+// perStoreCommands is the most remote commands (SSH sessions) a zone
+// rollout may cost a store's host: staging (read the config; the file key
+// backend's mkdir, write and stat), the swap (one read of the config and the
+// log's size, one write), the restart, a look at the log at once after it
+// (a FATAL start shows at once), one look (log and port) that finds the
+// store ready and one (log and key.dict) that verifies it. The count before
+// issue 17's cut was 13 on the same rollout (31 at ×10 with a 10 s start).
+const perStoreCommands = 10
+
+// TestRolloutRemoteWork: a zone rollout makes at most perStoreCommands
+// remote commands per store over one SSH connection per host, and reads
+// PD's store list fewer times than stores × polls. The ready poll is longer
+// than a sim start, so no look at a still-starting store's log is due: the
+// count does not depend on the machine's speed.
+func TestRolloutRemoteWork(t *testing.T) {
+	e := startSim(t, simConfig{Stores: 6, Zones: 3, Regions: 12, Strategy: func(s *steps.Strategy) {
+		s.ReadyPoll = steps.D(time.Second)
+		s.ReadyTimeout = steps.D(30 * time.Second)
+	}})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	r := e.runner(e.openJournal(), nil)
+	cpd := &countingPD{PD: r.PD}
+	r.PD = cpd
+	before := map[string]int{}
+	for _, h := range e.c.Hosts() {
+		before[h.Name()] = h.Counts().Commands
+	}
+	res, err := r.Run(ctx, e.batches(ctx))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.assertSafe(ctx, "rollout")
+	e.assertAllVerified(res)
+	for _, h := range e.c.Hosts() {
+		c := h.Counts()
+		if got := c.Commands - before[h.Name()]; got > perStoreCommands {
+			t.Errorf("%s: %d remote commands in the rollout, want at most %d", h.Name(), got, perStoreCommands)
+		}
+		if c.Conns > 2 { // the harness's own look at the inventory may hold one more
+			t.Errorf("%s: %d SSH connections, want them reused", h.Name(), c.Conns)
+		}
+	}
+}
+
+// TestReadyLooksAtAStartingStoreEveryFewPolls: while a store starts (its
+// status port not answering), its host is asked for the log at once, then
+// after 1, 2, 4 and every 5 ready polls, not every poll.
+func TestReadyLooksAtAStartingStoreEveryFewPolls(t *testing.T) {
+	e := startSim(t, simConfig{Stores: 3, Zones: 3, Regions: 6, Speed: 10, Batching: steps.BatchSerial, Strategy: func(s *steps.Strategy) {
+		s.ReadyPoll = steps.D(100 * time.Millisecond) // 1 s of sim time
+		s.ReadyTimeout = steps.D(30 * time.Second)
+	}})
+	if err := e.c.Inject(sim.Fault{Kind: sim.FaultSlowStart, Duration: 20 * time.Second}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	rec := &recorder{}
+	r := e.runner(e.openJournal(), rec)
+	before := map[string]int{}
+	for _, h := range e.c.Hosts() {
+		before[h.Name()] = h.Counts().Commands
+	}
+	res, err := r.Run(ctx, e.batches(ctx))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.assertSafe(ctx, "rollout")
+	e.assertAllVerified(res)
+	// 20 s of sim start at a 1 s poll: looks at 1, 3, 7, 12 and 17 s while
+	// starting, besides the one at once and the one that finds it ready (and
+	// a spare for a start that the machine's load stretched); every poll was
+	// 21 looks.
+	const most = perStoreCommands + 5 + 1
+	for _, h := range e.c.Hosts() {
+		if got := h.Counts().Commands - before[h.Name()]; got > most {
+			t.Errorf("%s: %d remote commands with a 20 s start, want at most %d (one look every 5 polls)", h.Name(), got, most)
+		}
+	}
+}
