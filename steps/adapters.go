@@ -1,7 +1,6 @@
 package steps
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -252,19 +251,31 @@ func TOMLEditor(orig []byte, enc tikv.Encryption) ([]byte, error) {
 	return tikvconf.ApplyEdits(orig, tikvconf.EncryptionEdits(enc)...)
 }
 
-// Prove runs the on-disk proof on the host in one command (SST trailers and
-// Raft Engine headers only) and cross-checks file.dict when it is readable.
+// Prove runs the on-disk proof on the host in one session: the listing of
+// the data files with their SST trailers and Raft Engine headers
+// (tikvdisk.RemoteProbeCommand, a handful of processes whatever the number
+// of files) beside file.dict, which cross-checks it when it is readable. The
+// one-read-per-file listing runs only when the probe's output does not fit
+// together exactly (a file changed meanwhile).
 func (s *SSHNode) Prove(ctx context.Context, dataDir string) (tikvdisk.Proof, error) {
-	res, err := s.N.Exec.Run(ctx, s.N.Host, tikvdisk.RemoteTrailerCommand(tikvdisk.RemoteProveDirs(dataDir)...), nil)
+	dirs := tikvdisk.RemoteProveDirs(dataDir)
+	b := s.N.Batch()
+	list := s.N.RunIn(b, tikvdisk.RemoteProbeCommand(dirs...))
+	dict := s.N.ReadFileIn(b, path.Join(dataDir, tikv.FileDictName))
+	b.Run(ctx) // a failure is each read's own error
+	res, err := list()
 	if err != nil {
 		return tikvdisk.Proof{}, fmt.Errorf("proving %s on %s: %w", dataDir, s.N.Host, err)
 	}
-	entries, err := tikvdisk.ParseTrailerListing(bytes.NewReader(res.Stdout))
+	entries, err := tikvdisk.ProbeOrFallback(res.Stdout, res.Stderr, func() ([]byte, error) {
+		res, err := s.N.Exec.Run(ctx, s.N.Host, tikvdisk.RemoteTrailerCommand(dirs...), nil)
+		return res.Stdout, err
+	})
 	if err != nil {
 		return tikvdisk.Proof{}, fmt.Errorf("proving %s on %s: %w", dataDir, s.N.Host, err)
 	}
 	var opts tikvdisk.ProveOptions
-	if b, ok, err := s.ReadFile(ctx, path.Join(dataDir, tikv.FileDictName)); err == nil && ok {
+	if b, err := dict(); err == nil {
 		if fd, err := tikvdisk.ReadFileDict(b); err == nil {
 			opts.FileDict = &fd
 		}

@@ -21,8 +21,12 @@ type pace struct {
 	storeErr error
 	// start is the fastest restart-to-ready seen in this run (0: none yet).
 	start time.Duration
-	// staging is the run's staging, running beside the first eviction.
-	staging *settleFuture
+	// staging is the run's staging, running beside the first eviction;
+	// staged closes a store's channel once it is staged; firstBatch is the
+	// index of the run's first batch (the one that waits for its own stores only).
+	staging    *settleFuture
+	staged     map[uint64]chan struct{}
+	firstBatch int
 	// hosts bounds the stores whose hosts are being worked on over SSH at once.
 	hosts     chan struct{}
 	hostsOnce sync.Once
@@ -156,7 +160,7 @@ func (r *Runner) evictWait(added time.Time, before, left int) time.Duration {
 
 // readyWait is how long to wait before the next look at a restarting store:
 // the plan's poll until 80 % of the fastest start seen in this run has passed,
-// a quarter of it after (a store is most likely ready then; those looks read
+// an eighth of it after (a store is most likely ready then; those looks read
 // only PD's shared store list), never longer than the poll, so that a FATAL
 // start is noticed as fast as before.
 func (r *Runner) readyWait(started time.Time) time.Duration {
@@ -170,7 +174,7 @@ func (r *Runner) readyWait(started time.Time) time.Duration {
 	if early := learned*8/10 - r.now().Sub(started); early > 0 {
 		return min(early, poll)
 	}
-	return poll / 4
+	return poll / 8
 }
 
 // learnStart records a store's restart-to-ready time.
@@ -199,8 +203,69 @@ func (f *settleFuture) wait() error {
 	return f.err
 }
 
-// stageAsync starts staging and returns at once.
-func (r *Runner) stageAsync(ctx context.Context) *settleFuture {
+// stageOrder is the plan's nodes in the order their batches run (the rest,
+// not in any batch, after them).
+func stageOrder(nodes []NodePlan, bp BatchPlan) []NodePlan {
+	var out []NodePlan
+	seen := map[uint64]bool{}
+	byID := map[uint64]NodePlan{}
+	for _, n := range nodes {
+		byID[n.StoreID] = n
+	}
+	for _, b := range bp.Batches {
+		for _, id := range b.Stores {
+			if n, ok := byID[id]; ok && !seen[id] {
+				seen[id] = true
+				out = append(out, n)
+			}
+		}
+	}
+	for _, n := range nodes {
+		if !seen[n.StoreID] {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// stagedFor waits until the stores of batch may be swapped and restarted:
+// for the run's first batch, once its own stores are staged; for any other,
+// once staging is over. It returns staging's error when a store it waits
+// for was not staged.
+func (r *Runner) stagedFor(batch int, ids []uint64) error {
+	f := r.pace.staging
+	if f == nil {
+		return nil
+	}
+	if batch != r.pace.firstBatch {
+		return f.wait()
+	}
+	for _, id := range ids {
+		ch := r.pace.staged[id]
+		if ch == nil {
+			return f.wait()
+		}
+		select {
+		case <-ch:
+		case <-f.done:
+			select {
+			case <-ch:
+			default:
+				if f.err != nil {
+					return f.err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// stageAsync starts staging nodes (in that order) and returns at once.
+func (r *Runner) stageAsync(ctx context.Context, nodes []NodePlan) *settleFuture {
+	r.pace.staged = make(map[uint64]chan struct{}, len(nodes))
+	for _, n := range nodes {
+		r.pace.staged[n.StoreID] = make(chan struct{})
+	}
 	f := &settleFuture{done: make(chan struct{})}
 	go func() {
 		defer close(f.done)
@@ -209,7 +274,7 @@ func (r *Runner) stageAsync(ctx context.Context) *settleFuture {
 				f.err = r.fail(StepStage, 0, 0, fmt.Errorf("internal error: %v\n%s", p, debug.Stack()))
 			}
 		}()
-		f.err = r.stage(ctx)
+		f.err = r.stage(ctx, nodes)
 	}()
 	return f
 }

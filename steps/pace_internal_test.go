@@ -2,6 +2,8 @@ package steps
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -52,5 +54,46 @@ func TestBatchSharesOnePDStoresPoll(t *testing.T) {
 	tick()
 	if got := pd.calls.Load(); got != 2 {
 		t.Fatalf("after a second tick: %d PD stores requests, want 2", got)
+	}
+}
+
+// TestStagingGatesTheFirstBatchOnItsOwnStores: the run's first batch may
+// swap and restart once its own stores are staged, even while the others
+// still stage; every later batch waits for the whole staging and gets its
+// error; a store that was not staged never passes.
+func TestStagingGatesTheFirstBatchOnItsOwnStores(t *testing.T) {
+	r := &Runner{}
+	r.pace.firstBatch = 1
+	r.pace.staged = map[uint64]chan struct{}{1: make(chan struct{}), 2: make(chan struct{})}
+	close(r.pace.staged[1])
+	f := &settleFuture{done: make(chan struct{})}
+	r.pace.staging = f
+	if err := r.stagedFor(1, []uint64{1}); err != nil { // staging still runs: returns at once
+		t.Fatalf("first batch, its store staged: %v", err)
+	}
+	f.err = errors.New("staging store 2: host unreachable")
+	close(f.done)
+	if err := r.stagedFor(1, []uint64{1}); err != nil {
+		t.Errorf("first batch, its store staged, another failed: %v, want nil", err)
+	}
+	if err := r.stagedFor(1, []uint64{1, 2}); err == nil {
+		t.Error("first batch with an unstaged store passed")
+	}
+	if err := r.stagedFor(2, []uint64{1}); err == nil {
+		t.Error("a later batch passed although staging failed")
+	}
+}
+
+// TestStageOrderFollowsTheBatches: staging takes the stores in the order
+// their batches run, the canary first; stores in no batch come last.
+func TestStageOrderFollowsTheBatches(t *testing.T) {
+	nodes := []NodePlan{{StoreID: 1}, {StoreID: 2}, {StoreID: 3}, {StoreID: 4}, {StoreID: 5}}
+	bp := BatchPlan{Batches: []Batch{{Index: 1, Stores: []uint64{4}}, {Index: 2, Stores: []uint64{2, 5}}, {Index: 3, Stores: []uint64{1}}}}
+	var got []uint64
+	for _, n := range stageOrder(nodes, bp) {
+		got = append(got, n.StoreID)
+	}
+	if fmt.Sprint(got) != "[4 2 5 1 3]" {
+		t.Errorf("stage order %v, want [4 2 5 1 3]", got)
 	}
 }

@@ -258,9 +258,16 @@ func (r *Runner) Run(ctx context.Context, batches BatchPlan) (res *Result, err e
 	r.emit(Event{Kind: Info, Step: StepRun, Message: fmt.Sprintf("%s: %d stores in %d batches (%s)", r.Kind, len(r.Plan.Nodes), len(batches.Batches), batches.Reason)})
 
 	// Staging (key material beside the live one, nothing live) runs beside
-	// the first batch's eviction: every swap and every restart waits for it,
-	// so a staging failure still leaves every store on its original config.
-	r.pace.staging = r.stageAsync(ctx)
+	// the first batch's eviction, in batch order: the first batch (the
+	// canary) swaps and restarts once its own stores are staged, every later
+	// batch once every store is, so a staging failure leaves every store but
+	// the first batch's on its original config. At 100 stores staging all
+	// of them took longer than the canary's eviction (issue 17).
+	r.pace.firstBatch = 0
+	if len(batches.Batches) > 0 {
+		r.pace.firstBatch = batches.Batches[0].Index
+	}
+	r.pace.staging = r.stageAsync(ctx, stageOrder(r.Plan.Nodes, batches))
 	if err := r.raiseScheduleLimit(ctx); err != nil {
 		_ = r.pace.staging.wait()
 		return res, err
@@ -319,14 +326,14 @@ const StageConcurrency = 16
 
 // stage prepares every store: key material beside the live one, nothing live
 // changes. Hosts are staged in parallel; the first failure in plan order wins.
-func (r *Runner) stage(ctx context.Context) error {
+func (r *Runner) stage(ctx context.Context, nodes []NodePlan) error {
 	r.emit(Event{Kind: StepStarted, Step: StepStage, Message: "key material and new configs staged beside the live ones; nothing live changes"})
-	errs := make([]error, len(r.Plan.Nodes))
+	errs := make([]error, len(nodes))
 	var done int
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, StageConcurrency)
-	for i, n := range r.Plan.Nodes {
+	for i, n := range nodes {
 		if i == 1 {
 			// The first store stages alone: a backend's first call may log in
 			// or cache (kms backends do not promise concurrent first use).
@@ -345,17 +352,18 @@ func (r *Runner) stage(ctx context.Context) error {
 			if errs[i] = r.stageOne(ctx, n); errs[i] != nil {
 				return
 			}
+			close(r.pace.staged[n.StoreID])
 			mu.Lock()
 			done++
 			d := done
 			mu.Unlock()
-			r.emit(Event{Kind: StepProgress, Step: StepStage, StoreID: n.StoreID, Done: d, Total: len(r.Plan.Nodes)})
+			r.emit(Event{Kind: StepProgress, Step: StepStage, StoreID: n.StoreID, Done: d, Total: len(nodes)})
 		}()
 	}
 	wg.Wait()
 	for i, err := range errs {
 		if err != nil {
-			return r.fail(StepStage, r.Plan.Nodes[i].StoreID, 0, err)
+			return r.fail(StepStage, nodes[i].StoreID, 0, err)
 		}
 	}
 	_ = r.journal(StepStage, 0, 0, StateDone, nil)
@@ -483,7 +491,7 @@ func (r *Runner) runBatch(ctx context.Context, b Batch, prev *settleFuture) (*se
 	// Before the first restart of the batch: the previous batch has settled
 	// and the cluster is (still) safe. Checked once for the whole batch.
 	beforeRestart := sync.OnceValue(func() error {
-		if err := errors.Join(r.pace.staging.wait(), prev.wait()); err != nil {
+		if err := errors.Join(r.stagedFor(b.Index, todo), prev.wait()); err != nil {
 			return err
 		}
 		return r.gate(ctx, b.Index, todo)
@@ -589,7 +597,7 @@ func (r *Runner) storeSequence(ctx context.Context, batch int, n NodePlan, befor
 			}
 			swapc <- sw
 		}()
-		if sw.err = r.pace.staging.wait(); sw.err != nil {
+		if sw.err = r.stagedFor(batch, []uint64{n.StoreID}); sw.err != nil {
 			return // no key material staged: the config stays as it is
 		}
 		r.onHost(func() { sw.prevStart, sw.logOffset, sw.backup, sw.original, sw.err = r.swap(ctx, batch, n, node) })
@@ -938,7 +946,16 @@ func (r *Runner) verifyStore(ctx context.Context, n NodePlan, logOffset int64) (
 	for {
 		st := NodeState{}
 		var errs []string
-		running, err := r.Inspector.RunningEncryption(ctx, n)
+		// The status port's /config and /metrics and the host's look, at once.
+		var running tikv.Encryption
+		var sample Sample
+		var err, metricsErr error
+		var l Look
+		var wg sync.WaitGroup
+		wg.Go(func() { running, err = r.Inspector.RunningEncryption(ctx, n) })
+		wg.Go(func() { sample, metricsErr = node.Metrics(ctx) })
+		wg.Go(func() { l = r.Inspector.Look(ctx, n, LookQuery{LogFrom: logOffset, KeyDict: true}) })
+		wg.Wait()
 		if err != nil {
 			errs = append(errs, "reading /config: "+err.Error())
 		} else {
@@ -947,12 +964,11 @@ func (r *Runner) verifyStore(ctx context.Context, n NodePlan, logOffset int64) (
 				errs = append(errs, "the running config differs from the target")
 			}
 		}
-		if s, err := node.Metrics(ctx); err == nil {
-			st.Sample = s
+		if metricsErr == nil {
+			st.Sample = sample
 		} else {
-			errs = append(errs, "reading /metrics: "+err.Error())
+			errs = append(errs, "reading /metrics: "+metricsErr.Error())
 		}
-		l := r.Inspector.Look(ctx, n, LookQuery{LogFrom: logOffset, KeyDict: true})
 		if l.KDErr == nil {
 			st.KeyDict = l.KeyDict
 		} else {

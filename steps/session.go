@@ -306,6 +306,7 @@ type RunOptions struct {
 func (s *Session) Run(ctx context.Context, o RunOptions) (*Result, error) {
 	p := s.Plan
 	s.kind, s.res, s.binding = o.Kind, nil, Binding{}
+	BoundHeap(len(p.Nodes))
 	last, unfinished, err := s.Unfinished()
 	if err != nil {
 		return nil, err

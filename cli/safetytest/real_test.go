@@ -3,6 +3,7 @@
 package safetytest
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -22,7 +23,16 @@ func realSim(t *testing.T) *sim.Cluster {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return startSimWith(t, sim.Options{Stores: 3, PDServer: bin, PDMembers: 1})
+	cl := startSimWith(t, sim.Options{Stores: 3, PDServer: bin, PDMembers: 1})
+	// The stores' PD sessions log their errors and refusals there; a failed
+	// test shows them before the temporary directory goes.
+	t.Cleanup(func() {
+		if t.Failed() {
+			b, err := os.ReadFile(filepath.Join(cl.Options().Dir, sim.RealPDLogFile))
+			t.Logf("%s (err %v):\n%s", sim.RealPDLogFile, err, b)
+		}
+	})
+	return cl
 }
 
 // TestRealTwoAppliesOneStarts is TestTwoAppliesOneStarts against a real

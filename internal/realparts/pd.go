@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -50,6 +51,11 @@ type PDMember struct {
 	mu     sync.Mutex
 	cmd    *exec.Cmd
 	exited chan struct{}
+	// held keeps a stopped member's client and peer ports while it is down
+	// (Stop, Kill), so another process picking free ports in the meantime
+	// (internal/netport) cannot take them; Start lets them go just before
+	// the member binds them again.
+	held []net.Listener
 }
 
 // StartPD starts o.Members pd-server members on loopback and waits (bounded
@@ -193,7 +199,7 @@ func (c *PDCluster) waitReady(ctx context.Context) error {
 				break
 			}
 			if !m.Running() {
-				return fmt.Errorf("pd-server %s exited while starting; see %s", m.Name, m.LogFile)
+				return fmt.Errorf("pd-server %s exited while starting; see %s; its last words:\n%s", m.Name, m.LogFile, lastLines(m.LogFile+".stderr", m.LogFile))
 			}
 			select {
 			case <-ctx.Done():
@@ -210,7 +216,10 @@ func (c *PDCluster) waitReady(ctx context.Context) error {
 func (c *PDCluster) Close() {
 	var wg sync.WaitGroup
 	for _, m := range c.Members {
-		wg.Go(func() { m.Stop() })
+		wg.Go(func() {
+			m.Stop()
+			m.release()
+		})
 	}
 	wg.Wait()
 }
@@ -223,6 +232,7 @@ func (m *PDMember) Start() error {
 	if m.cmd != nil {
 		return nil
 	}
+	m.releaseLocked()
 	cmd := exec.Command(m.bin, m.args...)
 	// Output goes to --log-file; early failures (bad flags) reach stderr.
 	stderr, err := os.OpenFile(m.LogFile+".stderr", os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
@@ -282,6 +292,36 @@ func (m *PDMember) signal(sig syscall.Signal, grace time.Duration) {
 		}
 	}
 	<-exited
+	m.hold()
+}
+
+// hold listens on the stopped member's client and peer ports (see held);
+// a port it cannot get is left (the restart then reports what took it).
+func (m *PDMember) hold() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.cmd != nil || len(m.held) > 0 {
+		return
+	}
+	for _, u := range []string{m.ClientURL, m.PeerURL} {
+		if ln, err := net.Listen("tcp", strings.TrimPrefix(u, "http://")); err == nil {
+			m.held = append(m.held, ln)
+		}
+	}
+}
+
+// release lets the held ports go.
+func (m *PDMember) release() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.releaseLocked()
+}
+
+func (m *PDMember) releaseLocked() {
+	for _, ln := range m.held {
+		ln.Close()
+	}
+	m.held = nil
 }
 
 // getJSON GETs url and decodes a 200 answer into v (nil: only the status).
@@ -311,4 +351,20 @@ func getJSON(ctx context.Context, url string, v any) error {
 		return fmt.Errorf("decoding %s: %w", url, err)
 	}
 	return nil
+}
+
+// lastLines is the end of each file (a member's stderr and log), for an
+// error that outlives the test's temporary directory.
+func lastLines(paths ...string) string {
+	var b strings.Builder
+	for _, p := range paths {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			fmt.Fprintf(&b, "%s: %v\n", p, err)
+			continue
+		}
+		lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+		fmt.Fprintf(&b, "--- %s\n%s\n", filepath.Base(p), strings.Join(lines[max(0, len(lines)-8):], "\n"))
+	}
+	return b.String()
 }
