@@ -994,6 +994,9 @@ func (r *Runner) verifyStore(ctx context.Context, n NodePlan, logOffset int64) (
 		}
 		if len(errs) == 0 {
 			if logOffset >= 0 {
+				for _, ev := range LogEvidence(n.StoreID, st) {
+					r.emit(ev)
+				}
 				sample := st.Sample // the metrics read after the restart: the dashboard's pane shows them, not the eviction's
 				r.emit(Event{Kind: StepDone, Step: StepVerify, StoreID: n.StoreID, Message: verifySummary(st), Metrics: &sample})
 				r.phase(n.StoreID, StepVerify, start, true)
@@ -1002,6 +1005,9 @@ func (r *Runner) verifyStore(ctx context.Context, n NodePlan, logOffset int64) (
 		}
 		if r.now().After(deadline) {
 			if logOffset >= 0 {
+				for _, ev := range LogEvidence(n.StoreID, st) {
+					r.emit(ev)
+				}
 				r.phase(n.StoreID, StepVerify, start, false)
 			}
 			return st, errors.New(strings.Join(errs, "; "))
