@@ -103,7 +103,8 @@ ul.evidence{margin:0;padding-left:1.1rem}table.compliance td:nth-child(3){width:
 <h3 id="verification-evidence">Verification evidence</h3>
 {{range .R.Stores}}<h4>Store {{.ID}} ({{.Address}})</h4><ul>
 <li>verdict: <strong class="{{call $.VerdictClass .}}">{{call $.Verdict .}}</strong></li>
-{{range .Verification.LogLines}}<li>log {{call $.Time .Time}} [{{.Level}}] <code>{{.Message}}</code></li>
+{{with .Verification.LogEvidence}}<li>TiKV log since the restart: <strong>{{.}}</strong></li>
+{{end}}{{range .Verification.LogLines}}<li>log {{call $.Time .Time}} [{{.Level}}] <code>{{.Message}}</code></li>
 {{end}}{{range .Verification.Metrics}}<li>metric <code>{{.Name}}{{call $.Labels .Labels}}</code> = {{.Value}}</li>
 {{else}}{{if not .Verification.LogLines}}<li>no log lines or metrics recorded</li>{{end}}
 {{end}}</ul>{{end}}</section>

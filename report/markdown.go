@@ -196,6 +196,9 @@ func markdownData(r *Report, sig signerInfo) mdData {
 			strconv.FormatInt(s.Verification.Leaders, 10), kd, kf)
 
 		ev := mdStoreEvidence{ID: s.ID, Address: s.Address, Lines: []string{"verdict: **" + strings.ReplaceAll(verdictString(s), "*", "\\*") + "**"}}
+		if l := s.Verification.LogEvidence(); l != "" {
+			ev.Lines = append(ev.Lines, "TiKV log since the restart: **"+l+"**")
+		}
 		if len(s.Verification.LogLines) == 0 && len(s.Verification.Metrics) == 0 {
 			ev.Lines = append(ev.Lines, "no log lines or metrics recorded")
 		}

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"cmp"
 	"time"
 
 	"github.com/tikv-ear/tikv-ear/cluster/verdict"
@@ -137,11 +138,35 @@ type Verification struct {
 	// existed) reads as unknown, never as proven (see StoreVerdict).
 	Verdict  *verdict.Verdict `json:"verdict,omitempty"`
 	LogLines []LogLine        `json:"log_lines,omitempty"`
-	Metrics  []Metric         `json:"metrics,omitempty"`
-	Leaders  int64            `json:"leaders"`
-	KeyDict  *KeyDict         `json:"key_dict,omitempty"`
-	Coverage *Coverage        `json:"coverage,omitempty"`
-	KeyFile  *KeyFile         `json:"key_file,omitempty"`
+	// Log says whether the TiKV log since the restart was read: LogRead, or
+	// LogUnknown with LogReason when it could not be (then LogLines is empty
+	// because nothing was read, not because TiKV logged nothing). "" in
+	// reports written before the field existed.
+	Log       string    `json:"log,omitempty"`
+	LogReason string    `json:"log_reason,omitempty"`
+	Metrics   []Metric  `json:"metrics,omitempty"`
+	Leaders   int64     `json:"leaders"`
+	KeyDict   *KeyDict  `json:"key_dict,omitempty"`
+	Coverage  *Coverage `json:"coverage,omitempty"`
+	KeyFile   *KeyFile  `json:"key_file,omitempty"`
+}
+
+// Values of Verification.Log.
+const (
+	// LogRead: the log since the restart was read; LogLines is what it showed.
+	LogRead = "read"
+	// LogUnknown: the log could not be read; its verdict is unknown.
+	LogUnknown = "unknown"
+)
+
+// LogEvidence is the text of a store's log evidence: "" when the log was read
+// (its lines speak) or the report predates the field, else "unknown (not
+// read: reason)".
+func (v Verification) LogEvidence() string {
+	if v.Log != LogUnknown {
+		return ""
+	}
+	return "unknown (not read: " + cmp.Or(v.LogReason, "no reason recorded") + ")"
 }
 
 // LogLine is one TiKV log line seen during verification.

@@ -3,6 +3,7 @@ package steps_test
 import (
 	"context"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -38,6 +39,17 @@ func TestEngineEncryptsEveryStoreOnSim(t *testing.T) {
 			}
 			if got := len(rec.find(steps.StepDone, steps.StepRelease)); got != 6 {
 				t.Errorf("%d schedulers released, want 6", got)
+			}
+			// TiKV's own encryption lines since the restart reach the
+			// dashboard's log pane: every store's, classified.
+			logged := map[uint64]bool{}
+			for _, ev := range rec.find(steps.NodeLog, steps.StepVerify) {
+				if ev.Log != nil && ev.Log.Catalog != "" && strings.Contains(ev.Message, ev.Log.Level) {
+					logged[ev.StoreID] = true
+				}
+			}
+			if len(logged) != 6 {
+				t.Errorf("TiKV log lines shown for stores %v, want all 6\n%s", logged, rec.dump())
 			}
 			again, err := e.run(ctx, nil)
 			if err != nil {

@@ -73,6 +73,12 @@ func BuildReport(ctx context.Context, kind report.Kind, p *Plan, res *Result, en
 		}
 		v := &st.Verification
 		v.Leaders = int64(sr.State.Sample.Leaders)
+		switch { // LogMatches is nil when the log since the restart was not scanned
+		case sr.State.LogUnread != "":
+			v.Log, v.LogReason = report.LogUnknown, sr.State.LogUnread
+		case sr.State.LogMatches != nil:
+			v.Log = report.LogRead
+		}
 		for _, name := range sr.State.LogMatches {
 			for _, m := range tikvlog.Catalogue() {
 				if m.Name == name {

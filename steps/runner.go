@@ -552,7 +552,15 @@ func (r *Runner) gate(ctx context.Context, batch int, ids []uint64) error {
 }
 
 func (r *Runner) unsafeToRestart(ctx context.Context, ids []uint64) (string, error) {
-	stores, err := r.PD.Stores(ctx)
+	// PD's store list and its region checks, read at once (this is right
+	// before a restart, on every batch's critical path).
+	var stores []Store
+	var h RegionHealth
+	var err, hErr error
+	var wg sync.WaitGroup
+	wg.Go(func() { stores, err = r.PD.Stores(ctx) })
+	wg.Go(func() { h, hErr = r.PD.RegionHealth(ctx) })
+	wg.Wait()
 	if err != nil {
 		return "", fmt.Errorf("reading stores from PD: %w", err)
 	}
@@ -564,8 +572,7 @@ func (r *Runner) unsafeToRestart(ctx context.Context, ids []uint64) (string, err
 			return fmt.Sprintf("store %d (%s) is %s", s.ID, s.Address, s.StateName), nil
 		}
 	}
-	h, err := r.PD.RegionHealth(ctx)
-	if err != nil {
+	if err := hErr; err != nil {
 		return "", fmt.Errorf("reading region health from PD: %w", err)
 	}
 	if !h.Clean() {
@@ -987,6 +994,9 @@ func (r *Runner) verifyStore(ctx context.Context, n NodePlan, logOffset int64) (
 		}
 		if len(errs) == 0 {
 			if logOffset >= 0 {
+				for _, ev := range LogEvidence(n.StoreID, st) {
+					r.emit(ev)
+				}
 				sample := st.Sample // the metrics read after the restart: the dashboard's pane shows them, not the eviction's
 				r.emit(Event{Kind: StepDone, Step: StepVerify, StoreID: n.StoreID, Message: verifySummary(st), Metrics: &sample})
 				r.phase(n.StoreID, StepVerify, start, true)
@@ -995,6 +1005,9 @@ func (r *Runner) verifyStore(ctx context.Context, n NodePlan, logOffset int64) (
 		}
 		if r.now().After(deadline) {
 			if logOffset >= 0 {
+				for _, ev := range LogEvidence(n.StoreID, st) {
+					r.emit(ev)
+				}
 				r.phase(n.StoreID, StepVerify, start, false)
 			}
 			return st, errors.New(strings.Join(errs, "; "))

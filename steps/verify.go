@@ -6,6 +6,7 @@ import (
 
 	"github.com/tikv-ear/tikv-ear/cluster/tikv"
 	"github.com/tikv-ear/tikv-ear/cluster/tikvlog"
+	"github.com/tikv-ear/tikv-ear/report"
 )
 
 // VerifyTarget returns the evidence rules a store must meet after a run of kind
@@ -49,4 +50,46 @@ func VerifyTarget(desired tikv.Encryption, kind string) func(NodePlan, NodeState
 		}
 		return problems
 	}
+}
+
+// LogEvidence returns the node-log events of what the verify step read in a
+// store's TiKV log since its restart, for the dashboard's log pane and the
+// verbose headless output: each catalogue encryption message found (in the
+// catalogue's newest wording; tikvlog.Catalogue cites TiKV's source), the
+// FATAL line, or one line saying the log could not be read (unknown, never
+// clean). The engine keeps only these lines of TiKV's log; the catalogue's
+// messages carry no key material, and the FATAL line and the reason pass
+// through report.Redact as every report string does.
+func LogEvidence(store uint64, st NodeState) []Event {
+	if st.LogUnread != "" {
+		l := LogLine{Text: report.Redact("TiKV log since the restart: unknown (not read: " + st.LogUnread + ")")}
+		return []Event{{Kind: NodeLog, Step: StepVerify, StoreID: store, Message: l.Text, Log: &l}}
+	}
+	var out []Event
+	for _, name := range st.LogMatches {
+		l := LogLine{Text: "log: " + name, Catalog: name}
+		if m, ok := catalogueMsg(name); ok {
+			text := m.Text
+			if m.Prefix {
+				text += "…"
+			}
+			l.Level, l.Text = m.Level, "log: "+m.Level+" "+text
+		}
+		out = append(out, Event{Kind: NodeLog, Step: StepVerify, StoreID: store, Message: l.Text, Log: &l})
+	}
+	if st.Fatal != "" {
+		l := LogLine{Text: report.Redact("log: FATAL " + st.Fatal), Level: "FATAL", Fatal: true}
+		out = append(out, Event{Kind: NodeLog, Step: StepVerify, StoreID: store, Message: l.Text, Log: &l})
+	}
+	return out
+}
+
+// catalogueMsg finds a catalogue message by its name.
+func catalogueMsg(name string) (tikvlog.Msg, bool) {
+	for _, m := range tikvlog.Catalogue() {
+		if m.Name == name {
+			return m, true
+		}
+	}
+	return tikvlog.Msg{}, false
 }

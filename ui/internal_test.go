@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"image/color"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/colorprofile"
+	"github.com/charmbracelet/x/ansi"
 
 	"github.com/tikv-ear/tikv-ear/steps"
 )
@@ -165,5 +167,27 @@ func TestBackgroundColourReachesStylesAndForms(t *testing.T) {
 	m.Update(tea.BackgroundColorMsg{Color: color.Black})
 	if !m.styles.IsDark {
 		t.Fatal("a black background kept the light styles")
+	}
+}
+
+// The Connect table fits 80 columns with a KMS master key named in the
+// ENCRYPTION column: the address column gives way, no row wraps, and the
+// cell is whole.
+func TestStoreTableEncryptionFits80Columns(t *testing.T) {
+	var rows []StoreRow
+	for i, mk := range []string{"kms (azure)", "kms (gcp)", "file", ""} {
+		rows = append(rows, StoreRow{ID: uint64(i + 1), Address: "tikv-store-host-number-0" + strconv.Itoa(i) + ".example:20160", Zone: "z1", Version: "8.5.2", State: "Up", Leaders: 100, Encryption: "aes256-ctr", MasterKey: mk})
+	}
+	rows[3].Encryption = "plaintext"
+	got := storeTable(NewStyles(true), rows, 80, 10)
+	for _, l := range strings.Split(got, "\n") {
+		if w := ansi.StringWidth(l); w > 80 {
+			t.Errorf("a %d-column line at 80 columns: %q", w, l)
+		}
+	}
+	for _, want := range []string{"aes256-ctr (kms (azure))", "aes256-ctr (kms (gcp))", "aes256-ctr (file)", "plaintext", "ENCRYPTION"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("table lacks %q:\n%s", want, got)
+		}
 	}
 }

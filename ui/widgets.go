@@ -3,6 +3,7 @@ package ui
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"charm.land/bubbles/v2/help"
@@ -15,27 +16,39 @@ import (
 	"github.com/tikv-ear/tikv-ear/steps"
 )
 
-// storeTable renders the discovered stores (zone, version, state, leaders, encryption).
+// storeTable renders the discovered stores (zone, version, state, leaders,
+// encryption) in w columns: the ID column is as wide as its widest value (5
+// at least), the address column gives way to the encryption cell, and only a
+// cell that still does not fit is cut, so no row wraps.
 func storeTable(st Styles, rows []StoreRow, w, h int) string {
-	addrW := max(8, min(28, w-62))
-	head := fmt.Sprintf("%-5s %-*s %-8s %-8s %-8s %7s %-14s", "ID", addrW, "ADDRESS", "ZONE", "VERSION", "STATE", "LEADERS", "ENCRYPTION")
+	idW, encW := 5, len("ENCRYPTION")
+	encs := make([]string, len(rows))
+	for i, r := range rows {
+		idW = max(idW, len(strconv.FormatUint(r.ID, 10)))
+		encs[i] = r.Encryption
+		if r.MasterKey != "" {
+			encs[i] += " (" + r.MasterKey + ")"
+		}
+		encW = max(encW, ansi.StringWidth(encs[i]))
+	}
+	// ID, ZONE 8, VERSION 8, STATE 8, LEADERS 7 and the six spaces between.
+	fixed := idW + 8 + 8 + 8 + 7 + 6
+	addrW := max(8, min(28, w-62, w-fixed-1-encW))
+	encRoom := max(len("ENCRYPTION"), w-fixed-1-addrW)
+	head := fmt.Sprintf("%-*s %-*s %-8s %-8s %-8s %7s %s", idW, "ID", addrW, "ADDRESS", "ZONE", "VERSION", "STATE", "LEADERS", "ENCRYPTION")
 	lines := []string{st.Header.Render(ansi.Truncate(head, w, "…"))}
 	shown := rows
 	if len(rows) > h-1 {
 		shown = rows[:max(0, h-2)]
 	}
-	for _, r := range shown {
+	for i, r := range shown {
 		state := r.State
 		stateCell := fmt.Sprintf("%-8s", state)
 		if state != "Up" {
 			stateCell = st.Fail.Render(stateCell)
 		}
-		enc := r.Encryption
-		if r.MasterKey != "" {
-			enc += " (" + r.MasterKey + ")"
-		}
-		line := fmt.Sprintf("%-5d %-*s %-8s %-8s ", r.ID, addrW, ansi.Truncate(r.Address, addrW, "…"), ansi.Truncate(r.Zone, 8, "…"), ansi.Truncate(r.Version, 8, "…")) +
-			stateCell + fmt.Sprintf(" %7d %s", r.Leaders, enc)
+		line := fmt.Sprintf("%-*d %-*s %-8s %-8s ", idW, r.ID, addrW, ansi.Truncate(r.Address, addrW, "…"), ansi.Truncate(r.Zone, 8, "…"), ansi.Truncate(r.Version, 8, "…")) +
+			stateCell + fmt.Sprintf(" %7d %s", r.Leaders, ansi.Truncate(encs[i], encRoom, "…"))
 		lines = append(lines, line)
 	}
 	if len(shown) < len(rows) {
