@@ -123,6 +123,10 @@ type Options struct {
 	Now func() time.Time
 	// Scale divides every TiUP interval and timeout (a sim running ×N uses N).
 	Scale float64
+	// Restart, when above 0, restarts only the first Restart instances (a
+	// benchmark's row of a large cluster); every instance's config is still
+	// refreshed first, as reload does.
+	Restart int
 }
 
 // Phase is one step of one instance.
@@ -173,7 +177,11 @@ func Run(ctx context.Context, pd PD, instances []Instance, opt Options) (*Result
 	if err := d.refresh(ctx, instances); err != nil {
 		return d.res, err
 	}
-	for _, in := range instances {
+	row := instances
+	if opt.Restart > 0 && opt.Restart < len(row) {
+		row = row[:opt.Restart]
+	}
+	for _, in := range row {
 		var phases []Phase
 		err := d.upgradeInstance(ctx, in, &phases)
 		d.res.Instances = append(d.res.Instances, phases)
