@@ -159,39 +159,11 @@ func (c *PlanCmd) Run(g *Globals) error {
 
 func printChecks(w io.Writer, checks []steps.Check) {
 	// One line per check id and verdict: per-store repeats collapse into a store list.
-	type group struct {
-		c      steps.Check
-		stores []string
-	}
-	var groups []*group
-	index := map[string]*group{}
-	for _, c := range checks {
-		key := c.Status + "\x00" + c.ID + "\x00" + c.Fix
-		g, ok := index[key]
-		if !ok {
-			g = &group{c: c}
-			index[key] = g
-			groups = append(groups, g)
-		}
-		if c.StoreID != 0 {
-			g.stores = append(g.stores, fmt.Sprint(c.StoreID))
-		}
-	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	for _, g := range groups {
-		msg := g.c.Message
-		switch n := len(g.stores); {
-		case n == 1:
-			msg = "store " + g.stores[0] + ": " + strings.TrimPrefix(msg, "store "+g.stores[0]+": ")
-		case n > 1:
-			msg = fmt.Sprintf("stores %s: %s", strings.Join(g.stores, ","), strings.TrimPrefix(msg, "store "+g.stores[0]+": "))
-			if g.c.Status != steps.Pass {
-				msg += " (first shown)"
-			}
-		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\n", strings.ToUpper(g.c.Status), g.c.ID, msg)
-		if g.c.Fix != "" && g.c.Status != steps.Pass {
-			fmt.Fprintf(tw, "  \t\t  fix: %s\n", g.c.Fix)
+	for _, g := range steps.GroupChecks(checks) {
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", strings.ToUpper(g.Check.Status), g.Check.ID, g.Message())
+		if g.Check.Fix != "" && g.Check.Status != steps.Pass {
+			fmt.Fprintf(tw, "  \t\t  fix: %s\n", g.Check.Fix)
 		}
 	}
 	tw.Flush()

@@ -39,7 +39,8 @@ type Session struct {
 	kind       string
 	refs       []kms.KeyRef
 	res        *Result
-	binding    Binding // the last Run's: partial when it covered part of the cluster
+	binding    Binding  // the last Run's: partial when it covered part of the cluster
+	accepted   []string // the preflight warnings the last passing gate went past (acceptedWarnings)
 }
 
 // OpenOptions say how to open a session.
@@ -250,10 +251,16 @@ func (s *Session) Checks(ctx context.Context) []Check {
 // wrapping a PreflightError) on any blocking finding.
 func (s *Session) gate(ctx context.Context, what string) error {
 	s.emit(Event{Kind: StepStarted, Step: StepPreflight, Message: what})
-	if blocking := Blocking(s.Checks(ctx)); len(blocking) > 0 {
+	checks := s.Checks(ctx)
+	if blocking := Blocking(checks); len(blocking) > 0 {
 		pe := &PreflightError{Blocking: blocking}
 		s.emit(Event{Kind: StepFailed, Step: StepPreflight, Error: pe.Error()})
 		return &Error{Msg: fmt.Sprintf("preflight failed with %d blocking finding(s); nothing changed", len(blocking)), Hints: []string{blocking[0].Fix}, Code: ExitFailure, Err: pe}
+	}
+	for _, w := range acceptedWarnings(checks) { // a rotation passes two gates: each warning once
+		if !slices.Contains(s.accepted, w) {
+			s.accepted = append(s.accepted, w)
+		}
 	}
 	s.emit(Event{Kind: StepDone, Step: StepPreflight, Message: "no blocking finding"})
 	return nil
@@ -305,7 +312,7 @@ type RunOptions struct {
 // when the run failed; it is nil when the run stopped before the runner.
 func (s *Session) Run(ctx context.Context, o RunOptions) (*Result, error) {
 	p := s.Plan
-	s.kind, s.res, s.binding = o.Kind, nil, Binding{}
+	s.kind, s.res, s.binding, s.accepted = o.Kind, nil, Binding{}, nil
 	BoundHeap(len(p.Nodes))
 	last, unfinished, err := s.Unfinished()
 	if err != nil {

@@ -3,6 +3,7 @@ package ui_test
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tikv-ear/tikv-ear/steps"
 	"github.com/tikv-ear/tikv-ear/ui"
@@ -72,6 +73,12 @@ func TestReportShowsTheEndOfRunSummary(t *testing.T) {
 	f := uitest.New(3)
 	f.AskAfter = 4
 	f.Ask = &steps.Decision{ID: "evict-timeout-1", Question: "store 1 still has 20 leaders", Options: []string{steps.OnEvictWait, steps.OnEvictSkipEviction, steps.OnEvictAbort}, Default: steps.OnEvictAbort}
+	// The engine computes the summary (steps.Session.Summary); the screen lays it out.
+	t0 := uitest.Base()
+	f.Files.Summary = &steps.RunSummary{Kind: steps.KindApply, Outcome: "finished", Started: t0, Ended: t0.Add(time.Hour), Duration: time.Hour,
+		Strategy: "zone", Batches: 3, Stores: 3, PreflightWarnings: []string{"tiup-managed: stores 1,2,3: …", "aes-ni: …"},
+		Decisions: []steps.DecisionTaken{{ID: "evict-timeout-1", Question: "store 1 still has 20 leaders", Chosen: steps.OnEvictSkipEviction, By: "operator"}},
+		Report:    "reports/report.json"}
 	h := newHarness(t, f, prefilled())
 	h.toPlan()
 	h.press("enter", "G", "y")
@@ -85,6 +92,7 @@ func TestReportShowsTheEndOfRunSummary(t *testing.T) {
 	h.press("enter")
 	h.idle(ui.ScreenReport)
 	h.press("G")
-	contains(t, h.view(), "Run summary", "duration   1h0m0s", "batches    3 (", "warnings   ", "accepted",
-		"decisions  evict-timeout-1 → skip-eviction (by operator)", "report     ")
+	contains(t, h.view(), "Run summary", "duration   1h0m0s (10:00:00 to 11:00:00 UTC)", "batches    3 (zone), 3 stores",
+		"warnings   2 accepted (2 in preflight, 0 during the run)",
+		"decisions  evict-timeout-1 → skip-eviction (by operator)", "report     reports/report.json")
 }

@@ -323,9 +323,10 @@ type ReportFiles struct {
 	HTML          string
 	Bundle        string
 	VerifyCommand string
-	// Summary is the run's end in a few facts (steps.RunSummary.Lines: the
-	// lines the headless output prints), shown on the Report screen.
-	Summary []string
+	// Summary is the run's end in a few facts, computed by the engine
+	// (steps.Session.Summary, as the headless output prints it), laid out
+	// on the Report screen; nil when the driver has none.
+	Summary *steps.RunSummary
 }
 
 // Unfinished is a run the journal shows was not finished.

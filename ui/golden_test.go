@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tikv-ear/tikv-ear/steps"
 	"github.com/tikv-ear/tikv-ear/ui"
@@ -49,6 +50,11 @@ func TestGoldenViews(t *testing.T) {
 	f.AskAfter = 20
 	f.Ask = &steps.Decision{ID: "evict-timeout-4", Question: "store 4 still has 20 leaders after 10m0s of eviction",
 		Options: []string{steps.OnEvictWait, steps.OnEvictSkipEviction, steps.OnEvictAbort}, Default: steps.OnEvictAbort}
+	// The engine's summary of this run (steps.Session.Summary), laid out on the Report screen.
+	t0 := uitest.Base()
+	f.Files.Summary = &steps.RunSummary{Kind: steps.KindApply, Outcome: "finished", Started: t0, Ended: t0.Add(time.Hour), Duration: time.Hour,
+		Strategy: "serial", Batches: 12, Stores: 12, PreflightWarnings: []string{"aes-ni: …"},
+		Decisions: []steps.DecisionTaken{{ID: "evict-timeout-4", Chosen: steps.OnEvictAbort, By: "operator"}}, Report: "reports/report.json"}
 	h := newHarness(t, f, prefilled())
 	h.idle(ui.ScreenConnect)
 	h.golden("connect")

@@ -2,75 +2,45 @@ package ui
 
 import (
 	"fmt"
-	"strings"
 	"time"
-
-	"github.com/tikv-ear/tikv-ear/steps"
 )
 
-// runSummary is the end-of-run summary the report screen shows: how long
+// runSummary lays out the end-of-run summary the engine computed
+// (steps.RunSummary, the same facts the headless output prints): how long
 // the run took, its batches, the warnings the operator went past, every
 // decision and who made it, what became of the old key (a rotation), and
-// where the signed report is. It reads the engine's result and its
-// timeline, nothing else.
+// where the signed report is. It computes nothing itself.
 func (m *Model) runSummary() []string {
-	r := m.result
-	if r == nil {
+	if m.report == nil || m.report.Summary == nil {
 		return nil
 	}
+	sum := m.report.Summary
 	var out []string
-	if !r.Started.IsZero() && r.Finished.After(r.Started) {
-		out = append(out, fmt.Sprintf("duration   %s (%s to %s UTC)", r.Finished.Sub(r.Started).Round(time.Second),
-			r.Started.UTC().Format("15:04:05"), r.Finished.UTC().Format("15:04:05")))
+	if sum.Duration > 0 {
+		out = append(out, fmt.Sprintf("duration   %s (%s to %s UTC)", sum.Duration.Round(time.Second),
+			sum.Started.UTC().Format("15:04:05"), sum.Ended.UTC().Format("15:04:05")))
 	}
-	stores := 0
-	for _, b := range r.Batches.Batches {
-		stores += len(b.Stores)
-	}
-	out = append(out, fmt.Sprintf("batches    %d (%s), %d stores", len(r.Batches.Batches), r.Batches.Strategy, stores))
-	checks := m.checks
-	if m.preview != nil {
-		checks = append(append([]steps.Check(nil), checks...), m.preview.Checks...)
-	}
-	_, preflight, _ := preflightCounts(checks) // counted as the preflight header counts them: one per finding
-
-	during := 0
-	var decisions, retire []string
-	for _, e := range r.Timeline {
-		switch {
-		case e.Kind == steps.Warning:
-			during++
-		case e.Kind == steps.DecisionMade && e.Decision != nil:
-			decisions = append(decisions, fmt.Sprintf("%s → %s (by %s)", e.Decision.ID, e.Decision.Chosen, e.Decision.By))
-		case e.Step == steps.StepRetire && e.Kind != steps.DecisionAsk && e.Kind != steps.DecisionMade:
-			retire = append(retire, strings.TrimSpace(e.Message+" "+e.Error))
-		}
-	}
-	out = append(out, fmt.Sprintf("warnings   %d accepted (%d in preflight, %d during the run)", preflight+during, preflight, during))
-	if len(decisions) == 0 {
+	out = append(out, fmt.Sprintf("batches    %d (%s), %d stores", sum.Batches, sum.Strategy, sum.Stores))
+	out = append(out, fmt.Sprintf("warnings   %d accepted (%d in preflight, %d during the run)", sum.Accepted(), len(sum.PreflightWarnings), len(sum.Warnings)))
+	if len(sum.Decisions) == 0 {
 		out = append(out, "decisions  none asked")
 	}
-	for i, d := range decisions {
+	for i, d := range sum.Decisions {
 		label := "decisions  "
 		if i > 0 {
 			label = "           "
 		}
-		out = append(out, label+d)
+		out = append(out, fmt.Sprintf("%s%s → %s (by %s)", label, d.ID, d.Chosen, d.By))
 	}
 	if m.opts.Rotate {
-		if len(retire) == 0 {
-			retire = []string{"not asked: the old key stays in its backend"}
+		revocation := sum.Revocation
+		if revocation == "" {
+			revocation = "not asked: the old key stays in its backend"
 		}
-		for i, s := range retire {
-			label := "revocation "
-			if i > 0 {
-				label = "           "
-			}
-			out = append(out, label+s)
-		}
+		out = append(out, "revocation "+revocation)
 	}
-	if m.report != nil && m.report.JSON != "" {
-		out = append(out, "report     "+m.report.JSON)
+	if sum.Report != "" {
+		out = append(out, "report     "+sum.Report)
 	}
 	return out
 }

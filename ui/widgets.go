@@ -60,29 +60,20 @@ func storeTable(st Styles, rows []StoreRow, w, h int) string {
 // allLines is the height to pass to a list drawn into a scrolled body: no limit.
 const allLines = 1 << 20
 
-// checkGroup is one check id and verdict with the stores that share it.
+// checkGroup is one check id and verdict with the stores that share it
+// (steps.GroupChecks).
 type checkGroup struct {
 	c      steps.Check
 	stores []uint64
 }
 
 // groupChecks collapses per-store repeats into one group per check id,
-// verdict and fix (as 'tikv-ear plan' prints them), failures first, then
-// warnings, then passes, each in first-seen order.
+// verdict and fix (steps.GroupChecks, as 'tikv-ear plan' prints them),
+// failures first, then warnings, then passes, each in first-seen order.
 func groupChecks(checks []steps.Check) []checkGroup {
 	var groups []checkGroup
-	index := map[string]int{}
-	for _, c := range checks {
-		k := c.Status + "\x00" + c.ID + "\x00" + c.Fix
-		i, ok := index[k]
-		if !ok {
-			i = len(groups)
-			index[k] = i
-			groups = append(groups, checkGroup{c: c})
-		}
-		if c.StoreID != 0 {
-			groups[i].stores = append(groups[i].stores, c.StoreID)
-		}
+	for _, g := range steps.GroupChecks(checks) {
+		groups = append(groups, checkGroup{c: g.Check, stores: g.Stores})
 	}
 	rank := map[string]int{steps.Fail: 0, steps.Warn: 1, steps.Pass: 2}
 	slices.SortStableFunc(groups, func(a, b checkGroup) int { return rank[a.c.Status] - rank[b.c.Status] })
@@ -90,25 +81,9 @@ func groupChecks(checks []steps.Check) []checkGroup {
 }
 
 // message is the group's text: "stores 1,2,3: ..." with the first store's
-// message, its store prefix dropped.
+// message, its store prefix dropped (steps.CheckGroup.Message).
 func (g checkGroup) message() string {
-	msg := g.c.Message
-	if len(g.stores) == 0 {
-		return msg
-	}
-	ids := make([]string, len(g.stores))
-	for i, id := range g.stores {
-		ids[i] = fmt.Sprint(id)
-	}
-	msg = strings.TrimPrefix(msg, fmt.Sprintf("store %d: ", g.stores[0]))
-	if len(ids) == 1 {
-		return "store " + ids[0] + ": " + msg
-	}
-	msg = "stores " + strings.Join(ids, ",") + ": " + msg
-	if g.c.Status != steps.Pass {
-		msg += " (first shown)"
-	}
-	return msg
+	return steps.CheckGroup{Check: g.c, Stores: g.stores}.Message()
 }
 
 // checkList draws grouped checks into w×h, blocking ones first, each whole

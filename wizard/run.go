@@ -140,7 +140,7 @@ func (d *Driver) WriteReport(ctx context.Context, _ *steps.Result, prev ui.PlanP
 	out := ui.ReportFiles{JSON: files.Report, HTML: files.HTML, Bundle: files.Bundle,
 		VerifyCommand: "tikv-ear report verify " + files.Report} // pub.pem and the bundle are found beside it
 	if sum, ok := run.Summary(files.Report); ok {
-		out.Summary = sum.Lines()
+		out.Summary = &sum
 	}
 	d.mu.Lock()
 	d.report = &out
