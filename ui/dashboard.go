@@ -381,7 +381,7 @@ func (d *dashboard) render(st Styles, w, h int, v dashView) string {
 	case d.aborting && !v.applyDone:
 		top = append(top, st.Warn.Render("aborting: the engine stops at its next check and removes its evict-leader schedulers…"))
 	case v.confirmAbort:
-		top = append(top, st.Decision.Render("Abort the rollout? The engine stops at a safe point and cleans up; stores already done stay done. y abort · n keep going"))
+		top = append(top, st.Decision.Width(min(w, 120)).Render("Abort the rollout? The engine stops at a safe point and cleans up; stores already done stay done. y abort · n keep going"))
 	case d.finished || v.applyDone:
 		if v.applyErr != nil || d.endErr != "" {
 			msg := d.endMsg

@@ -39,3 +39,21 @@ func TestErrorLineShowsTheWholeErrorAndHint(t *testing.T) {
 	h.until("discovery error", func(m *ui.Model) bool { return m.Err() != nil })
 	contains(t, h.view(), "(ENDOFERROR)", "hint: set [target.key.gcp]", "(ENDOFHINT)")
 }
+
+// TestAbortDialogIsWholeAt80Columns: the abort confirmation wraps inside
+// its box at 80 columns instead of being cut with "…".
+func TestAbortDialogIsWholeAt80Columns(t *testing.T) {
+	f := uitest.New(3)
+	f.Hold = make(chan struct{})
+	h := newHarness(t, f, prefilled())
+	h.toPlan()
+	h.press("enter", "G", "y")
+	h.until("rollout running", func(m *ui.Model) bool { return m.EventsSeen() > 0 })
+	h.press("a")
+	v := h.view()
+	flat := strings.Join(strings.Fields(strings.NewReplacer("┃", " ", "━", " ").Replace(v)), " ")
+	if !strings.Contains(flat, "stores already done stay done. y abort · n keep going") {
+		t.Errorf("the abort dialog is not whole at 80 columns:\n%s", v)
+	}
+	close(f.Hold)
+}
