@@ -232,14 +232,25 @@ func bindHost(ctx context.Context, n NodePlan, s Store, node *SSHNode) ([]Mismat
 	if _, p, err := net.SplitHostPort(n.Address); err == nil && p != strconv.Itoa(n.Port) {
 		bad("port", strconv.Itoa(n.Port), "address "+n.Address)
 	}
-	if ok, err := node.PortListening(ctx, n.Port); err != nil {
+	listening, err := node.PortListening(ctx, n.Port)
+	if err != nil {
 		return out, err
-	} else if !ok {
-		bad("port", strconv.Itoa(n.Port), "not listening (ss -ltn)")
 	}
 	if n.Service == "" {
-		return out, nil // a restart command: no unit to read
+		// A restart command: no unit to read, so the port is the only proof
+		// that this host serves the store. Nothing listening is no proof
+		// either way (the store may be down or still starting, e.g. restarted
+		// by a run that was then aborted), so the binding is refused until it
+		// can be read.
+		if !listening {
+			bad("port", strconv.Itoa(n.Port), "nothing listening (ss -ltn), and the plan names no unit to read instead: cannot tell that this host serves the store; wait until the store has started, then run again")
+		}
+		return out, nil
 	}
+	// With a unit, the unit's own flags bind the host to the store below. A
+	// port not listening says only that TiKV is down or still starting (a
+	// resumed run finds the store an aborted run restarted still starting):
+	// not a mismatch, and the run's readiness and safety checks wait for it.
 	res, err := run(ssh.Command("systemctl", "status", "--no-pager", n.Service))
 	if err != nil {
 		return out, err

@@ -39,8 +39,9 @@ type Session struct {
 	kind       string
 	refs       []kms.KeyRef
 	res        *Result
-	binding    Binding  // the last Run's: partial when it covered part of the cluster
-	accepted   []string // the preflight warnings the last passing gate went past (acceptedWarnings)
+	binding    Binding   // the last Run's: partial when it covered part of the cluster
+	accepted   []string  // the preflight warnings the last passing gate went past (acceptedWarnings)
+	resuming   *RunState // the unfinished run this run resumes (nil for a new run)
 }
 
 // OpenOptions say how to open a session.
@@ -255,6 +256,11 @@ func (s *Session) gate(ctx context.Context, what string) error {
 	if blocking := Blocking(checks); len(blocking) > 0 {
 		pe := &PreflightError{Blocking: blocking}
 		s.emit(Event{Kind: StepFailed, Step: StepPreflight, Error: pe.Error()})
+		if s.resuming != nil {
+			if err := s.resumeBlocked(*s.resuming, blocking); err != nil {
+				return err
+			}
+		}
 		return &Error{Msg: fmt.Sprintf("preflight failed with %d blocking finding(s); nothing changed", len(blocking)), Hints: []string{blocking[0].Fix}, Code: ExitFailure, Err: pe}
 	}
 	for _, w := range acceptedWarnings(checks) { // a rotation passes two gates: each warning once
@@ -312,7 +318,7 @@ type RunOptions struct {
 // when the run failed; it is nil when the run stopped before the runner.
 func (s *Session) Run(ctx context.Context, o RunOptions) (*Result, error) {
 	p := s.Plan
-	s.kind, s.res, s.binding, s.accepted = o.Kind, nil, Binding{}, nil
+	s.kind, s.res, s.binding, s.accepted, s.resuming = o.Kind, nil, Binding{}, nil, nil
 	BoundHeap(len(p.Nodes))
 	last, unfinished, err := s.Unfinished()
 	if err != nil {
@@ -347,6 +353,7 @@ func (s *Session) Run(ctx context.Context, o RunOptions) (*Result, error) {
 			return nil, err
 		}
 		s.emit(Event{Kind: Info, Step: StepRun, Message: "resuming " + last.Run + " from the cluster's real state"})
+		s.resuming = &last
 	}
 	if o.ReportDir != "" {
 		p.Report.Dir = o.ReportDir
