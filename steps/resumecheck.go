@@ -6,11 +6,11 @@ import (
 	"strings"
 )
 
-// restartedUnverified returns the stores the run in last restarted (journal
+// RestartedUnverified returns the stores the run in last restarted (journal
 // step "restart" started or done) and never verified: stores that run the
-// run's new config, or are still starting with it.
-func restartedUnverified(last RunState) []uint64 {
-	restarted, verified := map[uint64]bool{}, map[uint64]bool{}
+// run's new config unproven, or are still starting with it.
+func RestartedUnverified(last RunState) []uint64 {
+	restarted, settled := map[uint64]bool{}, map[uint64]bool{}
 	for _, r := range last.Records {
 		if r.StoreID == 0 {
 			continue
@@ -18,13 +18,13 @@ func restartedUnverified(last RunState) []uint64 {
 		switch {
 		case r.Step == StepRestart && (r.State == StateStarted || r.State == StateDone):
 			restarted[r.StoreID] = true
-		case r.Step == StepVerify && r.State == StateDone:
-			verified[r.StoreID] = true
+		case r.Step == StepVerify && r.State == StateDone, r.Step == StepRollback && r.State == StateDone:
+			settled[r.StoreID] = true // proven on the target, or back on its old config
 		}
 	}
 	var out []uint64
 	for id := range restarted {
-		if !verified[id] {
+		if !settled[id] {
 			out = append(out, id)
 		}
 	}
@@ -38,7 +38,7 @@ func restartedUnverified(last RunState) []uint64 {
 // not say that the run took it down, nor how to go on. It returns nil when no
 // blocking check is about such a store.
 func (s *Session) resumeBlocked(last RunState, blocking []Check) *Error {
-	ids := restartedUnverified(last)
+	ids := RestartedUnverified(last)
 	var down []uint64
 	for _, id := range ids {
 		for _, c := range blocking {

@@ -993,6 +993,9 @@ func (r *Runner) verifyStore(ctx context.Context, n NodePlan, logOffset int64) (
 			errs = append(errs, r.Verify(n, st)...)
 		}
 		if len(errs) == 0 {
+			// Recorded, so that a resume and the home screen tell verified stores
+			// from restarted-unproven ones (RestartedUnverified).
+			_ = r.journal(StepVerify, n.StoreID, 0, StateDone, nil)
 			if logOffset >= 0 {
 				for _, ev := range LogEvidence(n.StoreID, st) {
 					r.emit(ev)

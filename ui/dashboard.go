@@ -485,10 +485,10 @@ func (d *dashboard) stoppedStores() string {
 		parts = append(parts, storeList(unverified)+" restarted and NOT verified")
 	}
 	if untouched > 0 {
-		parts = append(parts, fmt.Sprintf("%d not touched", untouched))
+		parts = append(parts, fmt.Sprintf("%d not touched by this run", untouched))
 	}
 	if len(parts) == 0 {
-		return "No store was touched."
+		return "No store was touched by this run."
 	}
 	return strings.ToUpper(parts[0][:1]) + parts[0][1:] + strings.Join(append([]string{""}, parts[1:]...), "; ") + "."
 }

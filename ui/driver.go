@@ -335,8 +335,11 @@ type Unfinished struct {
 	Kind     string
 	Started  time.Time
 	LastStep string
-	Done     int // stores finished
+	Done     int // stores the run verified on its target
 	Total    int
-	Evicted  []uint64 // stores still under an evict-leader scheduler of the run
-	Preview  PlanPreview
+	// Unverified are stores the run restarted and never verified: they run
+	// its new config unproven, or are still starting with it.
+	Unverified []uint64
+	Evicted    []uint64 // stores still under an evict-leader scheduler of the run
+	Preview    PlanPreview
 }

@@ -68,10 +68,10 @@ func TestHomeOffersEveryJourney(t *testing.T) {
 // An interrupted run is preselected on the home and resumes from there.
 func TestHomeResumesAnInterruptedRun(t *testing.T) {
 	f := uitest.New(3)
-	f.Open = &ui.Unfinished{Run: "apply-7", Kind: "apply", Started: uitest.Base(), LastStep: "restart store 2", Done: 1, Total: 3, Preview: f.Preview}
+	f.Open = &ui.Unfinished{Run: "apply-7", Kind: "apply", Started: uitest.Base(), LastStep: "restart store 2", Done: 1, Total: 3, Unverified: []uint64{2}, Preview: f.Preview}
 	h := newHarness(t, f, homeOpts())
 	h.idle(ui.ScreenHome)
-	contains(t, h.view(), "run apply-7 (apply) stopped at restart store 2 with 1 of 3 stores done", "› 4 Resume")
+	contains(t, h.view(), "run apply-7 (apply) stopped at restart store 2 with 1 of 3 stores", "verified, store 2 restarted and not verified", "› 4 Resume")
 	h.press("enter")
 	h.idle(ui.ScreenResume)
 	h.press("r")

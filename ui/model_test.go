@@ -255,7 +255,7 @@ func TestResumePrompt(t *testing.T) {
 	f.Open = &ui.Unfinished{Run: "apply-17", Kind: steps.KindApply, Started: uitest.Base(), LastStep: "restart store 2", Done: 1, Total: 3, Evicted: []uint64{2}, Preview: f.Preview}
 	h := newHarness(t, f, prefilled())
 	h.idle(ui.ScreenResume)
-	contains(t, h.view(), "An earlier run did not finish", "apply-17", "1 of 3 done", "evict-leader scheduler still on store(s) 2", "r resume the run")
+	contains(t, h.view(), "An earlier run did not finish", "apply-17", "1 of 3 verified", "evict-leader scheduler still on store(s) 2", "r resume the run")
 	h.press("r")
 	if h.m.Screen() != ui.ScreenDashboard {
 		t.Fatalf("r went to %s", h.m.Screen())

@@ -51,7 +51,7 @@ func (m *Model) journeys() []journeyItem {
 		items[3].disabled = "no interrupted run: the journal records none"
 	default:
 		u := m.unfinished
-		items[3].summary = fmt.Sprintf("run %s (%s) stopped at %s with %d of %d stores done: resume it, or clean it up", u.Run, u.Kind, u.LastStep, u.Done, u.Total)
+		items[3].summary = fmt.Sprintf("run %s (%s) stopped at %s with %d of %d stores verified%s: resume it, or clean it up", u.Run, u.Kind, u.LastStep, u.Done, u.Total, unverifiedNote(u.Unverified))
 	}
 	return items
 }

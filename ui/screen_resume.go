@@ -2,6 +2,7 @@ package ui
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	"charm.land/bubbles/v2/key"
@@ -40,7 +41,7 @@ func (m *Model) viewResume(w, h int) string {
 	fmt.Fprintf(&b, "  run        %s (%s)\n", u.Run, u.Kind)
 	fmt.Fprintf(&b, "  started    %s\n", u.Started.UTC().Format("2006-01-02 15:04:05 MST"))
 	fmt.Fprintf(&b, "  last step  %s\n", u.LastStep)
-	fmt.Fprintf(&b, "  stores     %d of %d done\n", u.Done, u.Total)
+	fmt.Fprintf(&b, "  stores     %d of %d verified%s\n", u.Done, u.Total, unverifiedNote(u.Unverified))
 	if len(u.Evicted) > 0 {
 		ids := make([]string, len(u.Evicted))
 		for i, id := range u.Evicted {
@@ -61,3 +62,16 @@ type resumePage struct{}
 
 func (resumePage) key(m *Model, msg tea.KeyPressMsg) tea.Cmd { return m.keyResume(msg) }
 func (resumePage) view(m *Model, w, h int) string            { return m.viewResume(w, h) }
+
+// unverifiedNote is ", store 2 restarted and not verified" for the stores an
+// interrupted run restarted and never verified, "" when there are none.
+func unverifiedNote(ids []uint64) string {
+	if len(ids) == 0 {
+		return ""
+	}
+	names := make([]string, len(ids))
+	for i, id := range ids {
+		names[i] = strconv.FormatUint(id, 10)
+	}
+	return ", " + storeList(names) + " restarted and not verified"
+}

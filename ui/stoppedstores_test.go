@@ -17,10 +17,10 @@ func TestStoppedStoresSaysWhereEachStoreStands(t *testing.T) {
 		want   string
 	}{
 		{[]*storeState{{ID: 1, Verify: "rolled back", Restart: "up"}, {ID: 2}, {ID: 3}},
-			"Store 1 rolled back (d shows to what); 2 not touched."},
+			"Store 1 rolled back (d shows to what); 2 not touched by this run."},
 		{[]*storeState{{ID: 1, Verify: "verified", Restart: "up"}, {ID: 4, Restart: "restarted"}, {ID: 2}},
-			"Store 1 on the target, verified; store 4 restarted and NOT verified; 1 not touched."},
-		{[]*storeState{{ID: 1}, {ID: 2}}, "2 not touched."},
+			"Store 1 on the target, verified; store 4 restarted and NOT verified; 1 not touched by this run."},
+		{[]*storeState{{ID: 1}, {ID: 2}}, "2 not touched by this run."},
 		{[]*storeState{{ID: 1, Verify: "rolled back"}, {ID: 3, Verify: "rolled back"}}, "Stores 1,3 rolled back (d shows to what)."},
 	}
 	for _, tc := range cases {

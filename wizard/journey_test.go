@@ -321,8 +321,8 @@ func abortThenResume(t *testing.T, size [2]int, abortAt ...string) {
 	j.press("enter")
 	// The safe abort lets store 2's restart end, and its slow start is
 	// lifted above, so 1 or 2 of the 3 stores are done: either is right.
-	v := j.see("› 4 Resume an interrupted run", "stopped", "of 3 stores done")
-	if flat := strings.Join(strings.Fields(v), " "); !strings.Contains(flat, "1 of 3 stores done") && !strings.Contains(flat, "2 of 3 stores done") {
+	v := j.see("› 4 Resume an interrupted run", "stopped", "of 3 stores verified")
+	if flat := strings.Join(strings.Fields(v), " "); !strings.Contains(flat, "1 of 3 stores verified") && !strings.Contains(flat, "2 of 3 stores verified") {
 		t.Fatalf("home after the abort:\n%s", v)
 	}
 	if j.d.LastReport() != nil {

@@ -186,10 +186,11 @@ func (d *Driver) Journal(_ context.Context) (*ui.Unfinished, error) {
 		}
 	}
 	for _, n := range p.Nodes {
-		if last.Done[fmt.Sprintf("%s/%d", steps.StepRelease, n.StoreID)] {
+		if last.Done[fmt.Sprintf("%s/%d", steps.StepVerify, n.StoreID)] {
 			u.Done++
 		}
 	}
+	u.Unverified = steps.RestartedUnverified(last)
 	for id := range last.Evicted {
 		u.Evicted = append(u.Evicted, id)
 	}
