@@ -3,6 +3,7 @@ package steps
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sync"
 	"time"
 )
@@ -175,6 +176,33 @@ func FloorLine(wall time.Duration, f Floor) string {
 
 // Summary is apply's closing line for a run of bp that took wall: the floor
 // from what the run observed of the cluster, and how close the run came.
+// Only the stores this run restarted count: a resumed run verifies the
+// stores an earlier run finished without restarting them, and a floor that
+// counted their batches would not be a floor (a resume measured 0.76 of one).
 func (o *FloorObserver) Summary(bp BatchPlan, res *Result, wall time.Duration) string {
-	return FloorLine(wall, PhysicalFloor(bp, o.Params(res)))
+	return FloorLine(wall, PhysicalFloor(restartedBatches(bp, res), o.Params(res)))
+}
+
+// restartedBatches keeps, batch by batch, the stores res shows this run
+// restarted, and drops batches left empty; without a result it is bp.
+func restartedBatches(bp BatchPlan, res *Result) BatchPlan {
+	if res == nil {
+		return bp
+	}
+	restarted := map[uint64]bool{}
+	for _, sr := range res.Stores {
+		if !sr.Skipped && slices.ContainsFunc(sr.Phases, func(ph Phase) bool { return ph.Step == StepRestart }) {
+			restarted[sr.StoreID] = true
+		}
+	}
+	out := bp
+	out.Batches = nil
+	for _, b := range bp.Batches {
+		kept := b
+		kept.Stores = slices.DeleteFunc(slices.Clone(b.Stores), func(id uint64) bool { return !restarted[id] })
+		if len(kept.Stores) > 0 {
+			out.Batches = append(out.Batches, kept)
+		}
+	}
+	return out
 }

@@ -57,3 +57,20 @@ func TestFloorObserverTakesTheClustersBest(t *testing.T) {
 		t.Errorf("params %+v, want rate 3/s, leaders 30, 9 and 12, restart 10s", p)
 	}
 }
+
+// TestFloorCountsOnlyStoresThisRunRestarted: a resumed run skips the stores
+// an earlier run finished; their batches are no part of its floor.
+func TestFloorCountsOnlyStoresThisRunRestarted(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	bp := BatchPlan{Batches: []Batch{{Index: 1, Stores: []uint64{1}}, {Index: 2, Stores: []uint64{2, 3}}, {Index: 3, Stores: []uint64{4}}}}
+	restart := []Phase{{Step: StepRestart, Start: t0, End: t0.Add(time.Second), OK: true}, {Step: StepReady, Start: t0.Add(time.Second), End: t0.Add(10 * time.Second), OK: true}}
+	res := &Result{Stores: []*StoreResult{
+		{StoreID: 1, Skipped: true}, {StoreID: 2, Skipped: true}, {StoreID: 3, Phases: restart}, {StoreID: 4, Phases: restart},
+	}}
+	var o FloorObserver
+	line := o.Summary(bp, res, 30*time.Second)
+	// Two batches (store 3's and store 4's) of one 10 s restart each, no eviction seen.
+	if !strings.Contains(line, "physical floor 20s (2 batches") || !strings.Contains(line, "wall/floor 1.50") {
+		t.Fatalf("floor line %q, want 2 batches of 10 s (the skipped stores' batch dropped)", line)
+	}
+}
