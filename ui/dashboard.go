@@ -823,6 +823,7 @@ func (m *Model) startApply() tea.Cmd {
 	buf := steps.NewBuffered(4096)
 	gate := NewStepGate(ctx, buf)
 	m.applying, m.applyCancel, m.gate, m.events = true, cancel, gate, buf
+	m.eventsOpen, m.heldApply = true, nil
 	m.applyFinished = make(chan struct{})
 	m.applyDone, m.applyErr, m.result, m.err, m.notice = false, nil, nil, nil, ""
 	m.dash.init(*m.preview)

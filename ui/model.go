@@ -161,6 +161,8 @@ type Model struct {
 	applying      bool
 	applyCancel   context.CancelFunc
 	applyFinished chan struct{} // closed by the apply command when Apply returned
+	eventsOpen    bool          // the run's events are still being drained (until eventsClosedMsg)
+	heldApply     *resultMsg    // Apply's answer, held until the events are drained
 	gate          *StepGate
 	events        *steps.Buffered
 	confirmAbort  bool
@@ -321,6 +323,12 @@ func (m *Model) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.dash.apply(msg.e)
 		return m, waitEvent(m.events)
 	case eventsClosedMsg:
+		// Every event of the run is on the dashboard: its end may show now.
+		m.eventsOpen = false
+		if held := m.heldApply; held != nil {
+			m.heldApply = nil
+			return m, m.handleResult(*held)
+		}
 		return m, nil
 	case leadersMsg:
 		return m, m.leadersRead(msg)
@@ -330,6 +338,13 @@ func (m *Model) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 		return m, nil
 	case resultMsg:
+		if msg.op == opApply && m.eventsOpen {
+			// Apply returned before the dashboard took its last events (a
+			// rollback's, a release's): the end waits for them, or it would
+			// say where each store stands from a state the run already left.
+			m.heldApply = &msg
+			return m, nil
+		}
 		return m, m.handleResult(msg)
 	case tea.KeyPressMsg:
 		return m, m.handleKey(msg)
