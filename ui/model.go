@@ -690,6 +690,9 @@ func (m *Model) bindings() []key.Binding {
 		return []key.Binding{with(k.Next, "choose"), with(k.Save, "report signer"), k.Up, k.Down, k.Back, k.Quit}
 	case ScreenPlan:
 		if m.confirmApply {
+			if m.opts.Rotate {
+				return []key.Binding{with(k.Yes, "rotate now"), with(k.No, "not yet")}
+			}
 			return []key.Binding{with(k.Yes, "apply now"), with(k.No, "not yet")}
 		}
 		if m.opts.Rotate {

@@ -288,7 +288,7 @@ func TestRotateFlowWithIncident(t *testing.T) {
 		t.Errorf("a rotation preview shows diffs or offers to save the plan:\n%s", h.view())
 	}
 	h.press("enter")
-	contains(t, h.view(), "Rotate now?", "generation 2 (created when you rotate) in aws", "y rotate")
+	contains(t, h.view(), "Rotate now?", "This creates generation 2 in aws", "y rotate")
 	h.press("esc")
 	h.press("esc")
 	if h.m.Screen() != ui.ScreenConnect {

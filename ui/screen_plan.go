@@ -140,7 +140,7 @@ func (m *Model) planFooter(w int) string {
 	st := m.styles
 	q := fmt.Sprintf("Apply now? This rewrites tikv.toml and restarts %d stores, batch by batch. y apply · n not yet", len(p.Plan.Nodes))
 	if r := p.Rotation; r != nil {
-		q = fmt.Sprintf("Rotate now? This makes %s in %s, rewrites tikv.toml and restarts %d stores, batch by batch. y rotate · n not yet", r.Next, r.Backend, len(p.Plan.Nodes))
+		q = fmt.Sprintf("Rotate now? This creates %s in %s, rewrites tikv.toml and restarts %d stores, batch by batch. y rotate · n not yet", strings.TrimSuffix(r.Next, " (created when you rotate)"), r.Backend, len(p.Plan.Nodes))
 	}
 	if !m.scroll.atEnd() {
 		q += " · the plan goes on below: read it (pgdn/space) or y shows its end first"

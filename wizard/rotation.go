@@ -34,7 +34,7 @@ func (d *Driver) rotationPreview(p *steps.Plan, incident bool) ui.RotationPrevie
 	if p.Target.MasterKey.Generation > 0 {
 		r.Next = fmt.Sprintf("generation %d (created when you rotate)", p.Target.MasterKey.Generation+1)
 	} else {
-		r.Next = "a new " + backend + " key (created when you rotate)"
+		r.Next = "a new key (created when you rotate)"
 	}
 	if prev := p.Target.PreviousMasterKey; prev != nil { // an interrupted rotation: same generations
 		r.Continuing, r.Current, r.Next = true, genLabel(*prev), genLabel(p.Target.MasterKey)
