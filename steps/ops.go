@@ -245,7 +245,7 @@ func (s *Session) retireOld(ctx context.Context, old kms.KeyRef) error {
 	}
 	// Keep is the default and listed first: revoking is typed, never preselected.
 	dec := Decision{ID: DecisionRetireOld, Options: []string{ChoiceKeep, ChoiceRevoke}, Default: ChoiceKeep, Typed: ChoiceRevoke,
-		Question:     fmt.Sprintf("revoke the old master %s in %s? It cannot be undone; every store already runs on the new one", keyWhole(old), eng.Backend.Name()),
+		Question:     fmt.Sprintf("revoke the old master %s in %s? Every store already runs on the new one; read what revoking destroys first", keyWhole(old), eng.Backend.Name()),
 		Consequences: s.revokeConsequences(old)}
 	s.emit(Event{Kind: DecisionAsk, Step: StepRetire, Decision: &dec})
 	choice, by, err := s.decider().Decide(ctx, dec)
