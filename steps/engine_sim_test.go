@@ -41,16 +41,10 @@ func TestEngineEncryptsEveryStoreOnSim(t *testing.T) {
 				t.Errorf("%d schedulers released, want 6", got)
 			}
 			// TiKV's own encryption lines since the restart reach the
-			// dashboard's log pane: every store's, classified.
-			logged := map[uint64]bool{}
-			for _, ev := range rec.find(steps.NodeLog, steps.StepVerify) {
-				if ev.Log != nil && ev.Log.Catalog != "" && strings.Contains(ev.Message, ev.Log.Level) {
-					logged[ev.StoreID] = true
-				}
-			}
-			if len(logged) != 6 {
-				t.Errorf("TiKV log lines shown for stores %v, want all 6\n%s", logged, rec.dump())
-			}
+			// dashboard's log pane, classified, live: every store's before
+			// it is found ready (the readiness looks read the log), and no
+			// line again at verification.
+			assertLiveLog(t, rec, 6)
 			again, err := e.run(ctx, nil)
 			if err != nil {
 				t.Fatalf("second run: %v", err)
@@ -61,5 +55,43 @@ func TestEngineEncryptsEveryStoreOnSim(t *testing.T) {
 			e.assertAllVerified(again)
 			e.assertSafe(ctx, "after the second run")
 		})
+	}
+}
+
+// assertLiveLog checks that each of n stores showed a classified TiKV log
+// line before its ready step ended, and that verification repeated none of
+// the lines the readiness looks had shown.
+func assertLiveLog(t *testing.T, rec *recorder, n int) {
+	t.Helper()
+	live, ready := map[uint64]bool{}, map[uint64]bool{}
+	first := map[string]map[uint64]string{} // step → store → its first line
+	rec.mu.Lock()
+	events := append([]steps.Event(nil), rec.events...)
+	rec.mu.Unlock()
+	for _, ev := range events {
+		switch {
+		case ev.Kind == steps.StepDone && ev.Step == steps.StepReady:
+			ready[ev.StoreID] = true
+		case ev.Kind == steps.NodeLog && ev.Log != nil && ev.Log.Catalog != "" && strings.Contains(ev.Message, ev.Log.Level):
+			if !ready[ev.StoreID] {
+				live[ev.StoreID] = true
+			}
+			if first[ev.Step] == nil {
+				first[ev.Step] = map[uint64]string{}
+			}
+			if _, ok := first[ev.Step][ev.StoreID]; !ok {
+				first[ev.Step][ev.StoreID] = ev.Log.Catalog
+			}
+		}
+	}
+	if len(live) != n {
+		t.Errorf("TiKV log lines shown live (before ready) for stores %v, want all %d\n%s", live, n, rec.dump())
+	}
+	// Verification shows only lines logged after the last look (a data-key
+	// rotation, say), never the start's lines again from the beginning.
+	for id, name := range first[steps.StepVerify] {
+		if first[steps.StepReady][id] == name {
+			t.Errorf("store %d: verification shows the log again from its first line %q", id, name)
+		}
 	}
 }

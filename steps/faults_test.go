@@ -235,6 +235,17 @@ func TestFaultMatrix(t *testing.T) {
 				t.Fatal("the run returned no finished result")
 			}
 			e.assertSafe(ctx, "after the faulted run")
+			if fc.errHas == "failed to start" {
+				// The FATAL line reaches the log pane from the readiness look
+				// that found it, before the step fails.
+				var fatal bool
+				for _, ev := range h.rec.find(steps.NodeLog, steps.StepReady) {
+					fatal = fatal || (ev.StoreID == fc.store && ev.Log != nil && ev.Log.Fatal)
+				}
+				if !fatal {
+					t.Errorf("no FATAL log line of store %d shown while it started\n%s", fc.store, h.rec.dump())
+				}
+			}
 			if fc.untouched {
 				n, _ := e.plan.Node(fc.store)
 				if now, _, err := e.nodes[fc.store].ReadFile(ctx, n.ConfigPath); err != nil || string(now) != string(original) {

@@ -101,6 +101,8 @@ type Runner struct {
 	limitOriginal int
 	// pace holds the shared PD store poll and the learned start time (pace.go).
 	pace pace
+	// live is what the log pane already shows of each store's log (livelog.go).
+	live liveLog
 }
 
 // DefaultCleanupTimeout is Runner.CleanupTimeout's default: a scheduler left
@@ -848,6 +850,7 @@ const fatalLookPolls = 5
 // and at the deadline.
 func (r *Runner) ready(ctx context.Context, batch int, n NodePlan, node Node, prevStart, logOffset int64) error {
 	start := r.now()
+	r.live.restarted(n.StoreID)
 	r.emit(Event{Kind: StepStarted, Step: StepReady, StoreID: n.StoreID, Batch: batch})
 	poll := r.Plan.Strategy.ReadyPoll.Duration
 	deadline := start.Add(r.Plan.Strategy.ReadyTimeout.Duration)
@@ -883,6 +886,7 @@ func (r *Runner) ready(ctx context.Context, batch int, n NodePlan, node Node, pr
 			var l Look
 			r.onHost(func() { l = r.Inspector.Look(ctx, n, LookQuery{LogFrom: logOffset, Port: statusUp && !listened}) })
 			looked, gap = r.now(), min(2*gap, fatalLookPolls*poll)
+			r.showLook(StepReady, batch, n.StoreID, l)
 			if l.LogErr == nil && l.Fatal != "" {
 				r.phase(n.StoreID, StepReady, start, false)
 				return r.fail(StepReady, n.StoreID, batch, fmt.Errorf("TiKV failed to start: %s", l.Fatal))
@@ -997,7 +1001,7 @@ func (r *Runner) verifyStore(ctx context.Context, n NodePlan, logOffset int64) (
 			// from restarted-unproven ones (RestartedUnverified).
 			_ = r.journal(StepVerify, n.StoreID, 0, StateDone, nil)
 			if logOffset >= 0 {
-				for _, ev := range LogEvidence(n.StoreID, st) {
+				for _, ev := range r.verifyEvidence(n.StoreID, st) {
 					r.emit(ev)
 				}
 				sample := st.Sample // the metrics read after the restart: the dashboard's pane shows them, not the eviction's
@@ -1008,7 +1012,7 @@ func (r *Runner) verifyStore(ctx context.Context, n NodePlan, logOffset int64) (
 		}
 		if r.now().After(deadline) {
 			if logOffset >= 0 {
-				for _, ev := range LogEvidence(n.StoreID, st) {
+				for _, ev := range r.verifyEvidence(n.StoreID, st) {
 					r.emit(ev)
 				}
 				r.phase(n.StoreID, StepVerify, start, false)

@@ -65,8 +65,14 @@ func LogEvidence(store uint64, st NodeState) []Event {
 		l := LogLine{Text: report.Redact("TiKV log since the restart: unknown (not read: " + st.LogUnread + ")")}
 		return []Event{{Kind: NodeLog, Step: StepVerify, StoreID: store, Message: l.Text, Log: &l}}
 	}
+	return logEvents(StepVerify, store, st.LogMatches, st.Fatal)
+}
+
+// logEvents are the node-log events of catalogue message names and a FATAL
+// message read from a store's log (either may be empty), for step.
+func logEvents(step string, store uint64, names []string, fatal string) []Event {
 	var out []Event
-	for _, name := range st.LogMatches {
+	for _, name := range names {
 		l := LogLine{Text: "log: " + name, Catalog: name}
 		if m, ok := catalogueMsg(name); ok {
 			text := m.Text
@@ -75,11 +81,11 @@ func LogEvidence(store uint64, st NodeState) []Event {
 			}
 			l.Level, l.Text = m.Level, "log: "+m.Level+" "+text
 		}
-		out = append(out, Event{Kind: NodeLog, Step: StepVerify, StoreID: store, Message: l.Text, Log: &l})
+		out = append(out, Event{Kind: NodeLog, Step: step, StoreID: store, Message: l.Text, Log: &l})
 	}
-	if st.Fatal != "" {
-		l := LogLine{Text: report.Redact("log: FATAL " + st.Fatal), Level: "FATAL", Fatal: true}
-		out = append(out, Event{Kind: NodeLog, Step: StepVerify, StoreID: store, Message: l.Text, Log: &l})
+	if fatal != "" {
+		l := LogLine{Text: report.Redact("log: FATAL " + fatal), Level: "FATAL", Fatal: true}
+		out = append(out, Event{Kind: NodeLog, Step: step, StoreID: store, Message: l.Text, Log: &l})
 	}
 	return out
 }
