@@ -132,6 +132,14 @@ func Judge(rep *gather.Report, wantMethod string) VerifyResult {
 		}
 		if c := st.Coverage; c == nil {
 			unsure("the data files on disk were not checked: %s", firstError(st, gather.SourceDisk, gather.SourceSSH))
+		} else if c.Encrypted.Files+c.Plaintext.Files == 0 {
+			// Nothing was proven on disk: the rest of the evidence stands, but
+			// the store's verdict may not say its files were checked.
+			if c.Skipped+c.Mismatches > 0 {
+				unsure("no data file on disk was proven: %d changed while they were read and %d were still being written; verify again", c.Skipped, c.Mismatches)
+			} else {
+				unsure("no data file was found on disk under %s, so none proves encryption yet", strings.Join(c.Dirs, ", "))
+			}
 		} else if c.Plaintext.Files > 0 {
 			v.Warnings = append(v.Warnings, fmt.Sprintf("%d of %d data files still plaintext (written before encryption; compaction rewrites them)", c.Plaintext.Files, c.Plaintext.Files+c.Encrypted.Files))
 		}

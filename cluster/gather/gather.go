@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"net/http"
 	"path"
 	"slices"
@@ -486,14 +487,22 @@ type dataReads struct {
 	dirs              []string
 	keyDict, fileDict func() ([]byte, error)
 	listing           *listingRead
+	// fileDictAfter is file.dict read again after the listing: a file
+	// created between the first read and the listing is tracked in it (TiKV
+	// adds a file to file.dict when the file is created, before any byte is
+	// written: components/encryption/src/manager/mod.rs DataKeyManager::new_file,
+	// called from the encrypted env's NewWritableFile), and one deleted in
+	// between is still in the first read.
+	fileDictAfter func() ([]byte, error)
 }
 
 func (g gatherer) queueData(node ssh.Node, b *ssh.Batch, dataDir string, dirs []string) *dataReads {
 	return &dataReads{
 		dataDir: dataDir, dirs: dirs,
-		keyDict:  node.ReadFileIn(b, path.Join(dataDir, tikv.KeyDictName)),
-		fileDict: node.ReadFileIn(b, path.Join(dataDir, tikv.FileDictName)),
-		listing:  queueListing(node, b, dirs),
+		keyDict:       node.ReadFileIn(b, path.Join(dataDir, tikv.KeyDictName)),
+		fileDict:      node.ReadFileIn(b, path.Join(dataDir, tikv.FileDictName)),
+		listing:       queueListing(node, b, dirs),
+		fileDictAfter: node.ReadFileIn(b, path.Join(dataDir, tikv.FileDictName)),
 	}
 }
 
@@ -603,6 +612,9 @@ func (g gatherer) fileDict(node ssh.Node, r *dataReads, acc *storeAcc) *tikvdisk
 		}
 		dict = &d
 		fd = &FileDictFacts{Exists: true, Entries: len(d.Files), Methods: d.MethodCounts(), TornTail: d.TornTail}
+	}
+	if dict != nil && r.fileDictAfter != nil {
+		dict = withLaterDict(dict, r.fileDictAfter)
 	}
 	acc.mu.Lock()
 	acc.st.FileDict = fd
@@ -884,4 +896,26 @@ func (g gatherer) keyFile(p string, stat func() (ssh.FileInfo, error), acc *stor
 	acc.mu.Lock()
 	acc.st.KeyFile = kf
 	acc.mu.Unlock()
+}
+
+// withLaterDict adds to dict the entries of file.dict as read after the
+// listing (later entries win): the proof then knows every listed file that
+// existed at either read, so a file compaction wrote while the host was read
+// is proven, not taken for one still being written. A later read that fails
+// or does not parse leaves dict as it was (the listing is then judged
+// against the earlier read alone, as before).
+func withLaterDict(dict *tikvdisk.FileDict, later func() ([]byte, error)) *tikvdisk.FileDict {
+	data, err := later()
+	if err != nil {
+		return dict
+	}
+	d, err := tikvdisk.ReadFileDict(data)
+	if err != nil {
+		return dict
+	}
+	merged := *dict
+	merged.Files = make(map[string]tikvdisk.FileEntry, len(dict.Files)+len(d.Files))
+	maps.Copy(merged.Files, dict.Files)
+	maps.Copy(merged.Files, d.Files)
+	return &merged
 }
