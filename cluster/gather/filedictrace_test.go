@@ -47,7 +47,7 @@ func TestFileWrittenDuringTheListingIsProven(t *testing.T) {
 		t.Fatal(err)
 	}
 	after := v1FileDict(t, map[string]*encryptionpb.FileInfo{"/data/db/000008.sst": aes()}) // 7 compacted away, 8 written
-	ciphertext := []byte{0x13, 0x37, 0xc0, 0xde, 0x99, 0x01, 0x02, 0x03}                   // not a RocksDB footer magic
+	ciphertext := []byte{0x13, 0x37, 0xc0, 0xde, 0x99, 0x01, 0x02, 0x03}                    // not a RocksDB footer magic
 	listing := []tikvdisk.TrailerEntry{{Path: "/data/db/000008.sst", Size: 4096, Probe: ciphertext}}
 
 	alone := tikvdisk.ProveListing(listing, tikvdisk.ProveOptions{FileDict: &before})
