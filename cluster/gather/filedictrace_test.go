@@ -54,7 +54,10 @@ func TestFileWrittenDuringTheListingIsProven(t *testing.T) {
 	if alone.Encrypted.Files != 0 {
 		t.Fatalf("against the first read alone the new file is proven (%+v): the fixture does not show the race", alone)
 	}
-	merged := withLaterDict(&before, func() ([]byte, error) { return after, nil })
+	merged, later := withLaterDict(&before, func() ([]byte, error) { return after, nil })
+	if later == nil || len(later.Files) != 1 {
+		t.Fatalf("the later read is not returned as it was: %+v", later)
+	}
 	p := tikvdisk.ProveListing(listing, tikvdisk.ProveOptions{FileDict: merged})
 	if p.Encrypted.Files != 1 || p.Incomplete != 0 {
 		t.Fatalf("with file.dict read after the listing: %d encrypted, %d incomplete; want the new file proven encrypted", p.Encrypted.Files, p.Incomplete)

@@ -614,7 +614,11 @@ func (g gatherer) fileDict(node ssh.Node, r *dataReads, acc *storeAcc) *tikvdisk
 		fd = &FileDictFacts{Exists: true, Entries: len(d.Files), Methods: d.MethodCounts(), TornTail: d.TornTail}
 	}
 	if dict != nil && r.fileDictAfter != nil {
-		dict = withLaterDict(dict, r.fileDictAfter)
+		var later *tikvdisk.FileDict
+		if dict, later = withLaterDict(dict, r.fileDictAfter); later != nil {
+			// The facts are file.dict as it is now, as the proof is.
+			fd = &FileDictFacts{Exists: true, Entries: len(later.Files), Methods: later.MethodCounts(), TornTail: later.TornTail}
+		}
 	}
 	acc.mu.Lock()
 	acc.st.FileDict = fd
@@ -903,19 +907,19 @@ func (g gatherer) keyFile(p string, stat func() (ssh.FileInfo, error), acc *stor
 // existed at either read, so a file compaction wrote while the host was read
 // is proven, not taken for one still being written. A later read that fails
 // or does not parse leaves dict as it was (the listing is then judged
-// against the earlier read alone, as before).
-func withLaterDict(dict *tikvdisk.FileDict, later func() ([]byte, error)) *tikvdisk.FileDict {
+// against the earlier read alone, as before) and returns no later read.
+func withLaterDict(dict *tikvdisk.FileDict, later func() ([]byte, error)) (merged, read *tikvdisk.FileDict) {
 	data, err := later()
 	if err != nil {
-		return dict
+		return dict, nil
 	}
 	d, err := tikvdisk.ReadFileDict(data)
 	if err != nil {
-		return dict
+		return dict, nil
 	}
-	merged := *dict
-	merged.Files = make(map[string]tikvdisk.FileEntry, len(dict.Files)+len(d.Files))
-	maps.Copy(merged.Files, dict.Files)
-	maps.Copy(merged.Files, d.Files)
-	return &merged
+	m := *dict
+	m.Files = make(map[string]tikvdisk.FileEntry, len(dict.Files)+len(d.Files))
+	maps.Copy(m.Files, dict.Files)
+	maps.Copy(m.Files, d.Files)
+	return &m, &d
 }
