@@ -20,8 +20,11 @@ type Check struct {
 	ID      string `json:"id"`
 	Status  string `json:"status"`
 	StoreID uint64 `json:"store_id,omitempty"`
-	Message string `json:"message"`
-	Fix     string `json:"fix,omitempty"`
+	// Stores are the stores a cluster-wide check names (stores-up: every
+	// store not Up), for callers that act on them without reading Message.
+	Stores  []uint64 `json:"stores,omitempty"`
+	Message string   `json:"message"`
+	Fix     string   `json:"fix,omitempty"`
 }
 
 // HostFacts is what preflight learned on one TiKV host.
@@ -76,10 +79,11 @@ func RunPreflight(f Facts) []Check {
 		add(Check{ID: "pd-stores", Status: Fail, Message: "cannot read stores from PD: " + f.StoresErr, Fix: "check the PD endpoints (--pd) and TLS files"})
 	} else {
 		var notUp []string
-		var removing []uint64
+		var notUpIDs, removing []uint64
 		for _, s := range f.Stores {
 			if s.StateName != "Up" && s.StateName != "Tombstone" {
 				notUp = append(notUp, fmt.Sprintf("store %d (%s) is %s", s.ID, s.Address, s.StateName))
+				notUpIDs = append(notUpIDs, s.ID)
 			}
 			if s.StateName == "Offline" {
 				removing = append(removing, s.ID)
@@ -94,7 +98,7 @@ func RunPreflight(f Facts) []Check {
 				// pd-ctl store cancel-delete since v6.2).
 				fix = fmt.Sprintf("store %d is being removed (Offline): wait until PD makes it Tombstone, or cancel the removal (pd-ctl store cancel-delete %d, or POST /pd/api/v1/store/%d/state?state=Up), then make the plan again", removing[0], removing[0], removing[0])
 			}
-			add(Check{ID: "stores-up", Status: Fail, Message: strings.Join(notUp, "; "), Fix: fix})
+			add(Check{ID: "stores-up", Status: Fail, Stores: notUpIDs, Message: strings.Join(notUp, "; "), Fix: fix})
 		} else {
 			add(Check{ID: "stores-up", Status: Pass, Message: fmt.Sprintf("all %d stores are Up", len(f.Stores))})
 		}

@@ -42,9 +42,7 @@ func (s *Session) resumeBlocked(last RunState, blocking []Check) *Error {
 	var down []uint64
 	for _, id := range ids {
 		for _, c := range blocking {
-			mine := c.StoreID == id && c.ID == "store-serving"
-			// stores-up names every store that is not Up: "store 2 (addr) is Disconnected".
-			mine = mine || c.ID == "stores-up" && strings.Contains(c.Message+"; ", fmt.Sprintf("store %d (", id))
+			mine := c.StoreID == id && c.ID == "store-serving" || c.ID == "stores-up" && slices.Contains(c.Stores, id)
 			if mine && !slices.Contains(down, id) {
 				down = append(down, id)
 			}
