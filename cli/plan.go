@@ -181,7 +181,11 @@ func printPlanned(w io.Writer, pl *steps.Planned) {
 			if b.Canary {
 				kind = " canary"
 			}
-			fmt.Fprintf(w, "  %d.%s zone %s: stores %v\n", b.Index, kind, b.Zone, b.Stores)
+			ahead := ""
+			if b.EvictAhead {
+				ahead = fmt.Sprintf(" (evicts while batch %d restarts)", b.Index-1)
+			}
+			fmt.Fprintf(w, "  %d.%s zone %s: stores %v%s\n", b.Index, kind, b.Zone, b.Stores, ahead)
 		}
 	}
 	for _, n := range p.Nodes {

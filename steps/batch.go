@@ -12,6 +12,23 @@ type Batch struct {
 	Stores []uint64 `json:"stores"`
 	Zone   string   `json:"zone,omitempty"`
 	Canary bool     `json:"canary,omitempty"`
+	// EvictAhead says the batch moves its leaders away while the previous
+	// batch restarts (not after it): see EvictsAhead for when a plan allows it.
+	EvictAhead bool `json:"evict-ahead,omitempty"`
+}
+
+// EvictsAhead reports whether batch next may evict its leaders while batch
+// prev restarts, in a cluster of total stores. Eviction takes no peer away,
+// so it costs no region its quorum; what it costs is load: while prev is
+// down and next evicted, the leaders of both sit on the other stores. So a
+// batch evicts ahead only when the two together are at most a third of the
+// cluster's stores (serial batches from six stores up, never two zones of
+// three), and never while prev is a canary: nothing moves for the next batch
+// before the canary has proved the new config. The next batch still restarts
+// only once prev is verified, its leaders are back and its peers have caught
+// up (Runner's gate), as without it.
+func EvictsAhead(prev, next Batch, total int) bool {
+	return !prev.Canary && 3*(len(prev.Stores)+len(next.Stores)) <= total
 }
 
 // BatchPlan is the order of batches and why it was chosen.
@@ -81,7 +98,7 @@ func PlanBatches(nodes []NodePlan, regions []RegionPeers, canary int, batching s
 		for _, n := range rest {
 			add(Batch{Stores: []uint64{n.StoreID}, Zone: n.Zone})
 		}
-		bp.Strategy, bp.Reason = BatchSerial, reason
+		bp.Strategy, bp.Reason = BatchSerial, reason+markEvictAhead(&bp, len(nodes))
 		return bp
 	}
 	if batching != BatchZone {
@@ -118,6 +135,23 @@ func PlanBatches(nodes []NodePlan, regions []RegionPeers, canary int, batching s
 		add(Batch{Stores: byZone[z], Zone: z})
 	}
 	bp.Strategy = BatchZone
-	bp.Reason = fmt.Sprintf("zone batching: every one of %d regions keeps a majority of its voters outside any single zone, so each zone restarts at once", len(regions))
+	bp.Reason = fmt.Sprintf("zone batching: every one of %d regions keeps a majority of its voters outside any single zone, so each zone restarts at once", len(regions)) +
+		markEvictAhead(&bp, len(nodes))
 	return bp
+}
+
+// markEvictAhead sets EvictAhead on every batch that EvictsAhead allows and
+// returns what the plan's reason adds when any does.
+func markEvictAhead(bp *BatchPlan, total int) string {
+	first := 0
+	for i := 1; i < len(bp.Batches); i++ {
+		bp.Batches[i].EvictAhead = EvictsAhead(bp.Batches[i-1], bp.Batches[i], total)
+		if bp.Batches[i].EvictAhead && first == 0 {
+			first = bp.Batches[i].Index
+		}
+	}
+	if first == 0 {
+		return ""
+	}
+	return fmt.Sprintf("; from batch %d on, each batch evicts its leaders while the one before restarts", first)
 }

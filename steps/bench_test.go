@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -192,6 +193,15 @@ func runTiKVEar(b *testing.B, stores int, batching string) measured {
 		b.Fatalf("%s rollout of %d stores: %v", batching, stores, err)
 	}
 	m := measured{wall: simTime(wall), floor: floor, ticks: e.health(ctx).Ticks.Since(ticks)}
+	if dir := os.Getenv("TIKV_EAR_BENCH_TIMELINE"); dir != "" { // profiling: the run's timeline, in sim seconds from the start
+		var tl strings.Builder
+		for _, ev := range res.Timeline {
+			fmt.Fprintf(&tl, "%8.2f %s %s store=%d batch=%d %s %s\n", simTime(ev.Time.Sub(start)).Seconds(), ev.Kind, ev.Step, ev.StoreID, ev.Batch, ev.Message, ev.Error)
+		}
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("timeline-%s-%d.txt", batching, stores)), []byte(tl.String()), 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
 	e.assertSafe(ctx, batching+" rollout")
 	assertRolled(b, res, bp, e.desired)
 	m.note = fmt.Sprintf("preflight %s, %d batches, %s; %s; PD store lists read %d times (%d batches)", simTime(preflight).Round(100*time.Millisecond),

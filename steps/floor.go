@@ -31,6 +31,8 @@ type BatchFloor struct {
 	Stores                  int
 	Leaders                 int // the most leaders on one store of the batch
 	Evict, Restart, CatchUp time.Duration
+	// EvictAhead: the batch may evict while the previous one restarts (Batch.EvictAhead).
+	EvictAhead bool
 }
 
 // Total is the batch's floor: evicting its most loaded store, the restart and the catch-up.
@@ -43,23 +45,30 @@ type Floor struct {
 }
 
 // Total is the rollout's floor: every batch's eviction, restart and
-// catch-up, where a batch's eviction may overlap the previous batch's
-// catch-up (leaders can move while the restarted peers catch up; only the
-// next restart must wait for them, which is what tikv-ear does). The sum of
-// the batches' own floors without that overlap is not a floor: a run that
-// overlaps them beat it (issue 17 measured serial runs at 0.93 of it).
+// catch-up, with the overlaps the plan allows. A batch's eviction may overlap
+// the previous batch's catch-up (leaders can move while the restarted peers
+// catch up; only the next restart must wait for them), and a batch that
+// evicts ahead (Batch.EvictAhead) may evict from the moment the previous
+// batch restarts. The next restart waits for both the previous batch's
+// catch-up and its own eviction. The sum of the batches' own floors without
+// these overlaps is not a floor: a run that overlaps them beat it (issue 17
+// measured serial runs at 0.93 of it).
 func (f Floor) Total() time.Duration {
-	var t time.Duration
-	for i, b := range f.Batches {
-		t += b.Restart
-		if i == 0 {
-			t += b.Evict
-		} else {
-			t += max(b.Evict, f.Batches[i-1].CatchUp)
-		}
+	if len(f.Batches) == 0 {
+		return 0
 	}
-	if n := len(f.Batches); n > 0 {
-		t += f.Batches[n-1].CatchUp
+	t := f.Batches[0].Evict // when the first restart may begin
+	for i, b := range f.Batches {
+		caughtUp := t + b.Restart + b.CatchUp
+		if i+1 == len(f.Batches) {
+			return caughtUp
+		}
+		next := f.Batches[i+1]
+		evictFrom := t + b.Restart
+		if next.EvictAhead {
+			evictFrom = t
+		}
+		t = max(caughtUp, evictFrom+next.Evict)
 	}
 	return t
 }
@@ -72,7 +81,7 @@ func (f Floor) Total() time.Duration {
 func PhysicalFloor(bp BatchPlan, p FloorParams) Floor {
 	f := Floor{Params: p}
 	for _, b := range bp.Batches {
-		bf := BatchFloor{Index: b.Index, Stores: len(b.Stores), Restart: p.Restart, CatchUp: p.CatchUp}
+		bf := BatchFloor{Index: b.Index, Stores: len(b.Stores), Restart: p.Restart, CatchUp: p.CatchUp, EvictAhead: b.EvictAhead}
 		for _, id := range b.Stores {
 			bf.Leaders = max(bf.Leaders, p.Leaders[id])
 		}

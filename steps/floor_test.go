@@ -74,3 +74,21 @@ func TestFloorCountsOnlyStoresThisRunRestarted(t *testing.T) {
 		t.Fatalf("floor line %q, want 2 batches of 10 s (the skipped stores' batch dropped)", line)
 	}
 }
+
+// TestPhysicalFloorEvictAhead: a batch that evicts ahead may evict from the
+// previous batch's restart on; the next restart still waits for both that
+// eviction and the previous catch-up. Three stores of 30 leaders at 3 a
+// second (10 s), 10 s restarts, 3 s catch-ups: 10 + 10 + max(3, 10) for
+// batch 2's eviction after batch 1's restart, + max(10+3, 10) with batch 3
+// evicting during batch 2's restart, + 10 + 3 = 56 s (63 s without it).
+func TestPhysicalFloorEvictAhead(t *testing.T) {
+	bp := BatchPlan{Batches: []Batch{{Index: 1, Stores: []uint64{1}}, {Index: 2, Stores: []uint64{2}}, {Index: 3, Stores: []uint64{3}, EvictAhead: true}}}
+	p := FloorParams{Leaders: map[uint64]int{1: 30, 2: 30, 3: 30}, EvictRate: 3, Restart: 10 * time.Second, CatchUp: 3 * time.Second}
+	if got := PhysicalFloor(bp, p).Total(); got != 56*time.Second {
+		t.Errorf("floor %s, want 56s", got)
+	}
+	bp.Batches[2].EvictAhead = false
+	if got := PhysicalFloor(bp, p).Total(); got != 63*time.Second {
+		t.Errorf("floor without evicting ahead %s, want 1m3s", got)
+	}
+}

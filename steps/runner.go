@@ -93,6 +93,9 @@ type Runner struct {
 	run     string
 	mu      sync.Mutex
 	evicted map[uint64]bool
+	// stoppedBy maps a batch stopped because the batch before it failed to
+	// that batch (its steps' failures say so, not "interrupted").
+	stoppedBy map[int]int
 	// releaseTried marks stores whose scheduler removal was already attempted.
 	releaseTried map[uint64]bool
 	results      map[uint64]*StoreResult
@@ -201,6 +204,7 @@ func (r *Runner) sleep(ctx context.Context, d time.Duration) error {
 // Run executes the plan. It returns the result (with evidence) even on failure.
 func (r *Runner) Run(ctx context.Context, batches BatchPlan) (res *Result, err error) {
 	r.evicted, r.releaseTried = map[uint64]bool{}, map[uint64]bool{}
+	r.stoppedBy = map[int]int{}
 	r.limitOriginal = -1
 	r.results = map[uint64]*StoreResult{}
 	r.run = r.RunID
@@ -275,26 +279,123 @@ func (r *Runner) Run(ctx context.Context, batches BatchPlan) (res *Result, err e
 		return res, err
 	}
 	// A batch's settle (leaders back, peers caught up) runs while the next
-	// batch evicts its leaders; the next restart waits for it (runBatch).
-	var settling *settleFuture
-	for _, b := range batches.Batches {
-		next, err := r.runBatch(ctx, b, settling)
-		if err != nil {
-			_ = settling.wait() // its events belong to this run
-			if serr := r.pace.staging.wait(); serr != nil {
-				return res, serr // the cause: the stores only waited for it
-			}
-			return res, err
+	// batch evicts its leaders, and a batch that evicts ahead
+	// (Batch.EvictAhead) starts evicting once the previous batch restarts;
+	// the next restart waits for the previous batch's end and its settle
+	// (runBatch). At most two batches are under way at once.
+	var runs []*batchRun
+	defer func() {
+		for _, br := range runs {
+			br.cancel()
 		}
-		settling = next
+	}()
+	for _, b := range batches.Batches {
+		if n := len(runs); n > 0 {
+			prev := runs[n-1]
+			if b.EvictAhead {
+				select {
+				case <-prev.restarting:
+				case <-prev.done:
+				}
+			} else {
+				<-prev.done
+			}
+			if prev.failed() {
+				break
+			}
+		}
+		runs = append(runs, r.startBatch(ctx, b, runs))
 	}
-	if err := errors.Join(r.pace.staging.wait(), settling.wait()); err != nil {
+	var runErr error
+	for _, br := range runs {
+		<-br.done
+		if br.err != nil && runErr == nil {
+			runErr = br.err // the first batch that failed: a later one was stopped by it
+		}
+	}
+	var settleErr error
+	for _, br := range runs {
+		if err := br.settle.wait(); err != nil && settleErr == nil {
+			settleErr = err // its events belong to this run
+		}
+	}
+	if runErr != nil {
+		if serr := r.pace.staging.wait(); serr != nil {
+			return res, serr // the cause: the stores only waited for it
+		}
+		return res, runErr
+	}
+	if err := errors.Join(r.pace.staging.wait(), settleErr); err != nil {
 		return res, err
 	}
 	if err := r.finalize(ctx); err != nil {
 		return res, err
 	}
 	return res, nil
+}
+
+// batchRun is one batch under way.
+type batchRun struct {
+	index int
+	// ids are the stores the batch takes through the sequence, or, when it
+	// has none, those of the batch before it; set before restarting closes.
+	ids []uint64
+	// restarting closes once the batch's gate has passed and its stores
+	// restart, or when it ends: a batch that evicts ahead starts then.
+	restarting chan struct{}
+	closeOnce  sync.Once
+	// done closes when the batch is over; settle (its settle, running) and
+	// err are set then.
+	done   chan struct{}
+	settle *settleFuture
+	err    error
+	cancel context.CancelFunc
+}
+
+func (br *batchRun) markRestarting() { br.closeOnce.Do(func() { close(br.restarting) }) }
+
+// failed reports whether the batch is over and failed.
+func (br *batchRun) failed() bool {
+	select {
+	case <-br.done:
+		return br.err != nil
+	default:
+		return false
+	}
+}
+
+// startBatch runs batch b in the background after the batches in runs. A
+// batch that started while the one before it was still under way is
+// stopped if that one fails: its eviction is cancelled, its schedulers
+// released and its config put back, as for an operator's stop.
+func (r *Runner) startBatch(ctx context.Context, b Batch, runs []*batchRun) *batchRun {
+	br := &batchRun{index: b.Index, restarting: make(chan struct{}), done: make(chan struct{})}
+	var prev *batchRun
+	if n := len(runs); n > 0 {
+		prev = runs[n-1]
+	}
+	bctx, cancel := context.WithCancel(ctx)
+	if prev != nil {
+		go func() {
+			select {
+			case <-prev.done:
+				if prev.err != nil {
+					r.mu.Lock()
+					r.stoppedBy[b.Index] = prev.index
+					r.mu.Unlock()
+					cancel()
+				}
+			case <-br.done:
+			}
+		}()
+	}
+	br.cancel = cancel // Run cancels it once the run is over (the batch's settle uses it)
+	go func() {
+		defer close(br.done)
+		defer br.markRestarting()
+		br.settle, br.err = r.runBatch(bctx, b, prev, br)
+	}()
+	return br
 }
 
 func errString(err error) string {
@@ -404,6 +505,12 @@ func (r *Runner) fail(step string, store uint64, batch int, err error) error {
 	text := err.Error()
 	if errors.Is(err, context.Canceled) {
 		text = interruptedText // not the cause chain ending in "context canceled"
+		r.mu.Lock()
+		by, ok := r.stoppedBy[batch]
+		r.mu.Unlock()
+		if ok {
+			text = fmt.Sprintf("stopped: batch %d failed", by)
+		}
 	}
 	_ = r.journal(step, store, batch, StateFailed, map[string]string{"error": text})
 	r.emit(Event{Kind: StepFailed, Step: step, StoreID: store, Batch: batch, Error: text})
@@ -444,10 +551,12 @@ func sameKey(a, b tikv.MasterKey) bool {
 }
 
 // runBatch takes one batch of stores through the whole sequence. Its
-// eviction may overlap the previous batch's settle (prev); no store of the
-// batch restarts before that settle is over and the gate finds the cluster
-// safe. It returns the batch's own settle, running.
-func (r *Runner) runBatch(ctx context.Context, b Batch, prev *settleFuture) (*settleFuture, error) {
+// eviction may overlap the previous batch's settle, or its restart when the
+// batch evicts ahead (prev still under way); no store of the batch restarts
+// before prev is over, its settle is over and the gate finds the cluster
+// safe. It returns the batch's own settle, running, and marks cur
+// restarting once its gate has passed.
+func (r *Runner) runBatch(ctx context.Context, b Batch, prev, cur *batchRun) (*settleFuture, error) {
 	label := fmt.Sprintf("batch %d (%d store(s)", b.Index, len(b.Stores))
 	if b.Zone != "" {
 		label += ", zone " + b.Zone
@@ -456,6 +565,9 @@ func (r *Runner) runBatch(ctx context.Context, b Batch, prev *settleFuture) (*se
 		label += ", canary"
 	}
 	label += ")"
+	if b.EvictAhead && prev != nil {
+		label += fmt.Sprintf(": moving its leaders away while batch %d restarts", prev.index)
+	}
 	r.emit(Event{Kind: Info, Step: StepRun, Batch: b.Index, Message: label})
 
 	// Stores already on the target (a resumed run, or a re-run) are verified, not restarted.
@@ -477,26 +589,55 @@ func (r *Runner) runBatch(ctx context.Context, b Batch, prev *settleFuture) (*se
 		todo = append(todo, id)
 	}
 	if len(todo) == 0 {
-		return prev, nil
+		if prev == nil {
+			return nil, nil
+		}
+		<-prev.done // nothing of its own: the batch after it waits for prev
+		cur.ids = prev.ids
+		return prev.settle, prev.err
 	}
-	if prev == nil {
-		// Nothing is settling: check before any leader moves, so that an
+	cur.ids = todo
+	// prevOver waits until the previous batch is over and settled.
+	prevOver := func() error {
+		if prev == nil {
+			return nil
+		}
+		select {
+		case <-prev.done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if prev.err != nil {
+			return fmt.Errorf("batch %d failed", prev.index)
+		}
+		return prev.settle.wait()
+	}
+	switch {
+	case prev == nil:
+		// Nothing is under way: check before any leader moves, so that an
 		// unhealthy cluster is refused with nothing changed.
 		if err := r.gate(ctx, b.Index, todo); err != nil {
 			return nil, err
 		}
-	} else if err := r.awaitStoresUp(ctx, b.Index, append(slices.Clone(prev.ids), todo...)); err != nil {
-		// The previous batch is still catching up, so its pending peers are
-		// expected; PD must answer and every other store be Up.
-		return nil, err
+	default:
+		// The previous batch is still restarting or catching up, so its
+		// stores being down and its pending peers are expected; PD must
+		// answer and every other store be Up.
+		if err := r.awaitStoresUp(ctx, b.Index, append(slices.Clone(prev.ids), todo...)); err != nil {
+			return nil, err
+		}
 	}
-	// Before the first restart of the batch: the previous batch has settled
-	// and the cluster is (still) safe. Checked once for the whole batch.
+	// Before the first restart of the batch: the previous batch is over and
+	// settled and the cluster is (still) safe. Checked once for the whole batch.
 	beforeRestart := sync.OnceValue(func() error {
-		if err := errors.Join(r.stagedFor(b.Index, todo), prev.wait()); err != nil {
+		if err := errors.Join(r.stagedFor(b.Index, todo), prevOver()); err != nil {
 			return err
 		}
-		return r.gate(ctx, b.Index, todo)
+		if err := r.gate(ctx, b.Index, todo); err != nil {
+			return err
+		}
+		cur.markRestarting()
+		return nil
 	})
 	leadersBefore := map[uint64]int{}
 	var mu sync.Mutex
