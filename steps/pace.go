@@ -280,7 +280,7 @@ func (r *Runner) stageAsync(ctx context.Context, nodes []NodePlan) *settleFuture
 }
 
 // settleAsync starts the batch's settle and returns at once.
-func (r *Runner) settleAsync(ctx context.Context, batch int, ids []uint64, before map[uint64]int) *settleFuture {
+func (r *Runner) settleAsync(ctx context.Context, batch int, ids []uint64, before map[uint64]int, last bool) *settleFuture {
 	f := &settleFuture{done: make(chan struct{}), ids: ids}
 	go func() {
 		defer close(f.done)
@@ -289,7 +289,7 @@ func (r *Runner) settleAsync(ctx context.Context, batch int, ids []uint64, befor
 				f.err = r.fail(StepSettle, 0, batch, fmt.Errorf("internal error: %v\n%s", p, debug.Stack()))
 			}
 		}()
-		f.err = r.settle(ctx, batch, ids, before)
+		f.err = r.settle(ctx, batch, ids, before, last)
 	}()
 	return f
 }

@@ -289,7 +289,7 @@ func (r *Runner) Run(ctx context.Context, batches BatchPlan) (res *Result, err e
 			br.cancel()
 		}
 	}()
-	for _, b := range batches.Batches {
+	for i, b := range batches.Batches {
 		if n := len(runs); n > 0 {
 			prev := runs[n-1]
 			if b.EvictAhead {
@@ -304,7 +304,7 @@ func (r *Runner) Run(ctx context.Context, batches BatchPlan) (res *Result, err e
 				break
 			}
 		}
-		runs = append(runs, r.startBatch(ctx, b, runs))
+		runs = append(runs, r.startBatch(ctx, b, runs, i == len(batches.Batches)-1))
 	}
 	var runErr error
 	for _, br := range runs {
@@ -350,6 +350,8 @@ type batchRun struct {
 	settle *settleFuture
 	err    error
 	cancel context.CancelFunc
+	// last: no batch comes after it (its settle waits for no leaders).
+	last bool
 }
 
 func (br *batchRun) markRestarting() { br.closeOnce.Do(func() { close(br.restarting) }) }
@@ -368,8 +370,8 @@ func (br *batchRun) failed() bool {
 // batch that started while the one before it was still under way is
 // stopped if that one fails: its eviction is cancelled, its schedulers
 // released and its config put back, as for an operator's stop.
-func (r *Runner) startBatch(ctx context.Context, b Batch, runs []*batchRun) *batchRun {
-	br := &batchRun{index: b.Index, restarting: make(chan struct{}), done: make(chan struct{})}
+func (r *Runner) startBatch(ctx context.Context, b Batch, runs []*batchRun, last bool) *batchRun {
+	br := &batchRun{index: b.Index, restarting: make(chan struct{}), done: make(chan struct{}), last: last}
 	var prev *batchRun
 	if n := len(runs); n > 0 {
 		prev = runs[n-1]
@@ -570,23 +572,38 @@ func (r *Runner) runBatch(ctx context.Context, b Batch, prev, cur *batchRun) (*s
 	}
 	r.emit(Event{Kind: Info, Step: StepRun, Batch: b.Index, Message: label})
 
-	// Stores already on the target (a resumed run, or a re-run) are verified, not restarted.
-	var todo []uint64
-	for _, id := range b.Stores {
+	// Stores already on the target (a resumed run, or a re-run) are verified,
+	// not restarted. Every store's host is asked at once (a zone of 33 stores
+	// asked one after the other took a second of the batch's critical path).
+	skip := make([]bool, len(b.Stores))
+	index := map[uint64]int{}
+	for i, id := range b.Stores {
+		index[id] = i
+	}
+	r.fanOut(b.Stores, func(id uint64) {
 		n, _ := r.Plan.Node(id)
-		running, err := r.Inspector.RunningEncryption(ctx, n)
-		if err == nil && r.upToDate(running) {
-			st, verr := r.verifyStore(ctx, n, -1)
-			if verr == nil {
-				sr := r.result(id)
-				r.mu.Lock()
-				sr.Skipped, sr.After, sr.State = true, running, st
-				r.mu.Unlock()
-				r.emit(Event{Kind: StepSkipped, Step: StepRestart, StoreID: id, Batch: b.Index, Message: "already running the target encryption config; verified"})
-				continue
+		r.onHost(func() {
+			running, err := r.Inspector.RunningEncryption(ctx, n)
+			if err != nil || !r.upToDate(running) {
+				return
 			}
+			st, verr := r.verifyStore(ctx, n, -1)
+			if verr != nil {
+				return
+			}
+			sr := r.result(id)
+			r.mu.Lock()
+			sr.Skipped, sr.After, sr.State = true, running, st
+			r.mu.Unlock()
+			skip[index[id]] = true
+			r.emit(Event{Kind: StepSkipped, Step: StepRestart, StoreID: id, Batch: b.Index, Message: "already running the target encryption config; verified"})
+		})
+	})
+	var todo []uint64
+	for i, id := range b.Stores {
+		if !skip[i] {
+			todo = append(todo, id)
 		}
-		todo = append(todo, id)
 	}
 	if len(todo) == 0 {
 		if prev == nil {
@@ -668,7 +685,7 @@ func (r *Runner) runBatch(ctx context.Context, b Batch, prev, cur *batchRun) (*s
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	return r.settleAsync(ctx, b.Index, todo, leadersBefore), nil
+	return r.settleAsync(ctx, b.Index, todo, leadersBefore, cur.last), nil
 }
 
 // gate waits until restarting the batch cannot cost any region its quorum:
@@ -739,6 +756,12 @@ func (r *Runner) storeSequence(ctx context.Context, batch int, n NodePlan, befor
 		err                  error
 	}
 	swapc := make(chan swapped, 1)
+	// The swap starts once the eviction is under way (its scheduler added,
+	// or nothing to move): a zone's 33 swaps started beside its 33
+	// evictions delayed the evictions' start, which is on the critical path,
+	// by a second; the swap is not.
+	evicting := make(chan struct{})
+	markEvicting := sync.OnceFunc(func() { close(evicting) })
 	go func() {
 		var sw swapped
 		defer func() {
@@ -747,12 +770,14 @@ func (r *Runner) storeSequence(ctx context.Context, batch int, n NodePlan, befor
 			}
 			swapc <- sw
 		}()
+		<-evicting
 		if sw.err = r.stagedFor(batch, []uint64{n.StoreID}); sw.err != nil {
 			return // no key material staged: the config stays as it is
 		}
 		r.onHost(func() { sw.prevStart, sw.logOffset, sw.backup, sw.original, sw.err = r.swap(ctx, batch, n, node) })
 	}()
-	leaders, err := r.evict(ctx, batch, n, node)
+	leaders, err := r.evict(ctx, batch, n, node, markEvicting)
+	markEvicting()
 	sw := <-swapc
 	if err != nil {
 		if sw.original != nil {
@@ -809,7 +834,9 @@ func (r *Runner) unswap(ctx context.Context, batch int, n NodePlan, node Node, o
 	r.emit(Event{Kind: Info, Step: StepSwap, StoreID: n.StoreID, Batch: batch, Message: "the store was not restarted: its original config is back in place"})
 }
 
-func (r *Runner) evict(ctx context.Context, batch int, n NodePlan, node Node) (int, error) {
+// evict moves the store's leaders away; underWay is called once the
+// eviction needs no more than waiting (its scheduler added, or nothing to move).
+func (r *Runner) evict(ctx context.Context, batch int, n NodePlan, node Node, underWay func()) (int, error) {
 	start := r.now()
 	s, err := node.Metrics(ctx)
 	if err != nil {
@@ -818,6 +845,7 @@ func (r *Runner) evict(ctx context.Context, batch int, n NodePlan, node Node) (i
 	}
 	before := s.Leaders
 	if skip, why := r.evictionSkippable(ctx, n.StoreID, before); skip {
+		underWay()
 		r.emit(Event{Kind: StepSkipped, Step: StepEvict, StoreID: n.StoreID, Batch: batch, Message: why})
 		r.phase(n.StoreID, StepEvict, start, true)
 		return before, nil
@@ -832,6 +860,7 @@ func (r *Runner) evict(ctx context.Context, batch int, n NodePlan, node Node) (i
 	if err := r.PD.AddEvictLeader(ctx, n.StoreID); err != nil {
 		return before, r.fail(StepEvict, n.StoreID, batch, fmt.Errorf("adding the evict-leader scheduler: %w", err))
 	}
+	underWay()
 	added := r.now()
 	left := before
 	deadline := added.Add(r.Plan.Strategy.EvictTimeout.Duration)
@@ -1413,10 +1442,20 @@ func (r *Runner) releaseAll() []uint64 {
 	return left
 }
 
-// settle waits for leaders to return and regions to be healthy before the next batch.
-func (r *Runner) settle(ctx context.Context, batch int, ids []uint64, before map[uint64]int) error {
+// settle waits for regions to be healthy (the restarted peers caught up)
+// and, before the next batch, for the batch's leaders to return: the next
+// batch's stores go down, and the leaders PD has not moved back sit on the
+// stores that stay up. After the last batch nothing goes down any more, so
+// the run waits for the regions only and says how far the leaders' return
+// has come; PD's balance-leader moves the rest (as after `tiup cluster
+// reload`, which waits for no leaders below 200 per store).
+func (r *Runner) settle(ctx context.Context, batch int, ids []uint64, before map[uint64]int, last bool) error {
 	start := r.now()
-	r.emit(Event{Kind: StepStarted, Step: StepSettle, Batch: batch, Message: "waiting for leaders to return and regions to catch up"})
+	msg := "waiting for leaders to return and regions to catch up"
+	if last {
+		msg = "waiting for regions to catch up (the last batch: PD's balance-leader brings its leaders back)"
+	}
+	r.emit(Event{Kind: StepStarted, Step: StepSettle, Batch: batch, Message: msg})
 	deadline := start.Add(r.Plan.Strategy.SettleTimeout.Duration)
 	var notes []string
 	for {
@@ -1427,21 +1466,8 @@ func (r *Runner) settle(ctx context.Context, batch int, ids []uint64, before map
 			why = "reading region health: " + err.Error()
 		case !h.Clean():
 			why = fmt.Sprintf("%d pending and %d down peers", h.PendingPeer, h.DownPeer)
-		default:
-			// PD's own store list: its balance-leader decides how many return.
-			stores, _ := r.PD.Stores(ctx)
-			policy, tolerance := r.leaderBalance(ctx)
-			notes = notes[:0]
-			for _, id := range ids {
-				ok, w, note := r.leadersSettled(ctx, id, before[id], stores, policy, tolerance)
-				if !ok {
-					why = w
-					break
-				}
-				if note != "" {
-					notes = append(notes, note)
-				}
-			}
+		case !last:
+			why, notes = r.leadersBack(ctx, ids, before)
 		}
 		if why == "" {
 			break
@@ -1463,8 +1489,70 @@ func (r *Runner) settle(ctx context.Context, batch int, ids []uint64, before map
 		r.phase(id, StepSettle, start, true)
 	}
 	_ = r.journal(StepSettle, 0, batch, StateDone, nil)
-	r.emit(Event{Kind: StepDone, Step: StepSettle, Batch: batch, Message: "leaders back, regions healthy"})
+	done := "leaders back, regions healthy"
+	if last {
+		done = "regions healthy; " + r.leadersReturning(ctx, ids, before)
+	}
+	r.emit(Event{Kind: StepDone, Step: StepSettle, Batch: batch, Message: done})
 	return nil
+}
+
+// leadersBack reads the leaders of every store of the batch at once and
+// returns what is still missing ("" when every store has its leaders back)
+// and the notes of stores PD's balance-leader gives no more.
+func (r *Runner) leadersBack(ctx context.Context, ids []uint64, before map[uint64]int) (string, []string) {
+	// PD's own store list: its balance-leader decides how many return.
+	stores, _ := r.PD.Stores(ctx)
+	policy, tolerance := r.leaderBalance(ctx)
+	whys, notes := make([]string, len(ids)), make([]string, len(ids))
+	index := map[uint64]int{}
+	for i, id := range ids {
+		index[id] = i
+	}
+	r.fanOut(ids, func(id uint64) {
+		i := index[id]
+		if ok, why, note := r.leadersSettled(ctx, id, before[id], stores, policy, tolerance); ok {
+			notes[i] = note
+		} else {
+			whys[i] = why
+		}
+	})
+	for _, w := range whys {
+		if w != "" {
+			return w, nil
+		}
+	}
+	var out []string
+	for _, n := range notes {
+		if n != "" {
+			out = append(out, n)
+		}
+	}
+	return "", out
+}
+
+// leadersReturning says how many of the stores have their leaders back
+// (the plan's share of what each held before its eviction), from one read.
+func (r *Runner) leadersReturning(ctx context.Context, ids []uint64, before map[uint64]int) string {
+	back := make([]bool, len(ids))
+	index := map[uint64]int{}
+	for i, id := range ids {
+		index[id] = i
+	}
+	r.fanOut(ids, func(id uint64) {
+		s, err := r.Nodes[id].Metrics(ctx)
+		back[index[id]] = err == nil && s.Leaders >= before[id]*r.Plan.Strategy.LeaderReturnPercent/100
+	})
+	n := 0
+	for _, b := range back {
+		if b {
+			n++
+		}
+	}
+	if n == len(ids) {
+		return "leaders back"
+	}
+	return fmt.Sprintf("%d of %d stores have their leaders back; PD's balance-leader moves the rest", n, len(ids))
 }
 
 func (r *Runner) finalize(ctx context.Context) error {
