@@ -163,9 +163,10 @@ func (d *dashboard) apply(e steps.Event) {
 		}
 		d.last = e.Time
 	}
-	if e.Batch > 0 {
-		d.batch = e.Batch
-	}
+	// The newest batch under way: a batch's settle, and in a serial rollout
+	// the restart and verification of a batch, go on while the next one
+	// evicts, and their events must not take the count back.
+	d.batch = max(d.batch, e.Batch)
 	switch e.Kind {
 	case steps.NodeLog, steps.MetricSample, steps.StepProgress:
 	default:

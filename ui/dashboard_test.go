@@ -96,3 +96,36 @@ func TestReportShowsTheEndOfRunSummary(t *testing.T) {
 		"warnings   2 accepted (2 in preflight, 0 during the run)",
 		"decisions  evict-timeout-1 → skip-eviction (by operator)", "report     reports/report.json")
 }
+
+// A batch's settle (and in a serial rollout its restart and verification)
+// goes on while the next batch evicts: an event of the earlier batch after
+// the later batch started does not take the header's batch count back.
+func TestDashboardBatchCountNeverGoesBack(t *testing.T) {
+	f := uitest.New(3)
+	all := f.Events
+	cut := -1
+	for i, e := range all {
+		if e.Batch == 2 && e.Kind == steps.StepStarted && e.Step == steps.StepEvict {
+			cut = i + 1
+			break
+		}
+	}
+	if cut < 0 {
+		t.Fatal("the fake's script has no eviction in batch 2")
+	}
+	late := steps.Event{Time: all[cut-1].Time.Add(time.Second), Kind: steps.StepDone, Step: steps.StepVerify, StoreID: all[cut-2].StoreID, Batch: 1, Message: "verified late"}
+	for _, e := range all[:cut] {
+		if e.Batch == 1 && e.StoreID != 0 {
+			late.StoreID, late.Store = e.StoreID, e.Store
+		}
+	}
+	f.Events = append(append([]steps.Event(nil), all[:cut]...), late)
+	f.Hold = make(chan struct{})
+	h := newHarness(t, f, prefilled())
+	h.toPlan()
+	h.press("enter", "G", "y")
+	h.until("the late event", func(m *ui.Model) bool { return m.EventsSeen() == len(f.Events) })
+	contains(t, h.view(), "batch 2/3")
+	h.press("a", "y")
+	h.until("rollout end", func(m *ui.Model) bool { r, _ := m.Result(); return r != nil })
+}
