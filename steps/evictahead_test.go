@@ -153,6 +153,17 @@ func TestEvictAheadOnSim(t *testing.T) {
 	if at(steps.StepStarted, steps.StepEvict, order[1], 0) < at(steps.StepDone, steps.StepVerify, order[0], 0) {
 		t.Error("batch 2 started evicting before the canary was verified")
 	}
+	// The last batch's settle waits for its regions, never for its leaders
+	// (nothing goes down after it), and its line says how far they got.
+	last := len(order)
+	for _, ev := range events {
+		if ev.Step == steps.StepSettle && ev.Batch == last && ev.Kind == steps.StepProgress && strings.Contains(ev.Message, "leaders back") {
+			t.Errorf("the last batch's settle waited for leaders: %q", ev.Message)
+		}
+	}
+	if done := events[at(steps.StepDone, steps.StepSettle, 0, last)].Message; !strings.HasPrefix(done, "regions healthy; ") {
+		t.Errorf("the last batch's settle says %q, want regions healthy and how far the leaders got", done)
+	}
 	var label bool
 	for _, ev := range events {
 		label = label || (ev.Batch == 4 && strings.Contains(ev.Message, "moving its leaders away while batch 3 restarts"))

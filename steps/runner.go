@@ -1549,8 +1549,11 @@ func (r *Runner) leadersReturning(ctx context.Context, ids []uint64, before map[
 			n++
 		}
 	}
-	if n == len(ids) {
+	switch {
+	case n == len(ids):
 		return "leaders back"
+	case len(ids) == 1:
+		return fmt.Sprintf("store %d does not have its leaders back yet; PD's balance-leader moves them back", ids[0])
 	}
 	return fmt.Sprintf("%d of %d stores have their leaders back; PD's balance-leader moves the rest", n, len(ids))
 }
