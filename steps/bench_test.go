@@ -184,7 +184,8 @@ func runTiKVEar(b *testing.B, stores int, batching string) measured {
 		b.Fatalf("preflight: %+v", blocking)
 	}
 	preflight := time.Since(start)
-	r := e.runner(e.openJournal(), nil)
+	rec := &recorder{} // every event, samples included, for TIKV_EAR_BENCH_TIMELINE
+	r := e.runner(e.openJournal(), rec)
 	cpd := &countingPD{PD: r.PD}
 	r.PD = cpd
 	res, err := r.Run(ctx, bp)
@@ -195,8 +196,12 @@ func runTiKVEar(b *testing.B, stores int, batching string) measured {
 	m := measured{wall: simTime(wall), floor: floor, ticks: e.health(ctx).Ticks.Since(ticks)}
 	if dir := os.Getenv("TIKV_EAR_BENCH_TIMELINE"); dir != "" { // profiling: the run's timeline, in sim seconds from the start
 		var tl strings.Builder
-		for _, ev := range res.Timeline {
-			fmt.Fprintf(&tl, "%8.2f %s %s store=%d batch=%d %s %s\n", simTime(ev.Time.Sub(start)).Seconds(), ev.Kind, ev.Step, ev.StoreID, ev.Batch, ev.Message, ev.Error)
+		for _, ev := range rec.events {
+			leaders := ""
+			if ev.Metrics != nil {
+				leaders = fmt.Sprintf("leaders=%d", ev.Metrics.Leaders)
+			}
+			fmt.Fprintf(&tl, "%8.2f %s %s store=%d batch=%d %s %s%s\n", simTime(ev.Time.Sub(start)).Seconds(), ev.Kind, ev.Step, ev.StoreID, ev.Batch, ev.Message, ev.Error, leaders)
 		}
 		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("timeline-%s-%d.txt", batching, stores)), []byte(tl.String()), 0o644); err != nil {
 			b.Fatal(err)
