@@ -68,6 +68,35 @@ type Facts struct {
 // rewrites file.dict and key.dict and compaction rewrites SSTs.
 const MinFreeBytes = 1 << 30
 
+// StoresUpCheck is the stores-up check: every store PD lists (Tombstones
+// aside) must be Up before a rolling restart. The plan's preflight and the
+// wizard's first look use it both.
+func StoresUpCheck(stores []Store) Check {
+	var notUp []string
+	var notUpIDs, removing []uint64
+	for _, s := range stores {
+		if s.StateName != "Up" && s.StateName != "Tombstone" {
+			notUp = append(notUp, fmt.Sprintf("store %d (%s) is %s", s.ID, s.Address, s.StateName))
+			notUpIDs = append(notUpIDs, s.ID)
+		}
+		if s.StateName == "Offline" {
+			removing = append(removing, s.ID)
+		}
+	}
+	if len(notUp) == 0 {
+		return Check{ID: "stores-up", Status: Pass, Message: fmt.Sprintf("all %d stores are Up", len(stores))}
+	}
+	fix := "bring every store Up before a rolling restart: a restart next to a down store can cost regions their quorum"
+	if len(removing) > 0 {
+		// An Offline store is being removed: PD moves its regions away and
+		// buries it at none (Tombstone); the removal can be cancelled
+		// (tikv/pd @ a186e0cc server/api/store.go SetStoreState state=Up;
+		// pd-ctl store cancel-delete since v6.2).
+		fix = fmt.Sprintf("store %d is being removed (Offline): wait until PD makes it Tombstone, or cancel the removal (pd-ctl store cancel-delete %d, or POST /pd/api/v1/store/%d/state?state=Up), then make the plan again", removing[0], removing[0], removing[0])
+	}
+	return Check{ID: "stores-up", Status: Fail, Stores: notUpIDs, Message: strings.Join(notUp, "; "), Fix: fix}
+}
+
 // RunPreflight applies every check to the facts. It changes nothing anywhere.
 func RunPreflight(f Facts) []Check {
 	var out []Check
@@ -78,30 +107,7 @@ func RunPreflight(f Facts) []Check {
 	if f.StoresErr != "" {
 		add(Check{ID: "pd-stores", Status: Fail, Message: "cannot read stores from PD: " + f.StoresErr, Fix: "check the PD endpoints (--pd) and TLS files"})
 	} else {
-		var notUp []string
-		var notUpIDs, removing []uint64
-		for _, s := range f.Stores {
-			if s.StateName != "Up" && s.StateName != "Tombstone" {
-				notUp = append(notUp, fmt.Sprintf("store %d (%s) is %s", s.ID, s.Address, s.StateName))
-				notUpIDs = append(notUpIDs, s.ID)
-			}
-			if s.StateName == "Offline" {
-				removing = append(removing, s.ID)
-			}
-		}
-		if len(notUp) > 0 {
-			fix := "bring every store Up before a rolling restart: a restart next to a down store can cost regions their quorum"
-			if len(removing) > 0 {
-				// An Offline store is being removed: PD moves its regions away and
-				// buries it at none (Tombstone); the removal can be cancelled
-				// (tikv/pd @ a186e0cc server/api/store.go SetStoreState state=Up;
-				// pd-ctl store cancel-delete since v6.2).
-				fix = fmt.Sprintf("store %d is being removed (Offline): wait until PD makes it Tombstone, or cancel the removal (pd-ctl store cancel-delete %d, or POST /pd/api/v1/store/%d/state?state=Up), then make the plan again", removing[0], removing[0], removing[0])
-			}
-			add(Check{ID: "stores-up", Status: Fail, Stores: notUpIDs, Message: strings.Join(notUp, "; "), Fix: fix})
-		} else {
-			add(Check{ID: "stores-up", Status: Pass, Message: fmt.Sprintf("all %d stores are Up", len(f.Stores))})
-		}
+		add(StoresUpCheck(f.Stores))
 		known := map[uint64]bool{}
 		for _, s := range f.Stores {
 			known[s.ID] = true

@@ -1,6 +1,8 @@
 package steps
 
 import (
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -99,5 +101,26 @@ func TestPreflightRefusesSilentMasterKeyChange(t *testing.T) {
 	checks = RunPreflight(Facts{Plan: p, Stores: []Store{{ID: 1, StateName: "Up"}}, Hosts: hosts, Desired: &desired})
 	if _, ok := find(checks, "master-key-change", 1); ok {
 		t.Fatal("keeping the old key as previous-master-key is the safe path and must pass")
+	}
+}
+
+// TestStoresUpCheck: the one stores-up check the plan's preflight and the
+// wizard's first look share. A Tombstone is no store; a Disconnected store
+// fails the check with its ID; an Offline store's fix says how to finish or
+// cancel its removal.
+func TestStoresUpCheck(t *testing.T) {
+	up := func(id uint64, state string) Store {
+		return Store{ID: id, Address: fmt.Sprintf("10.0.0.%d:20160", id), StateName: state}
+	}
+	if c := StoresUpCheck([]Store{up(1, "Up"), up(2, "Up"), up(9, "Tombstone")}); c.Status != Pass {
+		t.Errorf("every live store Up: %s %q", c.Status, c.Message)
+	}
+	c := StoresUpCheck([]Store{up(1, "Up"), up(2, "Disconnected"), up(3, "Up")})
+	if c.Status != Fail || !slices.Equal(c.Stores, []uint64{2}) || !strings.Contains(c.Message, "store 2 (10.0.0.2:20160) is Disconnected") {
+		t.Errorf("a Disconnected store: %s %v %q", c.Status, c.Stores, c.Message)
+	}
+	c = StoresUpCheck([]Store{up(1, "Up"), up(4, "Offline")})
+	if c.Status != Fail || !strings.Contains(c.Fix, "pd-ctl store cancel-delete 4") {
+		t.Errorf("an Offline store: %s %q", c.Status, c.Fix)
 	}
 }

@@ -223,19 +223,11 @@ func (d *Driver) Discover(ctx context.Context, in ui.ConnectInput) (ui.Discovery
 // findings are the quick checks that block a rollout before any choice: stores
 // not Up, an evict-leader scheduler already present, an unfinished run in the journal.
 func (d *Driver) findings(ctx context.Context, s *steps.Cluster) []steps.Check {
-	var out []steps.Check
-	var notUp []string
-	for _, n := range s.Inventory.Nodes {
-		if n.StateName != "Up" {
-			notUp = append(notUp, fmt.Sprintf("store %d (%s) is %s", n.StoreID, n.Address, n.StateName))
-		}
+	stores := make([]steps.Store, len(s.Inventory.Nodes))
+	for i, n := range s.Inventory.Nodes {
+		stores[i] = steps.Store{ID: n.StoreID, Address: n.Address, StateName: n.StateName}
 	}
-	if len(notUp) > 0 {
-		out = append(out, steps.Check{ID: "stores-up", Status: steps.Fail, Message: strings.Join(notUp, "; "),
-			Fix: "bring every store Up before a rolling restart: a restart next to a down store can cost regions their quorum"})
-	} else {
-		out = append(out, steps.Check{ID: "stores-up", Status: steps.Pass, Message: fmt.Sprintf("all %d stores are Up", len(s.Inventory.Nodes))})
-	}
+	out := []steps.Check{steps.StoresUpCheck(stores)}
 	pdc := steps.PDClient{C: s.PD}
 	switch ev, err := pdc.EvictLeaderStores(ctx); {
 	case err != nil:
