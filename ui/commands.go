@@ -13,23 +13,27 @@ import (
 
 // Operations a command performs; resultMsg.op names which one answered.
 const (
-	opJournal    = "journal"
-	opAbortRun   = "abort-unfinished"
-	opDiscover   = "discover"
-	opAlgorithms = "algorithms"
-	opBackends   = "backends"
-	opPreflight  = "preflight"
-	opPlan       = "plan"
-	opSave       = "save"
-	opApply      = "apply"
-	opVerify     = "verify"
-	opSchedule   = "schedule"
-	opReport     = "report"
+	opJournal = "journal"
+	// opResumeJournal reads the journal again when the operator picks
+	// Resume: another tikv-ear (apply --resume, --abort) may have ended the
+	// run since home read it.
+	opResumeJournal = "journal-resume"
+	opAbortRun      = "abort-unfinished"
+	opDiscover      = "discover"
+	opAlgorithms    = "algorithms"
+	opBackends      = "backends"
+	opPreflight     = "preflight"
+	opPlan          = "plan"
+	opSave          = "save"
+	opApply         = "apply"
+	opVerify        = "verify"
+	opSchedule      = "schedule"
+	opReport        = "report"
 )
 
 func busyText(op string) string {
 	switch op {
-	case opJournal:
+	case opJournal, opResumeJournal:
 		return "reading the run journal…"
 	case opAbortRun:
 		return "cleaning up after the unfinished run…"
@@ -75,6 +79,10 @@ func call[T any](op string, f func() (T, error)) tea.Cmd {
 
 func journalCmd(ctx context.Context, d Driver) tea.Cmd {
 	return call(opJournal, func() (*Unfinished, error) { return d.Journal(ctx) })
+}
+
+func resumeJournalCmd(ctx context.Context, d Driver) tea.Cmd {
+	return call(opResumeJournal, func() (*Unfinished, error) { return d.Journal(ctx) })
 }
 
 func abortUnfinishedCmd(ctx context.Context, d Driver, u Unfinished) tea.Cmd {
@@ -162,6 +170,16 @@ func (m *Model) handleResult(r resultMsg) tea.Cmd {
 		return nil
 	}
 	switch r.op {
+	case opResumeJournal:
+		u, _ := r.val.(*Unfinished)
+		m.unfinished = u
+		if u == nil {
+			m.goHome()
+			m.notice = "the interrupted run has ended since this screen read the journal (another tikv-ear resumed or aborted it): nothing to resume"
+			return nil
+		}
+		m.screen = ScreenResume
+		return nil
 	case opJournal:
 		if u, _ := r.val.(*Unfinished); u != nil {
 			m.unfinished = u

@@ -80,3 +80,23 @@ func TestHomeResumesAnInterruptedRun(t *testing.T) {
 		t.Fatalf("resume did not apply: %v", f.Calls())
 	}
 }
+
+// Another tikv-ear (apply --resume or --abort) ended the interrupted run
+// while home showed it: Resume reads the journal again and says there is
+// nothing to resume, instead of a resume screen for a run that is over.
+func TestHomeResumeRereadsTheJournal(t *testing.T) {
+	f := uitest.New(3)
+	f.Open = &ui.Unfinished{Run: "apply-7", Kind: "apply", Started: uitest.Base(), LastStep: "restart store 2", Done: 1, Total: 3, Unverified: []uint64{2}, Preview: f.Preview}
+	h := newHarness(t, f, homeOpts())
+	h.idle(ui.ScreenHome)
+	contains(t, h.view(), "› 4 Resume")
+	f.SetOpen(nil)
+	h.press("enter")
+	h.until("the journal read again", func(m *ui.Model) bool { return m.Busy() == "" && strings.Contains(h.view(), "nothing to resume") })
+	if h.m.Screen() != ui.ScreenHome {
+		t.Fatalf("screen %v after the run ended elsewhere, want home:\n%s", h.m.Screen(), h.view())
+	}
+	if slices.Contains(f.Calls(), "Apply") {
+		t.Fatalf("a run that is over was applied again: %v", f.Calls())
+	}
+}

@@ -98,8 +98,7 @@ func (m *Model) takeJourney(j journey) tea.Cmd {
 			m.dash.rotate, m.dash.incident = m.opts.Rotate, m.opts.Incident
 			return m.startApply()
 		}
-		m.screen = ScreenResume
-		return nil
+		return m.start(opResumeJournal, resumeJournalCmd(m.ctx, m.driver))
 	case journeyIncident:
 		m.opts.Rotate, m.opts.Incident = true, true
 	default:

@@ -365,7 +365,17 @@ func (f *Fake) WriteReport(_ context.Context, _ *steps.Result, p ui.PlanPreview)
 // Journal implements ui.Driver.
 func (f *Fake) Journal(context.Context) (*ui.Unfinished, error) {
 	f.record("Journal")
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	return f.Open, nil
+}
+
+// SetOpen changes what Journal answers from now on, as another process that
+// resumed, aborted or interrupted a run would.
+func (f *Fake) SetOpen(u *ui.Unfinished) {
+	f.mu.Lock()
+	f.Open = u
+	f.mu.Unlock()
 }
 
 // Audit implements ui.Auditor.
