@@ -174,6 +174,7 @@ func (m *Model) handleResult(r resultMsg) tea.Cmd {
 		u, _ := r.val.(*Unfinished)
 		m.unfinished = u
 		if u == nil {
+			m.stopped = nil // this session's stopped run is the one that ended elsewhere
 			m.goHome()
 			m.notice = "the interrupted run has ended since this screen read the journal (another tikv-ear resumed or aborted it): nothing to resume"
 			return nil

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tikv-ear/tikv-ear/steps"
 	"github.com/tikv-ear/tikv-ear/ui"
 	"github.com/tikv-ear/tikv-ear/ui/uitest"
 )
@@ -98,5 +99,48 @@ func TestHomeResumeRereadsTheJournal(t *testing.T) {
 	}
 	if slices.Contains(f.Calls(), "Apply") {
 		t.Fatalf("a run that is over was applied again: %v", f.Calls())
+	}
+	contains(t, h.view(), "no interrupted run")
+}
+
+// The operator aborts a rollout, goes home (Resume offered), and another
+// tikv-ear finishes the run meanwhile: Resume says there is nothing to
+// resume, home then offers none, and the plan is not applied again.
+func TestHomeResumeAfterAnAbortEndedElsewhere(t *testing.T) {
+	f := uitest.New(3)
+	all := f.Events
+	cut := 0
+	for i, e := range all {
+		if e.Kind == steps.StepDone && e.Step == steps.StepRestart {
+			cut = i + 1
+			break
+		}
+	}
+	f.Events = all[:cut]
+	f.Hold = make(chan struct{})
+	h := newHarness(t, f, homeOpts())
+	h.idle(ui.ScreenHome)
+	h.press("1", "enter")
+	h.toPlan()
+	h.press("enter", "G", "y")
+	h.until("restart", func(m *ui.Model) bool { return m.EventsSeen() == cut })
+	h.press("a", "y")
+	h.until("rollout end", func(m *ui.Model) bool { r, _ := m.Result(); return r != nil })
+	f.SetOpen(&ui.Unfinished{Run: "apply-8", Kind: "apply", Started: uitest.Base(), LastStep: "run interrupted", Done: 0, Total: 3, Preview: f.Preview})
+	h.press("enter")
+	h.idle(ui.ScreenHome)
+	contains(t, h.view(), "› 4 Resume")
+	f.SetOpen(nil)
+	h.press("enter")
+	h.until("the journal read again", func(m *ui.Model) bool { return m.Busy() == "" && strings.Contains(h.view(), "nothing to resume") })
+	contains(t, h.view(), "no interrupted run")
+	applies := 0
+	for _, c := range f.Calls() {
+		if c == "Apply" {
+			applies++
+		}
+	}
+	if applies != 1 || h.m.Screen() != ui.ScreenHome {
+		t.Fatalf("after the run ended elsewhere: %d applies (want 1), screen %v\n%s", applies, h.m.Screen(), h.view())
 	}
 }
