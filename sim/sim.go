@@ -339,10 +339,36 @@ func (c *Cluster) waitAllUp(ctx context.Context) error {
 		case <-ctx.Done():
 			return fmt.Errorf("waiting for the simulated stores to come up: %w (%s)", ctx.Err(), why)
 		case <-deadline.C:
-			return fmt.Errorf("the simulated cluster did not settle: %s; see the tikv.log files under %s", why, c.opt.Dir)
+			return fmt.Errorf("the simulated cluster did not settle: %s%s; see the tikv.log files under %s", why, c.stuckNodes(), c.opt.Dir)
 		case <-t.C:
 		}
 	}
+}
+
+// stuckNodes says, for the first nodes that do not run, what their unit and
+// the last line of their log show (the sim's temp dir is gone by the time a
+// test's failure is read).
+func (c *Cluster) stuckNodes() string {
+	var out []string
+	for _, n := range c.nodes {
+		if n.Proc.Running() || len(out) == 2 {
+			continue
+		}
+		unit := "unit unknown"
+		if st, err := n.Host.UnitStatus(n.Paths.UnitName); err == nil {
+			unit = fmt.Sprintf("unit %s/%s, %d starts, %d failures, last error %q", st.State, st.Sub, st.Starts, st.Failures, st.LastErr)
+		}
+		last := "no log"
+		if b, err := os.ReadFile(n.Paths.LogFile); err == nil {
+			lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+			last = "log: " + lines[len(lines)-1]
+		}
+		out = append(out, fmt.Sprintf("node %d: %s; %s", n.Index, unit, last))
+	}
+	if len(out) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(out, "; ") + ")"
 }
 
 // Close stops every node, host and server, and removes a temp dir made by Start.
