@@ -352,6 +352,12 @@ func (s *Session) Run(ctx context.Context, o RunOptions) (*Result, error) {
 		if _, err := RemoveLeftovers(ctx, s.Engine.PD, last); err != nil {
 			return nil, err
 		}
+		// A store the crashed run swapped but never restarted still runs its
+		// old config: its previous tikv.toml goes back, so that this run swaps
+		// it again with a backup of the real original, and a failure before
+		// its restart puts that back (otherwise the new config stayed on disk
+		// for some later, unplanned restart: issue 18's hazard).
+		s.restoreUnrestarted(ctx, last)
 		s.emit(Event{Kind: Info, Step: StepRun, Message: "resuming " + last.Run + " from the cluster's real state"})
 		s.resuming = &last
 	}

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/tikv-ear/tikv-ear/cluster/tikv"
+	"github.com/tikv-ear/tikv-ear/sim"
 	"github.com/tikv-ear/tikv-ear/steps"
 )
 
@@ -40,11 +41,16 @@ type cliEnv struct {
 }
 
 func newCLIEnv(t *testing.T, bin string) *cliEnv {
+	return newCLIEnvEvicting(t, bin, "60s")
+}
+
+// newCLIEnvEvicting is newCLIEnv with the plan's evict-timeout.
+func newCLIEnvEvicting(t *testing.T, bin, evictTimeout string) *cliEnv {
 	e := startSim(t, simConfig{Stores: 6, Zones: 3, Regions: 60, Speed: 100, Batching: steps.BatchZone, Canary: 1})
 	c := &cliEnv{t: t, bin: bin, dir: t.TempDir(), sim: e}
 	c.plan = filepath.Join(c.dir, "plan.toml")
 	out, err := c.cmd("plan", "--sim", e.c.Options().Dir, "--env", "staging", "--backend", "file", "--out-file", c.plan,
-		"--evict-timeout", "60s", "--poll", "50ms", "--report-dir", filepath.Join(c.dir, "reports")).CombinedOutput()
+		"--evict-timeout", evictTimeout, "--poll", "50ms", "--report-dir", filepath.Join(c.dir, "reports")).CombinedOutput()
 	if err != nil {
 		t.Fatalf("tikv-ear plan: %v\n%s", err, out)
 	}
@@ -62,6 +68,13 @@ func (c *cliEnv) cmd(args ...string) *exec.Cmd {
 // the first two-store batch starts its restart: both stores of the batch hold
 // a scheduler then.
 func (c *cliEnv) applyUntilKilled() {
+	c.applyUntil(func(ev steps.Event) bool {
+		return ev.Kind == steps.StepStarted && ev.Step == steps.StepRestart && ev.Batch == 3
+	})
+}
+
+// applyUntil runs 'apply --output json' and SIGKILLs it at the first event kill accepts.
+func (c *cliEnv) applyUntil(kill func(steps.Event) bool) {
 	t := c.t
 	cmd := c.cmd("apply", c.plan, "--yes", "--output", "json")
 	stdout, err := cmd.StdoutPipe()
@@ -80,7 +93,7 @@ func (c *cliEnv) applyUntilKilled() {
 		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
 			t.Fatalf("apply --output json wrote a line that is not an event: %q", sc.Text())
 		}
-		if ev.Kind == steps.StepStarted && ev.Step == steps.StepRestart && ev.Batch == 3 {
+		if kill(ev) {
 			if err := cmd.Process.Kill(); err != nil { // SIGKILL
 				t.Fatal(err)
 			}
@@ -159,4 +172,45 @@ func TestSIGKILLMidBatch(t *testing.T) {
 		}
 		c.sim.assertBootable("after --abort")
 	})
+}
+
+// TestResumeAfterAKillBetweenSwapAndRestart: apply is killed after store 2's
+// new config was written but before store 2 restarted (its leaders would not
+// move), so store 2 runs its old config with the new one on disk. The resumed
+// run fails at store 2 again (eviction timed out, policy abort): store 2 must
+// be left with its original tikv.toml, not with the new config an unplanned
+// restart would take (issue 18's hazard, reached through --resume).
+func TestResumeAfterAKillBetweenSwapAndRestart(t *testing.T) {
+	bin := buildCLI(t, t.TempDir())
+	c := newCLIEnvEvicting(t, bin, "3s")
+	ctx := context.Background()
+	const store = 2 // batch 3 of the 6-store, 3-zone plan: [1] [4] [2 5] [3 6]
+	n, _ := c.sim.plan.Node(store)
+	original, _, err := c.sim.nodes[store].ReadFile(ctx, n.ConfigPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stuck := sim.Fault{Kind: sim.FaultEvictionStuck, Node: store}
+	if err := c.sim.c.Inject(stuck); err != nil {
+		t.Fatal(err)
+	}
+	c.applyUntil(func(ev steps.Event) bool {
+		return ev.Kind == steps.StepDone && ev.Step == steps.StepSwap && ev.StoreID == store
+	})
+	if now, _, err := c.sim.nodes[store].ReadFile(ctx, n.ConfigPath); err != nil || string(now) == string(original) {
+		t.Fatalf("store %d's config was not swapped before the kill (err %v)", store, err)
+	}
+	out, err := c.cmd("apply", c.plan, "--resume", "--yes").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "eviction timed out") {
+		t.Fatalf("apply --resume with store %d's leaders stuck: %v; want its eviction to time out\n%s", store, err, out)
+	}
+	if now, _, err := c.sim.nodes[store].ReadFile(ctx, n.ConfigPath); err != nil || string(now) != string(original) {
+		t.Errorf("store %d was never restarted, but after the resumed run its config is not the original (err %v):\n%s\n%s", store, err, now, out)
+	}
+	stuck.Off = true
+	if err := c.sim.c.Inject(stuck); err != nil {
+		t.Fatal(err)
+	}
+	c.sim.assertSafe(ctx, "after the resumed run")
+	c.sim.assertBootable("after the resumed run")
 }
