@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/sha256"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -279,5 +281,64 @@ func TestRealEvictionStuck(t *testing.T) {
 	}
 	e.must("apply", e.plan, "--yes")
 	e.assertClean("after the apply that followed the stuck run", limit)
+	e.verify()
+}
+
+// TestRealEvictAheadStoppedByAFailedStart: six stores, serial, against the
+// real PD; the store of batch 3 fails to start. Batch 4's store, which may
+// already be moving its leaders away (it evicts while batch 3 restarts), is
+// stopped with it: the run fails with batch 3's start failure (not as
+// interrupted), batch 4's store is never restarted and keeps its config
+// byte for byte, and PD is left with no scheduler, the limit restored and
+// every store Up. With the fault gone, a new apply finishes the job.
+func TestRealEvictAheadStoppedByAFailedStart(t *testing.T) {
+	e := start(t, 1, "serial")
+	limit := e.leaderScheduleLimit()
+	// Serial order: zone, then store ID; one canary. Batch 3 is the first
+	// store of z2, batch 4 the second.
+	var z2 []*sim.Node
+	for _, n := range e.c.Nodes() {
+		if n.Zone == "z2" {
+			z2 = append(z2, n)
+		}
+	}
+	slices.SortFunc(z2, func(a, b *sim.Node) int { return cmp.Compare(a.StoreID, b.StoreID) })
+	failing, next := z2[0], z2[1]
+	original, err := os.ReadFile(next.Paths.ConfigPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fault := sim.Fault{Kind: sim.FaultStartFailure, Node: failing.Index}
+	if err := e.c.Inject(fault); err != nil {
+		t.Fatal(err)
+	}
+	out := e.fail("apply", e.plan, "--yes")
+	mustContain(t, "apply with batch 3's store failing to start", out, "failed to start", fmt.Sprintf("leader-schedule-limit restored to %v", limit))
+	if strings.Contains(out, "interrupted") {
+		t.Errorf("the run reads as interrupted, not as batch 3's failure:\n%s", tail([]byte(out)))
+	}
+	if strings.Contains(out, "moving its leaders away while batch 3 restarts") {
+		// Stopped while evicting, or held before its restart: either way its
+		// scheduler goes.
+		mustContain(t, "batch 4 stopped", out, fmt.Sprintf("✓ release store %d", next.StoreID))
+	} else {
+		t.Logf("batch 4 had not started evicting when batch 3 failed")
+	}
+	if strings.Contains(out, fmt.Sprintf("▸ restart store %d ", next.StoreID)) {
+		t.Errorf("store %d (batch 4) was restarted although batch 3 failed", next.StoreID)
+	}
+	if now, err := os.ReadFile(next.Paths.ConfigPath); err != nil || string(now) != string(original) {
+		t.Errorf("store %d (batch 4) was not restarted but its config changed (err %v)", next.StoreID, err)
+	}
+	if err := e.c.Inject(sim.Fault{Kind: sim.FaultStartFailure, Node: failing.Index, Off: true}); err != nil {
+		t.Fatal(err)
+	}
+	// systemd's Restart=always brings the failed store back once the fault is gone.
+	e.waitFor(fmt.Sprintf("store %d serving again", failing.StoreID), func() (bool, string) {
+		return failing.Proc.Running() && e.storeState(failing.StoreID) == "Up", e.storeState(failing.StoreID)
+	})
+	e.assertClean("after batch 3 failed while batch 4 evicted ahead", limit)
+	e.must("apply", e.plan, "--yes")
+	e.assertClean("after the apply that followed", limit)
 	e.verify()
 }

@@ -349,11 +349,17 @@ func (e *env) verify() {
 	e.must("verify", "--sim", e.c.Options().Dir)
 }
 
-// TestRealApplySerial: apply one store at a time against the real PD.
+// TestRealApplySerial: apply one store at a time against the real PD. With
+// six stores and one canary, batches 3 to 6 evict ahead: the real PD moves a
+// store's leaders away while the store before it restarts, and every
+// scheduler is gone, the limit restored and every region whole after.
 func TestRealApplySerial(t *testing.T) {
 	e := start(t, 1, "serial")
 	limit := e.leaderScheduleLimit()
-	e.must("apply", e.plan, "--yes")
+	out := e.must("apply", e.plan, "--yes")
+	if !strings.Contains(out, "batch 3 (1 store(s), zone z2): moving its leaders away while batch 2 restarts") {
+		t.Errorf("the serial apply did not evict batch 3 ahead on the real PD:\n%s", out)
+	}
 	e.assertClean("after apply (serial)", limit)
 	e.verify()
 }
