@@ -71,13 +71,7 @@ func TestCancelMidEvictionRemovesScheduler(t *testing.T) {
 	if err := e.c.Inject(sim.Fault{Kind: sim.FaultEvictionStuck, Node: faultStore, Off: true}); err != nil {
 		t.Fatal(err)
 	}
-	e.assertBootable("after cancel")
-	res, err := e.resume(bg)
-	if err != nil {
-		t.Fatalf("resumed run: %v", err)
-	}
-	e.assertAllVerified(res)
-	e.assertSafe(bg, "after the resumed run")
+	e.resumeToTheEnd(bg, "after cancel")
 }
 
 // panicNode panics in Restart, after the runner added its scheduler.
@@ -110,13 +104,7 @@ func TestPanickingNodeReleasesSchedulers(t *testing.T) {
 	if res == nil || !e.journalFinished() {
 		t.Fatal("no result or no recorded end after the panic")
 	}
-	e.assertBootable("after the panic")
-	again, err := e.resume(ctx)
-	if err != nil {
-		t.Fatalf("resumed run: %v", err)
-	}
-	e.assertAllVerified(again)
-	e.assertSafe(ctx, "after the resumed run")
+	e.resumeToTheEnd(ctx, "after the panic")
 }
 
 // TestSchedulerLeftKeepsRunOpen: PD stays down through the release of the

@@ -258,6 +258,22 @@ func (e *simEnv) resume(ctx context.Context) (*steps.Result, error) {
 	return e.run(ctx, nil)
 }
 
+// resumeToTheEnd checks that every store boots (after a fault was
+// cleared, at when), resumes the run and checks that the resumed run
+// verified every store and kept the cluster safe. It returns the resumed
+// run's result.
+func (e *simEnv) resumeToTheEnd(ctx context.Context, when string) *steps.Result {
+	e.t.Helper()
+	e.assertBootable(when)
+	res, err := e.resume(ctx)
+	if err != nil {
+		e.t.Fatalf("resumed run: %v", err)
+	}
+	e.assertAllVerified(res)
+	e.assertSafe(ctx, "after the resumed run")
+	return res
+}
+
 // assertSafe checks the invariants every exit must keep: no region lost its
 // quorum, no acknowledged write was lost, and no evict-leader scheduler is left
 // (in the sim's model and through PD's API).
