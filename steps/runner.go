@@ -106,6 +106,10 @@ type Runner struct {
 	pace pace
 	// live is what the log pane already shows of each store's log (livelog.go).
 	live liveLog
+	// digest is the plan's digest, computed once: every journal record
+	// carries it, and encoding a 100-node plan per record cost the run CPU.
+	digestOnce sync.Once
+	digest     string
 }
 
 // DefaultCleanupTimeout is Runner.CleanupTimeout's default: a scheduler left
@@ -191,7 +195,13 @@ func (r *Runner) journal(step string, store uint64, batch int, state string, det
 	if r.Journal == nil {
 		return nil
 	}
-	return r.Journal.Append(Record{Run: r.run, Kind: r.Kind, PlanDigest: r.Plan.Digest(), Step: step, StoreID: store, Batch: batch, State: state, Detail: detail, Time: r.now().UTC()})
+	return r.Journal.Append(Record{Run: r.run, Kind: r.Kind, PlanDigest: r.planDigest(), Step: step, StoreID: store, Batch: batch, State: state, Detail: detail, Time: r.now().UTC()})
+}
+
+// planDigest is r.Plan's digest; the plan does not change during a run.
+func (r *Runner) planDigest() string {
+	r.digestOnce.Do(func() { r.digest = r.Plan.Digest() })
+	return r.digest
 }
 
 func (r *Runner) sleep(ctx context.Context, d time.Duration) error {

@@ -357,14 +357,19 @@ func checkUnit(name string) error {
 	return nil
 }
 
-// RestartService runs TiUP's restart: "systemctl daemon-reload && systemctl
-// restart <name>" (pingcap/tiup pkg/cluster/module/systemd.go; reference
-// pd-and-tiup.md §2.2 step 3). TiUP's unit name is tikv-<port>.service.
+// RestartService runs "systemctl restart <name>". TiUP runs "systemctl
+// daemon-reload && systemctl restart <name>" (pingcap/tiup
+// pkg/cluster/module/systemd.go; reference pd-and-tiup.md §2.2 step 3)
+// because its reload re-renders the unit file; tikv-ear changes only
+// tikv.toml, never the unit, so it does not reload systemd: a daemon-reload
+// would also make live any unit-file edit left pending on the host, a change
+// the plan never showed, and it re-reads every unit on the host for each
+// store. TiUP's unit name is tikv-<port>.service.
 func (n Node) RestartService(ctx context.Context, name string) error {
 	if err := checkUnit(name); err != nil {
 		return err
 	}
-	cmd := "systemctl daemon-reload && systemctl restart " + Quote(name)
+	cmd := "systemctl restart " + Quote(name)
 	_, err := n.run(ctx, "restarting "+name, cmd, nil)
 	return err
 }
