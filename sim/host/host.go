@@ -3,7 +3,8 @@
 // its own ed25519 host key, public-key auth) that runs real /bin/sh commands
 // with that directory as working directory, and shims on its PATH: systemctl
 // and ss reach the host's emulated systemd, and tikv-ctl the cluster's
-// stand-in for tikv-ctl's remote mode, through the sim's control HTTP server;
+// stand-in for tikv-ctl's remote mode, through the sim's control HTTP server
+// (bash scripts speaking HTTP over /dev/tcp: bash is the one program they need);
 // sudo runs the command as the login user. It also writes the on-host layouts (TiUP tree or a hand-made
 // deployment) and TiUP's meta.yaml.
 //

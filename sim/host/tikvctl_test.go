@@ -2,6 +2,11 @@ package host
 
 import (
 	"errors"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -52,5 +57,35 @@ y' '\n'`)
 	after := th.h.Counts()
 	if after.Commands != before.Commands+1 || after.Conns != before.Conns+1 || after.Shims["tikv-ctl"] != before.Shims["tikv-ctl"]+1 {
 		t.Fatalf("counts before %+v, after %+v", before, after)
+	}
+}
+
+// A shim whose control server is gone says so on stderr and exits 1; one
+// whose server answers an error status says which.
+func TestShimsSayWhenTheSimDoesNotAnswer(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone := "http://" + ln.Addr().String() + "/host/h1"
+	ln.Close()
+	srv := httptest.NewServer(http.NotFoundHandler())
+	defer srv.Close()
+	for _, tc := range []struct{ url, want string }{
+		{gone, "systemctl: cannot reach the simulated cluster at " + gone + "/systemctl"},
+		{srv.URL + "/host/h1", "systemctl: the simulated cluster at " + srv.URL + "/host/h1/systemctl answered: HTTP/1.0 404 Not Found"},
+	} {
+		dir := t.TempDir()
+		if err := writeShims(dir, "h1", tc.url); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(filepath.Join(dir, "systemctl"), "restart", "tikv-20160.service")
+		var stdout, stderr strings.Builder
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 1 || stdout.String() != "" || !strings.Contains(stderr.String(), tc.want) {
+			t.Errorf("shim against %s: err %v, stdout %q, stderr %q; want exit 1 and %q", tc.url, err, stdout.String(), stderr.String(), tc.want)
+		}
 	}
 }
