@@ -62,8 +62,12 @@ func benchSizes(b *testing.B) []int {
 
 // measured is one rollout on a fresh sim.
 type measured struct {
-	wall  time.Duration // sim time, first action to last
-	floor steps.Floor
+	wall time.Duration // sim time, first action to last
+	// floor counts the leaders each store held when its eviction began (as
+	// apply's own closing line does, steps.FloorObserver); floorBefore the
+	// leaders each store held before the run. For a zone rollout they differ:
+	// the second and third zones carry the first zone's leaders by then.
+	floor, floorBefore steps.Floor
 	ticks sim.TickHealth // the sim's PD ticks during the rollout, from its control endpoint
 	work  remoteWork
 	// refresh is the part of the wall spent once per run for every store
@@ -100,6 +104,15 @@ func (w remoteWork) since(before remoteWork) string {
 }
 
 func (m measured) ratioToFloor() float64 { return m.wall.Seconds() / m.floor.Total().Seconds() }
+
+// beforeCell is m's wall over the floor that counts the leaders each store
+// held before the run (the looser floor earlier runs printed), or the sim's lag.
+func beforeCell(m measured) string {
+	if !kept(m) {
+		return fmt.Sprintf("sim behind (ticks %.2f)", m.ticks.Ratio)
+	}
+	return fmt.Sprintf("%.2f", m.wall.Seconds()/m.floorBefore.Total().Seconds())
+}
 
 // benchEnv starts a fresh sim of n stores for one rollout.
 func benchEnv(b *testing.B, stores int, batching string) *simEnv {
@@ -147,10 +160,8 @@ func (e *simEnv) health(ctx context.Context) sim.Health {
 	return h
 }
 
-// simFloor is the floor from the sim's own parameters: leaders per store from
-// PD, PD's evict-leader batch per scheduling tick, the nodes' start time and
-// the ticks restarted peers stay pending (sim/pd Config defaults).
-func (e *simEnv) simFloor(ctx context.Context, bp steps.BatchPlan) steps.Floor {
+// storeLeaders is each store's leader count now, from PD.
+func (e *simEnv) storeLeaders(ctx context.Context) map[uint64]int {
 	stores, err := e.pdc.Stores(ctx, false)
 	if err != nil {
 		e.t.Fatal(err)
@@ -159,6 +170,13 @@ func (e *simEnv) simFloor(ctx context.Context, bp steps.BatchPlan) steps.Floor {
 	for _, s := range stores {
 		leaders[s.Store.Id] = s.Status.LeaderCount
 	}
+	return leaders
+}
+
+// simFloor is the floor from the sim's own parameters, for the given leaders
+// per store: PD's evict-leader batch per scheduling tick, the nodes' start
+// time and the ticks restarted peers stay pending (sim/pd Config defaults).
+func simFloor(bp steps.BatchPlan, leaders map[uint64]int) steps.Floor {
 	const evictBatch, tick, catchUpTicks = 3, time.Second, 3 // sim/pd config.go defaults
 	return steps.PhysicalFloor(bp, steps.FloorParams{Leaders: leaders, EvictRate: evictBatch / tick.Seconds(),
 		Restart: benchRestart, CatchUp: catchUpTicks * tick})
@@ -176,7 +194,7 @@ func runTiKVEar(b *testing.B, stores int, batching string) measured {
 	if batching == steps.BatchSerial && len(bp.Batches) > rowOf(stores) {
 		bp.Batches = bp.Batches[:rowOf(stores)] // the first serialRow stores of a large cluster
 	}
-	floor := e.simFloor(ctx, bp)
+	before := simFloor(bp, e.storeLeaders(ctx))
 	ticks := e.health(ctx).Ticks
 	work := e.hostWork()
 	start := time.Now()
@@ -185,7 +203,8 @@ func runTiKVEar(b *testing.B, stores int, batching string) measured {
 	}
 	preflight := time.Since(start)
 	rec := &recorder{} // every event, samples included, for TIKV_EAR_BENCH_TIMELINE
-	r := e.runner(e.openJournal(), rec)
+	obs := &steps.FloorObserver{} // the leaders each store held when its eviction began
+	r := e.runner(e.openJournal(), steps.Fanout{rec, obs})
 	cpd := &countingPD{PD: r.PD}
 	r.PD = cpd
 	res, err := r.Run(ctx, bp)
@@ -193,7 +212,7 @@ func runTiKVEar(b *testing.B, stores int, batching string) measured {
 	if err != nil {
 		b.Fatalf("%s rollout of %d stores: %v", batching, stores, err)
 	}
-	m := measured{wall: simTime(wall), floor: floor, ticks: e.health(ctx).Ticks.Since(ticks)}
+	m := measured{wall: simTime(wall), floor: simFloor(bp, obs.Params(nil).Leaders), floorBefore: before, ticks: e.health(ctx).Ticks.Since(ticks)}
 	if dir := os.Getenv("TIKV_EAR_BENCH_TIMELINE"); dir != "" { // profiling: the run's timeline, in sim seconds from the start
 		var tl strings.Builder
 		for _, ev := range rec.events {
@@ -225,7 +244,7 @@ func runTiUP(b *testing.B, stores int) measured {
 	for i, n := range row {
 		bp.Batches = append(bp.Batches, steps.Batch{Index: i + 1, Stores: []uint64{n.StoreID}})
 	}
-	floor := e.simFloor(ctx, bp)
+	floor := simFloor(bp, e.storeLeaders(ctx)) // TiUP's driver reports no evictions: leaders before the run
 	keys := &steps.BackendKeys{B: e.backend, Refs: e.refs, Hosts: e.hosts}
 	var instances []tiupseq.Instance
 	for _, n := range e.plan.Nodes { // every config refreshed, as reload does; the row restarted
@@ -261,7 +280,7 @@ func runTiUP(b *testing.B, stores int) measured {
 	if err != nil {
 		b.Fatalf("TiUP sequence on %d stores: %v", stores, err)
 	}
-	m := measured{wall: simTime(res.Wall()), floor: floor, ticks: e.health(ctx).Ticks.Since(ticks), refresh: simTime(res.Refresh.End.Sub(res.Refresh.Start))}
+	m := measured{wall: simTime(res.Wall()), floor: floor, floorBefore: floor, ticks: e.health(ctx).Ticks.Since(ticks), refresh: simTime(res.Refresh.End.Sub(res.Refresh.Start))}
 	e.assertSafe(ctx, "TiUP sequence")
 	m.note = res.Summary(benchSpeed) + "; " + e.hostWork().since(work)
 	if len(res.Warnings) > 0 {
@@ -364,7 +383,7 @@ func BenchmarkRollout(b *testing.B) {
 		for _, n := range benchSizes(b) {
 			if os.Getenv("TIKV_EAR_BENCH_ONLY") == "zone" { // profiling the zone rollout alone
 				z := runTiKVEar(b, n, steps.BatchZone)
-				b.Logf("%d stores, zone: wall %s, floor %s, ticks %.3f; %s", n, z.wall.Round(100*time.Millisecond), z.floor.Total(), z.ticks.Ratio, z.note)
+				b.Logf("%d stores, zone: wall %s, floor %s (leaders before the run: %s), wall/floor %s (%s), ticks %.3f; %s", n, z.wall.Round(100*time.Millisecond), z.floor.Total(), z.floorBefore.Total(), floorCell(z), beforeCell(z), z.ticks.Ratio, z.note)
 				continue
 			}
 			tiup := runTiUP(b, n)
@@ -375,8 +394,8 @@ func BenchmarkRollout(b *testing.B) {
 				name string
 				m    measured
 			}{{"tiup", tiup}, {"serial", serial}, {"zone", z}} {
-				b.Logf("%d stores, %s: wall %s, floor %s, ticks %d/%d (%.3f); %s", n, r.name, r.m.wall.Round(100*time.Millisecond),
-					r.m.floor.Total().Round(100*time.Millisecond), r.m.ticks.Run, r.m.ticks.Due, r.m.ticks.Ratio, r.m.note)
+				b.Logf("%d stores, %s: wall %s, floor %s (leaders before the run: %s), ticks %d/%d (%.3f); %s", n, r.name, r.m.wall.Round(100*time.Millisecond),
+					r.m.floor.Total().Round(100*time.Millisecond), r.m.floorBefore.Total().Round(100*time.Millisecond), r.m.ticks.Run, r.m.ticks.Due, r.m.ticks.Ratio, r.m.note)
 			}
 			// On a cluster larger than serialRow, the serial rollouts restart its
 			// first serialRow stores: serial/TiUP compares the same stores, and
@@ -390,10 +409,10 @@ func BenchmarkRollout(b *testing.B) {
 				tiupAll.wall = tiup.refresh + (tiup.wall-tiup.refresh)*time.Duration(n)/time.Duration(r)
 				tiupCell = fmt.Sprintf("%.1f s (projected to %d: %.1f s)", tiup.wall.Seconds(), n, tiupAll.wall.Seconds())
 			}
-			lines = append(lines, fmt.Sprintf("| %s | %s | %.1f s | %s | %s | %.1f s | %s | %s | %.1f s | %.3f / %.3f / %.3f |",
+			lines = append(lines, fmt.Sprintf("| %s | %s | %.1f s | %s | %s | %.1f s | %s | %s | %.1f s | %s | %.3f / %.3f / %.3f |",
 				label, tiupCell,
 				serial.wall.Seconds(), ratioCell(serial, tiup, "%.2f"), floorCell(serial),
-				z.wall.Seconds(), ratioCell(z, tiupAll, "%.2f"), floorCell(z), z.floor.Total().Seconds(),
+				z.wall.Seconds(), ratioCell(z, tiupAll, "%.2f"), floorCell(z), z.floor.Total().Seconds(), beforeCell(z),
 				tiup.ticks.Ratio, serial.ticks.Ratio, z.ticks.Ratio))
 			if kept(serial, tiup) {
 				b.ReportMetric(serial.wall.Seconds()/tiup.wall.Seconds(), fmt.Sprintf("serial/tiup@%d", n))
@@ -406,8 +425,8 @@ func BenchmarkRollout(b *testing.B) {
 		}
 		fmt.Printf("\nRollout, sim ×%d, %d zones, %d leaders per store, %s start per TiKV; sim seconds; %d CPUs, load %s\n",
 			benchSpeed, benchZones, benchLeaders, benchRestart, runtime.NumCPU(), sim.LoadAverage())
-		fmt.Println("| stores | TiUP wall | serial wall | serial/TiUP | serial wall/floor | zone wall | zone/TiUP | zone wall/floor | zone floor | tick ratio TiUP / serial / zone |")
-		fmt.Println("|---|---|---|---|---|---|---|---|---|---|")
+		fmt.Println("| stores | TiUP wall | serial wall | serial/TiUP | serial wall/floor | zone wall | zone/TiUP | zone wall/floor | zone floor | zone wall/floor, leaders before the run | tick ratio TiUP / serial / zone |")
+		fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|")
 		for _, l := range lines {
 			fmt.Println(l)
 		}
