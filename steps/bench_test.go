@@ -68,8 +68,8 @@ type measured struct {
 	// leaders each store held before the run. For a zone rollout they differ:
 	// the second and third zones carry the first zone's leaders by then.
 	floor, floorBefore steps.Floor
-	ticks sim.TickHealth // the sim's PD ticks during the rollout, from its control endpoint
-	work  remoteWork
+	ticks              sim.TickHealth // the sim's PD ticks during the rollout, from its control endpoint
+	work               remoteWork
 	// refresh is the part of the wall spent once per run for every store
 	// (TiUP's config refresh), not per restarted store.
 	refresh time.Duration
@@ -202,7 +202,7 @@ func runTiKVEar(b *testing.B, stores int, batching string) measured {
 		b.Fatalf("preflight: %+v", blocking)
 	}
 	preflight := time.Since(start)
-	rec := &recorder{} // every event, samples included, for TIKV_EAR_BENCH_TIMELINE
+	rec := &recorder{}            // every event, samples included, for TIKV_EAR_BENCH_TIMELINE
 	obs := &steps.FloorObserver{} // the leaders each store held when its eviction began
 	r := e.runner(e.openJournal(), steps.Fanout{rec, obs})
 	cpd := &countingPD{PD: r.PD}
