@@ -67,14 +67,14 @@ func hostFacts(ctx context.Context, n NodePlan, node *SSHNode) HostFacts {
 	aesIn := node.N.CPUHasAESIn(b)
 	var (
 		freeIn    func() (ssh.DiskSpace, error)
-		dictIn    func() (ssh.FileInfo, error)
+		dictIn    func() (bool, error)
 		raftIn    func() (ssh.Result, error)
 		statusErr error
 		wg        sync.WaitGroup
 	)
 	if n.DataDir != "" {
 		freeIn = node.N.FreeSpaceIn(b, n.DataDir)
-		dictIn = node.N.StatIn(b, path.Join(n.DataDir, tikv.KeyDictName))
+		dictIn = node.N.ExistsIn(b, path.Join(n.DataDir, tikv.KeyDictName))
 		raftIn = node.N.RunIn(b, raftEngineHoldsFiles(path.Join(n.DataDir, "raft-engine")))
 	}
 	// PD can still show a store Up for its heartbeat window after the process
@@ -123,8 +123,8 @@ func hostFacts(ctx context.Context, n NodePlan, node *SSHNode) HostFacts {
 		if ds, err := freeIn(); err == nil {
 			hf.FreeBytes = int64(ds.Available)
 		}
-		if fi, err := dictIn(); err == nil {
-			hf.KeyDictExists = fi.Exists
+		if exists, err := dictIn(); err == nil {
+			hf.KeyDictExists = exists
 		}
 		res, err := raftIn()
 		hf.RaftEngineData = err == nil && len(res.Stdout) > 0

@@ -200,6 +200,7 @@ func TestNodeOpsInABatchAnswerAsAlone(t *testing.T) {
 	stat, statMissing := n.StatIn(b, file), n.StatIn(b, filepath.Join(dir, "not", "yet"))
 	df, aes := n.FreeSpaceIn(b, dir), n.CPUHasAESIn(b)
 	relative := n.ReadFileIn(b, "relative/path")
+	exists, existsMissing := n.ExistsIn(b, file), n.ExistsIn(b, filepath.Join(dir, "nope"))
 	if err := b.Run(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -227,8 +228,36 @@ func TestNodeOpsInABatchAnswerAsAlone(t *testing.T) {
 	if aloneDS, _ := n.FreeSpace(ctx, dir); err != nil || ds.MountedOn != aloneDS.MountedOn || ds.Total != aloneDS.Total {
 		t.Errorf("FreeSpaceIn = %+v, %v; FreeSpace = %+v", ds, err, aloneDS)
 	}
+	if yes, err := exists(); !yes || err != nil {
+		t.Errorf("ExistsIn(%s) = %v, %v", file, yes, err)
+	}
+	if yes, err := existsMissing(); yes || err != nil {
+		t.Errorf("ExistsIn(missing) = %v, %v", yes, err)
+	}
 	got, err := aes()
 	if aloneAES, aloneErr := n.CPUHasAES(ctx); got != aloneAES || (err == nil) != (aloneErr == nil) {
 		t.Errorf("CPUHasAESIn = %v, %v; CPUHasAES = %v, %v", got, err, aloneAES, aloneErr)
+	}
+}
+
+// cpuFlagsCommand finds the first flags (x86) or Features (arm64) line as
+// grep -m1 -E '^(flags|Features)[[:space:]]*:' did, and exits 1 without one.
+func TestCPUFlagsCommand(t *testing.T) {
+	for _, tc := range []struct {
+		name, text, want string
+		code             int
+	}{
+		{"x86", "processor\t: 0\nvendor_id\t: AuthenticAMD\nvmx flags\t: ept\nflags\t\t: fpu sse2 aes avx\nbugs\t\t: sysret_ss_attrs\nflags\t\t: second\n", "flags\t\t: fpu sse2 aes avx\n", 0},
+		{"arm64", "processor\t: 0\nBogoMIPS\t: 50.00\nFeatures\t: fp asimd aes pmull sha1\nCPU implementer\t: 0x41\n", "Features\t: fp asimd aes pmull sha1\n", 0},
+		{"neither", "processor\t: 0\nflagsx : aes\n no colon here\n", "", 1},
+	} {
+		file := filepath.Join(t.TempDir(), "cpuinfo")
+		if err := os.WriteFile(file, []byte(tc.text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		res, err := (&localSh{}).Run(context.Background(), "h", cpuFlagsCommand(file), nil)
+		if err != nil || string(res.Stdout) != tc.want || res.ExitCode != tc.code {
+			t.Errorf("%s: %q, exit %d, %v; want %q, exit %d", tc.name, res.Stdout, res.ExitCode, err, tc.want, tc.code)
+		}
 	}
 }

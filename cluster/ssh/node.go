@@ -171,6 +171,29 @@ func (n Node) StatIn(b *Batch, p string) func() (FileInfo, error) {
 	}
 }
 
+// ExistsIn queues a test of whether path exists (a dangling symlink counts),
+// with the shell's builtins only; the returned function answers once b has
+// run. Stat says more, at the cost of stat(1) processes.
+func (n Node) ExistsIn(b *Batch, p string) func() (bool, error) {
+	if err := checkPath(p); err != nil {
+		return func() (bool, error) { return false, err }
+	}
+	q := Quote(p)
+	get := b.Add("if [ -e " + q + " ] || [ -L " + q + " ]; then echo yes; else echo no; fi")
+	return func() (bool, error) {
+		res, err := n.checked("testing "+p, get)
+		if err != nil {
+			return false, err
+		}
+		switch out := strings.TrimSpace(string(res.Stdout)); out {
+		case "yes", "no":
+			return out == "yes", nil
+		default:
+			return false, fmt.Errorf("testing %s on %s: unexpected output %q", p, n.Host, out)
+		}
+	}
+}
+
 // parentOf defines and calls tikv_ear_parent, which sets d to dirname(1)
 // of its absolute argument without starting a process: trailing slashes
 // off, the last component off, trailing slashes off again, "/" when
@@ -567,7 +590,7 @@ func (n Node) CPUHasAES(ctx context.Context) (bool, error) {
 // CPUHasAESIn queues CPUHasAES's command in b; the returned function gives
 // what CPUHasAES would have, once b has run.
 func (n Node) CPUHasAESIn(b *Batch) func() (bool, error) {
-	get := b.Add("grep -m1 -E '^(flags|Features)[[:space:]]*:' /proc/cpuinfo")
+	get := b.Add(cpuFlagsCommand("/proc/cpuinfo"))
 	return func() (bool, error) {
 		res, err := get()
 		if err != nil {
@@ -581,6 +604,16 @@ func (n Node) CPUHasAESIn(b *Batch) func() (bool, error) {
 		}
 		return cpuFlagsHaveAES(string(res.Stdout)), nil
 	}
+}
+
+// cpuFlagsCommand prints the first line of the file whose key (the text
+// before its first colon, trailing blanks off) is "flags" or "Features", and
+// exits 1 when there is none: what grep -m1 -E '^(flags|Features)[[:space:]]*:'
+// printed, with the shell's builtins instead of a process (preflight reads it
+// on every host; issue 17).
+func cpuFlagsCommand(path string) string {
+	return `while IFS= read -r l; do k=${l%%:*}; [ "$k" = "$l" ] && continue; k=${k%"${k##*[![:space:]]}"}; ` +
+		`case $k in flags|Features) printf '%s\n' "$l"; exit 0;; esac; done <` + Quote(path) + `; exit 1`
 }
 
 func cpuFlagsHaveAES(line string) bool {
