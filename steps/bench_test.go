@@ -118,10 +118,12 @@ func beforeCell(m measured) string {
 // test's cleanup would close them only when the whole benchmark ends, and
 // every sim left running (its PD ticking, its nodes heartbeating) took CPU
 // from the rollouts measured after it: by the 100-store zone rollout, eight
-// earlier sims of 317 stores in all.
+// earlier sims of 317 stores in all. Their directories (hosts, data files,
+// journals) go too, rather than at the benchmark's end.
 func (e *simEnv) stop() {
 	e.ssh.Close()
 	e.c.Close()
+	os.RemoveAll(e.dir)
 }
 
 // benchEnv starts a fresh sim of n stores for one rollout.
