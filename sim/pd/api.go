@@ -534,6 +534,11 @@ func (c *Cluster) schedulerConfig(w http.ResponseWriter, r *http.Request, path s
 	switch {
 	case r.Method == http.MethodGet && sub == "list":
 		c.mu.Lock()
+		if c.evict == nil { // its last store was deleted since the check above
+			c.mu.Unlock()
+			http.NotFound(w, r)
+			return
+		}
 		conf := EvictLeaderConfig{StoreIDWithRanges: map[uint64][]KeyRange{}, Batch: c.evict.batch}
 		for id := range c.evict.stores {
 			conf.StoreIDWithRanges[id] = []KeyRange{{}}
