@@ -158,7 +158,7 @@ func (n Node) StatIn(b *Batch, p string) func() (FileInfo, error) {
 		return func() (FileInfo, error) { return FileInfo{}, err }
 	}
 	q := Quote(p)
-	cmd := "if [ -e " + q + " ] || [ -L " + q + " ]; then stat -c '%a/%u/%g/%s/%U/%G/%F' -- " + q +
+	cmd := "if " + existsTest(q) + "; then stat -c '%a/%u/%g/%s/%U/%G/%F' -- " + q +
 		" && stat -f -c %T -- " + q + "; else echo absent; " + parentOf + " " + q + "; " +
 		"while [ ! -e \"$d\" ] && [ \"$d\" != / ]; do tikv_ear_parent \"$d\"; done; stat -f -c %T -- \"$d\"; fi"
 	get := b.Add(cmd)
@@ -179,7 +179,7 @@ func (n Node) ExistsIn(b *Batch, p string) func() (bool, error) {
 		return func() (bool, error) { return false, err }
 	}
 	q := Quote(p)
-	get := b.Add("if [ -e " + q + " ] || [ -L " + q + " ]; then echo yes; else echo no; fi")
+	get := b.Add("if " + existsTest(q) + "; then echo yes; else echo no; fi")
 	return func() (bool, error) {
 		res, err := n.checked("testing "+p, get)
 		if err != nil {
@@ -193,6 +193,10 @@ func (n Node) ExistsIn(b *Batch, p string) func() (bool, error) {
 		}
 	}
 }
+
+// existsTest is the shell test for "q (a quoted path) exists", a dangling
+// symlink included, which Stat and ExistsIn share.
+func existsTest(q string) string { return "[ -e " + q + " ] || [ -L " + q + " ]" }
 
 // parentOf defines and calls tikv_ear_parent, which sets d to dirname(1)
 // of its absolute argument without starting a process: trailing slashes
