@@ -82,6 +82,23 @@ func TestChangeMethodInterruptedLeavesThePlanAndSaysHowToGoOn(t *testing.T) {
 	if !strings.Contains(r.stderr, resume) || !strings.Contains(r.stderr, "--abort") {
 		t.Fatalf("no resume hint %q and abort hint\n%s", resume, r)
 	}
+	// The interrupted run may have restarted store 1 with the new config and
+	// it may still be starting: the resume would then refuse, naming it
+	// ("cannot resume yet", resumecheck.go). An operator waits for what the
+	// error's hint says, every store Up, as here.
+	keWait(t, "every store to serve and PD to see it Up after the interruption", func() bool {
+		for _, n := range cl.Nodes() {
+			if !n.Proc.Running() {
+				return false
+			}
+		}
+		for _, s := range cl.Stores() {
+			if s.State != "Up" {
+				return false
+			}
+		}
+		return true
+	})
 	// The hint works: the resumed run finishes, and only then the plan names the new method.
 	again := keMust(t, append(strings.Fields(strings.TrimPrefix(resume, "tikv-ear ")), "--yes")...)
 	// The headless output ends with the run's summary (steps.RunSummary).
