@@ -307,10 +307,11 @@ func (n Node) WriteFileAtomic(ctx context.Context, p string, content []byte, opt
 	s.WriteString("tmp=$(mktemp " + Quote(dir+"."+base+".tikv-ear.XXXXXX") + ")\n")
 	s.WriteString(`trap 'rm -f -- "$tmp"' EXIT` + "\n")
 	s.WriteString(`cat > "$tmp"` + "\n")
+	// One stat for the three (a process each was most of a write's cost on a
+	// busy host: issue 17).
 	s.WriteString(`if [ -e "$p" ]; then` + "\n")
-	s.WriteString(`  [ -n "$mode" ] || mode=$(stat -c %a -- "$p")` + "\n")
-	s.WriteString(`  [ -n "$own" ] || own=$(stat -c %u -- "$p")` + "\n")
-	s.WriteString(`  [ -n "$grp" ] || grp=$(stat -c %g -- "$p")` + "\n")
+	s.WriteString(`  cur=$(stat -c '%a %u %g' -- "$p"); set -- $cur` + "\n")
+	s.WriteString(`  [ -n "$mode" ] || mode=$1; [ -n "$own" ] || own=$2; [ -n "$grp" ] || grp=$3` + "\n")
 	s.WriteString("fi\n")
 	s.WriteString(`if [ -n "$own" ] || [ -n "$grp" ]; then chown -- "$own${grp:+:$grp}" "$tmp"; fi` + "\n")
 	s.WriteString(`chmod -- "${mode:-600}" "$tmp"` + "\n")
