@@ -158,3 +158,109 @@ func TestSchedulerLeftKeepsRunOpen(t *testing.T) {
 	e.assertSafe(ctx, "after the abort")
 	e.assertBootable("after the abort")
 }
+
+// barrierPD stands for a PD that answers no removal of an evict-leader
+// scheduler until open; once open, a removal goes through only while the
+// removals of want stores are in flight at once (or fails when its context
+// ends). A cleanup that releases one store after another never gets there.
+type barrierPD struct {
+	steps.PD
+	want int
+
+	mu       sync.Mutex
+	open     bool
+	inflight map[uint64]bool
+	met      chan struct{}
+}
+
+func (p *barrierPD) RemoveEvictLeader(ctx context.Context, id uint64) error {
+	p.mu.Lock()
+	if !p.open {
+		p.mu.Unlock()
+		return errors.New("PD does not answer (test)")
+	}
+	p.inflight[id] = true
+	if len(p.inflight) == p.want {
+		close(p.met)
+	}
+	met := p.met
+	p.mu.Unlock()
+	select {
+	case <-met:
+		return p.PD.RemoveEvictLeader(ctx, id)
+	case <-ctx.Done():
+		p.mu.Lock()
+		delete(p.inflight, id)
+		p.mu.Unlock()
+		return ctx.Err()
+	}
+}
+
+// TestFinalCleanupReleasesStoresTogether: a run is stopped while a whole
+// batch is evicted and PD answers none of the batch's releases; when PD
+// answers again, the cleanup every exit path runs releases the batch's
+// stores together, not one after another (one after another, each waiting
+// out its retries, a 33-store batch kept a run open for minutes).
+func TestFinalCleanupReleasesStoresTogether(t *testing.T) {
+	e := startSim(t, simConfig{Stores: 9, Zones: 3, Regions: 60, Speed: 100, Batching: steps.BatchZone,
+		Strategy: func(s *steps.Strategy) { s.EvictTimeout = steps.D(time.Minute) }})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	bp := e.batches(ctx)
+	batch := bp.Batches[0].Stores
+	if len(batch) < 2 {
+		t.Fatalf("the first batch is %v; the test needs one of several stores", batch)
+	}
+	for _, id := range batch { // leaders never leave: the evictions last until the stop
+		if err := e.c.Inject(sim.Fault{Kind: sim.FaultEvictionStuck, Node: int(id)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := e.runner(e.openJournal(), nil)
+	r.CleanupTimeout = 3 * time.Second
+	pdb := &barrierPD{PD: r.PD, want: len(batch), inflight: map[uint64]bool{}, met: make(chan struct{})}
+	r.PD = pdb
+	rec := &recorder{}
+	var mu sync.Mutex
+	sampled, failed := map[uint64]bool{}, map[uint64]bool{}
+	r.Events = steps.SinkFunc(func(ev steps.Event) {
+		rec.Emit(ev)
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case ev.Kind == steps.MetricSample && ev.Step == steps.StepEvict: // the store's scheduler is in place
+			if sampled[ev.StoreID] = true; len(sampled) == len(batch) {
+				cancel()
+			}
+		case ev.Kind == steps.StepFailed && ev.Step == steps.StepRelease && ev.Batch != 0:
+			// The batch's own release gave up; PD answers the final cleanup.
+			if failed[ev.StoreID] = true; len(failed) == len(batch) {
+				pdb.mu.Lock()
+				pdb.open = true
+				pdb.mu.Unlock()
+			}
+		}
+	})
+	_, err := r.Run(ctx, bp)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("run after the stop: %v, want context.Canceled\n%s", err, rec.dump())
+	}
+	mu.Lock()
+	if len(failed) != len(batch) {
+		t.Fatalf("the batch's own releases failed for %v, want all of %v: the test proves nothing\n%s", failed, batch, rec.dump())
+	}
+	mu.Unlock()
+	if ids := e.c.PD().EvictSchedulerStores(); len(ids) != 0 {
+		t.Fatalf("evict-leader scheduler still covers %v after the final cleanup, want none\n%s", ids, rec.dump())
+	}
+	recs, _ := steps.ReadJournal(e.journal)
+	if last, _ := steps.LastRun(recs); len(last.Evicted) > 0 {
+		t.Errorf("the journal still lists schedulers for %v", last.Evicted)
+	}
+	for _, id := range batch {
+		if err := e.c.Inject(sim.Fault{Kind: sim.FaultEvictionStuck, Node: int(id), Off: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.assertSafe(context.Background(), "after the final cleanup")
+}
