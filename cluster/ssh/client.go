@@ -294,6 +294,29 @@ type pidStripper struct {
 	looked  int    // lines examined
 	decided bool
 	pid     string
+	seenC   chan struct{} // closed once decided (see seen)
+}
+
+// seen returns a channel closed once the stripper has decided: it found the
+// pid line, or stopped looking.
+func (p *pidStripper) seen() <-chan struct{} {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.seenC == nil {
+		p.seenC = make(chan struct{})
+		if p.decided {
+			close(p.seenC)
+		}
+	}
+	return p.seenC
+}
+
+// decide marks the search over; p.mu is held.
+func (p *pidStripper) decide() {
+	if !p.decided && p.seenC != nil {
+		close(p.seenC)
+	}
+	p.decided = true
 }
 
 func (p *pidStripper) Write(b []byte) (int, error) {
@@ -307,7 +330,7 @@ func (p *pidStripper) Write(b []byte) (int, error) {
 		i := bytes.IndexByte(p.pending, '\n')
 		if i < 0 {
 			if len(p.pending) > 4096 {
-				p.decided = true
+				p.decide()
 				p.out.Write(p.pending)
 				p.pending = nil
 			}
@@ -318,10 +341,12 @@ func (p *pidStripper) Write(b []byte) (int, error) {
 		p.looked++
 		if pid, ok := bytes.CutPrefix(line, []byte(pidMarker)); ok {
 			p.pid = string(bytes.TrimSpace(pid))
-			p.decided = true
+			p.decide()
 		} else {
 			p.out.Write(line)
-			p.decided = p.looked >= 16
+			if p.looked >= 16 {
+				p.decide()
+			}
 		}
 		if p.decided {
 			p.out.Write(p.pending)
@@ -336,7 +361,8 @@ func (p *pidStripper) result() ([]byte, string) {
 	defer p.mu.Unlock()
 	if !p.decided {
 		p.out.Write(p.pending)
-		p.pending, p.decided = nil, true
+		p.pending = nil
+		p.decide()
 	}
 	return p.out.Bytes(), p.pid
 }
@@ -382,7 +408,20 @@ func (c *Client) runSession(ctx context.Context, cn *conn, sess *xssh.Session, c
 	case err = <-done:
 	case <-ctx.Done():
 		sess.Signal(xssh.SIGTERM)
-		if pid := stderr.remotePID(); pid != "" {
+		pid := stderr.remotePID()
+		if pid == "" {
+			// The command may run with its pid line not read yet (the
+			// session's stderr is copied by another goroutine): wait for it,
+			// or the cancelled command would run on unkilled.
+			select {
+			case <-stderr.seen():
+			case err := <-done: // it ended by itself
+				done <- err
+			case <-time.After(cancelGrace):
+			}
+			pid = stderr.remotePID()
+		}
+		if pid != "" {
 			c.killRemote(cn, pid)
 		}
 		sess.Close()

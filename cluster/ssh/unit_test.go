@@ -77,6 +77,41 @@ func TestPidStripper(t *testing.T) {
 	}
 }
 
+// TestPidStripperSaysWhenThePidIsKnown: a cancelled Run waits on seen() for
+// the pid line before it kills the command; seen() must close once the line
+// is read (or the stripper stops looking), and not before.
+func TestPidStripperSaysWhenThePidIsKnown(t *testing.T) {
+	closed := func(c <-chan struct{}) bool {
+		select {
+		case <-c:
+			return true
+		default:
+			return false
+		}
+	}
+	var p pidStripper
+	seen := p.seen()
+	p.Write([]byte("tikv-ear-pid=42"))
+	if closed(seen) || p.remotePID() != "" {
+		t.Fatal("seen() closed before the pid line ended")
+	}
+	p.Write([]byte("\n"))
+	if !closed(seen) || p.remotePID() != "42" {
+		t.Fatalf("seen() not closed after the pid line (pid %q)", p.remotePID())
+	}
+	if !closed(p.seen()) {
+		t.Fatal("seen() asked after the pid line is not closed")
+	}
+	var q pidStripper
+	seen = q.seen()
+	for range 16 {
+		q.Write([]byte("a warning\n"))
+	}
+	if !closed(seen) || q.remotePID() != "" {
+		t.Fatal("seen() not closed once the stripper stopped looking")
+	}
+}
+
 func TestForEachBoundsConcurrency(t *testing.T) {
 	hosts := make([]string, 10)
 	for i := range hosts {
