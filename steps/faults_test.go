@@ -102,7 +102,11 @@ func faultMatrix() []faultCase {
 		{name: "ssh-unreachable@restart", step: steps.StepRestart, store: faultStore, faults: unreachable(faultStore), want: mustFail},
 		{name: "ssh-unreachable@ready", step: steps.StepReady, store: faultStore, faults: unreachable(faultStore), want: mustFail,
 			strateg: func(s *steps.Strategy) { s.ReadyTimeout = steps.D(time.Second) }},
-		{name: "ssh-unreachable@verify", step: steps.StepVerify, store: faultStore, faults: unreachable(faultStore), want: mustFail,
+		// Verification's first round reads the look ready took when the store
+		// was ready (log since the restart, key.dict): a host lost after that
+		// leaves the store verified on evidence read before; its later rounds
+		// ask the host (ssh-unreachable@ready covers a host lost before).
+		{name: "ssh-unreachable@verify", step: steps.StepVerify, store: faultStore, faults: unreachable(faultStore), want: mustPass,
 			strateg: func(s *steps.Strategy) { s.VerifyTimeout = steps.D(time.Second) }},
 		{name: "ssh-refuse@evict", step: steps.StepEvict, store: faultStore, faults: []sim.Fault{on(sim.FaultSSHRefuse, faultStore)}, want: either},
 		{name: "ssh-drop@swap", step: steps.StepSwap, store: faultStore, faults: []sim.Fault{{Kind: sim.FaultSSHDrop, Node: faultStore, Count: 1}}, want: mustFail},

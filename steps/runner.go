@@ -597,7 +597,7 @@ func (r *Runner) runBatch(ctx context.Context, b Batch, prev, cur *batchRun) (*s
 			if err != nil || !r.upToDate(running) {
 				return
 			}
-			st, verr := r.verifyStore(ctx, n, -1)
+			st, verr := r.verifyStore(ctx, n, -1, nil)
 			if verr != nil {
 				return
 			}
@@ -811,11 +811,12 @@ func (r *Runner) storeSequence(ctx context.Context, batch int, n NodePlan, befor
 	if err := restartErr; err != nil {
 		return leaders, r.recover(ctx, batch, n, node, original, backup, err)
 	}
-	if err := r.ready(ctx, batch, n, node, prevStart, logOffset); err != nil {
+	look, err := r.ready(ctx, batch, n, node, prevStart, logOffset)
+	if err != nil {
 		return leaders, r.recover(ctx, batch, n, node, original, backup, err)
 	}
 	var st NodeState
-	r.onHost(func() { st, err = r.verifyStore(ctx, n, logOffset) })
+	r.onHost(func() { st, err = r.verifyStore(ctx, n, logOffset, &look) })
 	sr := r.result(n.StoreID)
 	r.mu.Lock()
 	sr.State = st
@@ -1029,8 +1030,11 @@ const fatalLookPolls = 5
 // Each poll reads the status port and PD's store list (shared by the batch)
 // over HTTP; the host is asked over SSH, in one look (log and port at once),
 // only when those say ready, when a look at the log is due (fatalLookPolls),
-// and at the deadline.
-func (r *Runner) ready(ctx context.Context, batch int, n NodePlan, node Node, prevStart, logOffset int64) error {
+// and at the deadline. The look taken when the store is ready also reads
+// key.dict's metadata and is returned: verification starts from it instead
+// of asking the host again at once (issue 17: 33 stores ready together
+// asked their hosts twice in a row, on the batch's critical path).
+func (r *Runner) ready(ctx context.Context, batch int, n NodePlan, node Node, prevStart, logOffset int64) (Look, error) {
 	start := r.now()
 	r.live.restarted(n.StoreID)
 	r.emit(Event{Kind: StepStarted, Step: StepReady, StoreID: n.StoreID, Batch: batch})
@@ -1040,6 +1044,7 @@ func (r *Runner) ready(ctx context.Context, batch int, n NodePlan, node Node, pr
 	looked := start   // the log was last read: the first look is one poll after the restart
 	gap := poll       // the next look at the log is due gap after the last
 	listened := false // the port was seen listening since the restart
+	var last Look     // the latest look; when ready, the one taken then
 	for {
 		// Between checks only PD's store list is read, shared by the whole
 		// batch: when it shows the new process Up, the check runs at once.
@@ -1049,7 +1054,7 @@ func (r *Runner) ready(ctx context.Context, batch int, n NodePlan, node Node, pr
 				continue
 			}
 			if err := r.sleep(ctx, r.readyWait(start)); err != nil {
-				return err
+				return Look{}, err
 			}
 			continue
 		}
@@ -1065,13 +1070,14 @@ func (r *Runner) ready(ctx context.Context, batch int, n NodePlan, node Node, pr
 		statusUp := metricsErr == nil
 		pdWhy := pdReadyWhy(s, listed, pdErr, prevStart)
 		if (statusUp && pdWhy == "") || checked.Sub(looked) >= gap || final {
-			var l Look
-			r.onHost(func() { l = r.Inspector.Look(ctx, n, LookQuery{LogFrom: logOffset, Port: statusUp && !listened}) })
+			q := LookQuery{LogFrom: logOffset, Port: statusUp && !listened, KeyDict: statusUp && pdWhy == ""}
+			r.onHost(func() { last = r.Inspector.Look(ctx, n, q) })
+			l := last
 			looked, gap = r.now(), min(2*gap, fatalLookPolls*poll)
 			r.showLook(StepReady, batch, n.StoreID, l)
 			if l.LogErr == nil && l.Fatal != "" {
 				r.phase(n.StoreID, StepReady, start, false)
-				return r.fail(StepReady, n.StoreID, batch, fmt.Errorf("TiKV failed to start: %s", l.Fatal))
+				return Look{}, r.fail(StepReady, n.StoreID, batch, fmt.Errorf("TiKV failed to start: %s", l.Fatal))
 			}
 			if statusUp && !listened {
 				listened = l.PortErr == nil && l.Listening
@@ -1097,17 +1103,17 @@ func (r *Runner) ready(ctx context.Context, batch int, n NodePlan, node Node, pr
 				// Rolling the store back would restart a healthy store for PD's sake.
 				err = fmt.Errorf("%w: %w", ErrPDUnreachable, err)
 			}
-			return r.fail(StepReady, n.StoreID, batch, err)
+			return Look{}, r.fail(StepReady, n.StoreID, batch, err)
 		}
 		if err := r.sleep(ctx, r.readyWait(start)); err != nil {
-			return err
+			return Look{}, err
 		}
 	}
 	r.learnStart(r.now().Sub(start))
 	_ = r.journal(StepReady, n.StoreID, batch, StateDone, nil)
 	r.emit(Event{Kind: StepDone, Step: StepReady, StoreID: n.StoreID, Batch: batch, Message: "port listening, PD Up, status port answering"})
 	r.phase(n.StoreID, StepReady, start, true)
-	return nil
+	return last, nil
 }
 
 // pdReadyWhy says why PD's view of a restarted store is not ready yet (""
@@ -1128,8 +1134,10 @@ func pdReadyWhy(s Store, listed bool, err error, prevStart int64) string {
 
 // verifyStore gathers the evidence and checks it; logOffset < 0 skips log
 // checks (a store verified without a restart of ours). The host is asked
-// once per round: the log and key.dict in one look.
-func (r *Runner) verifyStore(ctx context.Context, n NodePlan, logOffset int64) (NodeState, error) {
+// once per round: the log and key.dict in one look. A non-nil first is the
+// look ready took (log since logOffset and key.dict, read when the store was
+// ready): the first round uses it instead of asking the host again.
+func (r *Runner) verifyStore(ctx context.Context, n NodePlan, logOffset int64, first *Look) (NodeState, error) {
 	node := r.Nodes[n.StoreID]
 	start := r.now()
 	if logOffset >= 0 {
@@ -1147,7 +1155,11 @@ func (r *Runner) verifyStore(ctx context.Context, n NodePlan, logOffset int64) (
 		var wg sync.WaitGroup
 		wg.Go(func() { running, err = r.Inspector.RunningEncryption(ctx, n) })
 		wg.Go(func() { sample, metricsErr = node.Metrics(ctx) })
-		wg.Go(func() { l = r.Inspector.Look(ctx, n, LookQuery{LogFrom: logOffset, KeyDict: true}) })
+		if first != nil {
+			l, first = *first, nil
+		} else {
+			wg.Go(func() { l = r.Inspector.Look(ctx, n, LookQuery{LogFrom: logOffset, KeyDict: true}) })
+		}
 		wg.Wait()
 		if err != nil {
 			errs = append(errs, "reading /config: "+err.Error())
@@ -1284,7 +1296,7 @@ func (r *Runner) recover(ctx context.Context, batch int, n NodePlan, node Node, 
 			off, _ = node.FileSize(ctx, n.LogFile)
 		}
 	}
-	if err := r.ready(ctx, batch, n, node, prev.StartTimestamp, off); err != nil {
+	if _, err := r.ready(ctx, batch, n, node, prev.StartTimestamp, off); err != nil {
 		return errors.Join(cause, r.fail(StepRollback, n.StoreID, batch, fmt.Errorf("the store did not come back after rollback (%s): %w", rb.Reason, err)))
 	}
 	sr := r.result(n.StoreID)
