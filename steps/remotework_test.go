@@ -2,6 +2,7 @@ package steps_test
 
 import (
 	"context"
+	"net"
 	"sync"
 	"testing"
 	"time"
@@ -68,9 +69,9 @@ func TestRolloutRemoteWork(t *testing.T) {
 	r := e.runner(e.openJournal(), nil)
 	cpd := &countingPD{PD: r.PD}
 	r.PD = cpd
-	before := map[string]int{}
+	before, ssBefore := map[string]int{}, map[string]int{}
 	for _, h := range e.c.Hosts() {
-		before[h.Name()] = h.Counts().Commands
+		before[h.Name()], ssBefore[h.Name()] = h.Counts().Commands, h.Counts().Shims["ss"]
 	}
 	res, err := r.Run(ctx, e.batches(ctx))
 	if err != nil {
@@ -83,6 +84,10 @@ func TestRolloutRemoteWork(t *testing.T) {
 		if got := c.Commands - before[h.Name()]; got > perStoreCommands {
 			t.Errorf("%s: %d remote commands in the rollout, want at most %d", h.Name(), got, perStoreCommands)
 		}
+		// Each store's port accepted a connection from here: no `ss -ltn`.
+		if got := c.Shims["ss"] - ssBefore[h.Name()]; got != 0 {
+			t.Errorf("%s: %d ss -ltn calls, want none while the port accepts connections from here", h.Name(), got)
+		}
 		if c.Conns > 2 { // the harness's own look at the inventory may hold one more
 			t.Errorf("%s: %d SSH connections, want them reused", h.Name(), c.Conns)
 		}
@@ -90,8 +95,8 @@ func TestRolloutRemoteWork(t *testing.T) {
 }
 
 // TestReadyLooksAtAStartingStoreEveryFewPolls: while a store starts (its
-// status port not answering), its host is asked for the log at once, then
-// after 1, 2, 4 and every 5 ready polls, not every poll.
+// status port not answering), its host is asked for the log one poll after
+// the restart, then 2, 4 and every 5 ready polls later, not every poll.
 func TestReadyLooksAtAStartingStoreEveryFewPolls(t *testing.T) {
 	e := startSim(t, simConfig{Stores: 3, Zones: 3, Regions: 6, Speed: 10, Batching: steps.BatchSerial, Strategy: func(s *steps.Strategy) {
 		s.ReadyPoll = steps.D(100 * time.Millisecond) // 1 s of sim time
@@ -115,13 +120,47 @@ func TestReadyLooksAtAStartingStoreEveryFewPolls(t *testing.T) {
 	e.assertSafe(ctx, "rollout")
 	e.assertAllVerified(res)
 	// 20 s of sim start at a 1 s poll: looks at 1, 3, 7, 12 and 17 s while
-	// starting, besides the one at once and the one that finds it ready (and
-	// a spare for a start that the machine's load stretched); every poll was
+	// starting, besides the one that finds it ready (in perStoreCommands) and
+	// a spare for a start that the machine's load stretched; every poll was
 	// 21 looks.
 	const most = perStoreCommands + 5 + 1
 	for _, h := range e.c.Hosts() {
 		if got := h.Counts().Commands - before[h.Name()]; got > most {
 			t.Errorf("%s: %d remote commands with a 20 s start, want at most %d (one look every 5 polls)", h.Name(), got, most)
+		}
+	}
+}
+
+// TestReadyAsksTheHostWhenThePortCannotBeReached: when TiKV's advertised
+// address refuses a connection from tikv-ear's host (a firewall between
+// them, say), readiness asks the host's own `ss -ltn` (TiUP's rule) and the
+// rollout goes on.
+func TestReadyAsksTheHostWhenThePortCannotBeReached(t *testing.T) {
+	e := startSim(t, simConfig{Stores: 3, Zones: 3, Regions: 6, Batching: steps.BatchSerial})
+	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	unreachable := closed.Addr().String()
+	closed.Close() // nothing listens there now: connections are refused
+	for i := range e.plan.Nodes {
+		e.plan.Nodes[i].Address = unreachable
+	}
+	ssBefore := map[string]int{}
+	for _, h := range e.c.Hosts() {
+		ssBefore[h.Name()] = h.Counts().Shims["ss"]
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	res, err := e.run(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.assertSafe(ctx, "rollout")
+	e.assertAllVerified(res)
+	for _, h := range e.c.Hosts() {
+		if got := h.Counts().Shims["ss"] - ssBefore[h.Name()]; got == 0 {
+			t.Errorf("%s: no ss -ltn call, want the host asked when the port cannot be reached from here", h.Name())
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"runtime/debug"
 	"slices"
 	"strings"
@@ -1041,10 +1042,11 @@ func (r *Runner) ready(ctx context.Context, batch int, n NodePlan, node Node, pr
 	poll := r.Plan.Strategy.ReadyPoll.Duration
 	deadline := start.Add(r.Plan.Strategy.ReadyTimeout.Duration)
 	var checked time.Time
-	looked := start   // the log was last read: the first look is one poll after the restart
-	gap := poll       // the next look at the log is due gap after the last
-	listened := false // the port was seen listening since the restart
-	var last Look     // the latest look; when ready, the one taken then
+	looked := start         // the log was last read: the first look is one poll after the restart
+	gap := poll             // the next look at the log is due gap after the last
+	listened := false       // the port was seen listening since the restart
+	dial := n.Address != "" // whether a TCP connection from here may show it (see acceptsConnection)
+	var last Look           // the latest look; when ready, the one taken then
 	for {
 		// Between checks only PD's store list is read, shared by the whole
 		// batch: when it shows the new process Up, the check runs at once.
@@ -1069,6 +1071,12 @@ func (r *Runner) ready(ctx context.Context, batch int, n NodePlan, node Node, pr
 		wg.Wait()
 		statusUp := metricsErr == nil
 		pdWhy := pdReadyWhy(s, listed, pdErr, prevStart)
+		if statusUp && !listened && dial {
+			// Once one connection fails (a firewall between here and the
+			// store, say), the host's own `ss -ltn` answers instead.
+			listened = acceptsConnection(ctx, n.Address, poll)
+			dial = listened
+		}
 		if (statusUp && pdWhy == "") || checked.Sub(looked) >= gap || final {
 			q := LookQuery{LogFrom: logOffset, Port: statusUp && !listened, KeyDict: statusUp && pdWhy == ""}
 			r.onHost(func() { last = r.Inspector.Look(ctx, n, q) })
@@ -1114,6 +1122,23 @@ func (r *Runner) ready(ctx context.Context, batch int, n NodePlan, node Node, pr
 	r.emit(Event{Kind: StepDone, Step: StepReady, StoreID: n.StoreID, Batch: batch, Message: "port listening, PD Up, status port answering"})
 	r.phase(n.StoreID, StepReady, start, true)
 	return last, nil
+}
+
+// acceptsConnection reports whether TiKV's advertised address (PD's store
+// address, what PD and clients connect to) accepts a TCP connection from
+// tikv-ear's host within timeout: proof that the port listens, taken from
+// the network instead of the host's `ss -ltn` (TiUP's rule, pingcap/tiup
+// pkg/cluster/module/wait_for.go), which the ready look asks only when this
+// fails. At 33 stores ready together the `ss` of each look was a burst of
+// processes on the batch's critical path (issue 17).
+func acceptsConnection(ctx context.Context, addr string, timeout time.Duration) bool {
+	d := net.Dialer{Timeout: timeout}
+	c, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
 }
 
 // pdReadyWhy says why PD's view of a restarted store is not ready yet (""
