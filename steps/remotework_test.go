@@ -2,6 +2,7 @@ package steps_test
 
 import (
 	"context"
+	"errors"
 	"net"
 	"sync"
 	"testing"
@@ -161,6 +162,58 @@ func TestReadyAsksTheHostWhenThePortCannotBeReached(t *testing.T) {
 	for _, h := range e.c.Hosts() {
 		if got := h.Counts().Shims["ss"] - ssBefore[h.Name()]; got == 0 {
 			t.Errorf("%s: no ss -ltn call, want the host asked when the port cannot be reached from here", h.Name())
+		}
+	}
+}
+
+// readFailsOnce is an Inspector whose first look asking for key.dict at
+// each store (the look that finds it ready) reports the log unreadable; the
+// looks after it are the host's own.
+type readFailsOnce struct {
+	steps.Inspector
+	mu     sync.Mutex
+	failed map[uint64]bool
+	asked  map[uint64]int // looks asking for key.dict (and the log), per store
+}
+
+func (k *readFailsOnce) Look(ctx context.Context, n steps.NodePlan, q steps.LookQuery) steps.Look {
+	l := k.Inspector.Look(ctx, n, q)
+	if !q.KeyDict {
+		return l
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.asked[n.StoreID]++
+	if !k.failed[n.StoreID] {
+		k.failed[n.StoreID] = true
+		unreadable := errors.New("unreadable (test)")
+		l.LogRead, l.LogNames, l.Fatal, l.LogErr = false, nil, "", unreadable
+	}
+	return l
+}
+
+// TestVerifyReadsAfreshWhatReadyCouldNotRead: the look that found a store
+// ready could not read its log; verification does not take that look as its
+// evidence (its log verdict would be "unknown") but asks the host again, and
+// the store is verified from the new read.
+func TestVerifyReadsAfreshWhatReadyCouldNotRead(t *testing.T) {
+	e := startSim(t, simConfig{Stores: 3, Zones: 3, Regions: 6, Batching: steps.BatchSerial})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	r := e.runner(e.openJournal(), nil)
+	in := &readFailsOnce{Inspector: r.Inspector, failed: map[uint64]bool{}, asked: map[uint64]int{}}
+	r.Inspector = in
+	res, err := r.Run(ctx, e.batches(ctx))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.assertAllVerified(res)
+	for _, sr := range res.Stores {
+		if sr.State.LogUnread != "" || len(sr.State.LogMatches) == 0 || !sr.State.KeyDict.Exists {
+			t.Errorf("store %d verified on the unreadable look: log unread %q, log %v, key.dict %+v", sr.StoreID, sr.State.LogUnread, sr.State.LogMatches, sr.State.KeyDict)
+		}
+		if in.asked[sr.StoreID] < 2 {
+			t.Errorf("store %d: the host was asked %d times for key.dict and the log, want the unreadable read repeated", sr.StoreID, in.asked[sr.StoreID])
 		}
 	}
 }

@@ -1161,7 +1161,8 @@ func pdReadyWhy(s Store, listed bool, err error, prevStart int64) string {
 // checks (a store verified without a restart of ours). The host is asked
 // once per round: the log and key.dict in one look. A non-nil first is the
 // look ready took (log since logOffset and key.dict, read when the store was
-// ready): the first round uses it instead of asking the host again.
+// ready): the first round uses it instead of asking the host again, unless a
+// part of it could not be read.
 func (r *Runner) verifyStore(ctx context.Context, n NodePlan, logOffset int64, first *Look) (NodeState, error) {
 	node := r.Nodes[n.StoreID]
 	start := r.now()
@@ -1180,9 +1181,10 @@ func (r *Runner) verifyStore(ctx context.Context, n NodePlan, logOffset int64, f
 		var wg sync.WaitGroup
 		wg.Go(func() { running, err = r.Inspector.RunningEncryption(ctx, n) })
 		wg.Go(func() { sample, metricsErr = node.Metrics(ctx) })
-		if first != nil {
+		if first != nil && first.LogErr == nil && first.KDErr == nil {
 			l, first = *first, nil
 		} else {
+			first = nil // a part ready could not read is read afresh: unread is never reused as evidence
 			wg.Go(func() { l = r.Inspector.Look(ctx, n, LookQuery{LogFrom: logOffset, KeyDict: true}) })
 		}
 		wg.Wait()
