@@ -1029,8 +1029,9 @@ const fatalLookPolls = 5
 // ready waits until the port listens, PD shows the store Up with a new start
 // timestamp, the status port answers, and no FATAL line appeared in the log.
 // Each poll reads the status port and PD's store list (shared by the batch)
-// over HTTP; the host is asked over SSH, in one look (log and port at once),
-// only when those say ready, when a look at the log is due (fatalLookPolls),
+// over HTTP, and the port is tried with a TCP connection once the status
+// port answers; the host is asked over SSH, in one look (the log, and `ss
+// -ltn` when that connection failed), only when those say ready, when a look at the log is due (fatalLookPolls),
 // and at the deadline. The look taken when the store is ready also reads
 // key.dict's metadata and is returned: verification starts from it instead
 // of asking the host again at once (issue 17: 33 stores ready together
